@@ -1,0 +1,307 @@
+// The one protocol between the extension host and the graph webview. Both sides import only this module from each
+// other's world: it holds plain data types (no classes, no vscode types) and the runtime guards the host runs on every
+// message it receives (a webview is a browser page: its messages are untrusted input until checked).
+
+/** Workflow node states, in the order a node normally moves through them. */
+export const NODE_STATES = ['pending', 'ready', 'claimed', 'active', 'review', 'done', 'failed', 'blocked'] as const;
+export type NodeState = (typeof NODE_STATES)[number];
+
+/** Typed edges of a run's workflow graph. `source` → `target` reads as "source <kind> target" except where noted. */
+export const EDGE_KINDS = ['needs', 'blocks', 'parent-child', 'discovered-from'] as const;
+export type EdgeKind = (typeof EDGE_KINDS)[number];
+
+/** Lifecycle of a formula variant. */
+export const VARIANT_STATUSES = ['candidate', 'trial', 'active', 'retired', 'rejected'] as const;
+export type VariantStatus = (typeof VARIANT_STATUSES)[number];
+
+/** One line of evidence shown in a details panel, already formatted by the host. */
+export interface EvidenceItem {
+  readonly label: string;
+  readonly value: string;
+}
+
+/** The Codex thread (or other worker) a node is bound to. */
+export interface WorkerBinding {
+  readonly worker: string;
+  readonly threadId?: string;
+  readonly leaseExpiresAt?: string;
+}
+
+export interface RunGraphNode {
+  readonly id: string;
+  readonly title: string;
+  readonly state: NodeState;
+  readonly kind?: string;
+  readonly worker?: WorkerBinding;
+  readonly evidence: readonly EvidenceItem[];
+}
+
+export interface GraphEdge<K extends string = string> {
+  readonly id: string;
+  readonly source: string;
+  readonly target: string;
+  readonly kind: K;
+}
+
+export type RunGraphEdge = GraphEdge<EdgeKind>;
+
+export interface RunGraph {
+  readonly runId: string;
+  readonly title: string;
+  readonly familyId?: string;
+  readonly variantId?: string;
+  readonly nodes: readonly RunGraphNode[];
+  readonly edges: readonly RunGraphEdge[];
+}
+
+/** Counts behind a variant's standing, summed over its runs. */
+export interface EvidenceSummary {
+  readonly runs: number;
+  readonly successes: number;
+  readonly failures: number;
+  readonly interventions: number;
+  readonly tokens: number;
+}
+
+export interface LineageVariant {
+  readonly id: string;
+  readonly label: string;
+  readonly generation: number;
+  readonly status: VariantStatus;
+  readonly parentIds: readonly string[];
+  /** Short description of the mutation that produced this variant from its parents. */
+  readonly mutation?: string;
+  /** Free-form trial state, e.g. "trial: 12 runs, P(better)=0.81". */
+  readonly trial?: string;
+  readonly evidence: EvidenceSummary;
+}
+
+export interface LineageGraph {
+  readonly familyId: string;
+  readonly familyName: string;
+  readonly activeVariantId?: string;
+  readonly variants: readonly LineageVariant[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Host → webview
+
+export interface ShowRunGraphMessage {
+  readonly type: 'showRunGraph';
+  readonly graph: RunGraph;
+}
+export interface ShowLineageMessage {
+  readonly type: 'showLineage';
+  readonly lineage: LineageGraph;
+}
+/** The same graph changed (states, evidence, new variants): re-render keeping selection and viewport. */
+export interface UpdateMessage {
+  readonly type: 'update';
+  readonly view: GraphView;
+}
+/** The outcome of an action the webview asked for, so it can say what happened. */
+export interface ActionResultMessage {
+  readonly type: 'actionResult';
+  readonly action: 'promoteVariant' | 'rollbackFamily';
+  readonly ok: boolean;
+  readonly message: string;
+}
+export interface SelectMessage {
+  readonly type: 'select';
+  readonly id: string;
+}
+
+export type GraphView = { readonly kind: 'run'; readonly graph: RunGraph } | { readonly kind: 'lineage'; readonly lineage: LineageGraph };
+
+export type HostMessage = ShowRunGraphMessage | ShowLineageMessage | UpdateMessage | ActionResultMessage | SelectMessage;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Webview → host
+
+export interface ReadyMessage {
+  readonly type: 'ready';
+}
+export interface SelectNodeMessage {
+  readonly type: 'selectNode';
+  readonly view: 'run' | 'lineage';
+  readonly id: string;
+}
+export interface OpenNodeMessage {
+  readonly type: 'openNode';
+  readonly runId: string;
+  readonly nodeId: string;
+}
+export interface OpenVariantMessage {
+  readonly type: 'openVariant';
+  readonly familyId: string;
+  readonly variantId: string;
+}
+/** Sent only after the person confirmed in the webview. */
+export interface PromoteVariantMessage {
+  readonly type: 'promoteVariant';
+  readonly familyId: string;
+  readonly variantId: string;
+}
+/** Sent only after the person confirmed in the webview. */
+export interface RollbackFamilyMessage {
+  readonly type: 'rollbackFamily';
+  readonly familyId: string;
+}
+export interface WebviewLogMessage {
+  readonly type: 'log';
+  readonly level: 'info' | 'warn' | 'error';
+  readonly message: string;
+}
+
+export type WebviewMessage =
+  | ReadyMessage
+  | SelectNodeMessage
+  | OpenNodeMessage
+  | OpenVariantMessage
+  | PromoteVariantMessage
+  | RollbackFamilyMessage
+  | WebviewLogMessage;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Runtime guards
+
+type Fields = Readonly<Record<string, unknown>>;
+
+function isRecord(x: unknown): x is Fields {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Ids and labels are short strings: a bound keeps a misbehaving page from pushing megabytes through a field. */
+const MAX_ID = 512;
+const MAX_TEXT = 16_384;
+
+function isId(x: unknown): x is string {
+  return typeof x === 'string' && x.length > 0 && x.length <= MAX_ID;
+}
+function isText(x: unknown): x is string {
+  return typeof x === 'string' && x.length <= MAX_TEXT;
+}
+function isOptional<T>(x: unknown, guard: (y: unknown) => y is T): boolean {
+  return x === undefined || guard(x);
+}
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x) && x >= 0;
+}
+function isOneOf<T extends string>(values: readonly T[]): (x: unknown) => x is T {
+  return (x: unknown): x is T => typeof x === 'string' && (values as readonly string[]).includes(x);
+}
+function isArrayOf<T>(x: unknown, guard: (y: unknown) => y is T): x is T[] {
+  return Array.isArray(x) && x.every((y) => guard(y));
+}
+
+export const isNodeState = isOneOf(NODE_STATES);
+export const isEdgeKind = isOneOf(EDGE_KINDS);
+export const isVariantStatus = isOneOf(VARIANT_STATUSES);
+
+// Each table below is keyed by every message type of its union, so adding a message without a guard fails to compile.
+const webviewGuards: { readonly [K in WebviewMessage['type']]: (m: Fields) => boolean } = {
+  ready: () => true,
+  selectNode: (m) => (m.view === 'run' || m.view === 'lineage') && isId(m.id),
+  openNode: (m) => isId(m.runId) && isId(m.nodeId),
+  openVariant: (m) => isId(m.familyId) && isId(m.variantId),
+  promoteVariant: (m) => isId(m.familyId) && isId(m.variantId),
+  rollbackFamily: (m) => isId(m.familyId),
+  log: (m) => (m.level === 'info' || m.level === 'warn' || m.level === 'error') && isText(m.message),
+};
+
+/** True when `x` is a well-formed message from the webview; the host drops (and logs) anything else. */
+export function isWebviewMessage(x: unknown): x is WebviewMessage {
+  if (!isRecord(x) || typeof x.type !== 'string' || !Object.hasOwn(webviewGuards, x.type)) return false;
+  return webviewGuards[x.type as WebviewMessage['type']](x);
+}
+
+export function isEvidenceItem(x: unknown): x is EvidenceItem {
+  return isRecord(x) && isText(x.label) && isText(x.value);
+}
+function isWorkerBinding(x: unknown): x is WorkerBinding {
+  return isRecord(x) && isText(x.worker) && isOptional(x.threadId, isText) && isOptional(x.leaseExpiresAt, isText);
+}
+export function isRunGraphNode(x: unknown): x is RunGraphNode {
+  return (
+    isRecord(x) &&
+    isId(x.id) &&
+    isText(x.title) &&
+    isNodeState(x.state) &&
+    isOptional(x.kind, isText) &&
+    isOptional(x.worker, isWorkerBinding) &&
+    isArrayOf(x.evidence, isEvidenceItem)
+  );
+}
+export function isRunGraphEdge(x: unknown): x is RunGraphEdge {
+  return isRecord(x) && isId(x.id) && isId(x.source) && isId(x.target) && isEdgeKind(x.kind);
+}
+export function isRunGraph(x: unknown): x is RunGraph {
+  return (
+    isRecord(x) &&
+    isId(x.runId) &&
+    isText(x.title) &&
+    isOptional(x.familyId, isId) &&
+    isOptional(x.variantId, isId) &&
+    isArrayOf(x.nodes, isRunGraphNode) &&
+    isArrayOf(x.edges, isRunGraphEdge)
+  );
+}
+function isEvidenceSummary(x: unknown): x is EvidenceSummary {
+  return isRecord(x) && isCount(x.runs) && isCount(x.successes) && isCount(x.failures) && isCount(x.interventions) && isCount(x.tokens);
+}
+export function isLineageVariant(x: unknown): x is LineageVariant {
+  return (
+    isRecord(x) &&
+    isId(x.id) &&
+    isText(x.label) &&
+    isCount(x.generation) &&
+    isVariantStatus(x.status) &&
+    isArrayOf(x.parentIds, isId) &&
+    isOptional(x.mutation, isText) &&
+    isOptional(x.trial, isText) &&
+    isEvidenceSummary(x.evidence)
+  );
+}
+export function isLineageGraph(x: unknown): x is LineageGraph {
+  return (
+    isRecord(x) &&
+    isId(x.familyId) &&
+    isText(x.familyName) &&
+    isOptional(x.activeVariantId, isId) &&
+    isArrayOf(x.variants, isLineageVariant)
+  );
+}
+function isGraphView(x: unknown): x is GraphView {
+  if (!isRecord(x)) return false;
+  if (x.kind === 'run') return isRunGraph(x.graph);
+  if (x.kind === 'lineage') return isLineageGraph(x.lineage);
+  return false;
+}
+
+const hostGuards: { readonly [K in HostMessage['type']]: (m: Fields) => boolean } = {
+  showRunGraph: (m) => isRunGraph(m.graph),
+  showLineage: (m) => isLineageGraph(m.lineage),
+  update: (m) => isGraphView(m.view),
+  actionResult: (m) => (m.action === 'promoteVariant' || m.action === 'rollbackFamily') && typeof m.ok === 'boolean' && isText(m.message),
+  select: (m) => isId(m.id),
+};
+
+/** True when `x` is a well-formed message from the host; the webview ignores anything else. */
+export function isHostMessage(x: unknown): x is HostMessage {
+  if (!isRecord(x) || typeof x.type !== 'string' || !Object.hasOwn(hostGuards, x.type)) return false;
+  return hostGuards[x.type as HostMessage['type']](x);
+}
+
+/** The view a host message shows, if it shows one. */
+export function viewOf(m: HostMessage): GraphView | undefined {
+  switch (m.type) {
+    case 'showRunGraph':
+      return { kind: 'run', graph: m.graph };
+    case 'showLineage':
+      return { kind: 'lineage', lineage: m.lineage };
+    case 'update':
+      return m.view;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,97 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { countAdjacentCrossings, layeredLayout } from '../../src/webview/layout';
+import type { LayoutEdge } from '../../src/webview/layout';
+import { syntheticRunGraph } from '../../bench/ui.data';
+
+const e = (source: string, target: string): LayoutEdge => ({ source, target });
+
+function assertEdgesPointDown(result: ReturnType<typeof layeredLayout>, edges: readonly LayoutEdge[]): void {
+  for (const { source, target } of edges) {
+    assert.ok(result.layerOf.get(source)! < result.layerOf.get(target)!, `${source} → ${target} should point down`);
+  }
+}
+
+describe('layeredLayout', () => {
+  it('puts every node of a chain on its own layer, top to bottom', () => {
+    const edges = [e('a', 'b'), e('b', 'c'), e('c', 'd')];
+    const r = layeredLayout(['d', 'c', 'b', 'a'], edges);
+    assert.deepEqual(r.layers, [['a'], ['b'], ['c'], ['d']]);
+    const ys = ['a', 'b', 'c', 'd'].map((id) => r.positions.get(id)!.y);
+    assert.deepEqual([...ys].sort((x, y) => x - y), ys);
+    assert.equal(r.reversedEdges, 0);
+  });
+
+  it('layers by longest path: a node waits for its deepest prerequisite', () => {
+    const edges = [e('a', 'b'), e('b', 'c'), e('a', 'c')];
+    const r = layeredLayout(['a', 'b', 'c'], edges);
+    assert.equal(r.layerOf.get('c'), 2);
+    assertEdgesPointDown(r, edges);
+  });
+
+  it('honours fixed ranks such as generations, while keeping edges downward', () => {
+    const edges = [e('v1', 'v2'), e('v1', 'v4')];
+    const generation: Record<string, number> = { v1: 1, v2: 2, v4: 4 };
+    const r = layeredLayout(['v1', 'v2', 'v4'], edges, { rankOf: (id) => generation[id] });
+    assert.equal(r.layerOf.get('v1'), 1);
+    assert.equal(r.layerOf.get('v4'), 4);
+    assertEdgesPointDown(r, edges);
+  });
+
+  it('breaks cycles instead of looping, and still places every node', () => {
+    const edges = [e('a', 'b'), e('b', 'c'), e('c', 'a'), e('c', 'd')];
+    const r = layeredLayout(['a', 'b', 'c', 'd'], edges);
+    assert.equal(r.reversedEdges, 1);
+    assert.equal(r.positions.size, 4);
+  });
+
+  it('ignores self loops, duplicate edges and edges to unknown nodes', () => {
+    const r = layeredLayout(['a', 'b'], [e('a', 'a'), e('a', 'b'), e('a', 'b'), e('a', 'ghost')]);
+    assert.deepEqual(r.layers, [['a'], ['b']]);
+  });
+
+  it('keeps nodes of a row apart by at least the node separation', () => {
+    const edges = ['b', 'c', 'd', 'e'].map((t) => e('a', t)).concat([e('b', 'f'), e('e', 'f'), e('c', 'g')]);
+    const r = layeredLayout(['a', 'b', 'c', 'd', 'e', 'f', 'g'], edges, { nodeSep: 100 });
+    for (const row of r.layers) {
+      const xs = row.map((id) => r.positions.get(id)!.x);
+      for (let i = 1; i < xs.length; i++) assert.ok(xs[i]! - xs[i - 1]! >= 100 - 1e-9, `row ${row.join(',')} is too tight`);
+    }
+  });
+
+  it('untangles a crossed bipartite graph with barycenter sweeps', () => {
+    // Top a,b,c; bottom z,y,x listed in the reverse order of their parents: the input order crosses every pair.
+    const edges = [e('a', 'x'), e('b', 'y'), e('c', 'z')];
+    const r = layeredLayout(['a', 'b', 'c', 'z', 'y', 'x'], edges);
+    assert.equal(countAdjacentCrossings(r, edges), 0);
+  });
+
+  it('centres a single child under its parent', () => {
+    const r = layeredLayout(['p', 'c'], [e('p', 'c')]);
+    assert.equal(r.positions.get('c')!.x, r.positions.get('p')!.x);
+  });
+
+  it('wraps a very wide layer onto several rows', () => {
+    const children = Array.from({ length: 25 }, (_, i) => `c${i}`);
+    const r = layeredLayout(['root', ...children], children.map((c) => e('root', c)), { maxRowSize: 10, rankSep: 50 });
+    const rows = new Set(children.map((c) => r.positions.get(c)!.y));
+    assert.equal(rows.size, 3);
+    assert.ok(Math.min(...rows) > r.positions.get('root')!.y);
+  });
+
+  it('lays out a 2,000-node run graph quickly, downward, with fewer crossings than the input order', () => {
+    const graph = syntheticRunGraph(2000);
+    // Prerequisites above dependants: `needs` and `discovered-from` point from the later node to the earlier one.
+    const edges = graph.edges.map((x) => (x.kind === 'needs' || x.kind === 'discovered-from' ? e(x.target, x.source) : e(x.source, x.target)));
+    const ids = graph.nodes.map((n) => n.id);
+    const t0 = performance.now();
+    const r = layeredLayout(ids, edges);
+    const ms = performance.now() - t0;
+    assert.equal(r.positions.size, 2000);
+    assert.equal(r.reversedEdges, 0);
+    assertEdgesPointDown(r, edges);
+    const unsorted = layeredLayout(ids, edges, { sweeps: 0 });
+    assert.ok(countAdjacentCrossings(r, edges) < countAdjacentCrossings(unsorted, edges));
+    assert.ok(ms < 500, `layout took ${ms.toFixed(0)} ms`);
+  });
+});
