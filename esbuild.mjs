@@ -1,0 +1,38 @@
+// Builds the three bundles: the extension host (dist/extension.js), the MCP server (dist/mcp.js) and the CLI
+// (dist/cli.js) for Node, and the webview (media/webview.js) for the browser. sql.js's WASM file is copied beside them.
+import * as esbuild from 'esbuild';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+
+const node = [
+  { in: 'src/extension/main.ts', out: 'dist/extension.js' },
+  { in: 'src/mcp/main.ts', out: 'dist/mcp.js' },
+  { in: 'src/cli/main.ts', out: 'dist/cli.js' },
+].filter((e) => existsSync(e.in));
+const browser = [{ in: 'src/webview/main.ts', out: 'media/webview.js' }].filter((e) => existsSync(e.in));
+
+mkdirSync('dist', { recursive: true });
+copyFileSync('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/sql-wasm.wasm');
+
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
+const contexts = [];
+for (const e of node) {
+  contexts.push(await esbuild.context({
+    ...common, entryPoints: [e.in], outfile: e.out, platform: 'node', format: 'cjs', target: 'node20',
+    external: ['vscode'],
+    banner: e.out === 'dist/cli.js' || e.out === 'dist/mcp.js' ? { js: '#!/usr/bin/env node' } : undefined,
+  }));
+}
+for (const e of browser) {
+  contexts.push(await esbuild.context({
+    ...common, entryPoints: [e.in], outfile: e.out, platform: 'browser', format: 'iife', target: 'es2022',
+  }));
+}
+if (watch) {
+  await Promise.all(contexts.map((c) => c.watch()));
+} else {
+  await Promise.all(contexts.map((c) => c.rebuild()));
+  await Promise.all(contexts.map((c) => c.dispose()));
+}

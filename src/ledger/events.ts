@@ -1,0 +1,116 @@
+/**
+ * Every change to the ledger is one of these events. Payloads carry every value the projection
+ * needs (ids, deadlines), so applying an event never consults the clock or chance.
+ */
+export type NodeState = 'pending' | 'ready' | 'claimed' | 'active' | 'review' | 'done' | 'failed' | 'blocked' | 'skipped';
+export type EdgeKind = 'needs' | 'blocks' | 'parent-child' | 'discovered-from';
+export type OnExhausted = 'fail' | 'skip' | 'escalate';
+export type VariantStatus = 'candidate' | 'trial' | 'active' | 'retired' | 'rejected';
+
+/** Edges of these kinds hold their target back until their source is done or skipped. */
+export const BLOCKING_EDGE_KINDS: readonly EdgeKind[] = ['needs', 'blocks'];
+export const TERMINAL_NODE_STATES: readonly NodeState[] = ['done', 'failed', 'skipped'];
+
+export interface GateSpec {
+  kind: 'human' | 'timer' | 'run';
+  seconds?: number;
+  formula?: string;
+}
+
+export interface NodeSpec {
+  id: string;
+  stepId: string;
+  title: string;
+  instructions: string;
+  maxAttempts: number;
+  onExhausted: OnExhausted;
+  gate: GateSpec | null;
+  review: boolean;
+  /** A step whose condition was false when the run started: present in the graph, already satisfied. */
+  skipped: boolean;
+}
+
+export interface EdgeSpec {
+  from: string;
+  to: string;
+  kind: EdgeKind;
+}
+
+export interface EventPayloads {
+  'family.created': { familyId: string; description: string };
+  'variant.created': {
+    variantId: string;
+    familyId: string;
+    generation: number;
+    parents: string[];
+    mutation: unknown;
+    summary: string;
+    proposedBy: string;
+    contentHash: string;
+    content: string;
+    status: VariantStatus;
+  };
+  'variant.status_changed': { variantId: string; status: VariantStatus; reason: string };
+  'family.active_set': { familyId: string; variantId: string; previousVariantId: string | null; reason: string };
+  'family.policy_set': { familyId: string; policy: unknown; version: number; hash: string };
+  'run.started': {
+    runId: string;
+    familyId: string | null;
+    variantId: string | null;
+    generation: number | null;
+    title: string;
+    vars: Record<string, unknown>;
+    taskKey: string | null;
+    arm: string | null;
+    nodes: NodeSpec[];
+    edges: EdgeSpec[];
+  };
+  'run.cancelled': { runId: string; reason: string };
+  'node.claimed': { nodeId: string; claimId: string; worker: string; expiresAt: string };
+  'node.lease_renewed': { nodeId: string; claimId: string; expiresAt: string };
+  'node.dispatched': { nodeId: string; worker: string };
+  'worker.bound': { nodeId: string; workerKind: string; threadId: string };
+  'node.reported': { nodeId: string; outcome: 'done' | 'failed'; summary: string; tokens: number; durationMs: number };
+  'node.reviewed': { nodeId: string; verdict: 'approve' | 'reject'; note: string };
+  'node.recovered': { nodeId: string; claimId: string | null; reason: string };
+  'node.handed_off': { nodeId: string; handoffId: string; fromWorker: string; toWorker: string; claimId: string; expiresAt: string; note: string };
+  'node.expanded': { nodeId: string; children: NodeSpec[]; edges: EdgeSpec[] };
+  'node.gate_opened': { nodeId: string; note: string };
+  'evidence.recorded': {
+    evidenceId: string;
+    familyId: string | null;
+    variantId: string | null;
+    runId: string | null;
+    nodeId: string | null;
+    kind: string;
+    success: boolean | null;
+    interventions: number | null;
+    reviewRejections: number | null;
+    tokens: number | null;
+    durationMs: number | null;
+    note: string;
+  };
+  'trial.started': { trialId: string; familyId: string; candidateId: string; incumbentId: string; stage: string; share: number };
+  'trial.stage_changed': { trialId: string; stage: string; share: number };
+  'trial.ended': { trialId: string; status: string };
+  'decision.recorded': {
+    decisionId: string;
+    familyId: string;
+    candidateId: string;
+    incumbentId: string | null;
+    trialId: string | null;
+    stage: string;
+    verdict: string;
+    reason: string;
+    policyVersion: number | null;
+    policyHash: string | null;
+    detail: unknown;
+  };
+}
+
+export type EventKind = keyof EventPayloads;
+export type LedgerEvent = { [K in EventKind]: { kind: K; payload: EventPayloads[K] } }[EventKind];
+
+export function event<K extends EventKind>(kind: K, payload: EventPayloads[K]): { kind: K; payload: EventPayloads[K] } {
+  return { kind, payload };
+}

@@ -1,0 +1,17 @@
+export { Ledger } from './ledger';
+export type { BindingRow, EdgeRow, EvidenceRow, LedgerOptions, NodeRow, RunRow } from './ledger';
+export { LedgerError } from './errors';
+export type { LedgerErrorCode } from './errors';
+export type { EdgeKind, GateSpec, NodeState, VariantStatus } from './events';
+export { resolveLedgerDir, writeLedgerPointer, POINTER_FILE, DEFAULT_LEDGER_DIR } from './location';
+export type { StoredEvent } from './store/journal';
+export type { StoreChange } from './store/store';
+export * as inputs from './inputs';
+
+import { Ledger } from './ledger';
+import type { LedgerOptions } from './ledger';
+
+/** Opens (creating if needed) the ledger stored in `dir`. */
+export function openLedger(dir: string, options: LedgerOptions = {}): Promise<Ledger> {
+  return Ledger.open(dir, options);
+}

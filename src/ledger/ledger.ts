@@ -1,0 +1,530 @@
+import type { z } from 'zod';
+import { LedgerError, conflict, invalid, notFound } from './errors';
+import type { EdgeSpec, NodeSpec, NodeState } from './events';
+import { event } from './events';
+import { newId } from './ids';
+import type { planNodeSchema } from './inputs';
+import {
+  cancelRunSchema, claimSchema, dispatchSchema, evidenceSchema, expandSchema, handoffSchema, openGateSchema,
+  parseInput, recoverSchema, renewSchema, reportSchema, reviewSchema, startRunSchema,
+} from './inputs';
+import { ledgerProjection } from './projection';
+import type { StoredEvent } from './store/journal';
+import type { Decision, NewEvent, StoreChange, StoreOptions, WriteContext } from './store/store';
+import { EventStore } from './store/store';
+import type { Sql } from './store/sql';
+
+export interface RunRow {
+  id: string;
+  familyId: string | null;
+  variantId: string | null;
+  generation: number | null;
+  title: string;
+  vars: Record<string, unknown>;
+  taskKey: string | null;
+  arm: string | null;
+  status: 'running' | 'done' | 'failed' | 'cancelled';
+  outcome: 'success' | 'failure' | null;
+  tokens: number;
+  durationMs: number;
+  interventions: number;
+  reviewRejections: number;
+  openNodes: number;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface NodeRow {
+  id: string;
+  runId: string;
+  stepId: string;
+  title: string;
+  instructions: string;
+  state: NodeState;
+  unmet: number;
+  attempts: number;
+  maxAttempts: number;
+  onExhausted: string;
+  gate: { kind: string; seconds?: number; formula?: string } | null;
+  gateOpen: boolean;
+  review: boolean;
+  claimId: string | null;
+  worker: string | null;
+  leaseExpires: string | null;
+  result: string | null;
+  tokens: number;
+  durationMs: number;
+  updatedAt: string;
+}
+
+export interface EdgeRow {
+  from: string;
+  to: string;
+  kind: string;
+}
+
+export interface BindingRow {
+  nodeId: string;
+  workerKind: string;
+  threadId: string;
+  boundAt: string;
+}
+
+export interface EvidenceRow {
+  id: string;
+  familyId: string | null;
+  variantId: string | null;
+  runId: string | null;
+  nodeId: string | null;
+  kind: string;
+  success: boolean | null;
+  interventions: number | null;
+  reviewRejections: number | null;
+  tokens: number | null;
+  durationMs: number | null;
+  note: string;
+  actor: string;
+  at: string;
+}
+
+type PlanNode = z.output<typeof planNodeSchema>;
+
+export interface LedgerOptions extends StoreOptions {
+  /** Who this process writes as, e.g. `extension`, `mcp:4711`, `cli`. */
+  actor?: string;
+}
+
+/**
+ * The ledger's application services: each command validates its input against the current tables,
+ * turns it into events and commits them atomically; a command that fails writes nothing.
+ */
+export class Ledger {
+  private constructor(readonly store: EventStore, readonly actor: string) {}
+
+  static async open(dir: string, options: LedgerOptions = {}): Promise<Ledger> {
+    const store = await EventStore.open(dir, ledgerProjection, options);
+    return new Ledger(store, options.actor ?? `pid:${process.pid}`);
+  }
+
+  get sql(): Sql {
+    return this.store.sql;
+  }
+
+  get seq(): number {
+    return this.store.seq;
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  refresh(): Promise<StoredEvent[]> {
+    return this.store.refresh();
+  }
+
+  onDidChange(listener: (change: StoreChange) => void): { dispose(): void } {
+    return this.store.subscribe(listener);
+  }
+
+  /** Commits what `decide` returns, as `actor` (defaults to this ledger's actor). */
+  commit<T>(decide: (ctx: WriteContext) => Decision<T>, actor = this.actor): Promise<T> {
+    return this.store.write(actor, decide).then((r) => r.result);
+  }
+
+  // ---- runs and nodes ------------------------------------------------------------------------------
+
+  async startRun(input: unknown, actor?: string): Promise<{ runId: string; nodeIds: string[] }> {
+    const p = parseInput(startRunSchema, input);
+    return this.commit(({ sql }) => {
+      if (p.variantId) {
+        const v = sql.get<{ family_id: string; generation: number }>('SELECT family_id, generation FROM variants WHERE id = ?', [p.variantId]);
+        if (!v) throw notFound('variantId', 'variant', p.variantId);
+        if (p.familyId && p.familyId !== v.family_id) throw invalid('familyId', `variant ${p.variantId} belongs to family ${v.family_id}, not ${p.familyId}`);
+        p.familyId = v.family_id;
+        p.generation = v.generation;
+      } else if (p.familyId && !sql.get('SELECT 1 FROM families WHERE id = ?', [p.familyId])) {
+        throw notFound('familyId', 'family', p.familyId);
+      }
+      const runId = newId('r', (x) => !!sql.get('SELECT 1 FROM runs WHERE id = ?', [x]));
+      const { nodes, edges } = buildGraph(runId, p.nodes, 'nodes', new Set());
+      return {
+        events: [event('run.started', { runId, familyId: p.familyId, variantId: p.variantId, generation: p.generation, title: p.title, vars: p.vars, taskKey: p.taskKey, arm: p.arm, nodes, edges })],
+        result: { runId, nodeIds: nodes.map((n) => n.id) },
+      };
+    }, actor);
+  }
+
+  /** Claims a node for a worker with a lease: the given node, or the oldest ready one (in `runId` if given). */
+  async claimNode(input: unknown, actor?: string): Promise<{ nodeId: string; claimId: string; expiresAt: string } | null> {
+    const p = parseInput(claimSchema, input);
+    return this.commit(({ sql, now }) => {
+      let nodeId = p.nodeId;
+      if (!nodeId) {
+        const next = sql.get<{ id: string }>(
+          `SELECT n.id FROM nodes n JOIN runs r ON r.id = n.run_id
+           WHERE n.state = 'ready' AND r.status = 'running' ${p.runId ? 'AND n.run_id = ?' : ''}
+           ORDER BY n.created_seq, n.id LIMIT 1`, p.runId ? [p.runId] : []);
+        if (!next) return { events: [], result: null };
+        nodeId = next.id;
+      } else {
+        const n = this.requireNode(sql, nodeId, 'nodeId');
+        const run = sql.get<{ status: string }>('SELECT status FROM runs WHERE id = ?', [n.run_id])!;
+        if (run.status !== 'running') throw conflict(`run ${n.run_id} is ${run.status}; its nodes cannot be claimed`, 'nodeId');
+        const expired = (n.state === 'claimed' || n.state === 'active') && n.lease_expires !== null && n.lease_expires <= now.toISOString();
+        if (n.state !== 'ready' && !expired) {
+          throw conflict(`node ${nodeId} is ${n.state}${n.worker ? ` (held by ${n.worker} until ${n.lease_expires})` : ''}; only a ready node or one whose lease expired can be claimed`, 'nodeId');
+        }
+      }
+      const claimId = newId('c', (x) => !!sql.get('SELECT 1 FROM claims WHERE id = ?', [x]));
+      const expiresAt = new Date(now.getTime() + p.leaseSeconds * 1000).toISOString();
+      return { events: [event('node.claimed', { nodeId, claimId, worker: p.worker, expiresAt })], result: { nodeId, claimId, expiresAt } };
+    }, actor);
+  }
+
+  async renewLease(input: unknown, actor?: string): Promise<{ expiresAt: string }> {
+    const p = parseInput(renewSchema, input);
+    return this.commit(({ sql, now }) => {
+      const n = this.requireHolder(sql, p.nodeId, p.worker, now);
+      const expiresAt = new Date(now.getTime() + p.leaseSeconds * 1000).toISOString();
+      return { events: [event('node.lease_renewed', { nodeId: p.nodeId, claimId: n.claim_id!, expiresAt })], result: { expiresAt } };
+    }, actor);
+  }
+
+  /** Marks a claimed node as being worked on, and binds the worker's thread to it when one is given. */
+  async dispatchNode(input: unknown, actor?: string): Promise<{ nodeId: string; state: NodeState }> {
+    const p = parseInput(dispatchSchema, input);
+    return this.commit(({ sql, now }) => {
+      const n = this.requireHolder(sql, p.nodeId, p.worker, now);
+      const events: NewEvent[] = [];
+      if (n.state === 'claimed') events.push(event('node.dispatched', { nodeId: p.nodeId, worker: p.worker }));
+      if (p.threadId) events.push(event('worker.bound', { nodeId: p.nodeId, workerKind: p.workerKind, threadId: p.threadId }));
+      return { events, result: { nodeId: p.nodeId, state: 'active' as NodeState } };
+    }, actor);
+  }
+
+  async reportNode(input: unknown, actor?: string): Promise<{ nodeId: string; state: NodeState; runStatus: string }> {
+    const p = parseInput(reportSchema, input);
+    return this.commitAndRead(
+      ({ sql, now }) => {
+        this.requireHolder(sql, p.nodeId, p.worker, now);
+        return [event('node.reported', { nodeId: p.nodeId, outcome: p.outcome, summary: p.summary, tokens: p.tokens, durationMs: p.durationMs })];
+      },
+      (sql) => this.nodeAndRunState(sql, p.nodeId),
+      actor,
+    );
+  }
+
+  async reviewNode(input: unknown, actor?: string): Promise<{ nodeId: string; state: NodeState; runStatus: string }> {
+    const p = parseInput(reviewSchema, input);
+    return this.commitAndRead(
+      ({ sql }) => {
+        const n = this.requireNode(sql, p.nodeId, 'nodeId');
+        if (n.state !== 'review') throw conflict(`node ${p.nodeId} is ${n.state}, not awaiting review`, 'nodeId');
+        return [event('node.reviewed', { nodeId: p.nodeId, verdict: p.verdict, note: p.note })];
+      },
+      (sql) => this.nodeAndRunState(sql, p.nodeId),
+      actor,
+    );
+  }
+
+  /**
+   * Puts nodes whose lease has expired back to ready (all of them, or the one named). With `force`,
+   * a live claim is broken too: for a person who knows the worker is gone.
+   */
+  async recoverNodes(input: unknown, actor?: string): Promise<{ recovered: string[] }> {
+    const p = parseInput(recoverSchema, input);
+    return this.commit(({ sql, now }) => {
+      const iso = now.toISOString();
+      let rows: Array<{ id: string; claim_id: string | null; state: string; lease_expires: string | null }>;
+      if (p.nodeId) {
+        const n = this.requireNode(sql, p.nodeId, 'nodeId');
+        if (n.state !== 'claimed' && n.state !== 'active') throw conflict(`node ${p.nodeId} is ${n.state}; only claimed or active nodes can be recovered`, 'nodeId');
+        if (!p.force && n.lease_expires !== null && n.lease_expires > iso) {
+          throw conflict(`node ${p.nodeId} is held by ${n.worker} until ${n.lease_expires}; pass force to take it back anyway`, 'force');
+        }
+        rows = [n];
+      } else {
+        rows = sql.all(
+          `SELECT n.id, n.claim_id, n.state, n.lease_expires FROM nodes n JOIN runs r ON r.id = n.run_id
+           WHERE n.state IN ('claimed', 'active') AND r.status = 'running' AND n.lease_expires <= ?`, [iso]);
+      }
+      const reason = p.reason || (p.force ? 'forced recovery' : 'lease expired');
+      return {
+        events: rows.map((r) => event('node.recovered', { nodeId: r.id, claimId: r.claim_id, reason })),
+        result: { recovered: rows.map((r) => r.id) },
+      };
+    }, actor);
+  }
+
+  async handoffNode(input: unknown, actor?: string): Promise<{ nodeId: string; claimId: string; handoffId: string }> {
+    const p = parseInput(handoffSchema, input);
+    return this.commit(({ sql, now }) => {
+      this.requireHolder(sql, p.nodeId, p.fromWorker, now, 'fromWorker');
+      if (p.fromWorker === p.toWorker) throw invalid('toWorker', 'hand off to a different worker');
+      const claimId = newId('c', (x) => !!sql.get('SELECT 1 FROM claims WHERE id = ?', [x]));
+      const handoffId = newId('h', (x) => !!sql.get('SELECT 1 FROM handoffs WHERE id = ?', [x]));
+      const expiresAt = new Date(now.getTime() + p.leaseSeconds * 1000).toISOString();
+      return {
+        events: [event('node.handed_off', { nodeId: p.nodeId, handoffId, fromWorker: p.fromWorker, toWorker: p.toWorker, claimId, expiresAt, note: p.note })],
+        result: { nodeId: p.nodeId, claimId, handoffId },
+      };
+    }, actor);
+  }
+
+  /**
+   * Fans a claimed node out into children at run time. The node becomes their join: it is ready
+   * again once every child is done, so the worker that expanded it can merge the results.
+   */
+  async expandNode(input: unknown, actor?: string): Promise<{ nodeId: string; childIds: string[] }> {
+    const p = parseInput(expandSchema, input);
+    return this.commit(({ sql, now }) => {
+      const n = this.requireHolder(sql, p.nodeId, p.worker, now);
+      const existing = new Set(sql.all<{ id: string }>('SELECT id FROM nodes WHERE run_id = ?', [n.run_id]).map((r) => r.id));
+      const { nodes, edges } = buildGraph(`${p.nodeId}`, p.children, 'children', existing);
+      for (const c of nodes) {
+        edges.push({ from: p.nodeId, to: c.id, kind: 'parent-child' });
+        edges.push({ from: c.id, to: p.nodeId, kind: 'blocks' });
+      }
+      return { events: [event('node.expanded', { nodeId: p.nodeId, children: nodes, edges })], result: { nodeId: p.nodeId, childIds: nodes.map((c) => c.id) } };
+    }, actor);
+  }
+
+  async openGate(input: unknown, actor?: string): Promise<{ nodeId: string; state: NodeState; runStatus: string }> {
+    const p = parseInput(openGateSchema, input);
+    return this.commitAndRead(
+      ({ sql }) => {
+        const n = this.requireNode(sql, p.nodeId, 'nodeId');
+        if (!n.gate) throw conflict(`node ${p.nodeId} has no gate`, 'nodeId');
+        if (n.gate_open && n.state !== 'blocked') throw conflict(`the gate of node ${p.nodeId} is already open`, 'nodeId');
+        return [event('node.gate_opened', { nodeId: p.nodeId, note: p.note })];
+      },
+      (sql) => this.nodeAndRunState(sql, p.nodeId),
+      actor,
+    );
+  }
+
+  async cancelRun(input: unknown, actor?: string): Promise<{ runId: string }> {
+    const p = parseInput(cancelRunSchema, input);
+    return this.commit(({ sql }) => {
+      const run = sql.get<{ status: string }>('SELECT status FROM runs WHERE id = ?', [p.runId]);
+      if (!run) throw notFound('runId', 'run', p.runId);
+      if (run.status !== 'running') throw conflict(`run ${p.runId} is already ${run.status}`, 'runId');
+      return { events: [event('run.cancelled', { runId: p.runId, reason: p.reason })], result: { runId: p.runId } };
+    }, actor);
+  }
+
+  /** Records evidence, attributed to the variant that ran (taken from the run when not given). */
+  async recordEvidence(input: unknown, actor?: string): Promise<{ evidenceId: string }> {
+    const p = parseInput(evidenceSchema, input);
+    return this.commit(({ sql }) => {
+      let familyId: string | null = null;
+      let variantId: string | null = p.variantId ?? null;
+      let runId: string | null = p.runId ?? null;
+      if (p.nodeId) {
+        const n = this.requireNode(sql, p.nodeId, 'nodeId');
+        if (runId && runId !== n.run_id) throw invalid('runId', `node ${p.nodeId} belongs to run ${n.run_id}`);
+        runId = n.run_id;
+      }
+      if (runId) {
+        const run = sql.get<{ family_id: string | null; variant_id: string | null }>('SELECT family_id, variant_id FROM runs WHERE id = ?', [runId]);
+        if (!run) throw notFound('runId', 'run', runId);
+        if (variantId && run.variant_id && variantId !== run.variant_id) throw invalid('variantId', `run ${runId} ran variant ${run.variant_id}`);
+        variantId = run.variant_id ?? variantId;
+        familyId = run.family_id;
+      }
+      if (variantId) {
+        const v = sql.get<{ family_id: string }>('SELECT family_id FROM variants WHERE id = ?', [variantId]);
+        if (!v) throw notFound('variantId', 'variant', variantId);
+        familyId = v.family_id;
+      }
+      if (!runId && !variantId) throw invalid('runId', 'name the run (or the variant) this evidence is about');
+      if (p.kind === 'run_outcome' && p.success === undefined) throw invalid('success', 'a run outcome needs success: true or false');
+      const evidenceId = newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]));
+      return {
+        events: [event('evidence.recorded', {
+          evidenceId, familyId, variantId, runId, nodeId: p.nodeId ?? null, kind: p.kind, success: p.success ?? null,
+          interventions: p.interventions ?? null, reviewRejections: p.reviewRejections ?? null, tokens: p.tokens ?? null,
+          durationMs: p.durationMs ?? null, note: p.note,
+        })],
+        result: { evidenceId },
+      };
+    }, actor);
+  }
+
+  // ---- queries ----------------------------------------------------------------------------------------
+
+  /** Nodes that can be claimed now, oldest first; answered from the (state, created_seq) index. */
+  readyWork(options: { runId?: string; limit?: number } = {}): NodeRow[] {
+    const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
+    const rows = this.sql.all<RawNode>(
+      `SELECT n.* FROM nodes n JOIN runs r ON r.id = n.run_id
+       WHERE n.state = 'ready' AND r.status = 'running' ${options.runId ? 'AND n.run_id = ?' : ''}
+       ORDER BY n.created_seq, n.id LIMIT ${limit}`, options.runId ? [options.runId] : []);
+    return rows.map(toNode);
+  }
+
+  getRun(runId: string): RunRow | undefined {
+    const r = this.sql.get<RawRun>('SELECT * FROM runs WHERE id = ?', [runId]);
+    return r ? toRun(r) : undefined;
+  }
+
+  listRuns(options: { status?: string; familyId?: string; limit?: number } = {}): RunRow[] {
+    const where: string[] = [];
+    const params: string[] = [];
+    if (options.status) { where.push('status = ?'); params.push(options.status); }
+    if (options.familyId) { where.push('family_id = ?'); params.push(options.familyId); }
+    const limit = Math.max(1, Math.min(options.limit ?? 100, 10_000));
+    return this.sql.all<RawRun>(
+      `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_seq DESC LIMIT ${limit}`, params).map(toRun);
+  }
+
+  getNode(nodeId: string): NodeRow | undefined {
+    const r = this.sql.get<RawNode>('SELECT * FROM nodes WHERE id = ?', [nodeId]);
+    return r ? toNode(r) : undefined;
+  }
+
+  runGraph(runId: string): { run: RunRow; nodes: NodeRow[]; edges: EdgeRow[]; bindings: BindingRow[] } | undefined {
+    const run = this.getRun(runId);
+    if (!run) return undefined;
+    const nodes = this.sql.all<RawNode>('SELECT * FROM nodes WHERE run_id = ? ORDER BY created_seq, id', [runId]).map(toNode);
+    const edges = this.sql.all<{ from_id: string; to_id: string; kind: string }>('SELECT from_id, to_id, kind FROM edges WHERE run_id = ? ORDER BY rowid', [runId])
+      .map((e) => ({ from: e.from_id, to: e.to_id, kind: e.kind }));
+    const bindings = this.sql.all<{ node_id: string; worker_kind: string; thread_id: string; bound_at: string }>(
+      'SELECT b.* FROM bindings b JOIN nodes n ON n.id = b.node_id WHERE n.run_id = ? ORDER BY b.bound_at', [runId])
+      .map((b) => ({ nodeId: b.node_id, workerKind: b.worker_kind, threadId: b.thread_id, boundAt: b.bound_at }));
+    return { run, nodes, edges, bindings };
+  }
+
+  evidence(filter: { runId?: string; variantId?: string; limit?: number } = {}): EvidenceRow[] {
+    const where: string[] = [];
+    const params: string[] = [];
+    if (filter.runId) { where.push('run_id = ?'); params.push(filter.runId); }
+    if (filter.variantId) { where.push('variant_id = ?'); params.push(filter.variantId); }
+    const limit = Math.max(1, Math.min(filter.limit ?? 200, 10_000));
+    return this.sql.all<RawEvidence>(`SELECT * FROM evidence ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`, params)
+      .map((r) => ({
+        id: r.id, familyId: r.family_id, variantId: r.variant_id, runId: r.run_id, nodeId: r.node_id, kind: r.kind,
+        success: r.success === null ? null : r.success === 1, interventions: r.interventions, reviewRejections: r.review_rejections,
+        tokens: r.tokens, durationMs: r.duration_ms, note: r.note, actor: r.actor, at: r.at,
+      }));
+  }
+
+  events(afterSeq = 0, limit = 1000): StoredEvent[] {
+    return this.sql.all<{ seq: number; ts: string; actor: string; kind: string; payload: string }>(
+      'SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?', [afterSeq, limit])
+      .map((e) => ({ seq: e.seq, ts: e.ts, actor: e.actor, kind: e.kind, payload: JSON.parse(e.payload) as unknown }));
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------------
+
+  private async commitAndRead<T>(decide: (ctx: WriteContext) => NewEvent[], read: (sql: Sql) => T, actor?: string): Promise<T> {
+    return this.commit((ctx) => {
+      const events = decide(ctx);
+      return { events, result: undefined };
+    }, actor).then(() => read(this.sql));
+  }
+
+  private nodeAndRunState(sql: Sql, nodeId: string): { nodeId: string; state: NodeState; runStatus: string } {
+    const r = sql.get<{ state: NodeState; status: string }>('SELECT n.state, r.status FROM nodes n JOIN runs r ON r.id = n.run_id WHERE n.id = ?', [nodeId])!;
+    return { nodeId, state: r.state, runStatus: r.status };
+  }
+
+  private requireNode(sql: Sql, nodeId: string, field: string): RawNode {
+    const n = sql.get<RawNode>('SELECT * FROM nodes WHERE id = ?', [nodeId]);
+    if (!n) throw notFound(field, 'node', nodeId);
+    return n;
+  }
+
+  /** The node must be claimed or active, held by `worker`, and its lease must not have run out. */
+  private requireHolder(sql: Sql, nodeId: string, worker: string, now: Date, field = 'worker'): RawNode {
+    const n = this.requireNode(sql, nodeId, 'nodeId');
+    if (n.state !== 'claimed' && n.state !== 'active') throw conflict(`node ${nodeId} is ${n.state}; claim it first`, 'nodeId');
+    if (n.worker !== worker) throw conflict(`node ${nodeId} is held by ${n.worker}, not ${worker}`, field);
+    if (n.lease_expires !== null && n.lease_expires <= now.toISOString()) {
+      throw conflict(`the lease of ${worker} on node ${nodeId} expired at ${n.lease_expires}; claim it again`, field);
+    }
+    return n;
+  }
+}
+
+/**
+ * Turns plan nodes (keys and needs) into node specs with ids under `prefix`, checking that every
+ * need names a node of the plan (or, for expansions, an existing node) and that there is no cycle.
+ */
+function buildGraph(prefix: string, plan: PlanNode[], field: string, existing: Set<string>): { nodes: NodeSpec[]; edges: EdgeSpec[] } {
+  const keys = new Map<string, number>();
+  plan.forEach((n, i) => {
+    if (keys.has(n.key)) throw invalid(`${field}.${i}.key`, `"${n.key}" is used twice; node keys must be unique`);
+    keys.set(n.key, i);
+  });
+  const idOf = (key: string) => `${prefix}.${key}`;
+  const edges: EdgeSpec[] = [];
+  plan.forEach((n, i) => {
+    for (const need of n.needs) {
+      if (keys.has(need)) edges.push({ from: idOf(need), to: idOf(n.key), kind: 'needs' });
+      else if (existing.has(need)) edges.push({ from: need, to: idOf(n.key), kind: 'needs' });
+      else throw invalid(`${field}.${i}.needs`, `"${need}" is not a node of this plan; needs must name another node's key`);
+    }
+  });
+  // Kahn's algorithm: whatever cannot be ordered lies on a cycle.
+  const indeg = new Map(plan.map((n) => [n.key, n.needs.filter((k) => keys.has(k)).length]));
+  const queue = plan.filter((n) => indeg.get(n.key) === 0).map((n) => n.key);
+  let seen = 0;
+  while (queue.length) {
+    const k = queue.shift()!;
+    seen++;
+    for (const n of plan) {
+      if (n.needs.includes(k)) {
+        const d = indeg.get(n.key)! - 1;
+        indeg.set(n.key, d);
+        if (d === 0) queue.push(n.key);
+      }
+    }
+  }
+  if (seen < plan.length) {
+    const cyclic = plan.filter((n) => (indeg.get(n.key) ?? 0) > 0).map((n) => n.key);
+    throw invalid(`${field}`, `the needs form a cycle through ${cyclic.join(', ')}`);
+  }
+  const nodes: NodeSpec[] = plan.map((n) => ({
+    id: idOf(n.key), stepId: n.key.replace(/\[\d+\]$/, ''), title: n.title, instructions: n.instructions,
+    maxAttempts: n.maxAttempts, onExhausted: n.onExhausted, gate: n.gate, review: n.review, skipped: n.skipped,
+  }));
+  return { nodes, edges };
+}
+
+interface RawRun {
+  id: string; family_id: string | null; variant_id: string | null; generation: number | null; title: string; vars: string;
+  task_key: string | null; arm: string | null; status: RunRow['status']; outcome: RunRow['outcome']; tokens: number; duration_ms: number;
+  interventions: number; review_rejections: number; open_nodes: number; created_at: string; finished_at: string | null;
+}
+
+interface RawNode {
+  id: string; run_id: string; step_id: string; title: string; instructions: string; state: NodeState; unmet: number; attempts: number;
+  max_attempts: number; on_exhausted: string; gate: string | null; gate_open: number; review: number; claim_id: string | null;
+  worker: string | null; lease_expires: string | null; result: string | null; tokens: number; duration_ms: number; updated_at: string;
+}
+
+interface RawEvidence {
+  id: string; family_id: string | null; variant_id: string | null; run_id: string | null; node_id: string | null; kind: string;
+  success: number | null; interventions: number | null; review_rejections: number | null; tokens: number | null; duration_ms: number | null;
+  note: string; actor: string; at: string;
+}
+
+function toRun(r: RawRun): RunRow {
+  return {
+    id: r.id, familyId: r.family_id, variantId: r.variant_id, generation: r.generation, title: r.title, vars: JSON.parse(r.vars) as Record<string, unknown>,
+    taskKey: r.task_key, arm: r.arm, status: r.status, outcome: r.outcome, tokens: r.tokens, durationMs: r.duration_ms,
+    interventions: r.interventions, reviewRejections: r.review_rejections, openNodes: r.open_nodes, createdAt: r.created_at, finishedAt: r.finished_at,
+  };
+}
+
+function toNode(r: RawNode): NodeRow {
+  return {
+    id: r.id, runId: r.run_id, stepId: r.step_id, title: r.title, instructions: r.instructions, state: r.state, unmet: r.unmet,
+    attempts: r.attempts, maxAttempts: r.max_attempts, onExhausted: r.on_exhausted, gate: r.gate ? JSON.parse(r.gate) as NodeRow['gate'] : null,
+    gateOpen: r.gate_open === 1, review: r.review === 1, claimId: r.claim_id, worker: r.worker, leaseExpires: r.lease_expires,
+    result: r.result, tokens: r.tokens, durationMs: r.duration_ms, updatedAt: r.updated_at,
+  };
+}
+
+export { LedgerError };

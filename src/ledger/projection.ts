@@ -1,0 +1,291 @@
+import type { EdgeSpec, EventKind, EventPayloads, GateSpec, NodeSpec, NodeState } from './events';
+import { BLOCKING_EDGE_KINDS } from './events';
+import { SCHEMA_VERSION, migrate } from './schema';
+import type { StoredEvent } from './store/journal';
+import type { Projection } from './store/store';
+import type { Sql } from './store/sql';
+
+/**
+ * Applies events to the tables. Everything here is a deterministic function of the event and the
+ * tables, so replaying the journal from nothing gives the same tables (the replay tests check it).
+ */
+export const ledgerProjection: Projection = {
+  schemaVersion: SCHEMA_VERSION,
+  migrate,
+  apply(sql, e) {
+    const handler = handlers[e.kind as EventKind] as Handler<EventKind> | undefined;
+    if (!handler) throw new Error(`unknown event kind "${e.kind}"`);
+    handler(sql, e.payload as never, e);
+  },
+};
+
+type Handler<K extends EventKind> = (sql: Sql, p: EventPayloads[K], e: StoredEvent) => void;
+const BLOCKING = BLOCKING_EDGE_KINDS.map((k) => `'${k}'`).join(',');
+
+interface NodeRow {
+  id: string;
+  run_id: string;
+  state: NodeState;
+  unmet: number;
+  attempts: number;
+  max_attempts: number;
+  on_exhausted: string;
+  gate: string | null;
+  gate_open: number;
+  review: number;
+  claim_id: string | null;
+}
+
+function node(sql: Sql, id: string): NodeRow {
+  const n = sql.get<NodeRow>('SELECT * FROM nodes WHERE id = ?', [id]);
+  if (!n) throw new Error(`event names unknown node ${id}`);
+  return n;
+}
+
+function setState(sql: Sql, id: string, state: NodeState, ts: string): void {
+  sql.run('UPDATE nodes SET state = ?, updated_at = ? WHERE id = ?', [state, ts, id]);
+}
+
+function releaseClaim(sql: Sql, n: NodeRow, reason: string, ts: string): void {
+  if (n.claim_id) sql.run('UPDATE claims SET released_at = ?, release_reason = ? WHERE id = ? AND released_at IS NULL', [ts, reason, n.claim_id]);
+  sql.run('UPDATE nodes SET claim_id = NULL, worker = NULL, lease_expires = NULL WHERE id = ?', [n.id]);
+}
+
+/** A node whose blocking inputs are all satisfied waits at its gate, if it has one that is still shut. */
+function becomeReady(sql: Sql, n: Pick<NodeRow, 'id' | 'gate' | 'gate_open'>, ts: string): void {
+  setState(sql, n.id, n.gate && !n.gate_open ? 'blocked' : 'ready', ts);
+}
+
+/** A node reached done or skipped: its dependents have one input fewer to wait for. */
+function satisfy(sql: Sql, id: string, ts: string): void {
+  const deps = sql.all<{ to_id: string }>(`SELECT to_id FROM edges WHERE from_id = ? AND kind IN (${BLOCKING})`, [id]);
+  for (const d of deps) {
+    sql.run('UPDATE nodes SET unmet = unmet - 1 WHERE id = ?', [d.to_id]);
+    const dep = node(sql, d.to_id);
+    if (dep.unmet === 0 && dep.state === 'pending') becomeReady(sql, dep, ts);
+  }
+}
+
+function closeNode(sql: Sql, runId: string, ts: string): void {
+  sql.run('UPDATE runs SET open_nodes = open_nodes - 1 WHERE id = ?', [runId]);
+  const run = sql.get<{ open_nodes: number; status: string; outcome_source: string | null }>(
+    'SELECT open_nodes, status, outcome_source FROM runs WHERE id = ?', [runId]);
+  if (run && run.open_nodes === 0 && run.status === 'running') finishRun(sql, runId, 'done', 'success', ts);
+}
+
+function finishRun(sql: Sql, runId: string, status: string, outcome: string, ts: string): void {
+  // An outcome a person or a reviewer recorded as evidence outranks the one derived from node states.
+  sql.run(
+    `UPDATE runs SET status = ?, finished_at = ?,
+       outcome = CASE WHEN outcome_source = 'evidence' THEN outcome ELSE ? END,
+       outcome_source = CASE WHEN outcome_source = 'evidence' THEN outcome_source ELSE 'derived' END
+     WHERE id = ?`,
+    [status, ts, outcome, runId],
+  );
+}
+
+function insertNodes(sql: Sql, runId: string, nodes: NodeSpec[], edges: EdgeSpec[], e: StoredEvent): number {
+  const skipped = new Set(nodes.filter((n) => n.skipped).map((n) => n.id));
+  const unmet = new Map<string, number>();
+  for (const ed of edges) {
+    sql.run('INSERT OR IGNORE INTO edges(run_id, from_id, to_id, kind) VALUES (?, ?, ?, ?)', [runId, ed.from, ed.to, ed.kind]);
+    if (!BLOCKING_EDGE_KINDS.includes(ed.kind)) continue;
+    const from = sql.get<{ state: string }>('SELECT state FROM nodes WHERE id = ?', [ed.from]);
+    const satisfied = skipped.has(ed.from) || from?.state === 'done' || from?.state === 'skipped';
+    if (!satisfied) unmet.set(ed.to, (unmet.get(ed.to) ?? 0) + 1);
+  }
+  let open = 0;
+  for (const n of nodes) {
+    const u = unmet.get(n.id) ?? 0;
+    const gate = n.gate ? JSON.stringify(n.gate) : null;
+    const state: NodeState = n.skipped ? 'skipped' : u > 0 ? 'pending' : n.gate ? 'blocked' : 'ready';
+    if (!n.skipped) open++;
+    sql.run(
+      `INSERT INTO nodes(id, run_id, step_id, title, instructions, state, unmet, max_attempts, on_exhausted, gate, gate_open, review, created_seq, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+      [n.id, runId, n.stepId, n.title, n.instructions, state, u, n.maxAttempts, n.onExhausted, gate, n.review ? 1 : 0, e.seq, e.ts],
+    );
+  }
+  return open;
+}
+
+/** A failed attempt (reported failure or rejected review): retry while attempts remain, else exhaust. */
+function failAttempt(sql: Sql, n: NodeRow, ts: string): void {
+  const attempts = n.attempts + 1;
+  sql.run('UPDATE nodes SET attempts = ? WHERE id = ?', [attempts, n.id]);
+  if (attempts < n.max_attempts) {
+    setState(sql, n.id, 'ready', ts);
+    return;
+  }
+  switch (n.on_exhausted) {
+    case 'skip':
+      setState(sql, n.id, 'skipped', ts);
+      satisfy(sql, n.id, ts);
+      closeNode(sql, n.run_id, ts);
+      return;
+    case 'escalate': {
+      // A person must look at it: the node waits behind a human gate, and the run counts an intervention.
+      const gate: GateSpec = { kind: 'human' };
+      sql.run('UPDATE nodes SET gate = ?, gate_open = 0 WHERE id = ?', [JSON.stringify(gate), n.id]);
+      sql.run('UPDATE runs SET interventions = interventions + 1 WHERE id = ?', [n.run_id]);
+      setState(sql, n.id, 'blocked', ts);
+      return;
+    }
+    default:
+      setState(sql, n.id, 'failed', ts);
+      finishRun(sql, n.run_id, 'failed', 'failure', ts);
+  }
+}
+
+const handlers: { [K in EventKind]: Handler<K> } = {
+  'family.created'(sql, p, e) {
+    sql.run('INSERT INTO families(id, description, created_seq, created_at) VALUES (?, ?, ?, ?)', [p.familyId, p.description, e.seq, e.ts]);
+  },
+  'variant.created'(sql, p, e) {
+    sql.run(
+      `INSERT INTO variants(id, family_id, generation, parents, mutation, summary, proposed_by, content_hash, content, status, created_seq, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [p.variantId, p.familyId, p.generation, JSON.stringify(p.parents), p.mutation === null || p.mutation === undefined ? null : JSON.stringify(p.mutation),
+        p.summary, p.proposedBy, p.contentHash, p.content, p.status, e.seq, e.ts],
+    );
+  },
+  'variant.status_changed'(sql, p) {
+    sql.run('UPDATE variants SET status = ?, status_reason = ? WHERE id = ?', [p.status, p.reason, p.variantId]);
+  },
+  'family.active_set'(sql, p, e) {
+    sql.run('UPDATE families SET active_variant = ? WHERE id = ?', [p.variantId, p.familyId]);
+    sql.run(
+      'INSERT INTO selections(seq, family_id, variant_id, previous_variant_id, reason, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [e.seq, p.familyId, p.variantId, p.previousVariantId, p.reason, e.actor, e.ts],
+    );
+  },
+  'family.policy_set'(sql, p) {
+    sql.run('UPDATE families SET policy = ?, policy_version = ?, policy_hash = ? WHERE id = ?', [JSON.stringify(p.policy), p.version, p.hash, p.familyId]);
+  },
+  'run.started'(sql, p, e) {
+    sql.run(
+      `INSERT INTO runs(id, family_id, variant_id, generation, title, vars, task_key, arm, status, created_seq, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
+      [p.runId, p.familyId, p.variantId, p.generation, p.title, JSON.stringify(p.vars), p.taskKey, p.arm, e.seq, e.ts],
+    );
+    const open = insertNodes(sql, p.runId, p.nodes, p.edges, e);
+    sql.run('UPDATE runs SET open_nodes = ? WHERE id = ?', [open, p.runId]);
+    if (open === 0) finishRun(sql, p.runId, 'done', 'success', e.ts);
+  },
+  'run.cancelled'(sql, p, e) {
+    sql.run("UPDATE runs SET status = 'cancelled', finished_at = ? WHERE id = ?", [e.ts, p.runId]);
+    const held = sql.all<NodeRow>("SELECT * FROM nodes WHERE run_id = ? AND claim_id IS NOT NULL", [p.runId]);
+    for (const n of held) releaseClaim(sql, n, 'run cancelled', e.ts);
+  },
+  'node.claimed'(sql, p, e) {
+    sql.run('INSERT INTO claims(id, node_id, worker, claimed_at, expires_at) VALUES (?, ?, ?, ?, ?)', [p.claimId, p.nodeId, p.worker, e.ts, p.expiresAt]);
+    const n = node(sql, p.nodeId);
+    // Taking over an expired lease ends the previous claim.
+    if (n.claim_id) sql.run("UPDATE claims SET released_at = ?, release_reason = 'lease expired' WHERE id = ? AND released_at IS NULL", [e.ts, n.claim_id]);
+    sql.run("UPDATE nodes SET state = 'claimed', claim_id = ?, worker = ?, lease_expires = ?, updated_at = ? WHERE id = ?", [p.claimId, p.worker, p.expiresAt, e.ts, p.nodeId]);
+  },
+  'node.lease_renewed'(sql, p) {
+    sql.run('UPDATE claims SET expires_at = ? WHERE id = ?', [p.expiresAt, p.claimId]);
+    sql.run('UPDATE nodes SET lease_expires = ? WHERE id = ?', [p.expiresAt, p.nodeId]);
+  },
+  'node.dispatched'(sql, p, e) {
+    setState(sql, p.nodeId, 'active', e.ts);
+  },
+  'worker.bound'(sql, p, e) {
+    sql.run('INSERT OR REPLACE INTO bindings(node_id, worker_kind, thread_id, bound_at) VALUES (?, ?, ?, ?)', [p.nodeId, p.workerKind, p.threadId, e.ts]);
+  },
+  'node.reported'(sql, p, e) {
+    const n = node(sql, p.nodeId);
+    sql.run('UPDATE nodes SET result = ?, tokens = tokens + ?, duration_ms = duration_ms + ? WHERE id = ?', [p.summary, p.tokens, p.durationMs, p.nodeId]);
+    sql.run('UPDATE runs SET tokens = tokens + ?, duration_ms = duration_ms + ? WHERE id = ?', [p.tokens, p.durationMs, n.run_id]);
+    releaseClaim(sql, n, 'reported', e.ts);
+    if (p.outcome === 'failed') return failAttempt(sql, n, e.ts);
+    if (n.review) return setState(sql, n.id, 'review', e.ts);
+    setState(sql, n.id, 'done', e.ts);
+    satisfy(sql, n.id, e.ts);
+    closeNode(sql, n.run_id, e.ts);
+  },
+  'node.reviewed'(sql, p, e) {
+    const n = node(sql, p.nodeId);
+    if (p.verdict === 'approve') {
+      setState(sql, n.id, 'done', e.ts);
+      satisfy(sql, n.id, e.ts);
+      closeNode(sql, n.run_id, e.ts);
+      return;
+    }
+    sql.run('UPDATE runs SET review_rejections = review_rejections + 1 WHERE id = ?', [n.run_id]);
+    failAttempt(sql, n, e.ts);
+  },
+  'node.recovered'(sql, p, e) {
+    const n = node(sql, p.nodeId);
+    releaseClaim(sql, n, p.reason, e.ts);
+    setState(sql, n.id, 'ready', e.ts);
+  },
+  'node.handed_off'(sql, p, e) {
+    const n = node(sql, p.nodeId);
+    releaseClaim(sql, n, 'handed off', e.ts);
+    sql.run('INSERT INTO handoffs(id, node_id, from_worker, to_worker, note, at) VALUES (?, ?, ?, ?, ?, ?)', [p.handoffId, p.nodeId, p.fromWorker, p.toWorker, p.note, e.ts]);
+    sql.run('INSERT INTO claims(id, node_id, worker, claimed_at, expires_at) VALUES (?, ?, ?, ?, ?)', [p.claimId, p.nodeId, p.toWorker, e.ts, p.expiresAt]);
+    sql.run("UPDATE nodes SET state = 'claimed', claim_id = ?, worker = ?, lease_expires = ?, updated_at = ? WHERE id = ?", [p.claimId, p.toWorker, p.expiresAt, e.ts, p.nodeId]);
+  },
+  'node.expanded'(sql, p, e) {
+    const n = node(sql, p.nodeId);
+    const open = insertNodes(sql, n.run_id, p.children, p.edges, e);
+    sql.run('UPDATE runs SET open_nodes = open_nodes + ? WHERE id = ?', [open, n.run_id]);
+    releaseClaim(sql, n, 'expanded', e.ts);
+    // The expanded node becomes the join: it waits for every child that blocks it.
+    const waiting = sql.get<{ c: number }>(
+      `SELECT count(*) AS c FROM edges ed JOIN nodes c ON c.id = ed.from_id
+       WHERE ed.to_id = ? AND ed.kind IN (${BLOCKING}) AND c.state NOT IN ('done', 'skipped')`, [n.id])?.c ?? 0;
+    sql.run('UPDATE nodes SET unmet = ? WHERE id = ?', [waiting, n.id]);
+    if (waiting > 0) setState(sql, n.id, 'pending', e.ts);
+    else becomeReady(sql, n, e.ts);
+  },
+  'node.gate_opened'(sql, p, e) {
+    const n = node(sql, p.nodeId);
+    sql.run('UPDATE nodes SET gate_open = 1 WHERE id = ?', [n.id]);
+    if (n.state === 'blocked') {
+      // An escalated node gets one more attempt once a person has looked at it.
+      if (n.attempts >= n.max_attempts) sql.run('UPDATE nodes SET max_attempts = ? WHERE id = ?', [n.attempts + 1, n.id]);
+      setState(sql, n.id, 'ready', e.ts);
+    }
+  },
+  'evidence.recorded'(sql, p, e) {
+    sql.run(
+      `INSERT INTO evidence(id, family_id, variant_id, run_id, node_id, kind, success, interventions, review_rejections, tokens, duration_ms, note, actor, at, seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [p.evidenceId, p.familyId, p.variantId, p.runId, p.nodeId, p.kind, p.success === null ? null : p.success ? 1 : 0,
+        p.interventions, p.reviewRejections, p.tokens, p.durationMs, p.note, e.actor, e.ts, e.seq],
+    );
+    if (!p.runId) return;
+    if (p.success !== null) {
+      sql.run("UPDATE runs SET outcome = ?, outcome_source = 'evidence' WHERE id = ?", [p.success ? 'success' : 'failure', p.runId]);
+    }
+    sql.run(
+      `UPDATE runs SET interventions = interventions + ?, review_rejections = review_rejections + ?,
+         tokens = tokens + ?, duration_ms = duration_ms + ? WHERE id = ?`,
+      [p.interventions ?? 0, p.reviewRejections ?? 0, p.tokens ?? 0, p.durationMs ?? 0, p.runId],
+    );
+  },
+  'trial.started'(sql, p, e) {
+    sql.run(
+      `INSERT INTO trials(id, family_id, candidate_id, incumbent_id, stage, share, status, started_seq, started_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)`,
+      [p.trialId, p.familyId, p.candidateId, p.incumbentId, p.stage, p.share, e.seq, e.ts],
+    );
+  },
+  'trial.stage_changed'(sql, p) {
+    sql.run('UPDATE trials SET stage = ?, share = ? WHERE id = ?', [p.stage, p.share, p.trialId]);
+  },
+  'trial.ended'(sql, p, e) {
+    sql.run('UPDATE trials SET status = ?, ended_at = ? WHERE id = ?', [p.status, e.ts, p.trialId]);
+  },
+  'decision.recorded'(sql, p, e) {
+    sql.run(
+      `INSERT INTO decisions(id, family_id, candidate_id, incumbent_id, trial_id, stage, verdict, actor, reason, policy_version, policy_hash, detail, seq, at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [p.decisionId, p.familyId, p.candidateId, p.incumbentId, p.trialId, p.stage, p.verdict, e.actor, p.reason,
+        p.policyVersion, p.policyHash, JSON.stringify(p.detail), e.seq, e.ts],
+    );
+  },
+};

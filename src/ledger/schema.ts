@@ -1,0 +1,193 @@
+import type { Sql } from './store/sql';
+
+/**
+ * The projection tables, versioned. A migration takes the tables from one version to the next; an
+ * empty database runs them all. Tables hold only what replaying the events puts there.
+ */
+export const SCHEMA_VERSION = 1;
+
+const MIGRATIONS: Record<number, string> = {
+  1: `
+CREATE TABLE families (
+  id TEXT PRIMARY KEY,
+  description TEXT NOT NULL,
+  active_variant TEXT,
+  policy TEXT,
+  policy_version INTEGER,
+  policy_hash TEXT,
+  created_seq INTEGER NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE variants (
+  id TEXT PRIMARY KEY,
+  family_id TEXT NOT NULL REFERENCES families(id),
+  generation INTEGER NOT NULL,
+  parents TEXT NOT NULL,
+  mutation TEXT,
+  summary TEXT NOT NULL,
+  proposed_by TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  content TEXT NOT NULL,
+  status TEXT NOT NULL,
+  status_reason TEXT,
+  created_seq INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  UNIQUE (family_id, content_hash)
+);
+CREATE INDEX variants_family ON variants(family_id, generation);
+CREATE TABLE selections (
+  seq INTEGER PRIMARY KEY,
+  family_id TEXT NOT NULL,
+  variant_id TEXT NOT NULL,
+  previous_variant_id TEXT,
+  reason TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX selections_family ON selections(family_id, seq);
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  family_id TEXT,
+  variant_id TEXT,
+  generation INTEGER,
+  title TEXT NOT NULL,
+  vars TEXT NOT NULL,
+  task_key TEXT,
+  arm TEXT,
+  status TEXT NOT NULL,
+  outcome TEXT,
+  outcome_source TEXT,
+  tokens INTEGER NOT NULL DEFAULT 0,
+  duration_ms INTEGER NOT NULL DEFAULT 0,
+  interventions INTEGER NOT NULL DEFAULT 0,
+  review_rejections INTEGER NOT NULL DEFAULT 0,
+  open_nodes INTEGER NOT NULL DEFAULT 0,
+  created_seq INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  finished_at TEXT
+);
+CREATE INDEX runs_status ON runs(status, created_seq);
+CREATE INDEX runs_variant ON runs(variant_id, created_seq);
+CREATE TABLE nodes (
+  id TEXT PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  step_id TEXT NOT NULL,
+  title TEXT NOT NULL,
+  instructions TEXT NOT NULL,
+  state TEXT NOT NULL,
+  unmet INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  max_attempts INTEGER NOT NULL,
+  on_exhausted TEXT NOT NULL,
+  gate TEXT,
+  gate_open INTEGER NOT NULL DEFAULT 0,
+  review INTEGER NOT NULL DEFAULT 0,
+  claim_id TEXT,
+  worker TEXT,
+  lease_expires TEXT,
+  result TEXT,
+  tokens INTEGER NOT NULL DEFAULT 0,
+  duration_ms INTEGER NOT NULL DEFAULT 0,
+  created_seq INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX nodes_state ON nodes(state, created_seq);
+CREATE INDEX nodes_run ON nodes(run_id, created_seq);
+CREATE TABLE edges (
+  run_id TEXT NOT NULL,
+  from_id TEXT NOT NULL,
+  to_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  PRIMARY KEY (from_id, to_id, kind)
+);
+CREATE INDEX edges_to ON edges(to_id);
+CREATE INDEX edges_run ON edges(run_id);
+CREATE TABLE claims (
+  id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  worker TEXT NOT NULL,
+  claimed_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  released_at TEXT,
+  release_reason TEXT
+);
+CREATE INDEX claims_node ON claims(node_id);
+CREATE TABLE bindings (
+  node_id TEXT NOT NULL,
+  worker_kind TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  bound_at TEXT NOT NULL,
+  PRIMARY KEY (node_id, thread_id)
+);
+CREATE TABLE handoffs (
+  id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  from_worker TEXT NOT NULL,
+  to_worker TEXT NOT NULL,
+  note TEXT NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE TABLE evidence (
+  id TEXT PRIMARY KEY,
+  family_id TEXT,
+  variant_id TEXT,
+  run_id TEXT,
+  node_id TEXT,
+  kind TEXT NOT NULL,
+  success INTEGER,
+  interventions INTEGER,
+  review_rejections INTEGER,
+  tokens INTEGER,
+  duration_ms INTEGER,
+  note TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  at TEXT NOT NULL,
+  seq INTEGER NOT NULL
+);
+CREATE INDEX evidence_variant ON evidence(variant_id, seq);
+CREATE INDEX evidence_run ON evidence(run_id);
+CREATE TABLE trials (
+  id TEXT PRIMARY KEY,
+  family_id TEXT NOT NULL,
+  candidate_id TEXT NOT NULL,
+  incumbent_id TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  share REAL NOT NULL,
+  status TEXT NOT NULL,
+  started_seq INTEGER NOT NULL,
+  started_at TEXT NOT NULL,
+  ended_at TEXT
+);
+CREATE INDEX trials_family ON trials(family_id, status);
+CREATE TABLE decisions (
+  id TEXT PRIMARY KEY,
+  family_id TEXT NOT NULL,
+  candidate_id TEXT NOT NULL,
+  incumbent_id TEXT,
+  trial_id TEXT,
+  stage TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  policy_version INTEGER,
+  policy_hash TEXT,
+  detail TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  at TEXT NOT NULL
+);
+CREATE INDEX decisions_family ON decisions(family_id, seq);
+`,
+};
+
+export function migrate(sql: Sql, fromVersion: number): void {
+  for (let v = fromVersion + 1; v <= SCHEMA_VERSION; v++) {
+    const ddl = MIGRATIONS[v];
+    if (ddl === undefined) throw new Error(`no migration to schema version ${v}`);
+    sql.exec(ddl);
+  }
+}
+
+/** The projection tables, in a fixed order, for comparing two databases. */
+export const PROJECTION_TABLES = [
+  'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'events',
+] as const;

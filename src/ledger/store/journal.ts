@@ -1,0 +1,129 @@
+import * as fs from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { LedgerError } from '../errors';
+
+/**
+ * The append-only journal: one line per commit, `<crc32 hex> <json>\n`.
+ *
+ * The first line is a header naming the journal (a random id) and the snapshot sequence number it
+ * continues from. A checkpoint replaces the whole file with a new header, so a reader that sees a new
+ * id knows that events it has not read may have moved into the snapshot.
+ *
+ * A commit is acknowledged only after its whole line is written and fsynced, so a line without its
+ * newline can only be a write in progress or a writer killed mid-write: readers stop before it, and the
+ * next lock holder cuts it off. A complete line whose checksum does not match is damage, not a torn
+ * write, and is reported rather than skipped.
+ */
+export interface StoredEvent {
+  seq: number;
+  ts: string;
+  actor: string;
+  kind: string;
+  payload: unknown;
+}
+
+export interface JournalHeader {
+  journal: string;
+  base: number;
+  format: 1;
+}
+
+export interface CommitLine {
+  events: StoredEvent[];
+}
+
+export function encodeLine(body: unknown): string {
+  const json = JSON.stringify(body);
+  return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+}
+
+/** Parses one complete line (without its newline); undefined when the checksum or JSON is wrong. */
+export function decodeLine(line: string): unknown {
+  const space = line.indexOf(' ');
+  if (space !== 8) return undefined;
+  const json = line.slice(9);
+  if (crc32(json).toString(16).padStart(8, '0') !== line.slice(0, 8)) return undefined;
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ReadResult {
+  header: JournalHeader | undefined;
+  commits: CommitLine[];
+  /** Byte offset just after the last complete, valid line. */
+  end: number;
+  /** Bytes after `end` that do not yet form a complete line (a write in progress, or a torn one). */
+  pendingBytes: number;
+}
+
+/**
+ * Reads complete lines from `offset` on. At offset 0 the first line must be the header.
+ * Throws a corrupt error naming the file and line when a complete line fails its checksum.
+ */
+export function readJournal(fd: number, path: string, offset: number): ReadResult {
+  const size = fs.fstatSync(fd).size;
+  if (size <= offset) return { header: undefined, commits: [], end: offset, pendingBytes: Math.max(0, size - offset) };
+  const buf = Buffer.allocUnsafe(size - offset);
+  let got = 0;
+  while (got < buf.length) {
+    const n = fs.readSync(fd, buf, got, buf.length - got, offset + got);
+    if (n === 0) break;
+    got += n;
+  }
+  let header: JournalHeader | undefined;
+  const commits: CommitLine[] = [];
+  let pos = 0;
+  let lineNo = 0;
+  for (;;) {
+    const nl = buf.indexOf(10, pos);
+    if (nl < 0 || nl >= got) break;
+    const text = buf.toString('utf8', pos, nl);
+    const body = decodeLine(text) as Partial<JournalHeader & CommitLine> | undefined;
+    const atStart = offset === 0 && lineNo === 0;
+    if (body === undefined) {
+      throw new LedgerError(
+        `journal ${path} is damaged at byte ${offset + pos}: a complete line fails its checksum. ` +
+          'Move the file aside to open the ledger from its last snapshot, or restore it from a backup.',
+        'corrupt',
+      );
+    }
+    if (atStart) {
+      if (typeof body.journal !== 'string' || typeof body.base !== 'number') {
+        throw new LedgerError(`journal ${path} does not start with a header line`, 'corrupt');
+      }
+      header = { journal: body.journal, base: body.base, format: 1 };
+    } else {
+      if (!Array.isArray(body.events)) throw new LedgerError(`journal ${path}: line at byte ${offset + pos} is not a commit`, 'corrupt');
+      commits.push({ events: body.events });
+    }
+    lineNo++;
+    pos = nl + 1;
+  }
+  return { header, commits, end: offset + pos, pendingBytes: got - pos };
+}
+
+/** Writes a fresh journal holding only its header, atomically replacing any previous one. */
+export function writeFreshJournal(dir: string, path: string, header: JournalHeader): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, encodeLine(header));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, path);
+  fsyncDir(dir);
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

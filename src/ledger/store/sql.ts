@@ -1,0 +1,102 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import initSqlJs from 'sql.js';
+import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
+
+export type { Database, SqlValue };
+export type Params = SqlValue[] | Record<string, SqlValue>;
+export type Row = Record<string, SqlValue>;
+
+let engine: Promise<SqlJsStatic> | undefined;
+
+/** Loads sql.js once per process. The WASM file sits beside the bundle in dist/, or in node_modules when run from source. */
+export function loadSqlJs(): Promise<SqlJsStatic> {
+  engine ??= (async () => {
+    const candidates = [
+      process.env.GASCITY_SQLJS_WASM,
+      path.join(__dirname, 'sql-wasm.wasm'),
+      path.join(__dirname, '..', 'sql-wasm.wasm'),
+    ].filter((p): p is string => typeof p === 'string');
+    let wasmPath = candidates.find((p) => fs.existsSync(p));
+    wasmPath ??= require.resolve('sql.js/dist/sql-wasm.wasm');
+    const wasmBinary = fs.readFileSync(wasmPath);
+    return initSqlJs({ wasmBinary: wasmBinary.buffer.slice(wasmBinary.byteOffset, wasmBinary.byteOffset + wasmBinary.byteLength) as ArrayBuffer });
+  })();
+  return engine;
+}
+
+/**
+ * A thin layer over a sql.js database that caches prepared statements.
+ * sql.js frees every statement when the database is exported (checkpoint), so the cache is dropped then.
+ */
+export class Sql {
+  private cache = new Map<string, Statement>();
+
+  constructor(public db: Database) {}
+
+  private stmt(sql: string): Statement {
+    let s = this.cache.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.cache.set(sql, s);
+    }
+    return s;
+  }
+
+  run(sql: string, params: Params = []): void {
+    const s = this.stmt(sql);
+    s.run(params);
+  }
+
+  all<T = Row>(sql: string, params: Params = []): T[] {
+    const s = this.stmt(sql);
+    s.bind(params);
+    const out: T[] = [];
+    try {
+      while (s.step()) out.push(s.getAsObject() as T);
+    } finally {
+      s.reset();
+    }
+    return out;
+  }
+
+  get<T = Row>(sql: string, params: Params = []): T | undefined {
+    const s = this.stmt(sql);
+    s.bind(params);
+    try {
+      return s.step() ? (s.getAsObject() as T) : undefined;
+    } finally {
+      s.reset();
+    }
+  }
+
+  exec(sql: string): void {
+    this.db.exec(sql);
+  }
+
+  /** Changes made by the last statement. */
+  changes(): number {
+    return this.db.getRowsModified();
+  }
+
+  export(): Uint8Array {
+    this.invalidate();
+    return this.db.export();
+  }
+
+  invalidate(): void {
+    for (const s of this.cache.values()) {
+      try {
+        s.free();
+      } catch {
+        // Already freed by sql.js itself.
+      }
+    }
+    this.cache.clear();
+  }
+
+  close(): void {
+    this.invalidate();
+    this.db.close();
+  }
+}

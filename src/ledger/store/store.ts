@@ -1,0 +1,482 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { LedgerError } from '../errors';
+import { FileLock } from './lock';
+import type { CommitLine, StoredEvent } from './journal';
+import { encodeLine, fsyncDir, readJournal, writeFreshJournal } from './journal';
+import { Sql, loadSqlJs } from './sql';
+
+/**
+ * What the store needs from the domain: a schema with migrations, and a pure function that applies
+ * one event to the tables. `apply` may read only the event and the tables, never the clock, so that
+ * replaying the journal rebuilds the same tables.
+ */
+export interface Projection {
+  readonly schemaVersion: number;
+  /** Brings the tables from `fromVersion` (0 for an empty database) to `schemaVersion`. */
+  migrate(sql: Sql, fromVersion: number): void;
+  apply(sql: Sql, event: StoredEvent): void;
+}
+
+export interface NewEvent {
+  kind: string;
+  payload: unknown;
+}
+
+export interface Decision<T> {
+  events: NewEvent[];
+  result: T;
+}
+
+export interface WriteContext {
+  /** The commit's timestamp, the same one its events carry. */
+  now: Date;
+  sql: Sql;
+}
+
+export interface StoreOptions {
+  /** Fold the journal into a new snapshot after this many commits since the last one. */
+  checkpointEvery?: number;
+  /** Fold the journal after it grows past this many bytes. */
+  checkpointBytes?: number;
+  lockTimeoutMs?: number;
+  /** The clock, replaceable in tests. */
+  now?: () => Date;
+}
+
+export interface StoreChange {
+  events: StoredEvent[];
+  /** True when the change came from this store's own write. */
+  local: boolean;
+}
+
+export const SNAPSHOT_FILE = 'ledger.sqlite';
+export const JOURNAL_FILE = 'journal.ndjson';
+export const LOCK_FILE = 'ledger.lock';
+
+const STORE_DDL = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  ts TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_kind ON events(kind, seq);
+`;
+
+/**
+ * The durable, multi-writer event store: a sql.js snapshot plus an append-only journal in one folder.
+ *
+ * Writers take the folder's lock, catch up on what other processes appended, decide their events
+ * against the current tables, append one fsynced journal line and release. Readers catch up without
+ * the lock. The database in memory always equals the snapshot plus the journal lines applied so far.
+ */
+export class EventStore {
+  readonly sql: Sql;
+  private seqValue: number;
+  private journalFd: number | undefined;
+  private journalIno: number | undefined;
+  private journalId: string | undefined;
+  private journalBase = 0;
+  private offset = 0;
+  private commitsSinceCheckpoint = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private listeners = new Set<(change: StoreChange) => void>();
+  private watcher: fs.FSWatcher | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly lock: FileLock;
+  private readonly clock: () => Date;
+
+  private constructor(
+    readonly dir: string,
+    private readonly projection: Projection,
+    sql: Sql,
+    seq: number,
+    private readonly options: StoreOptions,
+  ) {
+    this.sql = sql;
+    this.seqValue = seq;
+    this.lock = new FileLock(path.join(dir, LOCK_FILE));
+    this.clock = options.now ?? (() => new Date());
+  }
+
+  static async open(dir: string, projection: Projection, options: StoreOptions = {}): Promise<EventStore> {
+    fs.mkdirSync(dir, { recursive: true });
+    const { sql, seq } = await loadSnapshot(dir, projection);
+    const store = new EventStore(dir, projection, sql, seq, options);
+    if (!fs.existsSync(store.journalPath)) {
+      await store.withLock(() => {
+        if (!fs.existsSync(store.journalPath)) {
+          writeFreshJournal(dir, store.journalPath, { journal: newJournalId(), base: store.seqValue, format: 1 });
+        }
+      });
+    }
+    await store.catchUp(false);
+    return store;
+  }
+
+  get seq(): number {
+    return this.seqValue;
+  }
+
+  get snapshotPath(): string {
+    return path.join(this.dir, SNAPSHOT_FILE);
+  }
+
+  get journalPath(): string {
+    return path.join(this.dir, JOURNAL_FILE);
+  }
+
+  /**
+   * Decides and commits events atomically. `decide` sees the tables after catching up with every
+   * other writer; if it throws, nothing is written and the error reaches the caller.
+   */
+  write<T>(actor: string, decide: (ctx: WriteContext) => Decision<T>): Promise<{ result: T; events: StoredEvent[] }> {
+    return this.serialize(async () => {
+      this.assertOpen();
+      return this.withLock(async () => {
+        await this.catchUp(true);
+        const now = this.clock();
+        const ts = now.toISOString();
+        this.sql.exec('BEGIN');
+        let stored: StoredEvent[];
+        let result: T;
+        try {
+          const decision = decide({ now, sql: this.sql });
+          result = decision.result;
+          stored = decision.events.map((e, i) => ({ seq: this.seqValue + 1 + i, ts, actor, kind: e.kind, payload: e.payload }));
+          for (const e of stored) this.applyOne(e);
+          if (stored.length > 0) this.append({ events: stored });
+          this.sql.exec('COMMIT');
+        } catch (err) {
+          this.sql.exec('ROLLBACK');
+          throw err;
+        }
+        if (stored.length > 0) {
+          this.seqValue += stored.length;
+          this.commitsSinceCheckpoint++;
+          this.maybeCheckpoint();
+          this.emit({ events: stored, local: true });
+        }
+        return { result, events: stored };
+      });
+    });
+  }
+
+  /** Reads what other processes appended since the last look, without taking the lock. */
+  refresh(): Promise<StoredEvent[]> {
+    return this.serialize(async () => (this.closed ? [] : this.catchUp(false)));
+  }
+
+  /** Folds the journal into a new snapshot now. */
+  checkpoint(): Promise<void> {
+    return this.serialize(() => this.withLock(async () => {
+      await this.catchUp(true);
+      this.writeCheckpoint();
+    }));
+  }
+
+  /**
+   * Calls `listener` with every change, from this process or another. Other processes' changes are
+   * noticed by watching the folder, with a slow poll as a safety net where file events are missed.
+   */
+  subscribe(listener: (change: StoreChange) => void): { dispose(): void } {
+    this.listeners.add(listener);
+    this.startWatching();
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.close();
+    if (this.poller) clearInterval(this.poller);
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    if (this.journalFd !== undefined) fs.closeSync(this.journalFd);
+    this.journalFd = undefined;
+    this.listeners.clear();
+    this.sql.close();
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private assertOpen(): void {
+    if (this.closed) throw new LedgerError('the ledger is closed', 'io');
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    await this.lock.acquire({ timeoutMs: this.options.lockTimeoutMs });
+    try {
+      return await fn();
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  private applyOne(e: StoredEvent): void {
+    this.sql.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [
+      e.seq, e.ts, e.actor, e.kind, JSON.stringify(e.payload),
+    ]);
+    this.projection.apply(this.sql, e);
+  }
+
+  private append(line: CommitLine): void {
+    const text = encodeLine(line);
+    const fd = fs.openSync(this.journalPath, 'a');
+    try {
+      const st = fs.fstatSync(fd);
+      if (st.ino !== this.journalIno || st.size !== this.offset) {
+        throw new LedgerError(`journal ${this.journalPath} changed under the lock; refusing to append`, 'io');
+      }
+      try {
+        fs.writeSync(fd, text);
+        fs.fdatasyncSync(fd);
+      } catch (err) {
+        // A line that is not acknowledged must not be read by anyone later: cut it off again.
+        try {
+          fs.ftruncateSync(fd, this.offset);
+        } catch {
+          // The next lock holder drops an incomplete tail anyway.
+        }
+        throw new LedgerError(`could not append to ${this.journalPath}: ${(err as Error).message}`, 'io');
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.offset += Buffer.byteLength(text);
+  }
+
+  /**
+   * Applies journal lines this process has not seen. With the lock held, a torn tail left by a
+   * killed writer is cut off so that the next append starts on a line boundary.
+   */
+  private async catchUp(holdingLock: boolean): Promise<StoredEvent[]> {
+    const applied: StoredEvent[] = [];
+    for (let attempt = 0; ; attempt++) {
+      let st: fs.Stats;
+      try {
+        st = fs.statSync(this.journalPath);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        if (!holdingLock) return applied;
+        writeFreshJournal(this.dir, this.journalPath, { journal: newJournalId(), base: this.seqValue, format: 1 });
+        continue;
+      }
+      if (this.journalFd === undefined || st.ino !== this.journalIno) {
+        if (this.journalFd !== undefined) fs.closeSync(this.journalFd);
+        this.journalFd = fs.openSync(this.journalPath, 'r');
+        this.journalIno = fs.fstatSync(this.journalFd).ino;
+        this.offset = 0;
+      }
+      const read = readJournal(this.journalFd, this.journalPath, this.offset);
+      if (this.offset === 0) {
+        if (!read.header) {
+          // A journal is created with its header in one atomic rename, so an empty one was never valid.
+          if (holdingLock) throw new LedgerError(`journal ${this.journalPath} has no header line`, 'corrupt');
+          return applied;
+        }
+        this.journalId = read.header.journal;
+        this.journalBase = read.header.base;
+        this.commitsSinceCheckpoint = 0;
+        if (read.header.base > this.seqValue) {
+          // Another process checkpointed events this process never read: start over from the new snapshot.
+          if (attempt > 5) throw new LedgerError(`journal ${this.journalPath} starts after the snapshot ends`, 'corrupt');
+          const fresh = await loadSnapshot(this.dir, this.projection);
+          this.sql.close();
+          this.sql.db = fresh.sql.db;
+          this.seqValue = fresh.seq;
+          fs.closeSync(this.journalFd);
+          this.journalFd = undefined;
+          continue;
+        }
+      }
+      for (const commit of read.commits) {
+        const fresh = commit.events.filter((e) => e.seq > this.seqValue);
+        if (fresh.length === 0) continue;
+        if (fresh[0]!.seq !== this.seqValue + 1) {
+          throw new LedgerError(`journal ${this.journalPath} skips from seq ${this.seqValue} to ${fresh[0]!.seq}`, 'corrupt');
+        }
+        this.sql.exec('BEGIN');
+        try {
+          for (const e of fresh) this.applyOne(e);
+          this.sql.exec('COMMIT');
+        } catch (err) {
+          this.sql.exec('ROLLBACK');
+          throw new LedgerError(`event ${fresh[0]!.seq} in ${this.journalPath} cannot be applied: ${(err as Error).message}`, 'corrupt');
+        }
+        this.seqValue += fresh.length;
+        this.commitsSinceCheckpoint++;
+        applied.push(...fresh);
+      }
+      this.offset = read.end;
+      if (holdingLock && read.pendingBytes > 0) {
+        const fd = fs.openSync(this.journalPath, 'r+');
+        try {
+          fs.ftruncateSync(fd, this.offset);
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      if (applied.length > 0) this.emit({ events: applied, local: false });
+      return applied;
+    }
+  }
+
+  private maybeCheckpoint(): void {
+    const every = this.options.checkpointEvery ?? 5_000;
+    const bytes = this.options.checkpointBytes ?? 8 * 1024 * 1024;
+    if (this.commitsSinceCheckpoint >= every || this.offset >= bytes) this.writeCheckpoint();
+  }
+
+  private writeCheckpoint(): void {
+    this.sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?)", [String(this.seqValue)]);
+    const data = this.sql.export();
+    writeAtomically(this.dir, this.snapshotPath, data);
+    writeFreshJournal(this.dir, this.journalPath, { journal: newJournalId(), base: this.seqValue, format: 1 });
+    if (this.journalFd !== undefined) fs.closeSync(this.journalFd);
+    this.journalFd = fs.openSync(this.journalPath, 'r');
+    this.journalIno = fs.fstatSync(this.journalFd).ino;
+    this.offset = fs.fstatSync(this.journalFd).size;
+    this.journalBase = this.seqValue;
+    this.commitsSinceCheckpoint = 0;
+  }
+
+  private emit(change: StoreChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch {
+        // A listener's failure must not undo or block a commit that is already durable.
+      }
+    }
+  }
+
+  private startWatching(): void {
+    if (this.watcher || this.closed) return;
+    const schedule = () => {
+      if (this.refreshTimer || this.closed) return;
+      this.refreshTimer = setTimeout(() => {
+        this.refreshTimer = undefined;
+        this.refresh().catch(() => undefined);
+      }, 15);
+    };
+    try {
+      this.watcher = fs.watch(this.dir, (_type, name) => {
+        if (name === null || String(name).startsWith(JOURNAL_FILE)) schedule();
+      });
+      this.watcher.on('error', () => undefined);
+    } catch {
+      // Some file systems cannot be watched; the poll below still notices changes.
+    }
+    this.poller = setInterval(schedule, 1_000);
+    this.poller.unref();
+  }
+
+  /** Identifies the journal generation currently read; exposed for diagnostics. */
+  describe(): { seq: number; journal: string | undefined; base: number; offset: number } {
+    return { seq: this.seqValue, journal: this.journalId, base: this.journalBase, offset: this.offset };
+  }
+}
+
+function newJournalId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+export function writeAtomically(dir: string, file: string, data: Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDir(dir);
+}
+
+/**
+ * Opens the snapshot, or an empty database when there is none. A snapshot that cannot be read is
+ * moved aside (never overwritten) and the error says where it went.
+ */
+async function loadSnapshot(dir: string, projection: Projection): Promise<{ sql: Sql; seq: number }> {
+  const SQL = await loadSqlJs();
+  const file = path.join(dir, SNAPSHOT_FILE);
+  let data: Buffer | undefined;
+  try {
+    data = fs.readFileSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new LedgerError(`cannot read snapshot ${file}: ${(e as Error).message}`, 'io');
+  }
+  if (!data) {
+    const sql = new Sql(new SQL.Database());
+    sql.exec(STORE_DDL);
+    projection.migrate(sql, 0);
+    sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [String(projection.schemaVersion)]);
+    return { sql, seq: 0 };
+  }
+  let sql: Sql | undefined;
+  try {
+    sql = new Sql(new SQL.Database(data));
+    const seqRow = sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'seq'");
+    const verRow = sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'");
+    const maxSeq = sql.get<{ m: number | null }>('SELECT max(seq) AS m FROM events');
+    const seq = Number(seqRow?.value ?? 0);
+    if (!Number.isInteger(seq) || (maxSeq?.m ?? 0) !== seq) throw new Error('its sequence number does not match its events');
+    const version = Number(verRow?.value ?? 0);
+    if (version > projection.schemaVersion) {
+      sql.close();
+      throw new LedgerError(
+        `snapshot ${file} was written by a newer version (schema ${version}, this one knows ${projection.schemaVersion}); update the extension`,
+        'conflict',
+      );
+    }
+    if (version < projection.schemaVersion) {
+      projection.migrate(sql, version);
+      sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [String(projection.schemaVersion)]);
+    }
+    return { sql, seq };
+  } catch (e) {
+    if (e instanceof LedgerError) throw e;
+    try {
+      sql?.close();
+    } catch {
+      // The database never opened.
+    }
+    const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    fs.renameSync(file, aside);
+    throw new LedgerError(
+      `snapshot ${file} is unreadable (${(e as Error).message}); it was moved to ${aside}. ` +
+        'Restore a good copy to ledger.sqlite, or remove both it and journal.ndjson to start an empty ledger.',
+      'corrupt',
+    );
+  }
+}
+
+/** Builds a fresh set of tables by replaying `events` from nothing: the definition of the projection. */
+export async function replay(projection: Projection, events: Iterable<StoredEvent>): Promise<Sql> {
+  const SQL = await loadSqlJs();
+  const sql = new Sql(new SQL.Database());
+  sql.exec(STORE_DDL);
+  projection.migrate(sql, 0);
+  sql.exec('BEGIN');
+  for (const e of events) {
+    sql.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [e.seq, e.ts, e.actor, e.kind, JSON.stringify(e.payload)]);
+    projection.apply(sql, e);
+  }
+  sql.exec('COMMIT');
+  return sql;
+}
