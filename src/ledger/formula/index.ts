@@ -1,0 +1,22 @@
+// The formula layer's public surface: parse and validate formula files, flatten extends, hash and write
+// canonical text, mutate, diff, instantiate run plans, and read and write evolution files.
+export type { Formula, Gate, GateKind, Issue, Problem, Retry, RetryExhaustion, Step, StepKey, VarSpec, VarValue } from './types';
+export { STEP_KEYS } from './types';
+export { parseFormula, readFormula } from './parse';
+export type { ParseResult } from './parse';
+export { validateFormula, NAME_PATTERN, STEP_ID_PATTERN, RESERVED_VARS } from './validate';
+export { loadFormulaDir } from './load';
+export type { FormulaDirectory, LoadedFormula } from './load';
+export { resolveExtends } from './extends';
+export type { FormulaLookup, ResolveResult } from './extends';
+export { canonicalize, contentHash, toToml } from './canonical';
+export { applyMutations, mutationSchema, summarizeMutations, stepInputSchema, varSpecInputSchema } from './mutations';
+export type { Mutation, MutationOp, MutationResult, StepInput, VarSpecInput } from './mutations';
+export { diffFormulas, renderDiff } from './diff';
+export type { FieldChange, FormulaChange } from './diff';
+export { instantiate, resolveVars } from './instantiate';
+export type { InstantiateOptions, InstantiateResult, NodeSpec, RunPlan } from './instantiate';
+export { parseExpression, evaluateExpression, expressionVars, ExpressionError } from './expression';
+export type { Expression } from './expression';
+export { evolutionPath, parseEvolutionFile, readEvolutionDir, renderEvolutionFile, writeEvolutionFile, EVOLUTION_DIR } from './evolution';
+export type { EvolutionEntry, Lineage, WrittenEvolutionFile } from './evolution';

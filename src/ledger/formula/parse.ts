@@ -1,0 +1,299 @@
+// Reading `*.formula.toml`: TOML syntax first, then the shape of every key, then meaning (validate.ts).
+// Every problem found is reported with its line, not just the first, so one save shows the whole list.
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { SourceLocator } from './locate';
+import { forEachVarName } from './template';
+import { STEP_KEYS } from './types';
+import type { Formula, Gate, Issue, Problem, Retry, RetryExhaustion, Step, StepKey, VarSpec, VarValue } from './types';
+import { validateFormula } from './validate';
+
+const FORMULA_KEYS = ['name', 'description', 'version', 'extends', 'remove_steps', 'vars', 'steps'] as const;
+const VAR_KEYS = ['description', 'default', 'required', 'enum', 'pattern'] as const;
+const RETRY_KEYS = ['max', 'on_exhausted'] as const;
+const EXHAUSTION: readonly RetryExhaustion[] = ['fail', 'skip', 'escalate'];
+const GATE_KINDS = ['human', 'timer', 'run'] as const;
+
+type Table = Record<string, unknown>;
+
+function isTable(value: unknown): value is Table {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/** Says what a TOML value is, the way the file's author would. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `the text ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'boolean') return `the boolean ${value}`;
+  if (typeof value === 'number') return Number.isInteger(value) ? `the integer ${value}` : `the number ${value}`;
+  if (Array.isArray(value)) return 'a list';
+  if (value instanceof Date) return 'a date';
+  if (isTable(value)) return 'a table';
+  return 'an unknown value';
+}
+
+function list(names: readonly string[]): string {
+  return names.map((name) => `"${name}"`).join(', ');
+}
+
+class ShapeReader {
+  readonly issues: Issue[] = [];
+
+  unknownKeys(table: Table, at: string, allowed: readonly string[], what: string): void {
+    for (const key of Object.keys(table)) {
+      if (!allowed.includes(key)) {
+        const field = at ? `${at}.${key}` : key;
+        this.issues.push({ field, message: `unknown key "${key}" in ${what}`, fix: `Remove it or fix the spelling; the allowed keys are ${list(allowed)}.` });
+      }
+    }
+  }
+
+  string(table: Table, key: string, at: string, fallback: string, required = false): string {
+    const value = table[key];
+    const field = at ? `${at}.${key}` : key;
+    if (value === undefined) {
+      if (required) this.issues.push({ field: at || key, message: `"${key}" is missing`, fix: `Add ${key} = "..."${at ? ` to ${at}` : ''}.` });
+      return fallback;
+    }
+    if (typeof value !== 'string') {
+      this.issues.push({ field, message: `"${key}" must be text, but it is ${describeValue(value)}`, fix: `Quote it: ${key} = "${String(value)}".` });
+      return fallback;
+    }
+    return value;
+  }
+
+  nullableString(table: Table, key: string, at: string): string | null {
+    return table[key] === undefined ? null : this.string(table, key, at, '');
+  }
+
+  boolean(table: Table, key: string, at: string, fallback: boolean): boolean {
+    const value = table[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') {
+      this.issues.push({ field: `${at}.${key}`, message: `"${key}" must be true or false, but it is ${describeValue(value)}`, fix: `Write ${key} = true or ${key} = false, without quotes.` });
+      return fallback;
+    }
+    return value;
+  }
+
+  integer(table: Table, key: string, at: string, fallback: number, required: boolean): number {
+    const value = table[key];
+    const field = at ? `${at}.${key}` : key;
+    if (value === undefined) {
+      if (required) this.issues.push({ field: at || key, message: `"${key}" is missing`, fix: `Add ${key} = <whole number>${at ? ` to ${at}` : ''}.` });
+      return fallback;
+    }
+    if (typeof value === 'string' && /^\d+$/.test(value)) {
+      this.issues.push({ field, message: `"${key}" must be a whole number, but it is ${describeValue(value)}`, fix: `Remove the quotes: ${key} = ${value}.` });
+      return Number(value);
+    }
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      this.issues.push({ field, message: `"${key}" must be a whole number, but it is ${describeValue(value)}`, fix: `Write e.g. ${key} = 1.` });
+      return fallback;
+    }
+    return value;
+  }
+
+  stringList(table: Table, key: string, at: string): string[] | null {
+    const value = table[key];
+    const field = at ? `${at}.${key}` : key;
+    if (value === undefined) return null;
+    if (typeof value === 'string') {
+      this.issues.push({ field, message: `"${key}" must be a list, but it is ${describeValue(value)}`, fix: `Put it in brackets: ${key} = ["${value}"].` });
+      return [value];
+    }
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+      this.issues.push({ field, message: `"${key}" must be a list of text, but it is ${Array.isArray(value) ? 'a list with other values in it' : describeValue(value)}`, fix: `Write ${key} = ["a", "b"].` });
+      return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+    }
+    return value as string[];
+  }
+
+  varValue(table: Table, key: string, at: string): VarValue | null {
+    const value = table[key];
+    if (value === undefined) return null;
+    if (typeof value === 'string' || typeof value === 'boolean') return value;
+    if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value as string[];
+    this.issues.push({ field: `${at}.${key}`, message: `"${key}" must be text, true/false or a list of text, but it is ${describeValue(value)}`, fix: typeof value === 'number' ? `Quote it: ${key} = "${value}".` : `Write e.g. ${key} = "value".` });
+    return null;
+  }
+
+  variable(name: string, raw: unknown): VarSpec {
+    const at = `vars.${name}`;
+    const spec: VarSpec = { description: '', default: null, required: false, enum: null, pattern: null };
+    if (!isTable(raw)) {
+      this.issues.push({ field: at, message: `variable "${name}" must be a table, but it is ${describeValue(raw)}`, fix: `Write [vars.${name}] followed by description = "...", default = "...".` });
+      return spec;
+    }
+    this.unknownKeys(raw, at, VAR_KEYS, `variable "${name}"`);
+    spec.description = this.string(raw, 'description', at, '');
+    spec.default = this.varValue(raw, 'default', at);
+    spec.required = this.boolean(raw, 'required', at, false);
+    spec.enum = this.stringList(raw, 'enum', at);
+    spec.pattern = this.nullableString(raw, 'pattern', at);
+    return spec;
+  }
+
+  retry(raw: unknown, at: string, stepId: string): Retry | null {
+    if (raw === undefined) return null;
+    if (!isTable(raw)) {
+      this.issues.push({ field: at, message: `retry of step "${stepId}" must be a table, but it is ${describeValue(raw)}`, fix: 'Write [steps.retry] with max = 3 and on_exhausted = "fail" under the step.' });
+      return null;
+    }
+    this.unknownKeys(raw, at, RETRY_KEYS, `the retry of step "${stepId}"`);
+    const max = this.integer(raw, 'max', at, 1, true);
+    const onExhausted = this.string(raw, 'on_exhausted', at, 'fail');
+    if (!(EXHAUSTION as readonly string[]).includes(onExhausted)) {
+      this.issues.push({ field: `${at}.on_exhausted`, message: `on_exhausted of step "${stepId}" is "${onExhausted}", which is not a known outcome`, fix: `Use one of ${list(EXHAUSTION)}.` });
+      return { max, onExhausted: 'fail' };
+    }
+    return { max, onExhausted: onExhausted as RetryExhaustion };
+  }
+
+  gate(raw: unknown, at: string, stepId: string): Gate | null {
+    if (raw === undefined) return null;
+    if (!isTable(raw)) {
+      this.issues.push({ field: at, message: `gate of step "${stepId}" must be a table, but it is ${describeValue(raw)}`, fix: 'Write [steps.gate] with kind = "human" under the step.' });
+      return null;
+    }
+    const kind = this.string(raw, 'kind', at, '', true);
+    if (kind === 'human') {
+      this.unknownKeys(raw, at, ['kind'], `a human gate (step "${stepId}")`);
+      return { kind };
+    }
+    if (kind === 'timer') {
+      this.unknownKeys(raw, at, ['kind', 'seconds'], `a timer gate (step "${stepId}")`);
+      return { kind, seconds: this.integer(raw, 'seconds', at, 1, true) };
+    }
+    if (kind === 'run') {
+      this.unknownKeys(raw, at, ['kind', 'formula'], `a run gate (step "${stepId}")`);
+      return { kind, formula: this.string(raw, 'formula', at, '', true) };
+    }
+    if (kind !== '') {
+      this.issues.push({ field: `${at}.kind`, message: `gate kind "${kind}" of step "${stepId}" is not a known kind`, fix: `Use one of ${list(GATE_KINDS)}: human waits for a person, timer for seconds, run for a run of another formula.` });
+    }
+    return null;
+  }
+
+  step(raw: Table, index: number, extending: boolean): { step: Step; keys: StepKey[] } {
+    const at = `steps[${index}]`;
+    const id = this.string(raw, 'id', at, `step-${index + 1}`, true);
+    this.unknownKeys(raw, at, STEP_KEYS, `step "${id}"`);
+    let forEach: string | null = null;
+    const rawForEach = raw['for_each'];
+    if (rawForEach !== undefined) {
+      if (typeof rawForEach === 'string') {
+        forEach = forEachVarName(rawForEach);
+        if (forEach === null) {
+          this.issues.push({ field: `${at}.for_each`, message: `for_each of step "${id}" is "${rawForEach}", which does not name one variable`, fix: 'Write for_each = "{{files}}", naming a variable that holds a list.' });
+        }
+      } else {
+        this.issues.push({ field: `${at}.for_each`, message: `for_each of step "${id}" must name a variable, but it is ${describeValue(rawForEach)}`, fix: 'Declare a variable with the list as its default and write for_each = "{{that_var}}".' });
+      }
+    }
+    const step: Step = {
+      id,
+      title: this.string(raw, 'title', at, id),
+      instructions: this.string(raw, 'instructions', at, '', !extending),
+      needs: this.stringList(raw, 'needs', at) ?? [],
+      forEach,
+      when: this.nullableString(raw, 'when', at),
+      retry: this.retry(raw['retry'], `${at}.retry`, id),
+      gate: this.gate(raw['gate'], `${at}.gate`, id),
+      review: this.boolean(raw, 'review', at, false),
+    };
+    const keys = STEP_KEYS.filter((key) => key !== 'id' && raw[key] !== undefined);
+    return { step, keys };
+  }
+}
+
+/** Reads the shape of a parsed TOML document into a Formula, filling defaults; meaning is checked later. */
+export function readFormula(raw: unknown): { formula: Formula; issues: Issue[]; stepIndex: number[] } {
+  const reader = new ShapeReader();
+  const table: Table = isTable(raw) ? raw : {};
+  if (!isTable(raw)) reader.issues.push({ field: 'name', message: 'a formula must be a TOML table', fix: 'Start the file with name = "...".' });
+  reader.unknownKeys(table, '', FORMULA_KEYS, 'the formula');
+  const extendsName = reader.nullableString(table, 'extends', '');
+  const formula: Formula = {
+    name: reader.string(table, 'name', '', '', true),
+    description: reader.string(table, 'description', '', ''),
+    version: reader.integer(table, 'version', '', 1, true),
+    extends: extendsName,
+    removeSteps: reader.stringList(table, 'remove_steps', '') ?? [],
+    vars: {},
+    steps: [],
+    stepKeys: {},
+  };
+  const rawVars = table['vars'];
+  if (rawVars !== undefined) {
+    if (isTable(rawVars)) {
+      for (const [name, spec] of Object.entries(rawVars)) formula.vars[name] = reader.variable(name, spec);
+    } else {
+      reader.issues.push({ field: 'vars', message: `"vars" must be a table of variables, but it is ${describeValue(rawVars)}`, fix: 'Declare each variable as [vars.<name>].' });
+    }
+  }
+  const stepIndex: number[] = [];
+  const rawSteps = table['steps'];
+  if (rawSteps !== undefined) {
+    if (Array.isArray(rawSteps)) {
+      rawSteps.forEach((rawStep, i) => {
+        if (!isTable(rawStep)) {
+          reader.issues.push({ field: `steps[${i}]`, message: `step ${i + 1} must be a table, but it is ${describeValue(rawStep)}`, fix: 'Write each step as a [[steps]] table.' });
+          return;
+        }
+        const { step, keys } = reader.step(rawStep, i, extendsName !== null);
+        formula.steps.push(step);
+        stepIndex.push(i);
+        if (extendsName !== null) formula.stepKeys[step.id] = keys;
+      });
+    } else {
+      reader.issues.push({ field: 'steps', message: `"steps" must be a list of tables, but it is ${describeValue(rawSteps)}`, fix: 'Write each step as a [[steps]] table.' });
+    }
+  }
+  return { formula, issues: reader.issues, stepIndex };
+}
+
+/** Places issues in a file: the field path finds the line, and step indices are mapped back to the file's. */
+export function issuesToProblems(issues: readonly Issue[], file: string, locator: SourceLocator | null, stepIndex?: readonly number[]): Problem[] {
+  return issues.map((issue) => {
+    let field = issue.field;
+    if (stepIndex) {
+      field = field.replace(/^steps\[(\d+)\]/, (_whole, index: string) => `steps[${stepIndex[Number(index)] ?? index}]`);
+    }
+    if (!locator) return { file, line: 0, field, message: issue.message, fix: issue.fix };
+    const position = locator.find(field);
+    return { file, line: position.line, column: position.column, field, message: issue.message, fix: issue.fix };
+  });
+}
+
+export interface ParseResult {
+  /** The formula when the file has no problems; null otherwise. */
+  formula: Formula | null;
+  problems: Problem[];
+}
+
+/** Parses and validates one formula file's text. `file` only labels the problems. */
+export function parseFormula(source: string, file = '<formula>'): ParseResult {
+  let raw: unknown;
+  try {
+    raw = parseToml(source);
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const message = error.message.split('\n')[0] ?? error.message;
+      return { formula: null, problems: [{ file, line: error.line, column: error.column, field: '', message: `TOML syntax error: ${message}`, fix: 'Fix the TOML syntax at this line (unclosed quotes and brackets are the usual cause).' }] };
+    }
+    throw error;
+  }
+  const { formula, issues, stepIndex } = readFormula(raw);
+  const meaning = validateFormula(formula);
+  const locator = new SourceLocator(source);
+  const problems = [...issuesToProblems(issues, file, locator), ...issuesToProblems(meaning, file, locator, stepIndex)];
+  // Several checks can land on one key; keep each message once.
+  const seen = new Set<string>();
+  const unique = problems.filter((problem) => {
+    const key = `${problem.field}\u0000${problem.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  unique.sort((a, b) => a.line - b.line || (a.column ?? 0) - (b.column ?? 0));
+  return { formula: unique.length === 0 ? formula : null, problems: unique };
+}
