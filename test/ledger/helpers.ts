@@ -1,0 +1,51 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { PROJECTION_TABLES } from '../../src/ledger/schema';
+import type { Sql } from '../../src/ledger/store/sql';
+
+export function tempDir(prefix = 'gascity-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Every projection table's rows in insertion order, for comparing two databases. */
+export function dumpTables(sql: Sql): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const t of PROJECTION_TABLES) out[t] = sql.all(`SELECT * FROM ${t} ORDER BY rowid`);
+  return out;
+}
+
+export const WRITER = path.join(__dirname, '..', 'fixtures', 'ledger-writer.ts');
+
+export function spawnWriter(dir: string, name: string, count: number, checkpointEvery?: number): ChildProcess {
+  const args = ['--import', 'tsx', WRITER, dir, name, String(count)];
+  if (checkpointEvery) args.push(String(checkpointEvery));
+  return spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Collects the runs a writer acknowledged (its stdout lines "ack <runId> <title>"). */
+export function collectAcks(child: ChildProcess): { acks: Map<string, string>; stderr: () => string } {
+  const acks = new Map<string, string>();
+  let buf = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const [tag, runId, title] = buf.slice(0, i).split(' ');
+      buf = buf.slice(i + 1);
+      if (tag === 'ack' && runId && title) acks.set(runId, title);
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  return { acks, stderr: () => err };
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+}
