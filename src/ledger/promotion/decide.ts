@@ -180,6 +180,13 @@ function fmt(x: number): string {
   return Number(x.toPrecision(3)).toString();
 }
 
+// Probabilities near 0 or 1 would round to a misleading "1" or "0" with three significant digits.
+function fmtP(p: number): string {
+  if (p > 0.999) return p < 0.99995 ? p.toFixed(4) : '> 0.9999';
+  if (p < 0.001) return p >= 0.00005 ? p.toFixed(4) : '< 0.0001';
+  return fmt(p);
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
@@ -277,7 +284,7 @@ function decideTrial(input: DecisionInput, stats: DecisionStatistics, rows: Guar
     return {
       verdict: 'reject',
       nextStage: null,
-      reason: `The candidate is very likely worse: ${counts}, so P(candidate better) is ${fmt(stats.probBetter)}, at or below ${fmt(d.rejectProbability)}.`,
+      reason: `The candidate is very likely worse: ${counts}, so P(candidate better) is ${fmtP(stats.probBetter)}, at or below ${fmt(d.rejectProbability)}.`,
       missing: [],
     };
   }
@@ -289,14 +296,14 @@ function decideTrial(input: DecisionInput, stats: DecisionStatistics, rows: Guar
     return {
       verdict: 'promote',
       nextStage: 'watch',
-      reason: `The candidate should be promoted: ${counts}, P(candidate better) is ${fmt(stats.probBetter)} (at least ${fmt(d.promoteProbability)}), the expected loss is ${fmt(stats.expectedLoss)} (at most ${fmt(d.maxExpectedLoss)}), the evidence ratio is ${fmt(Math.exp(stats.trialLogEvidence ?? 0))} (at least ${fmt(1 / d.falsePromotionRate)}), and every guardrail is within its bound.`,
+      reason: `The candidate should be promoted: ${counts}, P(candidate better) is ${fmtP(stats.probBetter)} (at least ${fmt(d.promoteProbability)}), the expected loss is ${fmt(stats.expectedLoss)} (at most ${fmt(d.maxExpectedLoss)}), the evidence ratio is ${fmt(Math.exp(stats.trialLogEvidence ?? 0))} (at least ${fmt(1 / d.falsePromotionRate)}), and every guardrail is within its bound.`,
       missing: [],
     };
   }
   if (enough) {
     if (!probOk) {
       missing.push(
-        `more runs until P(candidate better) reaches ${fmt(d.promoteProbability)} or falls to ${fmt(d.rejectProbability)} (now ${fmt(stats.probBetter)})`,
+        `more runs until P(candidate better) reaches ${fmt(d.promoteProbability)} or falls to ${fmt(d.rejectProbability)} (now ${fmtP(stats.probBetter)})`,
       );
     } else if (!lossOk) {
       missing.push(`more runs until the expected loss falls to ${fmt(d.maxExpectedLoss)} (now ${fmt(stats.expectedLoss)})`);
@@ -313,7 +320,7 @@ function decideTrial(input: DecisionInput, stats: DecisionStatistics, rows: Guar
     return {
       verdict: 'pause',
       nextStage: null,
-      reason: `The trial reached its cap of ${d.maxCandidateRuns} candidate runs without a verdict (${counts}, P(candidate better) ${fmt(stats.probBetter)}), so a person should decide.`,
+      reason: `The trial reached its cap of ${d.maxCandidateRuns} candidate runs without a verdict (${counts}, P(candidate better) ${fmtP(stats.probBetter)}), so a person should decide.`,
       missing: [],
     };
   }
@@ -322,7 +329,7 @@ function decideTrial(input: DecisionInput, stats: DecisionStatistics, rows: Guar
     : failing.length > 0 && probOk && lossOk
       ? failing.map((r) => (r.status === 'no-data' ? `${r.name} has no data` : describeRow(r))).join(' and ')
       : !probOk
-        ? `P(candidate better) is ${fmt(stats.probBetter)}, between ${fmt(d.rejectProbability)} and ${fmt(d.promoteProbability)}`
+        ? `P(candidate better) is ${fmtP(stats.probBetter)}, between ${fmt(d.rejectProbability)} and ${fmt(d.promoteProbability)}`
         : !lossOk
           ? `the expected loss is ${fmt(stats.expectedLoss)}, above ${fmt(d.maxExpectedLoss)}`
           : `the evidence ratio for the candidate is ${fmt(Math.exp(stats.trialLogEvidence ?? -Infinity))}, below the ${fmt(1 / d.falsePromotionRate)} a promotion needs`;
