@@ -1,0 +1,46 @@
+// Every command the extension contributes, in one table: ids, titles and where they show. Plain data (no vscode
+// import) so a unit test can hold it against package.json's contributions.
+
+export interface CommandSpec {
+  readonly id: `gascity.${string}`;
+  readonly title: string;
+  /** Codicon shown for inline / view-title actions. */
+  readonly icon?: `$(${string})`;
+  /** False hides the command from the command palette (it needs a tree item or a graph to act on). */
+  readonly palette: boolean;
+}
+
+export const CATEGORY = 'Gas City';
+
+export const COMMANDS = {
+  startRun: { id: 'gascity.startRun', title: 'Start Run', icon: '$(play)', palette: true },
+  mutateFormula: { id: 'gascity.mutateFormula', title: 'Mutate Formula', icon: '$(beaker)', palette: true },
+  promoteVariant: { id: 'gascity.promoteVariant', title: 'Promote Variant', icon: '$(arrow-up)', palette: true },
+  rollbackFamily: { id: 'gascity.rollbackFamily', title: 'Roll Back Family', icon: '$(discard)', palette: true },
+  registerMcpServer: { id: 'gascity.registerMcpServer', title: 'Register MCP Server with Codex', palette: true },
+  openLedgerGraph: { id: 'gascity.openLedgerGraph', title: 'Open Ledger Graph', icon: '$(type-hierarchy)', palette: true },
+  importFormulas: { id: 'gascity.importFormulas', title: 'Import Formulas', icon: '$(cloud-download)', palette: true },
+  exportEvolution: { id: 'gascity.exportEvolution', title: 'Export Evolution Files', icon: '$(save-all)', palette: true },
+  openLineage: { id: 'gascity.openLineage', title: 'Open Lineage Graph', icon: '$(type-hierarchy)', palette: false },
+  openRunGraph: { id: 'gascity.openRunGraph', title: 'Open Run Graph', icon: '$(graph)', palette: false },
+  openVariant: { id: 'gascity.openVariant', title: 'Open Variant Formula', icon: '$(go-to-file)', palette: false },
+  diffVariant: { id: 'gascity.diffVariant', title: 'Compare Variant with Parent', icon: '$(diff)', palette: false },
+  refresh: { id: 'gascity.refresh', title: 'Refresh', icon: '$(refresh)', palette: true },
+  showLog: { id: 'gascity.showLog', title: 'Show Log', palette: true },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof COMMANDS;
+
+export const VIEW_CONTAINER = 'gascity';
+export const VIEWS = {
+  families: 'gascity.families',
+  runs: 'gascity.runs',
+} as const;
+
+/** contextValue of tree items, matched by the `when` clauses of inline actions in package.json. */
+export const TREE_CONTEXT = {
+  family: 'family',
+  variant: (status: string, isActive: boolean): string => `variant.${isActive ? 'active' : status}`,
+  run: (status: string): string => `run.${status}`,
+  node: 'node',
+} as const;

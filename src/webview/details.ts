@@ -1,0 +1,92 @@
+// The details panel beside the graph. Built with DOM calls and textContent only: ledger text (titles, mutation notes)
+// is never parsed as HTML.
+import type { LineageGraph, LineageVariant, RunGraph, RunGraphNode } from '../shared/protocol';
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function fields(rows: readonly (readonly [string, string | HTMLElement])[]): HTMLDListElement {
+  const dl = el('dl');
+  for (const [label, value] of rows) {
+    dl.append(el('dt', undefined, label));
+    const dd = el('dd');
+    if (typeof value === 'string') dd.textContent = value;
+    else dd.append(value);
+    dl.append(dd);
+  }
+  return dl;
+}
+
+function chip(text: string, kind: string): HTMLSpanElement {
+  return el('span', `chip chip-${kind}`, text);
+}
+
+export function renderEmpty(panel: HTMLElement, hint: string): void {
+  panel.replaceChildren(el('p', 'hint', hint));
+}
+
+export function renderRunNode(panel: HTMLElement, graph: RunGraph, node: RunGraphNode): void {
+  const rows: [string, string | HTMLElement][] = [
+    ['State', chip(node.state, `state-${node.state}`)],
+    ['Node', node.id],
+  ];
+  if (node.kind) rows.push(['Kind', node.kind]);
+  rows.push(['Run', graph.title || graph.runId]);
+  if (graph.variantId) rows.push(['Variant', graph.variantId]);
+  const worker = node.worker;
+  const workerSection = el('section', 'worker');
+  workerSection.append(el('h3', undefined, 'Worker'));
+  if (worker) {
+    const w: [string, string][] = [['Worker', worker.worker]];
+    if (worker.threadId) w.push(['Thread', worker.threadId]);
+    if (worker.leaseExpiresAt) w.push(['Lease until', worker.leaseExpiresAt]);
+    workerSection.append(fields(w));
+  } else {
+    workerSection.append(el('p', 'hint', 'Not bound to a worker.'));
+  }
+  const evidence = el('section', 'evidence');
+  evidence.append(el('h3', undefined, 'Evidence'));
+  if (node.evidence.length) evidence.append(fields(node.evidence.map((e) => [e.label, e.value] as const)));
+  else evidence.append(el('p', 'hint', 'No evidence recorded yet.'));
+  panel.replaceChildren(el('h2', undefined, node.title || node.id), fields(rows), workerSection, evidence);
+}
+
+export function successRate(v: LineageVariant): string {
+  return v.evidence.runs === 0 ? '–' : `${Math.round((100 * v.evidence.successes) / v.evidence.runs)}%`;
+}
+
+export function renderVariant(panel: HTMLElement, lineage: LineageGraph, v: LineageVariant, onSelect: (id: string) => void): void {
+  const active = v.status === 'active' || v.id === lineage.activeVariantId;
+  const parents = el('span', 'parents');
+  if (v.parentIds.length === 0) parents.textContent = 'none (root)';
+  for (const p of v.parentIds) {
+    // A parent is a link-like button: following lineage upward is the common move.
+    const b = el('button', 'link', lineage.variants.find((x) => x.id === p)?.label ?? p);
+    b.type = 'button';
+    b.addEventListener('click', () => onSelect(p));
+    parents.append(b, ' ');
+  }
+  const rows: [string, string | HTMLElement][] = [
+    ['Status', chip(active ? 'active' : v.status, `status-${active ? 'active' : v.status}`)],
+    ['Generation', String(v.generation)],
+    ['Parents', parents],
+  ];
+  if (v.mutation) rows.push(['Mutation', v.mutation]);
+  if (v.trial) rows.push(['Trial', v.trial]);
+  const evidence = el('section', 'evidence');
+  evidence.append(el('h3', undefined, 'Evidence'));
+  evidence.append(
+    fields([
+      ['Runs', String(v.evidence.runs)],
+      ['Succeeded', `${v.evidence.successes} (${successRate(v)})`],
+      ['Failed', String(v.evidence.failures)],
+      ['Interventions', String(v.evidence.interventions)],
+      ['Tokens', v.evidence.tokens.toLocaleString('en-US')],
+    ]),
+  );
+  panel.replaceChildren(el('h2', undefined, `${v.label}${active ? ' ★' : ''}`), fields(rows), evidence);
+}

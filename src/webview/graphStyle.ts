@@ -1,0 +1,103 @@
+// The Cytoscape stylesheet for both views. Node colour says state (run) or status (lineage); edge line style says
+// the edge's kind, so the two stay readable without colour too.
+import type { StylesheetJson } from 'cytoscape';
+import { NODE_STATES, VARIANT_STATUSES } from '../shared/protocol';
+import type { Palette } from './theme';
+
+export function graphStyle(p: Palette): StylesheetJson {
+  const sheet: StylesheetJson = [
+    {
+      selector: 'node',
+      style: {
+        shape: 'round-rectangle',
+        width: 150,
+        height: 40,
+        'background-color': p.muted,
+        'background-opacity': 0.22,
+        'border-width': 2,
+        'border-color': p.muted,
+        label: 'data(label)',
+        color: p.foreground,
+        'font-family': p.fontFamily,
+        'font-size': 11,
+        'text-valign': 'center',
+        'text-halign': 'center',
+        'text-wrap': 'ellipsis',
+        'text-max-width': '140px',
+        // Below this on-screen size labels are skipped: a zoomed-out 2,000-node graph stays fast and uncluttered.
+        'min-zoomed-font-size': 7,
+      },
+    },
+    {
+      selector: 'node:selected',
+      style: { 'border-width': 4, 'border-color': p.focus, 'overlay-color': p.focus, 'overlay-opacity': 0.12, 'overlay-padding': 4 },
+    },
+    {
+      selector: 'edge',
+      style: {
+        width: 1.5,
+        'curve-style': 'straight',
+        'line-color': p.edge.needs,
+        'target-arrow-color': p.edge.needs,
+        'target-arrow-shape': 'triangle',
+        'arrow-scale': 0.9,
+        opacity: 0.8,
+      },
+    },
+    // `needs` (waiting node → prerequisite): solid; the arrow sits on the waiting node, so arrows follow the flow down.
+    {
+      selector: 'edge.needs',
+      style: { 'line-style': 'solid', 'target-arrow-shape': 'none', 'source-arrow-shape': 'triangle', 'source-arrow-color': p.edge.needs },
+    },
+    // `blocks`: dashed red with a bar, the blocked node cannot start.
+    {
+      selector: 'edge.blocks',
+      style: { 'line-style': 'dashed', 'line-color': p.edge.blocks, 'target-arrow-color': p.edge.blocks, 'target-arrow-shape': 'tee' },
+    },
+    // `parent-child`: dotted, a diamond on the parent's end.
+    {
+      selector: 'edge.parent-child',
+      style: {
+        'line-style': 'dotted',
+        'line-color': p.edge.parentChild,
+        'target-arrow-shape': 'none',
+        'source-arrow-shape': 'diamond',
+        'source-arrow-color': p.edge.parentChild,
+      },
+    },
+    // `discovered-from` (discovery → origin): long dashes with an open arrow on the discovery.
+    {
+      selector: 'edge.discovered-from',
+      style: {
+        'line-style': 'dashed',
+        'line-dash-pattern': [8, 4],
+        'line-color': p.edge.discoveredFrom,
+        'target-arrow-shape': 'none',
+        'source-arrow-shape': 'vee',
+        'source-arrow-color': p.edge.discoveredFrom,
+      },
+    },
+    { selector: 'edge.lineage', style: { 'curve-style': 'bezier', width: 2 } },
+    {
+      selector: 'node.variant',
+      style: { shape: 'round-rectangle', width: 170, height: 58, 'text-wrap': 'wrap', 'text-max-width': '160px', 'font-size': 11 },
+    },
+    { selector: 'node.active-variant', style: { 'border-width': 5, 'border-style': 'double', 'font-weight': 'bold' } },
+    { selector: 'node.trial', style: { 'border-style': 'dashed' } },
+    { selector: 'node.rejected', style: { opacity: 0.45 } },
+    { selector: 'node.retired', style: { opacity: 0.7 } },
+  ];
+  for (const state of NODE_STATES) {
+    const colour = p.state[state];
+    sheet.push({ selector: `node.state-${state}`, style: { 'background-color': colour, 'border-color': colour } });
+  }
+  sheet.push({ selector: 'node.state-blocked', style: { 'border-style': 'dashed', 'border-color': p.edge.blocks } });
+  sheet.push({ selector: 'node.state-active', style: { 'background-opacity': 0.4 } });
+  for (const status of VARIANT_STATUSES) {
+    const colour = p.variant[status];
+    sheet.push({ selector: `node.status-${status}`, style: { 'background-color': colour, 'border-color': colour } });
+  }
+  // Selection must win over the state colours above.
+  sheet.push({ selector: 'node:selected', style: { 'border-color': p.focus, 'border-width': 4 } });
+  return sheet;
+}

@@ -1,0 +1,477 @@
+// The graph webview: one Cytoscape canvas that shows either a run's workflow graph or a family's lineage, a details
+// panel for the selection, and Promote / Roll back acting on the selected variant. It talks to the host only through
+// src/shared/protocol.ts and keeps what it shows in getState/setState, so a hidden panel comes back as it was.
+import cytoscape from 'cytoscape';
+import type { Core, EventObject, NodeSingular } from 'cytoscape';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import type { GraphView, HostMessage, LineageVariant, RunGraphNode, WebviewMessage } from '../shared/protocol';
+import { NODE_STATES, VARIANT_STATUSES, isHostMessage, viewOf } from '../shared/protocol';
+import { renderEmpty, renderRunNode, renderVariant } from './details';
+import { buildView, viewKey } from './elements';
+import type { BuiltView } from './elements';
+import { graphStyle } from './graphStyle';
+import { directionOfKey, move } from './navigation';
+import { readPalette } from './theme';
+import type { Palette } from './theme';
+
+interface VsCodeApi {
+  postMessage(message: WebviewMessage): void;
+  getState(): unknown;
+  setState(state: SavedState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+interface SavedState {
+  readonly version: 1;
+  readonly view?: GraphView;
+  readonly selectedId?: string;
+  readonly viewport?: { readonly zoom: number; readonly pan: { readonly x: number; readonly y: number } };
+}
+
+function isSavedState(x: unknown): x is SavedState {
+  return typeof x === 'object' && x !== null && (x as { version?: unknown }).version === 1;
+}
+
+/** Graphs above this size trade eye candy for speed: textures while panning, edges hidden while moving. */
+const LARGE = 600;
+
+/** What the button elements expose beyond HTMLElement. */
+type ButtonElement = HTMLElement & { disabled: boolean };
+
+function button(id: string, label: string, secondary: boolean, title: string): ButtonElement {
+  const b = document.createElement('vscode-button') as ButtonElement;
+  b.id = id;
+  b.textContent = label;
+  b.title = title;
+  if (secondary) b.setAttribute('secondary', '');
+  return b;
+}
+
+class GraphApp {
+  private readonly graphHost: HTMLElement;
+  private readonly details: HTMLElement;
+  private readonly title: HTMLElement;
+  private readonly legend: HTMLElement;
+  private readonly status: HTMLElement;
+  private readonly confirmBar: HTMLElement;
+  private readonly confirmText: HTMLElement;
+  private readonly confirmYes: ButtonElement;
+  private readonly promoteButton: ButtonElement;
+  private readonly rollbackButton: ButtonElement;
+  private cy: Core | undefined;
+  private view: GraphView | undefined;
+  private built: BuiltView | undefined;
+  private selectedId: string | undefined;
+  private palette: Palette;
+  private pendingConfirm: (() => void) | undefined;
+  private renders = 0;
+
+  constructor(
+    root: HTMLElement,
+    private readonly vscode: VsCodeApi,
+  ) {
+    this.palette = readPalette(getComputedStyle(document.documentElement));
+
+    const toolbar = document.createElement('header');
+    toolbar.id = 'toolbar';
+    this.title = document.createElement('span');
+    this.title.id = 'title';
+    this.legend = document.createElement('span');
+    this.legend.id = 'legend';
+    const fit = button('fit', 'Fit', true, 'Fit the graph to the window (F)');
+    this.promoteButton = button('promote', 'Promote', false, 'Make the selected variant the active one (P)');
+    this.rollbackButton = button('rollback', 'Roll back', true, "Restore the family's previous active variant (R)");
+    const actions = document.createElement('span');
+    actions.id = 'actions';
+    actions.append(fit, this.promoteButton, this.rollbackButton);
+    toolbar.append(this.title, this.legend, actions);
+
+    this.confirmBar = document.createElement('div');
+    this.confirmBar.id = 'confirm';
+    this.confirmBar.setAttribute('role', 'alertdialog');
+    this.confirmBar.hidden = true;
+    this.confirmText = document.createElement('span');
+    this.confirmText.id = 'confirm-text';
+    this.confirmYes = button('confirm-yes', 'Confirm', false, 'Confirm (Enter)');
+    const confirmNo = button('confirm-no', 'Cancel', true, 'Cancel (Escape)');
+    this.confirmBar.append(this.confirmText, this.confirmYes, confirmNo);
+
+    this.status = document.createElement('div');
+    this.status.id = 'status';
+    this.status.setAttribute('role', 'status');
+    this.status.setAttribute('aria-live', 'polite');
+
+    const main = document.createElement('main');
+    this.graphHost = document.createElement('div');
+    this.graphHost.id = 'graph';
+    this.graphHost.tabIndex = 0;
+    this.graphHost.setAttribute('role', 'application');
+    this.graphHost.setAttribute('aria-label', 'Graph. Arrow keys move along edges, Enter opens, P promotes, R rolls back, F fits.');
+    this.details = document.createElement('aside');
+    this.details.id = 'details';
+    main.append(this.graphHost, this.details);
+    root.replaceChildren(toolbar, this.confirmBar, this.status, main);
+    renderEmpty(this.details, 'Waiting for the ledger…');
+    this.hint();
+
+    fit.addEventListener('click', () => this.fit());
+    this.promoteButton.addEventListener('click', () => this.askPromote());
+    this.rollbackButton.addEventListener('click', () => this.askRollback());
+    this.confirmYes.addEventListener('click', () => this.confirm(true));
+    confirmNo.addEventListener('click', () => this.confirm(false));
+    this.confirmBar.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') this.confirm(false);
+    });
+    this.graphHost.addEventListener('keydown', (e) => this.onKey(e));
+    window.addEventListener('message', (e: MessageEvent<unknown>) => this.onMessage(e.data));
+    // VS Code swaps the body's theme class; re-read the colours so the canvas follows.
+    new MutationObserver(() => this.applyTheme()).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+    this.updateButtons();
+  }
+
+  restore(state: SavedState): void {
+    if (!state.view) return;
+    this.show(state.view);
+    if (state.viewport && this.cy) {
+      this.cy.viewport({ zoom: state.viewport.zoom, pan: { ...state.viewport.pan } });
+    }
+    if (state.selectedId) this.select(state.selectedId, { notify: false, center: false });
+  }
+
+  private onMessage(data: unknown): void {
+    if (!isHostMessage(data)) return;
+    this.handle(data);
+  }
+
+  private handle(m: HostMessage): void {
+    const view = viewOf(m);
+    if (view) {
+      this.show(view);
+      return;
+    }
+    if (m.type === 'actionResult') {
+      this.say(m.message, !m.ok);
+    } else if (m.type === 'select') {
+      this.select(m.id, { notify: false, center: true });
+    }
+  }
+
+  private show(view: GraphView): void {
+    const sameGraph = this.view !== undefined && viewKey(this.view) === viewKey(view);
+    this.view = view;
+    this.built = buildView(view);
+    // A message for the graph already on screen patches it, whether it came as `update` or as a fresh `show*`.
+    if (sameGraph && this.cy) this.patch(this.cy, this.built);
+    else this.replace(this.built);
+    this.details.dataset.showing = '';
+    this.title.textContent = view.kind === 'run' ? `Run · ${view.graph.title || view.graph.runId}` : `Lineage · ${view.lineage.familyName}`;
+    this.renderLegend();
+    if (this.selectedId && !this.built.layout.positions.has(this.selectedId)) this.selectedId = undefined;
+    if (this.selectedId) this.select(this.selectedId, { notify: false, center: false });
+    else {
+      renderEmpty(this.details, view.kind === 'run' ? 'Select a node to see its worker and evidence.' : 'Select a variant to see its evidence.');
+      this.updateButtons();
+    }
+    this.save();
+  }
+
+  /** A different graph: a fresh Cytoscape instance tuned for the graph's size, fitted to the window. */
+  private replace(built: BuiltView): void {
+    this.cy?.destroy();
+    const nodeCount = built.layout.positions.size;
+    const large = nodeCount > LARGE;
+    const started = performance.now();
+    const cy = cytoscape({
+      container: this.graphHost,
+      elements: built.elements,
+      style: graphStyle(this.palette),
+      // Positions come from our layered layout (src/webview/layout.ts); Cytoscape only draws them.
+      layout: { name: 'preset', fit: true, padding: 30 },
+      minZoom: 0.02,
+      maxZoom: 3,
+      boxSelectionEnabled: false,
+      selectionType: 'single',
+      autoungrabify: true,
+      textureOnViewport: large,
+      hideEdgesOnViewport: large,
+      motionBlur: false,
+      pixelRatio: large ? 1 : 'auto',
+    });
+    this.cy = cy;
+    cy.on('select', 'node', (e: EventObject) => this.onSelected(e.target.id() as string));
+    cy.on('unselect', 'node', () => {
+      if (cy.$('node:selected').empty()) this.onSelected(undefined);
+    });
+    cy.on('dbltap', 'node', (e: EventObject) => this.open(e.target.id() as string));
+    // A fitted small graph would be drawn huge; keep it at a comfortable reading size instead.
+    if (cy.zoom() > 1.2) {
+      cy.zoom(1.2);
+      cy.center();
+    }
+    cy.on('viewport', () => this.saveSoon());
+    cy.one('render', () => {
+      requestAnimationFrame(() => {
+        this.renders++;
+        const ms = performance.now() - started;
+        document.body.dataset.rendered = String(this.renders);
+        document.body.dataset.view = built.key;
+        document.dispatchEvent(new CustomEvent('gascity:rendered', { detail: { ms, nodes: nodeCount } }));
+      });
+    });
+  }
+
+  /** The same graph changed: patch elements in place so selection, zoom and pan stay where the person left them. */
+  private patch(cy: Core, built: BuiltView): void {
+    const wanted = new Map(built.elements.map((e) => [String(e.data.id), e]));
+    cy.batch(() => {
+      cy.elements().forEach((ele) => {
+        const w = wanted.get(ele.id());
+        const group = ele.isNode() ? 'nodes' : 'edges';
+        if (!w || w.group !== group || (ele.isEdge() && (ele.data('source') !== w.data.source || ele.data('target') !== w.data.target))) {
+          ele.remove();
+        }
+      });
+      for (const [id, w] of wanted) {
+        const existing = cy.getElementById(id);
+        if (existing.nonempty()) {
+          existing.data(w.data);
+          existing.classes(w.classes ?? '');
+          if (w.position && existing.isNode()) existing.position({ ...w.position });
+        } else {
+          cy.add(w);
+        }
+      }
+    });
+    this.renders++;
+    document.body.dataset.rendered = String(this.renders);
+  }
+
+  private fit(): void {
+    const cy = this.cy;
+    if (!cy) return;
+    cy.fit(undefined, 30);
+    if (cy.zoom() > 1.2) {
+      cy.zoom(1.2);
+      cy.center();
+    }
+  }
+
+  private applyTheme(): void {
+    this.palette = readPalette(getComputedStyle(document.documentElement));
+    this.cy?.style(graphStyle(this.palette));
+    this.renderLegend();
+  }
+
+  private renderLegend(): void {
+    const items: [string, string][] =
+      this.view?.kind === 'lineage'
+        ? VARIANT_STATUSES.map((s) => [s, this.palette.variant[s]])
+        : NODE_STATES.map((s) => [s, this.palette.state[s]]);
+    this.legend.replaceChildren(
+      ...items.map(([name, colour]) => {
+        const item = document.createElement('span');
+        item.className = 'legend-item';
+        const swatch = document.createElement('span');
+        swatch.className = 'swatch';
+        swatch.style.backgroundColor = colour;
+        item.append(swatch, name);
+        return item;
+      }),
+    );
+  }
+
+  private select(id: string, opts: { notify: boolean; center: boolean }): void {
+    const cy = this.cy;
+    if (!cy) return;
+    const node = cy.getElementById(id);
+    if (node.empty() || !node.isNode()) return;
+    this.notifySelection = opts.notify;
+    cy.$('node:selected').not(node).unselect();
+    // Cytoscape fires `select` only on a change; an already selected node still needs its details shown.
+    if (node.selected()) this.onSelected(id);
+    else node.select();
+    this.notifySelection = true;
+    if (opts.center) this.reveal(cy, node);
+  }
+
+  /** Brings a node into view only when it is off screen or too small to read, so the graph does not jump around. */
+  private reveal(cy: Core, node: NodeSingular): void {
+    const box = node.renderedBoundingBox({});
+    const visible = box.x1 >= 0 && box.y1 >= 0 && box.x2 <= cy.width() && box.y2 <= cy.height();
+    const readable = cy.zoom() >= 0.5;
+    if (visible && readable) return;
+    cy.animate({ zoom: readable ? cy.zoom() : 0.8, center: { eles: node } }, { duration: 150 });
+  }
+
+  /** False while the host itself asked for the selection, so it is not echoed back. */
+  private notifySelection = true;
+
+  private onSelected(id: string | undefined): void {
+    if (id !== undefined && this.details.dataset.showing === id) return;
+    this.selectedId = id;
+    this.details.dataset.showing = id ?? '';
+    const view = this.view;
+    if (!view || id === undefined) {
+      renderEmpty(this.details, 'Nothing selected.');
+    } else if (view.kind === 'run') {
+      const node = view.graph.nodes.find((n: RunGraphNode) => n.id === id);
+      if (node) renderRunNode(this.details, view.graph, node);
+    } else {
+      const variant = view.lineage.variants.find((v: LineageVariant) => v.id === id);
+      if (variant) renderVariant(this.details, view.lineage, variant, (p) => this.select(p, { notify: true, center: true }));
+    }
+    if (this.notifySelection && view && id !== undefined) this.post({ type: 'selectNode', view: view.kind, id });
+    this.updateButtons();
+    this.save();
+  }
+
+  private selectedVariant(): LineageVariant | undefined {
+    if (this.view?.kind !== 'lineage' || this.selectedId === undefined) return undefined;
+    const id = this.selectedId;
+    return this.view.lineage.variants.find((v) => v.id === id);
+  }
+
+  private isActive(v: LineageVariant): boolean {
+    return this.view?.kind === 'lineage' && (v.status === 'active' || v.id === this.view.lineage.activeVariantId);
+  }
+
+  private updateButtons(): void {
+    const lineage = this.view?.kind === 'lineage';
+    this.promoteButton.hidden = !lineage;
+    this.rollbackButton.hidden = !lineage;
+    const v = this.selectedVariant();
+    this.promoteButton.disabled = !v || this.isActive(v);
+    this.rollbackButton.disabled = !(this.view?.kind === 'lineage' && this.view.lineage.activeVariantId);
+  }
+
+  private askPromote(): void {
+    const v = this.selectedVariant();
+    if (this.view?.kind !== 'lineage') return;
+    if (!v) return this.say('Select a variant to promote first.', true);
+    if (this.isActive(v)) return this.say(`${v.label} is already the active variant.`, true);
+    const familyId = this.view.lineage.familyId;
+    this.ask(`Promote ${v.label} (generation ${v.generation}, ${v.status}) to active variant of ${this.view.lineage.familyName}?`, 'Promote', () => {
+      this.say(`Promoting ${v.label}…`, false);
+      this.post({ type: 'promoteVariant', familyId, variantId: v.id });
+    });
+  }
+
+  private askRollback(): void {
+    if (this.view?.kind !== 'lineage') return;
+    const { familyId, familyName } = this.view.lineage;
+    this.ask(`Roll ${familyName} back to its previous active variant?`, 'Roll back', () => {
+      this.say(`Rolling back ${familyName}…`, false);
+      this.post({ type: 'rollbackFamily', familyId });
+    });
+  }
+
+  private ask(text: string, yesLabel: string, onYes: () => void): void {
+    this.pendingConfirm = onYes;
+    this.confirmText.textContent = text;
+    this.confirmYes.textContent = yesLabel;
+    this.confirmBar.hidden = false;
+    this.confirmYes.focus();
+  }
+
+  private confirm(yes: boolean): void {
+    const action = this.pendingConfirm;
+    this.pendingConfirm = undefined;
+    this.confirmBar.hidden = true;
+    this.graphHost.focus();
+    if (yes && action) action();
+  }
+
+  private open(id: string): void {
+    const view = this.view;
+    if (!view) return;
+    if (view.kind === 'run') this.post({ type: 'openNode', runId: view.graph.runId, nodeId: id });
+    else this.post({ type: 'openVariant', familyId: view.lineage.familyId, variantId: id });
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    const built = this.built;
+    const direction = directionOfKey(e.key);
+    if (direction && built) {
+      e.preventDefault();
+      const next = move(this.selectedId, direction, built.layout.positions, built.flow);
+      if (next) this.select(next, { notify: true, center: true });
+      return;
+    }
+    switch (e.key) {
+      case 'Enter':
+        if (this.selectedId) this.open(this.selectedId);
+        break;
+      case 'p':
+      case 'P':
+        this.askPromote();
+        break;
+      case 'r':
+      case 'R':
+        this.askRollback();
+        break;
+      case 'f':
+      case 'F':
+        this.fit();
+        break;
+      case 'Escape':
+        this.cy?.$('node:selected').unselect();
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
+  }
+
+  private hint(): void {
+    this.say('↑↓ follow edges · ←→ along the row · Enter opens · P promotes · R rolls back · F fits', false);
+  }
+
+  private say(text: string, isError: boolean): void {
+    this.status.textContent = text;
+    this.status.classList.toggle('error', isError);
+  }
+
+  private post(m: WebviewMessage): void {
+    this.vscode.postMessage(m);
+  }
+
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private saveSoon(): void {
+    if (this.saveTimer !== undefined) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.save();
+    }, 300);
+  }
+
+  private save(): void {
+    const cy = this.cy;
+    this.vscode.setState({
+      version: 1,
+      ...(this.view ? { view: this.view } : {}),
+      ...(this.selectedId ? { selectedId: this.selectedId } : {}),
+      ...(cy ? { viewport: { zoom: cy.zoom(), pan: cy.pan() } } : {}),
+    });
+  }
+}
+
+function start(): void {
+  // Cytoscape adds a <style> element for its container unless one with this id exists; the page's CSP (no inline
+  // styles) would refuse it, and media/webview.css already sets what it sets.
+  if (!document.getElementById('__________cytoscape_stylesheet')) {
+    const marker = document.createElement('meta');
+    marker.id = '__________cytoscape_stylesheet';
+    document.head.append(marker);
+  }
+  const root = document.getElementById('app') ?? document.body;
+  const vscode = acquireVsCodeApi();
+  const app = new GraphApp(root, vscode);
+  const saved = vscode.getState();
+  if (isSavedState(saved)) app.restore(saved);
+  window.addEventListener('error', (e) => vscode.postMessage({ type: 'log', level: 'error', message: String(e.message).slice(0, 2000) }));
+  vscode.postMessage({ type: 'ready' });
+}
+
+start();
