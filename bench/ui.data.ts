@@ -44,14 +44,14 @@ export function syntheticRunGraph(nodeCount: number, seed = 7): RunGraph {
     const prevStart = (stage - 1) * perStage;
     const pick = (): number => prevStart + Math.floor(random() * perStage);
     const a = Math.min(pick(), nodeCount - 1);
-    edges.push({ id: `e${e++}`, source: `n${i}`, target: `n${a}`, kind: 'needs' });
+    edges.push({ id: `e${e++}`, source: `n${a}`, target: `n${i}`, kind: 'needs' });
     if (random() < 0.3) {
       const b = Math.min(pick(), nodeCount - 1);
       if (b !== a) edges.push({ id: `e${e++}`, source: `n${b}`, target: `n${i}`, kind: 'parent-child' });
     }
     if (random() < 0.05 && stage > 1) {
       const c = Math.floor(random() * prevStart);
-      edges.push({ id: `e${e++}`, source: `n${i}`, target: `n${c}`, kind: 'discovered-from' });
+      edges.push({ id: `e${e++}`, source: `n${c}`, target: `n${i}`, kind: 'discovered-from' });
     }
     if (random() < 0.03) {
       const d = Math.min(pick(), nodeCount - 1);

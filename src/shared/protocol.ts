@@ -6,7 +6,12 @@
 export const NODE_STATES = ['pending', 'ready', 'claimed', 'active', 'review', 'done', 'failed', 'blocked'] as const;
 export type NodeState = (typeof NODE_STATES)[number];
 
-/** Typed edges of a run's workflow graph. `source` → `target` reads as "source <kind> target" except where noted. */
+/**
+ * Typed edges of a run's workflow graph, pointing the way work flows (the ledger's `from` → `to`): the target of
+ * `needs` waits for its source; the source of `blocks` holds its target back; `parent-child` goes from the parent
+ * (e.g. a node that fanned out) to a child; `discovered-from` goes from the node being worked on to the node that
+ * work discovered.
+ */
 export const EDGE_KINDS = ['needs', 'blocks', 'parent-child', 'discovered-from'] as const;
 export type EdgeKind = (typeof EDGE_KINDS)[number];
 

@@ -20,11 +20,12 @@ export interface BuiltView {
 }
 
 /**
- * Edges are stored as the ledger states them ("A needs B"), but drawn so work flows downward: a prerequisite sits
- * above what needs it, a parent above its child, the node a discovery came from above the discovery.
+ * Edges point the way work flows, so sources sit above targets. Only `needs` and `blocks` hold work back, so only
+ * they decide layers; `parent-child` and `discovered-from` are weak (an expansion's children block their parent,
+ * which would otherwise form a cycle with the parent-child edges).
  */
-export function flowDirection(kind: EdgeKind, source: string, target: string): LayoutEdge {
-  return kind === 'needs' || kind === 'discovered-from' ? { source: target, target: source } : { source, target };
+export function layoutEdge(kind: EdgeKind, source: string, target: string): LayoutEdge {
+  return kind === 'needs' || kind === 'blocks' ? { source, target } : { source, target, weak: true };
 }
 
 /** Identifies which graph a view shows, so an update of the same graph keeps selection and viewport. */
@@ -36,12 +37,17 @@ export function buildView(view: GraphView): BuiltView {
   return view.kind === 'run' ? buildRun(view.graph) : buildLineage(view.lineage);
 }
 
-function flowOf(ids: readonly string[], edges: readonly LayoutEdge[]): Flow {
+/** Neighbours above and below each node, by where the layout put them (a weak edge may point upward). */
+function flowOf(ids: readonly string[], edges: readonly LayoutEdge[], layout: LayoutResult): Flow {
   const down = new Map<string, string[]>(ids.map((id) => [id, []]));
   const up = new Map<string, string[]>(ids.map((id) => [id, []]));
   for (const e of edges) {
-    down.get(e.source)?.push(e.target);
-    up.get(e.target)?.push(e.source);
+    const ys = layout.positions.get(e.source)?.y;
+    const yt = layout.positions.get(e.target)?.y;
+    if (ys === undefined || yt === undefined || ys === yt) continue;
+    const [a, b] = ys < yt ? [e.source, e.target] : [e.target, e.source];
+    down.get(a)?.push(b);
+    up.get(b)?.push(a);
   }
   return { down, up };
 }
@@ -50,7 +56,7 @@ function buildRun(graph: RunGraph): BuiltView {
   const ids = graph.nodes.map((n) => n.id);
   const known = new Set(ids);
   const edges = graph.edges.filter((e) => known.has(e.source) && known.has(e.target));
-  const flowEdges = edges.map((e) => flowDirection(e.kind, e.source, e.target));
+  const flowEdges = edges.map((e) => layoutEdge(e.kind, e.source, e.target));
   const layout = layeredLayout(ids, flowEdges);
   const elements: ElementDefinition[] = [];
   for (const n of graph.nodes) {
@@ -64,7 +70,7 @@ function buildRun(graph: RunGraph): BuiltView {
   for (const e of edges) {
     elements.push({ group: 'edges', data: { id: `${e.id}`, source: e.source, target: e.target }, classes: e.kind, selectable: false });
   }
-  return { key: viewKey({ kind: 'run', graph }), elements, layout, flow: flowOf(ids, flowEdges) };
+  return { key: viewKey({ kind: 'run', graph }), elements, layout, flow: flowOf(ids, flowEdges, layout) };
 }
 
 export function variantLabel(v: LineageVariant, activeVariantId: string | undefined): string {
@@ -96,5 +102,5 @@ function buildLineage(lineage: LineageGraph): BuiltView {
   for (const e of flowEdges) {
     elements.push({ group: 'edges', data: { id: `${e.source}->${e.target}`, source: e.source, target: e.target }, classes: 'lineage', selectable: false });
   }
-  return { key: viewKey({ kind: 'lineage', lineage }), elements, layout, flow: flowOf(ids, flowEdges) };
+  return { key: viewKey({ kind: 'lineage', lineage }), elements, layout, flow: flowOf(ids, flowEdges, layout) };
 }

@@ -44,11 +44,8 @@ export function graphStyle(p: Palette): StylesheetJson {
         opacity: 0.8,
       },
     },
-    // `needs` (waiting node → prerequisite): solid; the arrow sits on the waiting node, so arrows follow the flow down.
-    {
-      selector: 'edge.needs',
-      style: { 'line-style': 'solid', 'target-arrow-shape': 'none', 'source-arrow-shape': 'triangle', 'source-arrow-color': p.edge.needs },
-    },
+    // `needs`: solid, the arrow into the node that waits.
+    { selector: 'edge.needs', style: { 'line-style': 'solid' } },
     // `blocks`: dashed red with a bar, the blocked node cannot start.
     {
       selector: 'edge.blocks',
@@ -65,16 +62,15 @@ export function graphStyle(p: Palette): StylesheetJson {
         'source-arrow-color': p.edge.parentChild,
       },
     },
-    // `discovered-from` (discovery → origin): long dashes with an open arrow on the discovery.
+    // `discovered-from`: long dashes with an open arrow into the discovered node.
     {
       selector: 'edge.discovered-from',
       style: {
         'line-style': 'dashed',
         'line-dash-pattern': [8, 4],
         'line-color': p.edge.discoveredFrom,
-        'target-arrow-shape': 'none',
-        'source-arrow-shape': 'vee',
-        'source-arrow-color': p.edge.discoveredFrom,
+        'target-arrow-color': p.edge.discoveredFrom,
+        'target-arrow-shape': 'vee',
       },
     },
     { selector: 'edge.lineage', style: { 'curve-style': 'bezier', width: 2 } },

@@ -6,6 +6,11 @@
 export interface LayoutEdge {
   readonly source: string;
   readonly target: string;
+  /**
+   * A weak edge (e.g. parent-child, discovered-from) does not decide layers: it is drawn, and it pulls its ends
+   * together when rows are ordered, but only strong edges (needs, blocks) say what sits above what.
+   */
+  readonly weak?: boolean;
 }
 
 export interface Point {
@@ -50,6 +55,7 @@ export function layeredLayout(ids: readonly string[], edges: readonly LayoutEdge
   const names = [...index.keys()];
   const n = names.length;
   const out: number[][] = Array.from({ length: n }, () => []);
+  const weak: [number, number][] = [];
   const seen = new Set<string>();
   for (const e of edges) {
     const s = index.get(e.source);
@@ -58,7 +64,8 @@ export function layeredLayout(ids: readonly string[], edges: readonly LayoutEdge
     const key = `${s}>${t}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out[s]!.push(t);
+    if (e.weak) weak.push([s, t]);
+    else out[s]!.push(t);
   }
 
   // 1. Break cycles: an edge into a node still on the DFS stack is a back edge; it is laid out reversed.
@@ -77,6 +84,16 @@ export function layeredLayout(ids: readonly string[], edges: readonly LayoutEdge
   const layerCount = n === 0 ? 0 : Math.max(...layer) + 1;
   const layers: number[][] = Array.from({ length: layerCount }, () => []);
   for (const v of order) layers[layer[v]!]!.push(v);
+
+  // Weak edges join the ordering as neighbours, oriented by the layers the strong edges decided.
+  const above: number[][] = pred.map((p) => [...p]);
+  const below: number[][] = succ.map((x) => [...x]);
+  for (const [a, b] of weak) {
+    if (layer[a] === layer[b]) continue;
+    const [u, d] = layer[a]! < layer[b]! ? [a, b] : [b, a];
+    below[u]!.push(d);
+    above[d]!.push(u);
+  }
 
   // 3. Ordering: barycenter sweeps. A node's neighbours may sit several layers away (long edges), so positions are
   // compared as fractions of their layer's width rather than raw indices.
@@ -106,8 +123,8 @@ export function layeredLayout(ids: readonly string[], edges: readonly LayoutEdge
     refresh(row);
   };
   for (let s = 0; s < sweeps; s++) {
-    for (let l = 1; l < layerCount; l++) sortBy(layers[l]!, pred);
-    for (let l = layerCount - 2; l >= 0; l--) sortBy(layers[l]!, succ);
+    for (let l = 1; l < layerCount; l++) sortBy(layers[l]!, above);
+    for (let l = layerCount - 2; l >= 0; l--) sortBy(layers[l]!, below);
   }
 
   // 4. Coordinates. Rows are centred on x = 0; then each node is pulled toward the mean x of its parents, keeping
@@ -124,7 +141,7 @@ export function layeredLayout(ids: readonly string[], edges: readonly LayoutEdge
         xs[v] = (i - (chunk.length - 1) / 2) * nodeSep;
         ys[v] = row * rankSep;
       });
-      if (!wraps && l > 0) straighten(chunk, pred, xs, nodeSep);
+      if (!wraps && l > 0) straighten(chunk, above, xs, nodeSep);
       row++;
     }
   }

@@ -71,6 +71,20 @@ describe('layeredLayout', () => {
     assert.equal(r.positions.get('c')!.x, r.positions.get('p')!.x);
   });
 
+  it('lets weak edges order rows but not decide layers, so an expansion does not form a cycle', () => {
+    // A parent fans out into children (parent-child, weak) that block the parent as their join (strong).
+    const edges: LayoutEdge[] = [
+      { source: 'p', target: 'c1', weak: true },
+      { source: 'p', target: 'c2', weak: true },
+      e('c1', 'p'),
+      e('c2', 'p'),
+    ];
+    const r = layeredLayout(['p', 'c1', 'c2'], edges);
+    assert.equal(r.reversedEdges, 0);
+    assert.equal(r.layerOf.get('c1'), 0);
+    assert.equal(r.layerOf.get('p'), 1);
+  });
+
   it('wraps a very wide layer onto several rows', () => {
     const children = Array.from({ length: 25 }, (_, i) => `c${i}`);
     const r = layeredLayout(['root', ...children], children.map((c) => e('root', c)), { maxRowSize: 10, rankSep: 50 });
@@ -81,8 +95,7 @@ describe('layeredLayout', () => {
 
   it('lays out a 2,000-node run graph quickly, downward, with fewer crossings than the input order', () => {
     const graph = syntheticRunGraph(2000);
-    // Prerequisites above dependants: `needs` and `discovered-from` point from the later node to the earlier one.
-    const edges = graph.edges.map((x) => (x.kind === 'needs' || x.kind === 'discovered-from' ? e(x.target, x.source) : e(x.source, x.target)));
+    const edges = graph.edges.map((x) => e(x.source, x.target));
     const ids = graph.nodes.map((n) => n.id);
     const t0 = performance.now();
     const r = layeredLayout(ids, edges);
