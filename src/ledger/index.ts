@@ -15,3 +15,6 @@ import type { LedgerOptions } from './ledger';
 export function openLedger(dir: string, options: LedgerOptions = {}): Promise<Ledger> {
   return Ledger.open(dir, options);
 }
+
+export { FormulaService } from './families';
+export type { FamilyRow, Lineage, SelectionRow, VariantChooser, VariantRow } from './families';

@@ -1,0 +1,419 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { conflict, invalid, LedgerError, notFound } from './errors';
+import type { NewEvent } from './store/store';
+import type { VariantStatus } from './events';
+import { event } from './events';
+import type { Formula, NodeSpec as FormulaNode, Problem, VarValue } from './formula/index';
+import {
+  applyMutations, contentHash, diffFormulas, instantiate, loadFormulaDir, parseFormula, readEvolutionDir, renderDiff,
+  summarizeMutations, toToml, writeEvolutionFile,
+} from './formula/index';
+import type { Mutation } from './formula/index';
+import { parseInput } from './inputs';
+import type { Ledger } from './ledger';
+import type { Sql } from './store/sql';
+
+export interface FamilyRow {
+  id: string;
+  description: string;
+  activeVariantId: string | null;
+  activeGeneration: number | null;
+  variantCount: number;
+  candidateCount: number;
+  policyVersion: number | null;
+  policyHash: string | null;
+}
+
+export interface VariantRow {
+  id: string;
+  familyId: string;
+  generation: number;
+  parents: string[];
+  mutation: unknown;
+  summary: string;
+  proposedBy: string;
+  contentHash: string;
+  status: VariantStatus;
+  statusReason: string | null;
+  createdAt: string;
+  /** Runs that ran this variant, and how many of the finished ones succeeded. */
+  runs: number;
+  finishedRuns: number;
+  successes: number;
+}
+
+export interface SelectionRow {
+  seq: number;
+  variantId: string;
+  previousVariantId: string | null;
+  reason: string;
+  actor: string;
+  at: string;
+}
+
+export interface Lineage {
+  familyId: string;
+  activeVariantId: string | null;
+  variants: VariantRow[];
+  edges: Array<{ parent: string; child: string }>;
+  selections: SelectionRow[];
+}
+
+/**
+ * Chooses which variant of a family a new run uses. The promotion service installs one that sends a
+ * share of runs to a candidate in trial; without it every run uses the active variant.
+ */
+export type VariantChooser = (sql: Sql, familyId: string, taskKey: string | null) => { variantId: string; arm: string | null } | undefined;
+
+const mutateSchema = z.object({
+  variantId: z.string().min(1, 'name the variant to mutate').max(200),
+  mutations: z.array(z.unknown()).min(1, 'give at least one mutation').max(100),
+  summary: z.string().max(500).optional(),
+  proposedBy: z.string().min(1).max(120).default('unknown'),
+});
+
+const startFromFormulaSchema = z.object({
+  family: z.string().min(1, 'name the formula family').max(200),
+  variantId: z.string().max(200).optional(),
+  title: z.string().max(200).optional(),
+  vars: z.record(z.string(), z.union([z.string().max(20_000), z.boolean(), z.array(z.string().max(2000)).max(1000)])).default({}),
+  taskKey: z.string().max(400).optional(),
+  items: z.record(z.string(), z.array(z.string().max(2000)).max(1000)).optional(),
+});
+
+const selectSchema = z.object({ variantId: z.string().min(1, 'name the variant').max(200), reason: z.string().max(2000).default('selected by hand') });
+const rollbackSchema = z.object({ familyId: z.string().min(1, 'name the family').max(200), reason: z.string().max(2000).default('rolled back by hand') });
+const rejectSchema = z.object({ variantId: z.string().min(1, 'name the variant').max(200), reason: z.string().max(2000).default('rejected by hand') });
+
+/**
+ * Formula families and their variants: importing formula files, mutating a variant into a new one,
+ * choosing the active variant, rolling back, and starting runs from a family. Lineage is data: every
+ * variant names its parents and the mutation that made it, and every selection is kept.
+ */
+export class FormulaService {
+  private chooser: VariantChooser | undefined;
+
+  constructor(readonly ledger: Ledger, private readonly options: { workspaceDir?: string } = {}) {}
+
+  setVariantChooser(chooser: VariantChooser | undefined): void {
+    this.chooser = chooser;
+  }
+
+  /**
+   * Imports every `*.formula.toml` in `dir` and every evolution file under `<workspace>/formulas/evolution`.
+   * Idempotent: content already in a family is the same variant. A bad file is reported, the rest still load.
+   */
+  async importFormulas(dir: string, actor?: string): Promise<{ imported: Array<{ familyId: string; variantId: string; created: boolean }>; problems: Problem[] }> {
+    const problems: Problem[] = [];
+    const items: Array<{ formula: Formula; generation?: number; parentHashes?: string[]; summary: string }> = [];
+    if (fs.existsSync(dir)) {
+      const loaded = await loadFormulaDir(dir);
+      problems.push(...loaded.problems);
+      for (const f of loaded.formulas) if (f.resolved) items.push({ formula: f.resolved, summary: `imported from ${path.basename(f.file)}` });
+    }
+    const root = this.options.workspaceDir;
+    if (root && fs.existsSync(path.join(root, 'formulas', 'evolution'))) {
+      const evo = await readEvolutionDir(root);
+      problems.push(...evo.problems);
+      // Parents before children, so that lineage links resolve.
+      for (const e of [...evo.entries].sort((a, b) => a.generation - b.generation)) {
+        items.push({ formula: e.formula, generation: e.generation, parentHashes: e.parents, summary: e.summary });
+      }
+    }
+    const imported: Array<{ familyId: string; variantId: string; created: boolean }> = [];
+    for (const item of items) {
+      const r = await this.ledger.commit(({ sql }) => this.importOne(sql, item), actor);
+      imported.push(r);
+    }
+    return { imported, problems };
+  }
+
+  private importOne(sql: Sql, item: { formula: Formula; generation?: number; parentHashes?: string[]; summary: string }) {
+    const familyId = item.formula.name;
+    const hash = contentHash(item.formula);
+    const existing = sql.get<{ id: string }>('SELECT id FROM variants WHERE family_id = ? AND content_hash = ?', [familyId, hash]);
+    if (existing) return { events: [] as NewEvent[], result: { familyId, variantId: existing.id, created: false } };
+    const events: NewEvent[] = [];
+    const family = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [familyId]);
+    if (!family) events.push(event('family.created', { familyId, description: item.formula.description }));
+    let parents: string[] = [];
+    if (item.parentHashes) {
+      parents = item.parentHashes
+        .map((h) => sql.get<{ id: string }>("SELECT id FROM variants WHERE family_id = ? AND content_hash LIKE ? || '%'", [familyId, h])?.id)
+        .filter((x): x is string => !!x);
+    } else if (family?.active_variant) {
+      parents = [family.active_variant];
+    }
+    const generation = item.generation ?? (parents.length ? this.maxGeneration(sql, parents) + 1 : 1);
+    const variantId = this.variantIdFor(sql, hash);
+    const first = !family;
+    events.push(event('variant.created', {
+      variantId, familyId, generation, parents, mutation: { op: 'import' }, summary: item.summary, proposedBy: 'import',
+      contentHash: hash, content: toToml(item.formula), status: first ? 'active' : 'candidate',
+    }));
+    if (first) events.push(event('family.active_set', { familyId, variantId, previousVariantId: null, reason: 'first variant of the family' }));
+    return { events, result: { familyId, variantId, created: true } };
+  }
+
+  listFamilies(): FamilyRow[] {
+    return this.ledger.sql.all<{ id: string; description: string; active_variant: string | null; gen: number | null; n: number; c: number; policy_version: number | null; policy_hash: string | null }>(
+      `SELECT f.id, f.description, f.active_variant, a.generation AS gen, f.policy_version, f.policy_hash,
+         (SELECT count(*) FROM variants v WHERE v.family_id = f.id) AS n,
+         (SELECT count(*) FROM variants v WHERE v.family_id = f.id AND v.status IN ('candidate', 'trial')) AS c
+       FROM families f LEFT JOIN variants a ON a.id = f.active_variant ORDER BY f.id`)
+      .map((r) => ({ id: r.id, description: r.description, activeVariantId: r.active_variant, activeGeneration: r.gen, variantCount: r.n, candidateCount: r.c, policyVersion: r.policy_version, policyHash: r.policy_hash }));
+  }
+
+  getFamily(familyId: string): FamilyRow | undefined {
+    return this.listFamilies().find((f) => f.id === familyId);
+  }
+
+  listVariants(familyId: string): VariantRow[] {
+    return this.ledger.sql.all<RawVariant>(`${VARIANT_SELECT} WHERE v.family_id = ? ORDER BY v.generation, v.created_seq`, [familyId]).map(toVariant);
+  }
+
+  getVariant(variantId: string): VariantRow | undefined {
+    const r = this.ledger.sql.get<RawVariant>(`${VARIANT_SELECT} WHERE v.id = ?`, [variantId]);
+    return r ? toVariant(r) : undefined;
+  }
+
+  /** The canonical formula text of a variant: exactly what its runs instantiate. */
+  variantText(variantId: string): string | undefined {
+    return this.ledger.sql.get<{ content: string }>('SELECT content FROM variants WHERE id = ?', [variantId])?.content;
+  }
+
+  variantFormula(variantId: string): Formula {
+    const text = this.variantText(variantId);
+    if (text === undefined) throw notFound('variantId', 'variant', variantId);
+    const parsed = parseFormula(text, `${variantId}.formula.toml`);
+    if (!parsed.formula) throw new LedgerError(`variant ${variantId} no longer parses: ${parsed.problems.map((p) => p.message).join('; ')}`, 'corrupt');
+    return parsed.formula;
+  }
+
+  /**
+   * Applies structured mutations to a variant, producing a candidate one generation later. The same
+   * content as an existing variant is that variant; content that was rejected before is refused.
+   */
+  async mutateVariant(input: unknown, actor?: string): Promise<{ variantId: string; familyId: string; generation: number; created: boolean; summary: string; diff: string; evolutionFile: string | null }> {
+    const p = parseInput(mutateSchema, input);
+    const parent = this.variantFormula(p.variantId);
+    const applied = applyMutations(parent, p.mutations);
+    if (!applied.ok) {
+      const first = applied.problems[0]!;
+      throw new LedgerError(
+        applied.problems.map((x) => `${x.field}: ${x.message}${x.fix ? ` (${x.fix})` : ''}`).join('; '),
+        'invalid_input',
+        first.field.startsWith('mutations') ? first.field : `mutations.${first.field}`,
+      );
+    }
+    const child = applied.formula;
+    const hash = contentHash(child);
+    const summary = p.summary ?? summarizeMutations(p.mutations as Mutation[]);
+    const result = await this.ledger.commit(({ sql }) => {
+      const parentRow = sql.get<{ family_id: string; generation: number }>('SELECT family_id, generation FROM variants WHERE id = ?', [p.variantId]);
+      if (!parentRow) throw notFound('variantId', 'variant', p.variantId);
+      if (child.name !== parentRow.family_id) throw invalid('mutations', `a mutation may not rename the formula (family ${parentRow.family_id})`);
+      const same = sql.get<{ id: string; status: string; status_reason: string | null; generation: number }>(
+        'SELECT id, status, status_reason, generation FROM variants WHERE family_id = ? AND content_hash = ?', [parentRow.family_id, hash]);
+      if (same?.status === 'rejected') {
+        throw conflict(`this content was proposed before as variant ${same.id} and rejected${same.status_reason ? `: ${same.status_reason}` : ''}; propose a different change`, 'mutations');
+      }
+      if (same) return { events: [] as NewEvent[], result: { variantId: same.id, familyId: parentRow.family_id, generation: same.generation, created: false } };
+      const variantId = this.variantIdFor(sql, hash);
+      const generation = parentRow.generation + 1;
+      return {
+        events: [event('variant.created', {
+          variantId, familyId: parentRow.family_id, generation, parents: [p.variantId], mutation: { ops: p.mutations }, summary,
+          proposedBy: p.proposedBy, contentHash: hash, content: toToml(child), status: 'candidate',
+        })],
+        result: { variantId, familyId: parentRow.family_id, generation, created: true },
+      };
+    }, actor);
+    const diff = renderDiff(diffFormulas(parent, child), { before: p.variantId, after: result.variantId });
+    const evolutionFile = result.created ? await this.writeEvolution(result.variantId) : null;
+    return { ...result, summary, diff, evolutionFile };
+  }
+
+  /** Makes a variant the active one of its family by hand; the one it replaces is retired, kept for rollback. */
+  async selectVariant(input: unknown, actor?: string): Promise<{ familyId: string; variantId: string; previousVariantId: string | null }> {
+    const p = parseInput(selectSchema, input);
+    return this.ledger.commit(({ sql }) => {
+      const events = this.activationEvents(sql, p.variantId, p.reason);
+      const r = events.result;
+      return { events: events.events, result: r };
+    }, actor);
+  }
+
+  /**
+   * The events that make `variantId` active: the previous active variant is retired (never deleted),
+   * the new one marked active, and the selection recorded. Used by promotion decisions too.
+   */
+  activationEvents(sql: Sql, variantId: string, reason: string): { events: NewEvent[]; result: { familyId: string; variantId: string; previousVariantId: string | null } } {
+    const v = sql.get<{ family_id: string; status: string }>('SELECT family_id, status FROM variants WHERE id = ?', [variantId]);
+    if (!v) throw notFound('variantId', 'variant', variantId);
+    const fam = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [v.family_id])!;
+    if (fam.active_variant === variantId) throw conflict(`variant ${variantId} is already the active variant of ${v.family_id}`, 'variantId');
+    const events: NewEvent[] = [];
+    if (fam.active_variant) events.push(event('variant.status_changed', { variantId: fam.active_variant, status: 'retired', reason: `replaced by ${variantId}` }));
+    events.push(event('variant.status_changed', { variantId, status: 'active', reason }));
+    events.push(event('family.active_set', { familyId: v.family_id, variantId, previousVariantId: fam.active_variant, reason }));
+    return { events, result: { familyId: v.family_id, variantId, previousVariantId: fam.active_variant } };
+  }
+
+  /** Goes back to the variant that was active before the current one. */
+  async rollback(input: unknown, actor?: string): Promise<{ familyId: string; variantId: string; previousVariantId: string | null }> {
+    const p = parseInput(rollbackSchema, input);
+    return this.ledger.commit(({ sql }) => this.rollbackEvents(sql, p.familyId, p.reason), actor);
+  }
+
+  rollbackEvents(sql: Sql, familyId: string, reason: string): { events: NewEvent[]; result: { familyId: string; variantId: string; previousVariantId: string | null } } {
+    const fam = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [familyId]);
+    if (!fam) throw notFound('familyId', 'family', familyId);
+    const last = sql.get<{ previous_variant_id: string | null }>(
+      'SELECT previous_variant_id FROM selections WHERE family_id = ? AND variant_id = ? ORDER BY seq DESC LIMIT 1', [familyId, fam.active_variant]);
+    if (!last?.previous_variant_id) throw conflict(`family ${familyId} has no earlier active variant to roll back to`, 'familyId');
+    const events = this.activationEvents(sql, last.previous_variant_id, reason);
+    // The variant rolled away from is rejected rather than merely retired, so it is not proposed again unnoticed.
+    events.events.splice(0, 1, event('variant.status_changed', { variantId: fam.active_variant!, status: 'rejected', reason: `rolled back: ${reason}` }));
+    return events;
+  }
+
+  async rejectVariant(input: unknown, actor?: string): Promise<{ variantId: string }> {
+    const p = parseInput(rejectSchema, input);
+    return this.ledger.commit(({ sql }) => {
+      const v = sql.get<{ status: string }>('SELECT status FROM variants WHERE id = ?', [p.variantId]);
+      if (!v) throw notFound('variantId', 'variant', p.variantId);
+      if (v.status === 'active') throw conflict(`variant ${p.variantId} is active; roll back or select another variant first`, 'variantId');
+      if (v.status === 'rejected') return { events: [], result: { variantId: p.variantId } };
+      return { events: [event('variant.status_changed', { variantId: p.variantId, status: 'rejected', reason: p.reason })], result: { variantId: p.variantId } };
+    }, actor);
+  }
+
+  /**
+   * Starts a run of a family: of the variant named, or the one the trial assigns to this task, or the
+   * active one. The run records the family, variant and generation that actually ran.
+   */
+  async startRunFromFormula(input: unknown, actor?: string): Promise<{ runId: string; variantId: string; generation: number; arm: string | null; nodeIds: string[] }> {
+    const p = parseInput(startFromFormulaSchema, input);
+    const sql = this.ledger.sql;
+    await this.ledger.refresh();
+    if (!sql.get('SELECT 1 FROM families WHERE id = ?', [p.family])) {
+      const known = this.listFamilies().map((f) => f.id);
+      throw new LedgerError(`family: no formula family "${p.family}"${known.length ? `; known families: ${known.join(', ')}` : ''}`, 'not_found', 'family');
+    }
+    let variantId = p.variantId;
+    let arm: string | null = null;
+    if (variantId) {
+      const v = sql.get<{ family_id: string }>('SELECT family_id FROM variants WHERE id = ?', [variantId]);
+      if (!v) throw notFound('variantId', 'variant', variantId);
+      if (v.family_id !== p.family) throw invalid('variantId', `variant ${variantId} belongs to family ${v.family_id}`);
+    } else {
+      const chosen = this.chooser?.(sql, p.family, p.taskKey ?? null);
+      if (chosen) ({ variantId, arm } = chosen);
+      variantId ??= sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [p.family])?.active_variant ?? undefined;
+      if (!variantId) throw conflict(`family ${p.family} has no active variant`, 'family');
+    }
+    const formula = this.variantFormula(variantId);
+    const planned = instantiate(formula, p.vars as Record<string, VarValue>, { items: p.items });
+    if (!planned.ok) {
+      const first = planned.problems[0]!;
+      throw new LedgerError(planned.problems.map((x) => `${x.field}: ${x.message} ${x.fix}`).join('; '), 'invalid_input', first.field);
+    }
+    const nodes = planned.plan.nodes.map(toPlanNode);
+    const title = p.title ?? `${formula.name}${p.taskKey ? `: ${p.taskKey}` : ''}`;
+    const { runId, nodeIds } = await this.ledger.startRun(
+      { title, variantId, vars: planned.plan.vars, taskKey: p.taskKey ?? null, arm, nodes }, actor);
+    const generation = this.getVariant(variantId)!.generation;
+    return { runId, variantId, generation, arm, nodeIds };
+  }
+
+  lineage(familyId: string): Lineage | undefined {
+    const fam = this.getFamily(familyId);
+    if (!fam) return undefined;
+    const variants = this.listVariants(familyId);
+    const edges = variants.flatMap((v) => v.parents.map((parent) => ({ parent, child: v.id })));
+    const selections = this.ledger.sql.all<{ seq: number; variant_id: string; previous_variant_id: string | null; reason: string; actor: string; at: string }>(
+      'SELECT * FROM selections WHERE family_id = ? ORDER BY seq', [familyId])
+      .map((s) => ({ seq: s.seq, variantId: s.variant_id, previousVariantId: s.previous_variant_id, reason: s.reason, actor: s.actor, at: s.at }));
+    return { familyId, activeVariantId: fam.activeVariantId, variants, edges, selections };
+  }
+
+  /** A readable diff of a variant against its (first) parent; a first variant is shown whole. */
+  diffVariant(variantId: string): string {
+    const v = this.getVariant(variantId);
+    if (!v) throw notFound('variantId', 'variant', variantId);
+    const child = this.variantFormula(variantId);
+    const parentId = v.parents[0];
+    if (!parentId) return `variant ${variantId} is the first of family ${v.familyId}; it has no parent to compare with.\n\n${this.variantText(variantId)}`;
+    return renderDiff(diffFormulas(this.variantFormula(parentId), child), { before: parentId, after: variantId });
+  }
+
+  /** Writes every variant of every family under formulas/evolution/ (idempotent: same content, same file). */
+  async exportEvolutionFiles(): Promise<string[]> {
+    const ids = this.ledger.sql.all<{ id: string }>('SELECT id FROM variants ORDER BY family_id, generation, created_seq').map((r) => r.id);
+    const written: string[] = [];
+    for (const id of ids) {
+      const file = await this.writeEvolution(id);
+      if (file) written.push(file);
+    }
+    return written;
+  }
+
+  private async writeEvolution(variantId: string): Promise<string | null> {
+    const root = this.options.workspaceDir;
+    if (!root) return null;
+    const v = this.getVariant(variantId)!;
+    const parents = v.parents.map((id) => this.getVariant(id)?.contentHash).filter((h): h is string => !!h);
+    const written = await writeEvolutionFile(root, this.variantFormula(variantId), { generation: v.generation, parents, summary: v.summary });
+    return written.path;
+  }
+
+  private maxGeneration(sql: Sql, ids: string[]): number {
+    return Math.max(0, ...ids.map((id) => sql.get<{ generation: number }>('SELECT generation FROM variants WHERE id = ?', [id])?.generation ?? 0));
+  }
+
+  /** Variant ids come from the content hash, so the same formula gets the same id in every clone. */
+  private variantIdFor(sql: Sql, hash: string): string {
+    for (let len = 8; len <= hash.length; len += 4) {
+      const id = `v-${hash.slice(0, len)}`;
+      if (!sql.get('SELECT 1 FROM variants WHERE id = ?', [id])) return id;
+    }
+    throw new Error('content hash collision');
+  }
+}
+
+function toPlanNode(n: FormulaNode) {
+  return {
+    key: n.key,
+    title: n.title,
+    instructions: n.instructions,
+    needs: n.needs,
+    maxAttempts: n.retry ? n.retry.max + 1 : 1,
+    onExhausted: n.retry?.onExhausted ?? 'fail',
+    gate: n.gate ? { kind: n.gate.kind, seconds: n.gate.kind === 'timer' ? n.gate.seconds : undefined, formula: n.gate.kind === 'run' ? n.gate.formula : undefined } : null,
+    review: n.review,
+    skipped: n.skipped,
+  };
+}
+
+const VARIANT_SELECT = `
+SELECT v.*,
+  (SELECT count(*) FROM runs r WHERE r.variant_id = v.id) AS runs,
+  (SELECT count(*) FROM runs r WHERE r.variant_id = v.id AND r.outcome IS NOT NULL) AS finished,
+  (SELECT count(*) FROM runs r WHERE r.variant_id = v.id AND r.outcome = 'success') AS successes
+FROM variants v`;
+
+interface RawVariant {
+  id: string; family_id: string; generation: number; parents: string; mutation: string | null; summary: string; proposed_by: string;
+  content_hash: string; status: VariantStatus; status_reason: string | null; created_at: string; runs: number; finished: number; successes: number;
+}
+
+function toVariant(r: RawVariant): VariantRow {
+  return {
+    id: r.id, familyId: r.family_id, generation: r.generation, parents: JSON.parse(r.parents) as string[],
+    mutation: r.mutation ? JSON.parse(r.mutation) as unknown : null, summary: r.summary, proposedBy: r.proposed_by, contentHash: r.content_hash,
+    status: r.status, statusReason: r.status_reason, createdAt: r.created_at, runs: r.runs, finishedRuns: r.finished, successes: r.successes,
+  };
+}
