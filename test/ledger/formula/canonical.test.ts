@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { canonicalize, contentHash, parseFormula, toToml } from '../../../src/ledger/formula/index';
 import type { Formula } from '../../../src/ledger/formula/index';
 
-const formulasDir = join(import.meta.dirname ?? __dirname, '../../../formulas');
+const formulasDir = join(__dirname, '../../../formulas');
 const shipped = readdirSync(formulasDir).filter((name) => name.endsWith('.formula.toml'));
 
 function parseOk(source: string): Formula {
