@@ -43,9 +43,11 @@ export function basicString(text: string): string {
 function multilineString(text: string): string {
   // eslint-disable-next-line no-control-regex
   let body = text.replace(/[\\\u0000-\u0008\u000b-\u001f\u007f]/g, escapeChar);
+  // A quote right before the closing delimiter would merge with it, so the last one is escaped.
+  const trailing = body.endsWith('"') ? '\\"' : '';
+  if (trailing) body = body.slice(0, -1);
   body = body.replace(/"""/g, '""\\"');
-  if (body.endsWith('"')) body = `${body.slice(0, -1)}\\"`;
-  return `"""\n${body}"""`;
+  return `"""\n${body}${trailing}"""`;
 }
 
 function text(value: string): string {

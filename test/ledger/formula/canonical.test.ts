@@ -16,6 +16,11 @@ function parseOk(source: string): Formula {
   return result.formula as Formula;
 }
 
+// Random strings rarely hit what TOML strings find hard, so half the cases are built from those pieces.
+const trickyText = fc
+  .array(fc.constantFrom('"', '""', '"""', '\\', '\n', '\r\n', "'''", 'a', '\u0001', '\t', ' ', '\u007f', 'é'), { maxLength: 12 })
+  .map((parts) => parts.join(''));
+
 describe('round trip', () => {
   for (const name of shipped) {
     test(`${name}: file → parse → toToml → parse gives the same formula`, () => {
@@ -46,7 +51,7 @@ instructions = "stricter review"
   test('any text survives toToml and parse, quotes, backslashes and control characters included', () => {
     const base = parseOk(`name = "t"\nversion = 1\n\n[vars.v]\ndefault = "x"\n\n[[steps]]\nid = "a"\ninstructions = "x"\n`);
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 60 }), fc.string({ maxLength: 30 }), fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }), (instructions, title, list) => {
+      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), trickyText), fc.string({ maxLength: 30 }), fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }), (instructions, title, list) => {
         const formula = structuredClone(base);
         const step = formula.steps[0]!;
         step.instructions = `${instructions}!`; // never empty, so it stays a valid formula
