@@ -4,7 +4,7 @@ import { evaluateExpression, parseExpression } from './expression';
 import { contentHash } from './canonical';
 import { listFromValue, substitute } from './template';
 import type { Formula, Gate, Problem, Retry, VarValue } from './types';
-import { checkVarValue } from './validate';
+import { checkVarValue, validateFormula } from './validate';
 
 export interface NodeSpec {
   stepId: string;
@@ -74,6 +74,12 @@ export function resolveVars(formula: Formula, given: Record<string, VarValue>): 
       vars[name] = structuredClone(spec.default ?? '');
       continue;
     }
+    // Values may come from JSON (an MCP tool, a CLI flag), so their type is checked, not trusted.
+    const shapeOk = typeof value === 'string' || typeof value === 'boolean' || (Array.isArray(value) && value.every((item) => typeof item === 'string'));
+    if (!shapeOk) {
+      problems.push(problem(`vars.${name}`, `variable "${name}" must be text, true/false or a list of text, but it is ${JSON.stringify(value)}`, 'Pass a string such as "3", a boolean, or an array of strings.'));
+      continue;
+    }
     const wrong = checkVarValue(spec, value);
     if (wrong) {
       problems.push(problem(`vars.${name}`, `variable "${name}" is not allowed: ${wrong}`, spec.enum ? `Use one of ${spec.enum.map((v) => `"${v}"`).join(', ')}.` : `Give a value that matches /${spec.pattern}/.`));
@@ -92,6 +98,10 @@ export function resolveVars(formula: Formula, given: Record<string, VarValue>): 
 export function instantiate(formula: Formula, given: Record<string, VarValue>, options: InstantiateOptions = {}): InstantiateResult {
   if (formula.extends !== null) {
     return { ok: false, problems: [problem('extends', `formula "${formula.name}" extends "${formula.extends}" and must be resolved first`, 'Call resolveExtends and instantiate the flat formula.')] };
+  }
+  const invalid = validateFormula(formula);
+  if (invalid.length > 0) {
+    return { ok: false, problems: invalid.map((issue) => ({ file: formula.name, line: 0, field: issue.field, message: issue.message, fix: issue.fix })) };
   }
   const { vars, problems } = resolveVars(formula, given);
   const lists = new Map<string, string[]>();

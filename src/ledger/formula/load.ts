@@ -22,9 +22,14 @@ export interface FormulaDirectory {
   problems: Problem[];
 }
 
-/** Loads `*.formula.toml` in a folder (not its subfolders), resolving extends among them. */
+/** Loads `*.formula.toml` in a folder (not its subfolders, so evolution files stay apart), resolving extends among them. */
 export async function loadFormulaDir(dir: string): Promise<FormulaDirectory> {
-  const names = (await readdir(dir, { withFileTypes: true }))
+  // A workspace without a formulas folder simply has no formulas.
+  const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  const names = entries
     .filter((entry) => entry.isFile() && entry.name.endsWith('.formula.toml'))
     .map((entry) => entry.name)
     .sort();

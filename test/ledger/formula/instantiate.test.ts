@@ -133,6 +133,12 @@ describe('instantiate', () => {
     if (!result.ok) assert.match(result.problems[0]!.message, /fans out over variable "files", but its value is not a list/);
   });
 
+  test('a value of the wrong type, as JSON input may carry, is refused by name', () => {
+    const result = instantiate(formula, { goal: 3 as unknown as string });
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.equal(result.problems[0]!.message, 'variable "goal" must be text, true/false or a list of text, but it is 3');
+  });
+
   test('is deterministic', () => {
     assert.deepEqual(planOf({ goal: 'g', files: 'a,b' }), planOf({ files: 'a,b', goal: 'g' }));
   });

@@ -379,6 +379,10 @@ describe('loadFormulaDir', () => {
     }
   });
 
+  test('a missing folder has no formulas and no problems', async () => {
+    assert.deepEqual(await loadFormulaDir(join(tmpdir(), 'no-such-formulas-folder-9f3a')), { formulas: [], problems: [] });
+  });
+
   test('the shipped formulas all load without problems', async () => {
     const loaded = await loadFormulaDir(join(__dirname, '../../../formulas'));
     assert.deepEqual(loaded.problems, []);
