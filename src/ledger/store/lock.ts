@@ -58,11 +58,10 @@ export class FileLock {
   }
 
   release(): void {
-    const held = this.held;
-    if (!held) return;
+    if (!this.held) return;
     this.held = undefined;
-    const owner = readOwner(this.path);
-    if (owner && owner.token === held.token) fs.rmSync(this.path, { force: true });
+    // Only a dead owner's lock is ever broken, so while this process lives the file is still ours.
+    fs.rmSync(this.path, { force: true });
   }
 
   private tryAcquire(): boolean {

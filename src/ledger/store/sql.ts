@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import initSqlJs from 'sql.js';
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
 
@@ -18,7 +19,8 @@ export function loadSqlJs(): Promise<SqlJsStatic> {
       path.join(__dirname, '..', 'sql-wasm.wasm'),
     ].filter((p): p is string => typeof p === 'string');
     let wasmPath = candidates.find((p) => fs.existsSync(p));
-    wasmPath ??= require.resolve('sql.js/dist/sql-wasm.wasm');
+    // Resolved at run time (not bundled): from source the WASM file is in node_modules.
+    wasmPath ??= createRequire(__filename).resolve('sql.js/dist/sql-wasm.wasm');
     const wasmBinary = fs.readFileSync(wasmPath);
     return initSqlJs({ wasmBinary: wasmBinary.buffer.slice(wasmBinary.byteOffset, wasmBinary.byteOffset + wasmBinary.byteLength) as ArrayBuffer });
   })();

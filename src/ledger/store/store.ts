@@ -78,6 +78,8 @@ export class EventStore {
   readonly sql: Sql;
   private seqValue: number;
   private journalFd: number | undefined;
+  private appendFd: number | undefined;
+  private appendIno: number | undefined;
   private journalIno: number | undefined;
   private journalId: string | undefined;
   private journalBase = 0;
@@ -198,7 +200,9 @@ export class EventStore {
     if (this.poller) clearInterval(this.poller);
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
     if (this.journalFd !== undefined) fs.closeSync(this.journalFd);
+    if (this.appendFd !== undefined) fs.closeSync(this.appendFd);
     this.journalFd = undefined;
+    this.appendFd = undefined;
     this.listeners.clear();
     this.sql.close();
   }
@@ -233,26 +237,24 @@ export class EventStore {
 
   private append(line: CommitLine): void {
     const text = encodeLine(line);
-    const fd = fs.openSync(this.journalPath, 'a');
+    // catchUp ran under this same lock, so the journal is the file read so far and ends on a line boundary.
+    if (this.appendFd === undefined || this.appendIno !== this.journalIno) {
+      if (this.appendFd !== undefined) fs.closeSync(this.appendFd);
+      this.appendFd = fs.openSync(this.journalPath, 'a');
+      this.appendIno = fs.fstatSync(this.appendFd).ino;
+      if (this.appendIno !== this.journalIno) throw new LedgerError(`journal ${this.journalPath} changed under the lock; refusing to append`, 'io');
+    }
     try {
-      const st = fs.fstatSync(fd);
-      if (st.ino !== this.journalIno || st.size !== this.offset) {
-        throw new LedgerError(`journal ${this.journalPath} changed under the lock; refusing to append`, 'io');
-      }
+      fs.writeSync(this.appendFd, text);
+      fs.fdatasyncSync(this.appendFd);
+    } catch (err) {
+      // A line that is not acknowledged must not be read by anyone later: cut it off again.
       try {
-        fs.writeSync(fd, text);
-        fs.fdatasyncSync(fd);
-      } catch (err) {
-        // A line that is not acknowledged must not be read by anyone later: cut it off again.
-        try {
-          fs.ftruncateSync(fd, this.offset);
-        } catch {
-          // The next lock holder drops an incomplete tail anyway.
-        }
-        throw new LedgerError(`could not append to ${this.journalPath}: ${(err as Error).message}`, 'io');
+        fs.ftruncateSync(this.appendFd, this.offset);
+      } catch {
+        // The next lock holder drops an incomplete tail anyway.
       }
-    } finally {
-      fs.closeSync(fd);
+      throw new LedgerError(`could not append to ${this.journalPath}: ${(err as Error).message}`, 'io');
     }
     this.offset += Buffer.byteLength(text);
   }
