@@ -14,6 +14,7 @@ import type { StoredEvent } from '../src/ledger/index';
 import { ledgerProjection } from '../src/ledger/projection';
 import { JOURNAL_FILE, SNAPSHOT_FILE, replay, writeAtomically } from '../src/ledger/store/store';
 import { encodeLine } from '../src/ledger/store/journal';
+import { loadSqlJs } from '../src/ledger/store/sql';
 
 const COMMITS = Number(process.env.BENCH_COMMITS ?? 300);
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number);
@@ -76,7 +77,6 @@ async function benchOurs(dir: string): Promise<number[]> {
 }
 
 async function benchRewrite(snapshot: string): Promise<number[]> {
-  const { loadSqlJs } = await import('../src/ledger/store/sql');
   const SQL = await loadSqlJs();
   const db = new SQL.Database(fs.readFileSync(snapshot));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-rewrite-'));
