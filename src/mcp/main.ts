@@ -1,0 +1,42 @@
+// The stdio entry of the MCP server that Codex starts (bundled to dist/mcp.js). stdout carries the protocol
+// and nothing else, so every diagnostic goes to stderr, and console.log is pointed there too in case a
+// dependency writes to it.
+import * as path from 'node:path';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { FormulaService, openLedger, resolveLedgerDir } from '../ledger/index';
+import { parseArgs } from './args';
+import { createServer } from './server';
+
+async function main(): Promise<void> {
+  const log = (message: string) => process.stderr.write(`[gascity-mcp] ${message}\n`);
+  console.log = (...args: unknown[]) => log(args.map(String).join(' '));
+  const args = parseArgs(process.argv.slice(2));
+  const workspace = path.resolve(args.workspace ?? process.cwd());
+  const dir = args.ledger ? path.resolve(args.ledger) : resolveLedgerDir({ cwd: workspace });
+  const actor = args.actor ?? `mcp:${process.pid}`;
+  const ledger = await openLedger(dir, { actor });
+  const formulas = new FormulaService(ledger, { workspaceDir: workspace });
+  const server = createServer(ledger, { formulas, log });
+  const transport = new StdioServerTransport();
+  let closing = false;
+  const shutdown = (why: string) => {
+    if (closing) return;
+    closing = true;
+    log(`closing (${why})`);
+    void server.close().finally(() => {
+      ledger.close();
+      process.exit(0);
+    });
+  };
+  // Codex ends a server by closing its stdin (or by a signal); the ledger is closed before exiting.
+  process.stdin.on('end', () => shutdown('stdin closed'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await server.connect(transport);
+  log(`serving ledger ${dir} for workspace ${workspace} as ${actor}`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`[gascity-mcp] ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,133 @@
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { CallToolRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { LedgerError } from '../ledger/index';
+import type { FormulaService, Ledger } from '../ledger/index';
+import { FORMULA_TOOLS, WORKFLOW_TOOLS } from './tools';
+import type { ToolContext, ToolDefinition } from './tools';
+
+export const SERVER_NAME = 'gascity';
+export const SERVER_VERSION = '0.1.0';
+
+export interface ServerOptions {
+  /** Formula families and variants; without it the formula tools and resources are not offered. */
+  formulas?: FormulaService;
+  /** The actor the ledger records for this server's writes (defaults to the ledger's own). */
+  actor?: string;
+  /** Where diagnostics go; never stdout, which carries the protocol. */
+  log?: (message: string) => void;
+}
+
+const INSTRUCTIONS = `Gas City keeps this workspace's workflows in a durable ledger shared with the editor and other agents.
+Working loop: ready_work (or workflow_start to begin a run) → node_claim with your worker name → node_dispatch with your thread id →
+do the node's instructions → node_report done/failed with a summary. Renew long claims with node_renew; pass work on with node_handoff.
+Formulas are workflow templates that evolve: formula_list / formula_view to read them, formula_mutate to propose a better variant
+(a candidate, not active), lineage_view for its history. Record real outcomes with evidence_record; they decide promotions.
+Every error names the field to fix; a failed call writes nothing.`;
+
+/**
+ * Builds the MCP server over a ledger. Tools are listed by the SDK from their zod schemas, but calls
+ * are validated and answered here: a bad argument becomes an `isError` result in the ledger's words
+ * ("field: what to fix"), with the error code and field as JSON too, instead of the SDK's dump of
+ * zod issues, so a model gets the same message a person gets from the CLI or the editor.
+ */
+export function createServer(ledger: Ledger, options: ServerOptions = {}): McpServer {
+  const server = new McpServer({ name: SERVER_NAME, version: SERVER_VERSION }, { instructions: INSTRUCTIONS });
+  const tools = toolTable(!!options.formulas);
+  for (const t of tools.values()) {
+    server.registerTool(t.name, {
+      title: t.title, description: t.description, inputSchema: t.input, outputSchema: t.output, annotations: t.annotations,
+    }, () => {
+      // Never reached: calls are routed by the handler installed below.
+      throw new Error(`${t.name} is called through the Gas City dispatcher`);
+    });
+  }
+  const ctx: ToolContext = { ledger, formulas: options.formulas, actor: options.actor };
+  const log = options.log ?? (() => undefined);
+  server.server.setRequestHandler(CallToolRequestSchema, (request) => callTool(tools, ctx, request.params.name, request.params.arguments, log));
+  registerResources(server, ledger, options.formulas);
+  return server;
+}
+
+/** Calls one tool by name; exported for the benchmark and tests that measure the tool layer alone. */
+export async function callTool(
+  tools: ReadonlyMap<string, ToolDefinition>, ctx: ToolContext, name: string, args: unknown, log: (message: string) => void = () => undefined,
+): Promise<CallToolResult> {
+  const t = tools.get(name);
+  if (!t) {
+    return errorResult(name, new LedgerError(`name: there is no tool "${name}"; the tools are ${[...tools.keys()].join(', ')}`, 'not_found', 'name'));
+  }
+  try {
+    if (t.reads) await ctx.ledger.refresh();
+    const out = await t.invoke(args, ctx);
+    return { content: [{ type: 'text', text: JSON.stringify(out) }], structuredContent: out };
+  } catch (e) {
+    if (!(e instanceof LedgerError)) log(`${name} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    return errorResult(name, e);
+  }
+}
+
+function errorResult(tool: string, e: unknown): CallToolResult {
+  const err = e instanceof LedgerError ? e : new LedgerError(`internal error: ${e instanceof Error ? e.message : String(e)}`, 'io');
+  const field = err.field;
+  const next: Record<string, string> = {
+    invalid_input: field ? `Fix "${field}" and call ${tool} again.` : `Fix the arguments and call ${tool} again.`,
+    not_found: field ? `Check "${field}": list what exists with ready_work, workflow_view or formula_list.` : 'Check the ids you passed.',
+    conflict: 'The ledger\'s current state does not allow this; look at it (workflow_view, worker_peek) before trying something else.',
+    lock_timeout: 'The ledger is busy; call again in a moment.',
+    corrupt: 'The ledger needs attention from a person.',
+    io: 'This is not a problem with your arguments; tell the person.',
+  };
+  const message = `${tool} failed: ${err.message.replace(/[.\s]+$/, '')}. ${next[err.code] ?? ''} Nothing was written.`;
+  return {
+    isError: true,
+    content: [
+      { type: 'text', text: message },
+      { type: 'text', text: JSON.stringify({ error: { code: err.code, field: field ?? null, message: err.message } }) },
+    ],
+  };
+}
+
+/** Tools by name, for callers (the benchmark, tests) that call the tool layer without a transport. */
+export function toolTable(withFormulas: boolean): Map<string, ToolDefinition> {
+  return new Map([...WORKFLOW_TOOLS, ...(withFormulas ? FORMULA_TOOLS : [])].map((t) => [t.name, t]));
+}
+
+function registerResources(server: McpServer, ledger: Ledger, formulas: FormulaService | undefined): void {
+  server.registerResource('run', new ResourceTemplate('gascity://run/{runId}', {
+    list: async () => {
+      await ledger.refresh();
+      return {
+        resources: ledger.listRuns({ limit: 50 }).map((r) => ({
+          uri: `gascity://run/${r.id}`, name: r.id, title: `${r.title} (${r.status})`, mimeType: 'application/json',
+        })),
+      };
+    },
+  }), { title: 'Run graph', description: 'A run with its nodes, edges and thread bindings, as JSON.', mimeType: 'application/json' },
+  async (uri, vars) => {
+    await ledger.refresh();
+    const runId = String(vars.runId);
+    const g = ledger.runGraph(runId);
+    if (!g) throw new LedgerError(`runId: no run with id "${runId}"`, 'not_found', 'runId');
+    return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(g, null, 2) }] };
+  });
+
+  if (!formulas) return;
+  server.registerResource('formula', new ResourceTemplate('gascity://formula/{family}', {
+    list: async () => {
+      await ledger.refresh();
+      return {
+        resources: formulas.listFamilies().map((f) => ({
+          uri: `gascity://formula/${f.id}`, name: f.id, title: f.description || f.id, mimeType: 'application/toml',
+        })),
+      };
+    },
+  }), { title: 'Formula', description: 'The active variant of a formula family, as formula TOML.', mimeType: 'application/toml' },
+  async (uri, vars) => {
+    await ledger.refresh();
+    const family = String(vars.family);
+    const active = formulas.getFamily(family)?.activeVariantId;
+    if (!active) throw new LedgerError(`family: no formula family "${family}" with an active variant`, 'not_found', 'family');
+    return { contents: [{ uri: uri.href, mimeType: 'application/toml', text: formulas.variantText(active) ?? '' }] };
+  });
+}

@@ -1,0 +1,59 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { FormulaService, openLedger } from '../../src/ledger/index';
+import type { Ledger } from '../../src/ledger/index';
+import { createServer } from '../../src/mcp/server';
+
+export const REPO = path.join(__dirname, '..', '..');
+export const SHIPPED_FORMULAS = path.join(REPO, 'formulas');
+
+export function tempDir(prefix = 'gascity-mcp-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface Harness {
+  workspace: string;
+  ledger: Ledger;
+  formulas: FormulaService;
+  client: Client;
+  /** Calls a tool and returns its result as the client received it. */
+  call(name: string, args: unknown): Promise<CallToolResult>;
+  /** Calls a tool that must succeed and returns its structured content. */
+  ok<T = Record<string, unknown>>(name: string, args: unknown): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A server over a fresh ledger in a temp workspace (with the shipped formulas imported), and a client connected in-process. */
+export async function harness(options: { importFormulas?: boolean } = {}): Promise<Harness> {
+  const workspace = tempDir('gascity-mcp-ws-');
+  const ledger = await openLedger(path.join(workspace, '.gascity', 'ledger'), { actor: 'mcp-test' });
+  const formulas = new FormulaService(ledger, { workspaceDir: workspace });
+  if (options.importFormulas !== false) await formulas.importFormulas(SHIPPED_FORMULAS);
+  const server = createServer(ledger, { formulas });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  const client = new Client({ name: 'test', version: '0.0.0' });
+  await server.connect(serverSide);
+  await client.connect(clientSide);
+  const call = async (name: string, args: unknown) => (await client.callTool({ name, arguments: args as Record<string, unknown> })) as CallToolResult;
+  return {
+    workspace, ledger, formulas, client, call,
+    async ok<T>(name: string, args: unknown): Promise<T> {
+      const r = await call(name, args);
+      if (r.isError) throw new Error(`${name} failed: ${textOf(r)}`);
+      return r.structuredContent as T;
+    },
+    async close() {
+      await client.close();
+      await server.close();
+      ledger.close();
+    },
+  };
+}
+
+export function textOf(r: CallToolResult): string {
+  return r.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n');
+}
