@@ -63,6 +63,8 @@ writeFileSync(join(tmp, 'user', 'User', 'settings.json'), JSON.stringify({
   'telemetry.telemetryLevel': 'off',
   'chat.disableAIFeatures': true,
   'workbench.colorTheme': 'Default Dark Modern',
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'workbench.layoutControl.enabled': false,
 }, null, 2));
 
 function freePort() {

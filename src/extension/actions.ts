@@ -1,0 +1,445 @@
+// What the commands do. Each action picks what it needs (from its arguments, or by asking the person), calls the
+// ledger, and says what happened; ledger errors are shown as they are, since they say what to fix.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { LedgerError } from '../ledger/index';
+import { instantiate, loadFormulaDir, writeEvolutionFile } from '../ledger/formula/index';
+import type { Mutation, VarValue } from '../ledger/formula/index';
+import type { GraphActions, GraphPanel } from './graphPanel';
+import type { LedgerModel } from './model';
+import { nodeUri, variantUri } from './documents';
+import type { VariantInfo } from './viewModel';
+import { variantLabel } from './viewModel';
+
+/** The actor name this window writes as in the ledger's events. */
+export const ACTOR = 'person:vscode';
+
+export interface ActionResult {
+  readonly ok: boolean;
+  readonly message: string;
+}
+
+/** Tree items and graph messages hand over ids; commands from the palette hand over nothing. */
+type VariantArg = string | { readonly variant?: { readonly id: string } } | undefined;
+type FamilyArg = string | { readonly family?: { readonly id: string }; readonly variant?: { readonly familyId: string } } | undefined;
+type RunArg = string | { readonly run?: { readonly id: string } } | undefined;
+
+function variantIdOf(arg: VariantArg): string | undefined {
+  return typeof arg === 'string' ? arg : arg?.variant?.id;
+}
+function familyIdOf(arg: FamilyArg): string | undefined {
+  return typeof arg === 'string' ? arg : (arg?.family?.id ?? arg?.variant?.familyId);
+}
+function runIdOf(arg: RunArg): string | undefined {
+  return typeof arg === 'string' ? arg : arg?.run?.id;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof LedgerError) return e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class Actions implements GraphActions {
+  private graph: GraphPanel | undefined;
+
+  constructor(
+    private readonly model: LedgerModel,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  /** The graph panel and the actions need each other; the composition root ties the knot once. */
+  attachGraph(graph: GraphPanel): void {
+    this.graph = graph;
+  }
+
+  private get lineage() {
+    return this.model.lineage;
+  }
+
+  // ---- pickers --------------------------------------------------------------------------------------------
+
+  private async pickFamily(placeHolder: string): Promise<string | undefined> {
+    const families = this.lineage.families();
+    if (families.length === 0) {
+      void vscode.window.showInformationMessage('The ledger has no formula families yet. Run "Gas City: Import Formulas" first.');
+      return undefined;
+    }
+    if (families.length === 1) return families[0]!.id;
+    const pick = await vscode.window.showQuickPick(
+      families.map((f) => ({ label: f.id, description: f.description })),
+      { placeHolder },
+    );
+    return pick?.label;
+  }
+
+  private async pickVariant(placeHolder: string, filter: (v: VariantInfo, activeId: string | null) => boolean = () => true): Promise<VariantInfo | undefined> {
+    const familyId = await this.pickFamily('Formula family');
+    if (!familyId) return undefined;
+    const activeId = this.lineage.family(familyId)?.activeVariantId ?? null;
+    const variants = this.lineage.variants(familyId).filter((v) => filter(v, activeId));
+    if (variants.length === 0) {
+      void vscode.window.showInformationMessage(`Family ${familyId} has no variant to choose for this.`);
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(
+      variants.map((v) => ({
+        label: variantLabel(v),
+        description: v.id === activeId ? '★ active' : v.status,
+        detail: v.summary,
+        variant: v,
+      })),
+      { placeHolder },
+    );
+    return pick?.variant;
+  }
+
+  // ---- runs -----------------------------------------------------------------------------------------------
+
+  async startRun(arg?: VariantArg | FamilyArg): Promise<string | undefined> {
+    let variant: VariantInfo | undefined;
+    const explicitVariant = typeof arg === 'object' && arg && 'variant' in arg && arg.variant && 'id' in arg.variant ? arg.variant.id : undefined;
+    const id = typeof arg === 'string' ? arg : explicitVariant;
+    if (id) variant = this.lineage.variant(id);
+    if (!variant) {
+      const familyId = (id && this.lineage.family(id)?.id) ?? familyIdOf(arg as FamilyArg) ?? (await this.pickFamily('Start a run of which formula family?'));
+      if (!familyId) return undefined;
+      const activeId = this.lineage.family(familyId)?.activeVariantId;
+      variant = activeId ? this.lineage.variant(activeId) : this.lineage.variants(familyId).at(-1);
+    }
+    if (!variant) {
+      void vscode.window.showErrorMessage('That family has no variant to run.');
+      return undefined;
+    }
+    const formula = this.lineage.formulaOf(variant);
+    const given: Record<string, VarValue> = {};
+    for (const [name, spec] of Object.entries(formula.vars)) {
+      if (!spec.required) continue;
+      const value = await vscode.window.showInputBox({
+        title: `Start ${formula.name}: ${name}`,
+        prompt: spec.description || name,
+        ignoreFocusOut: true,
+        validateInput: (v) => (v.trim() ? undefined : `${name} is required`),
+      });
+      if (value === undefined) return undefined;
+      given[name] = value;
+    }
+    const result = instantiate(formula, given);
+    if (!result.ok) {
+      void vscode.window.showErrorMessage(`Cannot start ${formula.name}: ${result.problems.map((p) => `${p.message} ${p.fix}`).join(' ')}`);
+      return undefined;
+    }
+    const firstValue = Object.values(given)[0];
+    const title = `${formula.name}${typeof firstValue === 'string' ? `: ${firstValue.slice(0, 60)}` : ''}`;
+    try {
+      const { runId } = await this.model.ledger.startRun(
+        {
+          title,
+          familyId: variant.familyId,
+          variantId: variant.id,
+          vars: result.plan.vars,
+          nodes: result.plan.nodes.map((n) => ({
+            key: n.key,
+            title: n.title,
+            instructions: n.instructions,
+            needs: n.needs,
+            maxAttempts: n.retry ? n.retry.max + 1 : 1,
+            onExhausted: n.retry?.onExhausted ?? 'fail',
+            gate: n.gate,
+            review: n.review,
+            skipped: n.skipped,
+          })),
+        },
+        ACTOR,
+      );
+      this.log.info(`started run ${runId} of ${variant.id}`);
+      this.openRunGraph(runId);
+      return runId;
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Could not start the run: ${describe(e)}`);
+      return undefined;
+    }
+  }
+
+  openRunGraph(arg?: RunArg, nodeId?: string): void {
+    const runId = runIdOf(arg);
+    if (!runId) return void this.openLedgerGraph();
+    this.graph?.show({ kind: 'run', runId }, nodeId);
+  }
+
+  openLineage(arg?: FamilyArg, variantId?: string): void {
+    const familyId = familyIdOf(arg);
+    if (!familyId) return void this.openLedgerGraph();
+    this.graph?.show({ kind: 'lineage', familyId }, variantId);
+  }
+
+  async openLedgerGraph(): Promise<void> {
+    type Item = vscode.QuickPickItem & { target?: { kind: 'lineage'; id: string } | { kind: 'run'; id: string } };
+    const items: Item[] = [];
+    const families = this.lineage.families();
+    if (families.length) items.push({ label: 'Lineage', kind: vscode.QuickPickItemKind.Separator });
+    for (const f of families) items.push({ label: `$(type-hierarchy) ${f.id}`, description: 'lineage', target: { kind: 'lineage', id: f.id } });
+    const runs = this.model.ledger.listRuns({ limit: 50 });
+    if (runs.length) items.push({ label: 'Runs', kind: vscode.QuickPickItemKind.Separator });
+    for (const r of runs) items.push({ label: `$(graph) ${r.title}`, description: `${r.status} · ${r.id}`, target: { kind: 'run', id: r.id } });
+    if (!families.length && !runs.length) {
+      void vscode.window.showInformationMessage('The ledger is empty: import formulas or start a run first.');
+      return;
+    }
+    const pick = await vscode.window.showQuickPick(items, { placeHolder: 'Open which graph?' });
+    if (!pick?.target) return;
+    if (pick.target.kind === 'lineage') this.openLineage(pick.target.id);
+    else this.openRunGraph(pick.target.id);
+  }
+
+  async openNode(runId: string, nodeId: string): Promise<void> {
+    const doc = await vscode.workspace.openTextDocument(nodeUri(runId, nodeId));
+    await vscode.window.showTextDocument(doc, { preview: true, viewColumn: vscode.ViewColumn.Beside });
+  }
+
+  // ---- variants -------------------------------------------------------------------------------------------
+
+  /** Opens a variant's formula: as a diff against its first parent when it has one, else as plain text. */
+  async openVariant(arg?: VariantArg): Promise<void> {
+    const id = variantIdOf(arg) ?? (await this.pickVariant('Open which variant?'))?.id;
+    if (!id) return;
+    const v = this.lineage.variant(id);
+    if (!v) return void vscode.window.showErrorMessage(`No variant ${id} in the ledger.`);
+    if (this.graph?.current?.kind === 'lineage' && this.graph.current.familyId === v.familyId) this.graph.select(v.id);
+    const parent = v.parents[0] ? this.lineage.variant(v.parents[0]) : undefined;
+    if (parent) {
+      await vscode.commands.executeCommand(
+        'vscode.diff',
+        variantUri(parent.familyId, parent.id),
+        variantUri(v.familyId, v.id),
+        `${variantLabel(parent)} ↔ ${variantLabel(v)} (${v.familyId})`,
+        { preview: true },
+      );
+    } else {
+      const doc = await vscode.workspace.openTextDocument(variantUri(v.familyId, v.id));
+      await vscode.window.showTextDocument(doc, { preview: true });
+    }
+  }
+
+  async openVariantText(arg?: VariantArg): Promise<void> {
+    const id = variantIdOf(arg) ?? (await this.pickVariant('Open which variant?'))?.id;
+    const v = id ? this.lineage.variant(id) : undefined;
+    if (!v) return;
+    const doc = await vscode.workspace.openTextDocument(variantUri(v.familyId, v.id));
+    await vscode.window.showTextDocument(doc, { preview: true });
+  }
+
+  async promote(arg?: VariantArg, confirmed = false): Promise<ActionResult> {
+    const id =
+      variantIdOf(arg) ?? (await this.pickVariant('Promote which variant?', (v, activeId) => v.id !== activeId && v.status !== 'active'))?.id;
+    if (!id) return { ok: false, message: 'Nothing promoted.' };
+    const v = this.lineage.variant(id);
+    if (!v) return this.fail(`No variant ${id} in the ledger.`);
+    if (!confirmed) {
+      const yes = 'Promote';
+      const answer = await vscode.window.showWarningMessage(
+        `Make ${variantLabel(v)} the active variant of ${v.familyId}? New runs will use it; the current one stays available for rollback.`,
+        { modal: true },
+        yes,
+      );
+      if (answer !== yes) return { ok: false, message: 'Promotion cancelled.' };
+    }
+    try {
+      const r = await this.lineage.promote(id, 'promoted by a person in VS Code', ACTOR);
+      const message = `${variantLabel(v)} is now the active variant of ${r.familyId}.`;
+      this.log.info(`promoted ${id} (previous ${r.previousVariantId ?? 'none'})`);
+      void vscode.window.showInformationMessage(message);
+      return { ok: true, message };
+    } catch (e) {
+      return this.fail(`Could not promote ${variantLabel(v)}: ${describe(e)}`);
+    }
+  }
+
+  async rollback(arg?: FamilyArg, confirmed = false): Promise<ActionResult> {
+    const familyId = familyIdOf(arg) ?? (await this.pickFamily('Roll back which family?'));
+    if (!familyId) return { ok: false, message: 'Nothing rolled back.' };
+    const previous = this.lineage.previousActive(familyId);
+    const target = previous ? this.lineage.variant(previous) : undefined;
+    if (!target) return this.fail(`${familyId} has no earlier active variant to roll back to.`);
+    if (!confirmed) {
+      const yes = 'Roll Back';
+      const answer = await vscode.window.showWarningMessage(`Roll ${familyId} back to ${variantLabel(target)}?`, { modal: true }, yes);
+      if (answer !== yes) return { ok: false, message: 'Rollback cancelled.' };
+    }
+    try {
+      await this.lineage.rollback(familyId, 'rolled back by a person in VS Code', ACTOR);
+      const message = `${familyId} rolled back to ${variantLabel(target)}.`;
+      this.log.info(message);
+      void vscode.window.showInformationMessage(message);
+      return { ok: true, message };
+    } catch (e) {
+      return this.fail(`Could not roll back ${familyId}: ${describe(e)}`);
+    }
+  }
+
+  private fail(message: string): ActionResult {
+    this.log.warn(message);
+    void vscode.window.showErrorMessage(message);
+    return { ok: false, message };
+  }
+
+  /**
+   * Proposes a mutation of a variant. `mutations` may be passed by a caller (tests, other tools); otherwise the
+   * person picks one of the common edits and fills it in.
+   */
+  async mutate(arg?: VariantArg, mutations?: readonly Mutation[]): Promise<string | undefined> {
+    const id = variantIdOf(arg) ?? (await this.pickVariant('Mutate which variant?'))?.id;
+    const v = id ? this.lineage.variant(id) : undefined;
+    if (!v) return undefined;
+    const edits = mutations ?? (await this.askMutation(v));
+    if (!edits) return undefined;
+    try {
+      const r = await this.lineage.mutate(v.id, edits, ACTOR);
+      const open = 'Compare with Parent';
+      void vscode.window.showInformationMessage(`New candidate ${r.variantId}: ${r.summary}`, open).then((c) => {
+        if (c === open) void this.openVariant(r.variantId);
+      });
+      return r.variantId;
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Mutation refused: ${describe(e)}`);
+      return undefined;
+    }
+  }
+
+  private async askMutation(v: VariantInfo): Promise<Mutation[] | undefined> {
+    const formula = this.lineage.formulaOf(v);
+    const steps = formula.steps.map((s) => ({ label: s.id, description: s.title }));
+    const op = await vscode.window.showQuickPick(
+      [
+        { label: 'Edit a step’s instructions', op: 'edit_instructions' as const },
+        { label: 'Require (or drop) review of a step', op: 'set_review' as const },
+        { label: 'Retry a step on failure', op: 'set_retry' as const },
+        { label: 'Add a step', op: 'add_step' as const },
+        { label: 'Remove a step', op: 'remove_step' as const },
+        { label: 'Mutations as JSON…', op: 'json' as const },
+      ],
+      { placeHolder: `Mutate ${variantLabel(v)} of ${v.familyId}` },
+    );
+    if (!op) return undefined;
+    const pickStep = async (placeHolder: string) => (await vscode.window.showQuickPick(steps, { placeHolder }))?.label;
+    switch (op.op) {
+      case 'edit_instructions': {
+        const stepId = await pickStep('Which step?');
+        const step = formula.steps.find((s) => s.id === stepId);
+        if (!step || !stepId) return undefined;
+        const instructions = await vscode.window.showInputBox({ title: `Instructions of ${stepId}`, value: step.instructions, ignoreFocusOut: true });
+        return instructions === undefined ? undefined : [{ op: 'edit_instructions', stepId, instructions }];
+      }
+      case 'set_review': {
+        const stepId = await pickStep('Which step?');
+        const step = formula.steps.find((s) => s.id === stepId);
+        return step && stepId ? [{ op: 'set_review', stepId, review: !step.review }] : undefined;
+      }
+      case 'set_retry': {
+        const stepId = await pickStep('Which step?');
+        if (!stepId) return undefined;
+        const max = await vscode.window.showInputBox({ title: `Retries of ${stepId}`, value: '2', validateInput: (x) => (/^\d+$/.test(x) && Number(x) >= 1 ? undefined : 'a whole number ≥ 1') });
+        return max === undefined ? undefined : [{ op: 'set_retry', stepId, retry: { max: Number(max), onExhausted: 'fail' } }];
+      }
+      case 'add_step': {
+        const after = await pickStep('Add the new step after which step?');
+        if (!after) return undefined;
+        const newId = await vscode.window.showInputBox({ title: 'New step id', validateInput: (x) => (/^[a-z][a-z0-9_-]*$/.test(x) ? undefined : 'lowercase letters, digits, - and _') });
+        if (!newId) return undefined;
+        const instructions = await vscode.window.showInputBox({ title: `Instructions of ${newId}`, ignoreFocusOut: true });
+        if (instructions === undefined) return undefined;
+        return [{ op: 'add_step', after, step: { id: newId, instructions, needs: [after] } }];
+      }
+      case 'remove_step': {
+        const stepId = await pickStep('Remove which step?');
+        return stepId ? [{ op: 'remove_step', stepId, rewire: true }] : undefined;
+      }
+      case 'json': {
+        const text = await vscode.window.showInputBox({
+          title: 'Mutations (a JSON array of ops, see docs/formulas.md)',
+          value: '[{"op":"set_review","stepId":"","review":true}]',
+          ignoreFocusOut: true,
+        });
+        if (text === undefined) return undefined;
+        try {
+          const parsed = JSON.parse(text) as unknown;
+          return Array.isArray(parsed) ? (parsed as Mutation[]) : [parsed as Mutation];
+        } catch (e) {
+          void vscode.window.showErrorMessage(`That is not JSON: ${describe(e)}`);
+          return undefined;
+        }
+      }
+    }
+  }
+
+  // ---- files ----------------------------------------------------------------------------------------------
+
+  private workspaceRoot(): string | undefined {
+    return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  }
+
+  /** Imports formulas/*.formula.toml of the workspace: new families, or new candidate variants of edited files. */
+  async importFormulas(): Promise<{ families: number; variants: number; problems: number }> {
+    const root = this.workspaceRoot();
+    const counts = { families: 0, variants: 0, problems: 0 };
+    if (!root) {
+      void vscode.window.showWarningMessage('Open a folder with a formulas/ directory to import formulas.');
+      return counts;
+    }
+    let loaded;
+    try {
+      loaded = await loadFormulaDir(path.join(root, 'formulas'));
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Could not read ${path.join(root, 'formulas')}: ${describe(e)}`);
+      return counts;
+    }
+    for (const p of loaded.problems) this.log.warn(`${p.file}:${p.line} ${p.field}: ${p.message} — ${p.fix}`);
+    counts.problems = loaded.problems.length;
+    for (const f of loaded.formulas) {
+      if (!f.resolved) continue;
+      try {
+        const r = await this.lineage.importFormula(f.resolved, ACTOR);
+        if (r.created === 'family') counts.families++;
+        if (r.created === 'variant') counts.variants++;
+      } catch (e) {
+        counts.problems++;
+        this.log.error(`import of ${f.file} failed: ${describe(e)}`);
+      }
+    }
+    const message = `Imported ${counts.families} new famil${counts.families === 1 ? 'y' : 'ies'} and ${counts.variants} new variant${counts.variants === 1 ? '' : 's'}.`;
+    if (counts.problems) {
+      void vscode.window.showWarningMessage(`${message} ${counts.problems} problem(s): see the Gas City log.`, 'Show Log').then((c) => {
+        if (c) this.log.show();
+      });
+    } else void vscode.window.showInformationMessage(message);
+    return counts;
+  }
+
+  /** Writes every evolved variant (generation ≥ 1) to formulas/evolution/<family>/ so it can be reviewed and committed. */
+  async exportEvolution(): Promise<string[]> {
+    const root = this.workspaceRoot();
+    if (!root) {
+      void vscode.window.showWarningMessage('Open a folder to export evolution files into.');
+      return [];
+    }
+    const written: string[] = [];
+    for (const family of this.lineage.families()) {
+      const variants = this.lineage.variants(family.id);
+      const hashOf = new Map(variants.map((v) => [v.id, v.contentHash]));
+      for (const v of variants) {
+        if (v.generation === 0) continue;
+        try {
+          const file = await writeEvolutionFile(root, this.lineage.formulaOf(v), {
+            generation: v.generation,
+            parents: v.parents.map((p) => hashOf.get(p) ?? p),
+            summary: v.summary,
+          });
+          written.push(file.path);
+        } catch (e) {
+          this.log.error(`export of ${v.id} failed: ${describe(e)}`);
+        }
+      }
+    }
+    void vscode.window.showInformationMessage(`Wrote ${written.length} evolution file${written.length === 1 ? '' : 's'} under formulas/evolution/.`);
+    return written;
+  }
+}

@@ -1,0 +1,48 @@
+// The extension's view of one workspace's ledger: the ledger service itself, the lineage reads and writes over it,
+// and one debounced change event that every view listens to (changes from this process and from MCP servers or
+// the CLI writing the same ledger arrive the same way).
+import * as vscode from 'vscode';
+import type { Ledger } from '../ledger/index';
+import { Lineage } from './lineage';
+
+export class LedgerModel implements vscode.Disposable {
+  readonly lineage: Lineage;
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+  private readonly subscription: { dispose(): void };
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly ledger: Ledger,
+    readonly dir: string,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.lineage = new Lineage(ledger);
+    this.subscription = ledger.onDidChange((change) => {
+      this.log.trace(`ledger changed: ${change.events.length} event(s) from ${change.local ? 'this window' : 'another process'}`);
+      this.fireSoon();
+    });
+  }
+
+  /** Bursts of events (a run start writes many) become one refresh of the views. */
+  private fireSoon(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.changed.fire();
+    }, 50);
+  }
+
+  /** Re-reads the journal now (the Refresh command), in case a file event was missed. */
+  async refresh(): Promise<void> {
+    await this.ledger.refresh();
+    this.changed.fire();
+  }
+
+  dispose(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.subscription.dispose();
+    this.changed.dispose();
+    this.ledger.close();
+  }
+}

@@ -1,0 +1,161 @@
+// Turns ledger rows into what the trees and the graph webview show. Pure (no vscode import), so the mapping a
+// person sees (labels, states, evidence lines) is unit-tested without an editor.
+import type { BindingRow, EdgeRow, EvidenceRow, NodeRow, RunRow } from '../ledger/index';
+import type { EdgeKind, EvidenceItem, EvidenceSummary, LineageGraph, NodeState, RunGraph, VariantStatus } from '../shared/protocol';
+import { isEdgeKind, isNodeState, isVariantStatus } from '../shared/protocol';
+
+/** A formula family as the views need it. */
+export interface FamilyInfo {
+  readonly id: string;
+  readonly description: string;
+  readonly activeVariantId: string | null;
+}
+
+/** A formula variant as the views need it. */
+export interface VariantInfo {
+  readonly id: string;
+  readonly familyId: string;
+  readonly generation: number;
+  readonly parents: readonly string[];
+  readonly summary: string;
+  readonly status: VariantStatus;
+  readonly contentHash: string;
+  readonly content: string;
+  readonly createdAt: string;
+}
+
+/** An open promotion trial of a candidate against the incumbent. */
+export interface TrialInfo {
+  readonly id: string;
+  readonly familyId: string;
+  readonly candidateId: string;
+  readonly incumbentId: string;
+  readonly stage: string;
+  readonly share: number;
+  readonly status: string;
+}
+
+export function variantLabel(v: Pick<VariantInfo, 'generation' | 'contentHash' | 'id'>): string {
+  return `g${v.generation}·${(v.contentHash || v.id).slice(0, 7)}`;
+}
+
+export function summarizeEvidence(rows: readonly EvidenceRow[]): EvidenceSummary {
+  let runs = 0;
+  let successes = 0;
+  let failures = 0;
+  let interventions = 0;
+  let tokens = 0;
+  for (const r of rows) {
+    if (r.kind === 'run_outcome' && r.success !== null) {
+      runs++;
+      if (r.success) successes++;
+      else failures++;
+    }
+    interventions += r.interventions ?? 0;
+    tokens += r.tokens ?? 0;
+  }
+  return { runs, successes, failures, interventions, tokens };
+}
+
+export function trialText(t: TrialInfo, evidence: EvidenceSummary): string {
+  return `${t.stage} vs ${t.incumbentId}: ${Math.round(t.share * 100)}% of new runs, ${evidence.successes}/${evidence.runs} succeeded`;
+}
+
+export function toLineageGraph(
+  family: FamilyInfo,
+  variants: readonly VariantInfo[],
+  evidenceOf: (variantId: string) => EvidenceSummary,
+  trials: readonly TrialInfo[],
+): LineageGraph {
+  const known = new Set(variants.map((v) => v.id));
+  return {
+    familyId: family.id,
+    familyName: family.id,
+    ...(family.activeVariantId ? { activeVariantId: family.activeVariantId } : {}),
+    variants: variants.map((v) => {
+      const evidence = evidenceOf(v.id);
+      const trial = trials.find((t) => t.candidateId === v.id && t.status === 'open');
+      return {
+        id: v.id,
+        label: variantLabel(v),
+        generation: v.generation,
+        status: v.id === family.activeVariantId ? 'active' : v.status,
+        parentIds: v.parents.filter((p) => known.has(p)),
+        ...(v.summary ? { mutation: v.summary } : {}),
+        ...(trial ? { trial: trialText(trial, evidence) } : {}),
+        evidence,
+      };
+    }),
+  };
+}
+
+function nodeState(state: string): NodeState {
+  // The ledger also knows `skipped` (a step whose condition was false): it is as settled as done.
+  if (isNodeState(state)) return state;
+  return state === 'skipped' ? 'done' : 'pending';
+}
+
+function edgeKind(kind: string): EdgeKind {
+  return isEdgeKind(kind) ? kind : 'needs';
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`;
+}
+
+export function nodeEvidence(node: NodeRow, evidence: readonly EvidenceRow[]): EvidenceItem[] {
+  const items: EvidenceItem[] = [];
+  if (node.state === 'skipped') items.push({ label: 'skipped', value: 'its condition was false when the run started' });
+  items.push({ label: 'attempts', value: `${node.attempts} of ${node.maxAttempts}` });
+  if (node.tokens) items.push({ label: 'tokens', value: node.tokens.toLocaleString('en-US') });
+  if (node.durationMs) items.push({ label: 'duration', value: formatMs(node.durationMs) });
+  if (node.review) items.push({ label: 'review', value: 'required' });
+  if (node.gate) items.push({ label: 'gate', value: `${node.gate.kind}${node.gateOpen ? ' (open)' : ''}` });
+  if (node.result) items.push({ label: 'result', value: node.result });
+  for (const e of evidence) {
+    if (e.nodeId !== node.id) continue;
+    const verdict = e.success === null ? '' : e.success ? 'success' : 'failure';
+    items.push({ label: e.kind, value: [verdict, e.note].filter(Boolean).join(' · ') || e.actor });
+  }
+  return items;
+}
+
+export function toRunGraph(
+  graph: { run: RunRow; nodes: readonly NodeRow[]; edges: readonly EdgeRow[]; bindings: readonly BindingRow[] },
+  evidence: readonly EvidenceRow[] = [],
+): RunGraph {
+  const { run } = graph;
+  const threadOf = new Map<string, BindingRow>();
+  for (const b of graph.bindings) threadOf.set(b.nodeId, b); // later bindings win: they are ordered by time
+  return {
+    runId: run.id,
+    title: run.title,
+    ...(run.familyId ? { familyId: run.familyId } : {}),
+    ...(run.variantId ? { variantId: run.variantId } : {}),
+    nodes: graph.nodes.map((n) => {
+      const binding = threadOf.get(n.id);
+      const worker = n.worker ?? binding?.workerKind;
+      return {
+        id: n.id,
+        title: n.title,
+        state: nodeState(n.state),
+        kind: n.stepId,
+        ...(worker
+          ? {
+              worker: {
+                worker,
+                ...(binding ? { threadId: binding.threadId } : {}),
+                ...(n.leaseExpires ? { leaseExpiresAt: n.leaseExpires } : {}),
+              },
+            }
+          : {}),
+        evidence: nodeEvidence(n, evidence),
+      };
+    }),
+    edges: graph.edges.map((e, i) => ({ id: `e${i}:${e.from}>${e.to}`, source: e.from, target: e.to, kind: edgeKind(e.kind) })),
+  };
+}
+
+export function variantStatus(status: string): VariantStatus {
+  return isVariantStatus(status) ? status : 'candidate';
+}

@@ -1,0 +1,191 @@
+// The end-to-end suite, run inside a real VS Code extension host by test/e2e/run.mjs. It drives the extension the
+// way a person does: the activity-bar trees, the command palette's commands, and real clicks in the graph webview
+// (through the driver, which owns the browser), then checks the ledger and the views.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { GasCityApi } from '../../../src/extension/main';
+import type { FamilyTreeItem } from '../../../src/extension/trees';
+import { variantLabel } from '../../../src/extension/viewModel';
+import { driver, eventually, runAll, sleep, test } from './harness';
+
+const EXTENSION_ID = 'gascity.gascity-codex';
+const FAMILY = 'ship-a-change';
+
+const FORMULA = `# A small workflow for the end-to-end test.
+name = "${FAMILY}"
+version = 1
+description = "Plan, implement in parallel, test, review."
+
+[vars.mode]
+description = "careful or fast"
+default = "careful"
+
+[[steps]]
+id = "plan"
+title = "Plan the change"
+instructions = "Write a plan."
+
+[[steps]]
+id = "code"
+title = "Implement the code"
+instructions = "Change the code."
+needs = ["plan"]
+
+[[steps]]
+id = "docs"
+title = "Update the docs"
+instructions = "Change the docs."
+needs = ["plan"]
+
+[[steps]]
+id = "test"
+title = "Run the tests"
+instructions = "Run them."
+needs = ["code", "docs"]
+
+[[steps]]
+id = "review"
+title = "Review"
+instructions = "Review the change."
+needs = ["test"]
+review = true
+`;
+
+let api: GasCityApi;
+let rootVariant = '';
+let candidate = '';
+
+function workspaceRoot(): string {
+  const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  assert.ok(root, 'the test workspace is open');
+  return root;
+}
+
+function activeVariantOf(familyId: string): string | null {
+  return api.model.lineage.family(familyId)?.activeVariantId ?? null;
+}
+
+function variantItems(): FamilyTreeItem[] {
+  const [family] = api.families.getChildren();
+  assert.ok(family, 'a family in the tree');
+  return api.families.getChildren(family).flatMap((g) => api.families.getChildren(g));
+}
+
+function treeDescription(variantId: string): string {
+  const item = variantItems().find((i) => i.kind === 'variant' && i.variant.id === variantId);
+  assert.ok(item, `variant ${variantId} in the tree`);
+  const description = api.families.getTreeItem(item).description;
+  return typeof description === 'string' ? description : '';
+}
+
+test('activates on use and registers its commands, views and status bar', async () => {
+  const ext = vscode.extensions.getExtension<GasCityApi | undefined>(EXTENSION_ID);
+  assert.ok(ext, `${EXTENSION_ID} is installed`);
+  // Opening the activity-bar container is a use: it activates the extension through its views.
+  await vscode.commands.executeCommand('workbench.view.extension.gascity');
+  const exported = await eventually(async () => (ext.isActive ? ext.exports : await ext.activate()), 'activation');
+  api = exported;
+  const commands = await vscode.commands.getCommands(true);
+  for (const id of ['gascity.startRun', 'gascity.promoteVariant', 'gascity.rollbackFamily', 'gascity.openLedgerGraph', 'gascity.importFormulas']) {
+    assert.ok(commands.includes(id), `${id} registered`);
+  }
+  assert.ok(fs.existsSync(api.ledgerDir), 'the ledger folder exists in the workspace storage');
+  assert.match(api.statusBar.text, /0 runs · 0 trials/);
+});
+
+test('imports a formula family and mutates it into a second variant', async () => {
+  fs.mkdirSync(path.join(workspaceRoot(), 'formulas'), { recursive: true });
+  fs.writeFileSync(path.join(workspaceRoot(), 'formulas', `${FAMILY}.formula.toml`), FORMULA);
+  const imported = await vscode.commands.executeCommand<{ families: number }>('gascity.importFormulas');
+  assert.equal(imported.families, 1);
+  rootVariant = activeVariantOf(FAMILY) ?? '';
+  assert.ok(rootVariant, 'the imported variant is active');
+  const created = await api.actions.mutate(rootVariant, [{ op: 'set_retry', stepId: 'test', retry: { max: 2, onExhausted: 'fail' } }]);
+  assert.ok(created, 'mutation created a variant');
+  candidate = created;
+  const v = api.model.lineage.variant(candidate)!;
+  assert.equal(v.generation, 1);
+  assert.equal(v.status, 'candidate');
+  assert.deepEqual(v.parents, [rootVariant]);
+  await eventually(() => variantItems().length === 2, 'the tree shows both variants');
+  assert.match(treeDescription(rootVariant), /★ active/);
+  assert.match(treeDescription(candidate), /candidate/);
+});
+
+test('clicking a variant in the lineage tree opens its formula as a diff against its parent', async () => {
+  await vscode.commands.executeCommand('workbench.view.extension.gascity');
+  await sleep(500);
+  const label = variantLabel(api.model.lineage.variant(candidate)!);
+  await driver({ kind: 'click', selector: `.monaco-list-row:has-text("${label}")` });
+  const tab = await eventually(() => {
+    const t = vscode.window.tabGroups.activeTabGroup.activeTab;
+    return t?.input instanceof vscode.TabInputTextDiff ? t.input : undefined;
+  }, 'a diff editor');
+  assert.ok(tab.modified.path.includes(encodeURIComponent(candidate)), `modified side is the candidate (${tab.modified.toString()})`);
+  assert.ok(tab.original.path.includes(encodeURIComponent(rootVariant)), 'original side is the parent');
+  const text = (await vscode.workspace.openTextDocument(tab.modified)).getText();
+  assert.match(text, /\[steps\.retry\]|retry/);
+  await sleep(600);
+  await driver({ kind: 'screenshot', name: 'sidebar' });
+});
+
+test('promotes the candidate with a real click in the lineage graph webview', async () => {
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  await vscode.commands.executeCommand('gascity.openLineage', FAMILY, candidate);
+  await driver({ kind: 'webviewWait', selector: 'body[data-rendered]', state: 'attached', timeout: 30_000 });
+  const label = variantLabel(api.model.lineage.variant(candidate)!);
+  await eventually(async () => String(await driver({ kind: 'webviewText', selector: '#details h2' })).includes(label), 'the candidate selected in the graph');
+  await sleep(400);
+  await driver({ kind: 'screenshot', name: 'lineage-graph' });
+  await driver({ kind: 'webviewClick', selector: '#promote' });
+  await driver({ kind: 'webviewWait', selector: '#confirm', state: 'visible' });
+  const question = String(await driver({ kind: 'webviewText', selector: '#confirm-text' }));
+  assert.match(question, new RegExp(`Promote ${label}`));
+  await driver({ kind: 'webviewClick', selector: '#confirm-yes' });
+  await eventually(() => activeVariantOf(FAMILY) === candidate, 'the ledger records the candidate as active');
+  assert.equal(api.model.lineage.variant(rootVariant)!.status, 'retired');
+  await eventually(() => /★ active/.test(treeDescription(candidate)), 'the tree marks the candidate active');
+  assert.match(treeDescription(rootVariant), /retired/);
+  await eventually(async () => String(await driver({ kind: 'webviewText', selector: '#details h2' })).includes('★'), 'the graph marks it active');
+  await eventually(async () => /now the active variant/.test(String(await driver({ kind: 'webviewText', selector: '#status' }))), 'the webview says what happened');
+});
+
+test('rolls back from the webview with the keyboard (R, then Enter)', async () => {
+  await driver({ kind: 'webviewPress', key: 'r' });
+  await driver({ kind: 'webviewWait', selector: '#confirm', state: 'visible' });
+  await driver({ kind: 'webviewPress', selector: '#confirm-yes', key: 'Enter' });
+  await eventually(() => activeVariantOf(FAMILY) === rootVariant, 'the ledger records the rollback');
+  await eventually(() => /★ active/.test(treeDescription(rootVariant)), 'the tree follows the rollback');
+});
+
+test('starts a run and shows its workflow graph; arrow keys walk along edges', async () => {
+  const runId = await api.actions.startRun(candidate);
+  assert.ok(runId, 'a run started');
+  const run = api.model.ledger.getRun(runId)!;
+  assert.equal(run.variantId, candidate);
+  await eventually(() => api.runs.getChildren().some((r) => r.kind === 'run' && r.run.id === runId), 'the runs tree lists the run');
+  await driver({ kind: 'webviewWait', selector: `body[data-view="run:${runId}"]`, state: 'attached', timeout: 30_000 });
+  // Claim and start the first node so the graph shows more than one state and a worker binding.
+  const claim = await api.model.ledger.claimNode({ worker: 'codex-e2e', runId });
+  assert.ok(claim);
+  await api.model.ledger.dispatchNode({ nodeId: claim.nodeId, worker: 'codex-e2e', threadId: 'thr_e2e_1' });
+  await api.model.ledger.reportNode({ nodeId: claim.nodeId, worker: 'codex-e2e', outcome: 'done', summary: 'planned', tokens: 1200, durationMs: 3000 });
+  const next = await api.model.ledger.claimNode({ worker: 'codex-e2e', runId });
+  assert.ok(next);
+  await api.model.ledger.dispatchNode({ nodeId: next.nodeId, worker: 'codex-e2e', threadId: 'thr_e2e_2' });
+  await driver({ kind: 'webviewPress', key: 'ArrowDown' });
+  await eventually(async () => String(await driver({ kind: 'webviewText', selector: '#details h2' })).includes('Plan the change'), 'the first node selected');
+  await eventually(async () => /done/.test(String(await driver({ kind: 'webviewText', selector: '#details' }))), 'the plan node shows done');
+  await driver({ kind: 'webviewPress', key: 'ArrowDown' });
+  const second = String(await driver({ kind: 'webviewText', selector: '#details h2' }));
+  assert.ok(/Implement the code|Update the docs/.test(second), `ArrowDown followed an edge to ${second}`);
+  await sleep(400);
+  await driver({ kind: 'screenshot', name: 'run-graph' });
+  assert.match(api.statusBar.text, /1 run · 0 trials/);
+});
+
+export async function run(): Promise<void> {
+  await runAll({ vscode: vscode.version, node: process.version });
+}
