@@ -11,7 +11,10 @@ test('writers killed with SIGKILL at random points: the ledger reopens, is intac
     // Two writers at once, a checkpoint every few commits, so kills land in appends, checkpoints and lock hand-overs.
     const writers = [spawnWriter(dir, `r${round}a`, 1000, 7), spawnWriter(dir, `r${round}b`, 1000, 11)];
     const acks = writers.map((w) => collectAcks(w));
-    await new Promise((r) => setTimeout(r, 350 + Math.random() * 400));
+    // Kill at a random moment after the writers got going: start-up time varies with the machine's load.
+    const started = Date.now();
+    while (acks.some((a) => a.acks.size === 0) && Date.now() - started < 30_000) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, Math.random() * 300));
     for (const w of writers) w.kill('SIGKILL');
     await Promise.all(writers.map(exited));
     for (const a of acks) for (const [k, v] of a.acks) acknowledged.set(k, v);
