@@ -1,0 +1,143 @@
+// The real Codex CLI calls our built MCP server (dist/mcp.js) because a scripted model on loopback
+// tells it to: start a workflow, claim, dispatch and report a node, make one bad call, and propose a
+// formula mutation. Afterwards the ledger, Codex's own tool-call items and the tool outputs the model
+// received must all agree.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { FormulaService, openLedger } from '../../src/ledger/index';
+import { REPO, SHIPPED_FORMULAS, tempDir } from './helpers';
+import { AppServer, ScriptedModel } from './codexHarness';
+import type { ModelStep } from './codexHarness';
+
+const WORKER = 'codex-test';
+const MUTATED = 'Read the task twice, then write the acceptance criteria before planning: {{task}}';
+
+let workspace: string;
+let ledgerDir: string;
+let model: ScriptedModel | undefined;
+let codex: AppServer | undefined;
+let threadId = '';
+
+before(async () => {
+  const built = spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' });
+  assert.equal(built.status, 0, `esbuild failed: ${built.stderr}`);
+  workspace = tempDir('gascity-codex-ws-');
+  ledgerDir = path.join(workspace, '.gascity', 'ledger');
+  const ledger = await openLedger(ledgerDir, { actor: 'test-setup' });
+  await new FormulaService(ledger, { workspaceDir: workspace }).importFormulas(SHIPPED_FORMULAS);
+  ledger.close();
+});
+
+after(async () => {
+  await codex?.stop();
+  await model?.stop();
+});
+
+/** The scripted conversation: each step may read the outputs of the calls before it. */
+function script(outputs: Array<{ json: unknown }>): ModelStep {
+  const out = (i: number) => outputs[i]?.json as Record<string, unknown>;
+  const steps: Array<() => ModelStep> = [
+    () => ({ call: 'workflow_start', args: { title: 'ship the widget', nodes: [{ key: 'build', title: 'Build' }, { key: 'ship', title: 'Ship', needs: ['build'] }] } }),
+    () => ({ call: 'node_claim', args: { worker: WORKER, runId: out(0).runId } }),
+    () => ({ call: 'node_dispatch', args: { worker: WORKER, nodeId: nodeOf(out(1)), threadId } }),
+    // A bad call: Codex must report it as failed, the model must see which field to fix, and nothing is written.
+    () => ({ call: 'node_report', args: { worker: WORKER, nodeId: nodeOf(out(1)), outcome: 'maybe' } }),
+    () => ({ call: 'node_report', args: { worker: WORKER, nodeId: nodeOf(out(1)), outcome: 'done', summary: 'built it', tokens: 1234 } }),
+    () => ({ call: 'formula_view', args: { family: 'implement-and-review', diff: false } }),
+    () => ({
+      call: 'formula_mutate',
+      args: {
+        variantId: (out(5).variant as { id: string }).id, summary: 'ask for acceptance criteria first',
+        mutations: [{ op: 'edit_instructions', stepId: 'plan', instructions: MUTATED }],
+      },
+    }),
+  ];
+  return outputs.length < steps.length ? steps[outputs.length]!() : { say: 'All done.' };
+}
+
+function nodeOf(claim: Record<string, unknown>): string {
+  return (claim.node as { id: string }).id;
+}
+
+test('the real Codex drives a workflow and a formula mutation through our MCP server', { timeout: 90_000 }, async () => {
+  model = new ScriptedModel('mcp__gascity', script);
+  const baseUrl = await model.start();
+  const codexHome = tempDir('gascity-codex-home-');
+  const server = JSON.stringify(path.join(REPO, 'dist', 'mcp.js'));
+  codex = AppServer.start({
+    codexHome,
+    cwd: workspace,
+    config: [
+      'model_provider="mock"',
+      'model="mock-model"',
+      `model_providers.mock={ name="mock", base_url=${JSON.stringify(baseUrl)}, wire_api="responses", requires_openai_auth=false, supports_websockets=false }`,
+      `mcp_servers.gascity={ command=${JSON.stringify(process.execPath)}, args=[${server}, "--ledger", ${JSON.stringify(ledgerDir)}, "--workspace", ${JSON.stringify(workspace)}], default_tools_approval_mode="approve" }`,
+      'approval_policy="never"',
+    ],
+  });
+  await codex.request('initialize', { clientInfo: { name: 'gascity-test', title: 'Gas City test', version: '0.0.0' }, capabilities: { experimentalApi: true } });
+  codex.notify('initialized');
+  const started = await codex.request('thread/start', { cwd: workspace, ephemeral: true });
+  threadId = (started.thread as { id: string }).id;
+  await codex.request('turn/start', { threadId, input: [{ type: 'text', text: 'Run the widget workflow.' }] });
+  const done = await codex.waitFor((m) => m.method === 'turn/completed', 60_000, 'turn/completed');
+  assert.equal((done.params?.turn as { status: string }).status, 'completed', codex.stderr.slice(-2000));
+
+  // Codex's view: every tool call completed, except the deliberately bad one.
+  const calls = codex.notifications
+    .filter((m) => m.method === 'item/completed' && (m.params?.item as { type: string }).type === 'mcpToolCall')
+    .map((m) => m.params!.item as { tool: string; server: string; status: string; result: { content: Array<{ text: string }>; structuredContent?: unknown } | null; error: unknown });
+  assert.deepEqual(calls.map((c) => c.tool), ['workflow_start', 'node_claim', 'node_dispatch', 'node_report', 'node_report', 'formula_view', 'formula_mutate']);
+  assert.ok(calls.every((c) => c.server === 'gascity'));
+  assert.deepEqual(calls.map((c) => c.status), ['completed', 'completed', 'completed', 'failed', 'completed', 'completed', 'completed']);
+
+  // The model's view: each function_call_output carries our JSON, equal to the structured result Codex got.
+  const last = model.requests.at(-1)!;
+  assert.equal(last.outputs.length, 7);
+  last.outputs.forEach((o, i) => {
+    const call = calls[i]!;
+    if (call.status === 'failed') {
+      assert.match(o.raw, /node_report failed: outcome: .*Fix "outcome" and call node_report again/);
+      return;
+    }
+    assert.ok(o.json, `output ${i} (${call.tool}) is JSON: ${o.raw.slice(0, 200)}`);
+    assert.ok(call.result?.structuredContent, `Codex got structured content from ${call.tool}`);
+    assert.deepEqual(o.json, call.result.structuredContent);
+    assert.deepEqual(JSON.parse(call.result.content[0]!.text), call.result.structuredContent, 'the text block is the same JSON');
+  });
+  const start = last.outputs[0]!.json as { runId: string; ready: Array<{ stepId: string }> };
+  assert.deepEqual(start.ready.map((n) => n.stepId), ['build']);
+  const report = last.outputs[4]!.json as { state: string; ready: Array<{ stepId: string }> };
+  assert.equal(report.state, 'done');
+  assert.deepEqual(report.ready.map((n) => n.stepId), ['ship']);
+
+  // The ledger's view, from a separate process's handle: what the calls wrote, and nothing from the bad one.
+  const ledger = await openLedger(ledgerDir, { actor: 'test-check' });
+  try {
+    const g = ledger.runGraph(start.runId)!;
+    assert.equal(g.run.title, 'ship the widget');
+    const build = g.nodes.find((n) => n.stepId === 'build')!;
+    assert.equal(build.state, 'done');
+    assert.equal(build.result, 'built it');
+    assert.equal(build.tokens, 1234);
+    assert.equal(g.nodes.find((n) => n.stepId === 'ship')!.state, 'ready');
+    assert.deepEqual(g.bindings.map((b) => [b.nodeId, b.threadId]), [[build.id, threadId]]);
+    const kinds = ledger.events(0, 10_000).filter((e) => e.actor.startsWith('mcp:')).map((e) => e.kind);
+    assert.deepEqual(kinds, ['run.started', 'node.claimed', 'node.dispatched', 'worker.bound', 'node.reported', 'variant.created']);
+
+    const formulas = new FormulaService(ledger, { workspaceDir: workspace });
+    const mutated = last.outputs[6]!.json as { variantId: string; generation: number; created: boolean; evolutionFile: string };
+    assert.equal(mutated.created, true);
+    assert.equal(mutated.generation, 2);
+    const variant = formulas.getVariant(mutated.variantId)!;
+    assert.equal(variant.status, 'candidate');
+    assert.equal(variant.summary, 'ask for acceptance criteria first');
+    assert.match(formulas.variantText(mutated.variantId)!, /write the acceptance criteria before planning/);
+    assert.ok(fs.existsSync(path.join(workspace, mutated.evolutionFile)), 'the evolution file was written into the workspace');
+  } finally {
+    ledger.close();
+  }
+});
