@@ -3,7 +3,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LedgerError } from '../ledger/index';
-import { instantiate, loadFormulaDir, writeEvolutionFile } from '../ledger/formula/index';
 import type { Mutation, VarValue } from '../ledger/formula/index';
 import type { GraphActions, GraphPanel } from './graphPanel';
 import type { LedgerModel } from './model';
@@ -97,6 +96,8 @@ export class Actions implements GraphActions {
 
   async startRun(arg?: VariantArg | FamilyArg): Promise<string | undefined> {
     let variant: VariantInfo | undefined;
+    // A run of a family (not of a named variant) lets the ledger choose: the active variant, or a trial's candidate.
+    let chosenByLedger = false;
     const explicitVariant = typeof arg === 'object' && arg && 'variant' in arg && arg.variant && 'id' in arg.variant ? arg.variant.id : undefined;
     const id = typeof arg === 'string' ? arg : explicitVariant;
     if (id) variant = this.lineage.variant(id);
@@ -104,13 +105,14 @@ export class Actions implements GraphActions {
       const familyId = (id && this.lineage.family(id)?.id) ?? familyIdOf(arg as FamilyArg) ?? (await this.pickFamily('Start a run of which formula family?'));
       if (!familyId) return undefined;
       const activeId = this.lineage.family(familyId)?.activeVariantId;
-      variant = activeId ? this.lineage.variant(activeId) : this.lineage.variants(familyId).at(-1);
+      variant = activeId ? this.lineage.variant(activeId) : undefined;
+      chosenByLedger = true;
     }
     if (!variant) {
-      void vscode.window.showErrorMessage('That family has no variant to run.');
+      void vscode.window.showErrorMessage('That family has no active variant to run: promote one first.');
       return undefined;
     }
-    const formula = this.lineage.formulaOf(variant);
+    const formula = this.lineage.formulaOf(variant.id);
     const given: Record<string, VarValue> = {};
     for (const [name, spec] of Object.entries(formula.vars)) {
       if (!spec.required) continue;
@@ -123,34 +125,10 @@ export class Actions implements GraphActions {
       if (value === undefined) return undefined;
       given[name] = value;
     }
-    const result = instantiate(formula, given);
-    if (!result.ok) {
-      void vscode.window.showErrorMessage(`Cannot start ${formula.name}: ${result.problems.map((p) => `${p.message} ${p.fix}`).join(' ')}`);
-      return undefined;
-    }
     const firstValue = Object.values(given)[0];
-    const title = `${formula.name}${typeof firstValue === 'string' ? `: ${firstValue.slice(0, 60)}` : ''}`;
+    const title = typeof firstValue === 'string' ? `${formula.name}: ${firstValue.slice(0, 60)}` : undefined;
     try {
-      const { runId } = await this.model.ledger.startRun(
-        {
-          title,
-          familyId: variant.familyId,
-          variantId: variant.id,
-          vars: result.plan.vars,
-          nodes: result.plan.nodes.map((n) => ({
-            key: n.key,
-            title: n.title,
-            instructions: n.instructions,
-            needs: n.needs,
-            maxAttempts: n.retry ? n.retry.max + 1 : 1,
-            onExhausted: n.retry?.onExhausted ?? 'fail',
-            gate: n.gate,
-            review: n.review,
-            skipped: n.skipped,
-          })),
-        },
-        ACTOR,
-      );
+      const { runId } = await this.lineage.startRun(variant.familyId, chosenByLedger ? undefined : variant.id, given, title, ACTOR);
       this.log.info(`started run ${runId} of ${variant.id}`);
       this.openRunGraph(runId);
       return runId;
@@ -295,7 +273,8 @@ export class Actions implements GraphActions {
     try {
       const r = await this.lineage.mutate(v.id, edits, ACTOR);
       const open = 'Compare with Parent';
-      void vscode.window.showInformationMessage(`New candidate ${r.variantId}: ${r.summary}`, open).then((c) => {
+      const what = r.created ? `New candidate ${r.variantId}` : `That change is variant ${r.variantId}, which the family already has`;
+      void vscode.window.showInformationMessage(`${what}: ${r.summary}`, open).then((c) => {
         if (c === open) void this.openVariant(r.variantId);
       });
       return r.variantId;
@@ -306,7 +285,7 @@ export class Actions implements GraphActions {
   }
 
   private async askMutation(v: VariantInfo): Promise<Mutation[] | undefined> {
-    const formula = this.lineage.formulaOf(v);
+    const formula = this.lineage.formulaOf(v.id);
     const steps = formula.steps.map((s) => ({ label: s.id, description: s.title }));
     const op = await vscode.window.showQuickPick(
       [
@@ -385,26 +364,17 @@ export class Actions implements GraphActions {
       void vscode.window.showWarningMessage('Open a folder with a formulas/ directory to import formulas.');
       return counts;
     }
-    let loaded;
+    let result;
     try {
-      loaded = await loadFormulaDir(path.join(root, 'formulas'));
+      result = await this.lineage.importFormulas(path.join(root, 'formulas'), ACTOR);
     } catch (e) {
-      void vscode.window.showErrorMessage(`Could not read ${path.join(root, 'formulas')}: ${describe(e)}`);
+      void vscode.window.showErrorMessage(`Could not import ${path.join(root, 'formulas')}: ${describe(e)}`);
       return counts;
     }
-    for (const p of loaded.problems) this.log.warn(`${p.file}:${p.line} ${p.field}: ${p.message} — ${p.fix}`);
-    counts.problems = loaded.problems.length;
-    for (const f of loaded.formulas) {
-      if (!f.resolved) continue;
-      try {
-        const r = await this.lineage.importFormula(f.resolved, ACTOR);
-        if (r.created === 'family') counts.families++;
-        if (r.created === 'variant') counts.variants++;
-      } catch (e) {
-        counts.problems++;
-        this.log.error(`import of ${f.file} failed: ${describe(e)}`);
-      }
-    }
+    for (const p of result.problems) this.log.warn(`${p.file}:${p.line} ${p.field}: ${p.message} — ${p.fix}`);
+    counts.families = result.families;
+    counts.variants = result.variants;
+    counts.problems = result.problems.length;
     const message = `Imported ${counts.families} new famil${counts.families === 1 ? 'y' : 'ies'} and ${counts.variants} new variant${counts.variants === 1 ? '' : 's'}.`;
     if (counts.problems) {
       void vscode.window.showWarningMessage(`${message} ${counts.problems} problem(s): see the Gas City log.`, 'Show Log').then((c) => {
@@ -414,31 +384,13 @@ export class Actions implements GraphActions {
     return counts;
   }
 
-  /** Writes every evolved variant (generation ≥ 1) to formulas/evolution/<family>/ so it can be reviewed and committed. */
+  /** Writes every variant to formulas/evolution/<family>/ so it can be reviewed and committed like code. */
   async exportEvolution(): Promise<string[]> {
-    const root = this.workspaceRoot();
-    if (!root) {
+    if (!this.workspaceRoot()) {
       void vscode.window.showWarningMessage('Open a folder to export evolution files into.');
       return [];
     }
-    const written: string[] = [];
-    for (const family of this.lineage.families()) {
-      const variants = this.lineage.variants(family.id);
-      const hashOf = new Map(variants.map((v) => [v.id, v.contentHash]));
-      for (const v of variants) {
-        if (v.generation === 0) continue;
-        try {
-          const file = await writeEvolutionFile(root, this.lineage.formulaOf(v), {
-            generation: v.generation,
-            parents: v.parents.map((p) => hashOf.get(p) ?? p),
-            summary: v.summary,
-          });
-          written.push(file.path);
-        } catch (e) {
-          this.log.error(`export of ${v.id} failed: ${describe(e)}`);
-        }
-      }
-    }
+    const written = await this.lineage.exportEvolution();
     void vscode.window.showInformationMessage(`Wrote ${written.length} evolution file${written.length === 1 ? '' : 's'} under formulas/evolution/.`);
     return written;
   }

@@ -31,8 +31,7 @@ export class LedgerDocuments implements vscode.TextDocumentContentProvider, vsco
   provideTextDocumentContent(uri: vscode.Uri): string {
     const parts = uri.path.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] === 'variant' && parts[1]) {
-      const v = this.model.lineage.variant(parts[1]);
-      return v ? v.content : `# variant ${parts[1]} is not in the ledger\n`;
+      return this.model.lineage.variantText(parts[1]) ?? `# variant ${parts[1]} is not in the ledger\n`;
     }
     if (parts[0] === 'node' && parts[1] && parts[2]) {
       const nodeId = parts[2].replace(/\.md$/, '');

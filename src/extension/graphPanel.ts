@@ -118,7 +118,7 @@ export class GraphPanel implements vscode.Disposable {
     if (!family) return undefined;
     return {
       kind: 'lineage',
-      lineage: toLineageGraph(family, lineage.variants(family.id), (id) => lineage.evidenceSummary(id), lineage.openTrials(family.id)),
+      lineage: toLineageGraph(family, lineage.variants(family.id), (v) => lineage.evidenceSummary(v), lineage.openTrials(family.id)),
     };
   }
 

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { openLedger, writeLedgerPointer } from '../ledger/index';
+import type { Mutation } from '../ledger/formula/index';
 import { Actions } from './actions';
 import type { CommandName } from './commands';
 import { COMMANDS, VIEWS } from './commands';
@@ -66,7 +67,7 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
     }
   }
 
-  const model = new LedgerModel(ledger, ledgerDir, log);
+  const model = new LedgerModel(ledger, ledgerDir, workspaceRoot, log);
   const actions = new Actions(model, log);
   const graph = new GraphPanel(context.extensionUri, model, actions, log);
   actions.attachGraph(graph);
@@ -91,7 +92,7 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
   // The command table's ids, each bound to its handler; a missing handler fails to compile.
   const handlers: { readonly [K in CommandName]: (...args: never[]) => unknown } = {
     startRun: (arg?: string) => actions.startRun(arg),
-    mutateFormula: (arg?: string) => actions.mutate(arg),
+    mutateFormula: (arg?: string, mutations?: Mutation[]) => actions.mutate(arg, mutations),
     promoteVariant: (arg?: string) => actions.promote(arg),
     rollbackFamily: (arg?: string) => actions.rollback(arg),
     registerMcpServer: () => registerMcpServerWithCodex(context.extensionUri, ledgerDir, log),

@@ -15,9 +15,10 @@ export class LedgerModel implements vscode.Disposable {
   constructor(
     readonly ledger: Ledger,
     readonly dir: string,
+    workspaceDir: string | undefined,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.lineage = new Lineage(ledger);
+    this.lineage = new Lineage(ledger, workspaceDir);
     this.subscription = ledger.onDidChange((change) => {
       this.log.trace(`ledger changed: ${change.events.length} event(s) from ${change.local ? 'this window' : 'another process'}`);
       this.fireSoon();

@@ -75,7 +75,7 @@ export class FamiliesTree implements vscode.TreeDataProvider<FamilyTreeItem>, vs
     const item = new vscode.TreeItem(variantLabel(v), vscode.TreeItemCollapsibleState.None);
     item.id = `variant:${v.id}`;
     item.contextValue = TREE_CONTEXT.variant(v.status, isActive);
-    const evidence = this.model.lineage.evidenceSummary(v.id);
+    const evidence = this.model.lineage.evidenceSummary(v);
     const trial = this.model.lineage.openTrials(v.familyId).find((t) => t.candidateId === v.id);
     const standing = evidence.runs > 0 ? `${evidence.successes}/${evidence.runs} ok` : '';
     item.description = [isActive ? '★ active' : status, trial ? trialText(trial, evidence) : '', standing, v.summary && v.generation > 0 ? v.summary : '']

@@ -20,8 +20,11 @@ export interface VariantInfo {
   readonly summary: string;
   readonly status: VariantStatus;
   readonly contentHash: string;
-  readonly content: string;
   readonly createdAt: string;
+  /** Runs that ran this variant, those that finished, and how many of those succeeded. */
+  readonly runs: number;
+  readonly finishedRuns: number;
+  readonly successes: number;
 }
 
 /** An open promotion trial of a candidate against the incumbent. */
@@ -64,7 +67,7 @@ export function trialText(t: TrialInfo, evidence: EvidenceSummary): string {
 export function toLineageGraph(
   family: FamilyInfo,
   variants: readonly VariantInfo[],
-  evidenceOf: (variantId: string) => EvidenceSummary,
+  evidenceOf: (variant: VariantInfo) => EvidenceSummary,
   trials: readonly TrialInfo[],
 ): LineageGraph {
   const known = new Set(variants.map((v) => v.id));
@@ -73,7 +76,7 @@ export function toLineageGraph(
     familyName: family.id,
     ...(family.activeVariantId ? { activeVariantId: family.activeVariantId } : {}),
     variants: variants.map((v) => {
-      const evidence = evidenceOf(v.id);
+      const evidence = evidenceOf(v);
       const trial = trials.find((t) => t.candidateId === v.id && t.status === 'open');
       return {
         id: v.id,

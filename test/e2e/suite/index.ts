@@ -102,16 +102,20 @@ test('imports a formula family and mutates it into a second variant', async () =
   assert.equal(imported.families, 1);
   rootVariant = activeVariantOf(FAMILY) ?? '';
   assert.ok(rootVariant, 'the imported variant is active');
-  const created = await api.actions.mutate(rootVariant, [{ op: 'set_retry', stepId: 'test', retry: { max: 2, onExhausted: 'fail' } }]);
+  const created = await vscode.commands.executeCommand<string | undefined>('gascity.mutateFormula', rootVariant, [
+    { op: 'set_retry', stepId: 'test', retry: { max: 2, onExhausted: 'fail' } },
+  ]);
   assert.ok(created, 'mutation created a variant');
   candidate = created;
   const v = api.model.lineage.variant(candidate)!;
-  assert.equal(v.generation, 1);
+  assert.equal(v.generation, api.model.lineage.variant(rootVariant)!.generation + 1);
   assert.equal(v.status, 'candidate');
   assert.deepEqual(v.parents, [rootVariant]);
   await eventually(() => variantItems().length === 2, 'the tree shows both variants');
   assert.match(treeDescription(rootVariant), /★ active/);
   assert.match(treeDescription(candidate), /candidate/);
+  // The mutation is also written out as an evolution file, to be reviewed and committed like code.
+  assert.ok(fs.readdirSync(path.join(workspaceRoot(), 'formulas', 'evolution', FAMILY)).some((f) => f.endsWith('.formula.toml')));
 });
 
 test('clicking a variant in the lineage tree opens its formula as a diff against its parent', async () => {
@@ -158,13 +162,16 @@ test('rolls back from the webview with the keyboard (R, then Enter)', async () =
   await driver({ kind: 'webviewPress', selector: '#confirm-yes', key: 'Enter' });
   await eventually(() => activeVariantOf(FAMILY) === rootVariant, 'the ledger records the rollback');
   await eventually(() => /★ active/.test(treeDescription(rootVariant)), 'the tree follows the rollback');
+  // The ledger rejects a variant that was rolled away from, so it is not proposed again unnoticed.
+  assert.equal(api.model.lineage.variant(candidate)!.status, 'rejected');
+  assert.match(treeDescription(candidate), /rejected/);
 });
 
 test('starts a run and shows its workflow graph; arrow keys walk along edges', async () => {
-  const runId = await api.actions.startRun(candidate);
+  const runId = await vscode.commands.executeCommand<string | undefined>('gascity.startRun', FAMILY);
   assert.ok(runId, 'a run started');
   const run = api.model.ledger.getRun(runId)!;
-  assert.equal(run.variantId, candidate);
+  assert.equal(run.variantId, rootVariant, 'a run of the family uses its active variant');
   await eventually(() => api.runs.getChildren().some((r) => r.kind === 'run' && r.run.id === runId), 'the runs tree lists the run');
   await driver({ kind: 'webviewWait', selector: `body[data-view="run:${runId}"]`, state: 'attached', timeout: 30_000 });
   // Claim and start the first node so the graph shows more than one state and a worker binding.
