@@ -93,6 +93,8 @@ export interface EventPayloads {
   'trial.started': { trialId: string; familyId: string; candidateId: string; incumbentId: string; stage: string; share: number };
   'trial.stage_changed': { trialId: string; stage: string; share: number };
   'trial.ended': { trialId: string; status: string };
+  /** A trial paused for a person (or resumed) without ending: `status` is 'paused' or 'open'. */
+  'trial.status_changed': { trialId: string; status: string; reason: string };
   'decision.recorded': {
     decisionId: string;
     familyId: string;

@@ -18,3 +18,8 @@ export function openLedger(dir: string, options: LedgerOptions = {}): Promise<Le
 
 export { FormulaService } from './families';
 export type { FamilyRow, Lineage, SelectionRow, VariantChooser, VariantRow } from './families';
+export { PromotionService, REPLAY_ARM } from './promotion/service';
+export type {
+  Assessment, DecisionDetail, DecisionRecord, EvaluationAction, EvaluationResult, PersonDecision, PolicyRecord, RecordedVerdict, TrialRow,
+  TrialStage, TrialStatus,
+} from './promotion/service';

@@ -277,6 +277,9 @@ const handlers: { [K in EventKind]: Handler<K> } = {
   'trial.stage_changed'(sql, p) {
     sql.run('UPDATE trials SET stage = ?, share = ? WHERE id = ?', [p.stage, p.share, p.trialId]);
   },
+  'trial.status_changed'(sql, p) {
+    sql.run('UPDATE trials SET status = ? WHERE id = ?', [p.status, p.trialId]);
+  },
   'trial.ended'(sql, p, e) {
     sql.run('UPDATE trials SET status = ?, ended_at = ? WHERE id = ?', [p.status, e.ts, p.trialId]);
   },

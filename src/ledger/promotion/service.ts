@@ -1,0 +1,840 @@
+// The promotion loop inside the ledger: trials, measurement, recorded decisions, promotion, watch and
+// rollback. The rule itself (decide.ts) is pure; this service feeds it what the ledger holds and
+// turns its verdicts into events, each decision committed atomically with what it does.
+import { createHash, randomBytes } from 'node:crypto';
+import { conflict, invalid, LedgerError, notFound } from '../errors';
+import type { VariantStatus } from '../events';
+import { event } from '../events';
+import type { FormulaService, VariantChooser } from '../families';
+import { newId } from '../ids';
+import type { Ledger } from '../ledger';
+import type { StoredEvent } from '../store/journal';
+import type { Sql } from '../store/sql';
+import type { NewEvent } from '../store/store';
+import { assignArm } from './assign';
+import { decide } from './decide';
+import type { ArmStats, Decision, DecisionStatistics, GuardrailRow, PromotionStage, Verdict } from './decide';
+import { canonicalJson, defaultPolicy, parsePolicy, policyHash, PolicyValidationError } from './policy';
+import type { EvolutionPolicy } from './policy';
+import type { PairedCounts, PairedResult } from './stats';
+
+export type TrialStage = PromotionStage;
+/** open and paused trials are live; the others are how a trial ended. */
+export type TrialStatus = 'open' | 'paused' | 'confirmed' | 'rejected' | 'rolled_back' | 'superseded';
+/**
+ * What a decision record says happened. The rule's own verdicts, plus `advance` (the screen passed,
+ * the trial on live runs begins), `confirm` (the watch window closed clean) and `resume` (a person
+ * reopened a paused trial).
+ */
+export type RecordedVerdict = Verdict | 'advance' | 'confirm' | 'resume';
+
+export interface TrialRow {
+  id: string;
+  familyId: string;
+  candidateId: string;
+  incumbentId: string;
+  stage: TrialStage;
+  /** Share of new tasks routed to the candidate; 0 outside the trial stage. */
+  share: number;
+  status: TrialStatus;
+  startedSeq: number;
+  startedAt: string;
+  endedAt: string | null;
+}
+
+export interface PolicyRecord {
+  policy: EvolutionPolicy;
+  version: number;
+  hash: string;
+  /** False when the family has no policy of its own and the defaults apply. */
+  custom: boolean;
+}
+
+/** Everything a decision record keeps besides its columns, so a verdict can be re-derived later. */
+export interface DecisionDetail {
+  /** What the rule alone said (it differs from the recorded verdict for a person's decision or an approval pause). */
+  ruleVerdict: Verdict;
+  ruleReason: string;
+  /** The stage this decision moved the trial into, if any. */
+  nextStage: TrialStage | 'done' | null;
+  arms: { incumbent: ArmStats; candidate: ArmStats };
+  pairs: PairedCounts | null;
+  statistics: DecisionStatistics;
+  guardrails: GuardrailRow[];
+  missing: string[];
+  /** The runs counted: those created at or after `fromSeq` (and before `toSeq` when set). */
+  period: { fromSeq: number; toSeq: number | null };
+  /** Fingerprint of the counted evidence; a `continue` is recorded only when it changes. */
+  watermark: string;
+  /** On a promotion: the previous variant's numbers the watch window compares against. */
+  baseline?: ArmStats;
+  /** The process that wrote the decision (the ledger's actor), next to the decision's actor. */
+  evaluatedBy: string;
+}
+
+export interface DecisionRecord {
+  id: string;
+  familyId: string;
+  candidateId: string;
+  incumbentId: string | null;
+  trialId: string | null;
+  stage: string;
+  verdict: string;
+  actor: string;
+  reason: string;
+  policyVersion: number | null;
+  policyHash: string | null;
+  detail: DecisionDetail | Record<string, unknown>;
+  seq: number;
+  at: string;
+}
+
+export interface Assessment {
+  variantId: string;
+  familyId: string;
+  status: VariantStatus;
+  /** The variant's trial: the live one, else the latest it had; null when it never had one. */
+  trial: TrialRow | null;
+  /** The stage the numbers are for; 'trial' for a hypothetical reading of a variant without a live trial. */
+  stage: TrialStage;
+  arms: { incumbent: ArmStats; candidate: ArmStats };
+  pairs: PairedCounts | null;
+  statistics: DecisionStatistics;
+  guardrails: readonly GuardrailRow[];
+  /** What the rule would do now (after the approval gate), and what it says on its own. */
+  verdict: Verdict;
+  ruleVerdict: Verdict;
+  nextStage: TrialStage | 'done' | null;
+  reason: string;
+  /** Evidence still needed, in plain words. */
+  missing: string[];
+  policyVersion: number;
+  policyHash: string;
+  period: { fromSeq: number; toSeq: number | null };
+}
+
+export type EvaluationAction = 'none' | 'recorded' | 'advanced' | 'promoted' | 'rejected' | 'paused' | 'confirmed' | 'rolled_back' | 'superseded';
+
+export interface EvaluationResult {
+  familyId: string;
+  trialId: string | null;
+  /** What the evaluation did; 'none' when it wrote nothing. */
+  action: EvaluationAction;
+  verdict: RecordedVerdict | null;
+  decisionId: string | null;
+  reason: string;
+}
+
+export interface PersonDecision {
+  actor: string;
+  reason: string;
+}
+
+const LIVE = "('open', 'paused')";
+/** Runs made by recordReplay: they pair up in the screen and never count as live trial runs. */
+export const REPLAY_ARM = 'replay';
+/** Runs of the previous variant a trial-less promotion's watch window is compared against. */
+const BASELINE_RUNS = 100;
+/** Event kinds after which a live trial's evidence may have changed. */
+const EVIDENCE_KINDS = new Set(['run.started', 'run.cancelled', 'node.reported', 'node.reviewed', 'evidence.recorded', 'family.policy_set']);
+
+interface RawTrial {
+  id: string; family_id: string; candidate_id: string; incumbent_id: string; stage: string; share: number; status: string;
+  started_seq: number; started_at: string; ended_at: string | null;
+}
+
+/** Who a decision is about: a trial, or for a decision outside any trial, the same fields with no id. */
+interface DecisionSubject {
+  id: string | null; family_id: string; candidate_id: string; incumbent_id: string | null;
+}
+
+interface Measured {
+  decision: Decision;
+  period: { fromSeq: number; toSeq: number | null };
+  watermark: string;
+  /** Whether any evidence at all was counted (runs on either arm, or pairs). */
+  counted: boolean;
+}
+
+interface Planned {
+  events: NewEvent[];
+  result: EvaluationResult;
+}
+
+/**
+ * Runs evidence-gated promotion for every family: starts trials, routes a share of runs to the
+ * candidate, evaluates the recorded rule when evidence arrives, and promotes, rejects, pauses, watches
+ * and rolls back, always through a decision record committed with the change it makes.
+ */
+export class PromotionService {
+  private readonly policyCache = new Map<string, PolicyRecord>();
+
+  constructor(readonly ledger: Ledger, readonly formulas: FormulaService) {
+    formulas.setVariantChooser(this.chooser);
+  }
+
+  /** Removes this service's variant chooser, so new runs use the active variant only. */
+  dispose(): void {
+    this.formulas.setVariantChooser(undefined);
+  }
+
+  // ---- policy ---------------------------------------------------------------------------------------
+
+  /** The family's evolution policy, or the defaults (version 1) when it has none. */
+  policyFor(familyId: string): PolicyRecord {
+    return this.policyIn(this.ledger.sql, familyId);
+  }
+
+  /**
+   * Sets a family's policy. `input` may be partial: it is merged over the family's current policy
+   * (objects field by field, everything else replaced). The version is assigned here, one above the
+   * current one (the defaults are version 1), so two policies of a family never share a version.
+   */
+  async setPolicy(familyId: string, input: unknown, actor?: string): Promise<PolicyRecord> {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) throw invalid('policy', 'give the policy as an object of the fields to set');
+    return this.ledger.commit(({ sql }) => {
+      if (!sql.get('SELECT 1 FROM families WHERE id = ?', [familyId])) throw notFound('familyId', 'family', familyId);
+      const current = this.policyIn(sql, familyId);
+      const version = current.version + 1;
+      const merged = { ...mergeDeep(current.policy, input as Record<string, unknown>), version };
+      let policy: EvolutionPolicy;
+      try {
+        policy = parsePolicy(merged);
+      } catch (err) {
+        if (!(err instanceof PolicyValidationError)) throw err;
+        const first = err.issues[0]!;
+        throw new LedgerError(`policy: ${err.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, 'invalid_input', `policy.${first.path}`);
+      }
+      // The trial's evidence ratio assumes the share stayed fixed for the whole trial.
+      const live = this.liveTrial(sql, familyId);
+      if (live && policy.stages.trial.candidateShare !== current.policy.stages.trial.candidateShare) {
+        throw conflict(`family ${familyId} has a live trial (${live.id}); stages.trial.candidateShare cannot change until it ends`, 'policy.stages.trial.candidateShare');
+      }
+      const hash = policyHash(policy);
+      return { events: [event('family.policy_set', { familyId, policy, version, hash })], result: { policy, version, hash, custom: true } };
+    }, actor);
+  }
+
+  private policyIn(sql: Sql, familyId: string): PolicyRecord {
+    const row = sql.get<{ policy: string | null; policy_version: number | null; policy_hash: string | null }>(
+      'SELECT policy, policy_version, policy_hash FROM families WHERE id = ?', [familyId]);
+    if (!row?.policy || row.policy_hash === null) {
+      const cached = this.policyCache.get('');
+      if (cached) return cached;
+      const policy = defaultPolicy();
+      const record = { policy, version: policy.version, hash: policyHash(policy), custom: false };
+      this.policyCache.set('', record);
+      return record;
+    }
+    // Parsing and hashing on every evaluation would cost more than the rule itself; the stored hash names the content.
+    const cached = this.policyCache.get(familyId);
+    if (cached && cached.hash === row.policy_hash) return cached;
+    const policy = parsePolicy(JSON.parse(row.policy));
+    const record = { policy, version: row.policy_version ?? policy.version, hash: row.policy_hash, custom: true };
+    this.policyCache.set(familyId, record);
+    return record;
+  }
+
+  // ---- trials ---------------------------------------------------------------------------------------
+
+  /**
+   * Puts a candidate on trial against the family's active variant. `screen` starts with paired
+   * replays (no live traffic); `trial` (the default) routes the policy's share of new tasks to it.
+   */
+  async startTrial(input: { variantId: string; stage?: 'screen' | 'trial' }, actor?: string): Promise<TrialRow> {
+    const stage = input.stage ?? 'trial';
+    if (stage !== 'screen' && stage !== 'trial') throw invalid('stage', `"${String(stage)}" is not a stage a trial can start in; use "screen" or "trial"`);
+    if (typeof input.variantId !== 'string' || !input.variantId) throw invalid('variantId', 'name the candidate variant');
+    const trialId = await this.ledger.commit(({ sql }) => {
+      const v = sql.get<{ family_id: string; status: VariantStatus; status_reason: string | null }>(
+        'SELECT family_id, status, status_reason FROM variants WHERE id = ?', [input.variantId]);
+      if (!v) throw notFound('variantId', 'variant', input.variantId);
+      if (v.status === 'rejected') {
+        throw conflict(`variant ${input.variantId} was rejected${v.status_reason ? ` (${v.status_reason})` : ''}; a rejected variant is not trialled again — propose a different change`, 'variantId');
+      }
+      if (v.status === 'active') throw conflict(`variant ${input.variantId} is already the active variant of ${v.family_id}; only a candidate can go on trial`, 'variantId');
+      const live = this.liveTrial(sql, v.family_id);
+      if (live) {
+        throw conflict(`family ${v.family_id} already has a ${live.status} trial (${live.id}) of variant ${live.candidate_id} in stage ${live.stage}; decide it first (promote or reject)`, 'variantId');
+      }
+      const fam = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [v.family_id])!;
+      if (!fam.active_variant) throw conflict(`family ${v.family_id} has no active variant to compare the candidate with; select one first`, 'variantId');
+      const policy = this.policyIn(sql, v.family_id).policy;
+      const id = newId('t', (x) => !!sql.get('SELECT 1 FROM trials WHERE id = ?', [x]));
+      const share = stage === 'trial' ? policy.stages.trial.candidateShare : 0;
+      return {
+        events: [
+          event('variant.status_changed', { variantId: input.variantId, status: 'trial', reason: `on trial against ${fam.active_variant} (${stage})` }),
+          event('trial.started', { trialId: id, familyId: v.family_id, candidateId: input.variantId, incumbentId: fam.active_variant, stage, share }),
+        ],
+        result: id,
+      };
+    }, actor);
+    return this.trial(trialId)!;
+  }
+
+  trial(trialId: string): TrialRow | undefined {
+    const r = this.ledger.sql.get<RawTrial>('SELECT * FROM trials WHERE id = ?', [trialId]);
+    return r ? toTrial(r) : undefined;
+  }
+
+  /** The family's open or paused trial, if it has one. */
+  liveTrialOf(familyId: string): TrialRow | undefined {
+    const r = this.liveTrial(this.ledger.sql, familyId);
+    return r ? toTrial(r) : undefined;
+  }
+
+  trials(familyId: string): TrialRow[] {
+    return this.ledger.sql.all<RawTrial>('SELECT * FROM trials WHERE family_id = ? ORDER BY started_seq', [familyId]).map(toTrial);
+  }
+
+  private liveTrial(sql: Sql, familyId: string): RawTrial | undefined {
+    return sql.get<RawTrial>(`SELECT * FROM trials WHERE family_id = ? AND status IN ${LIVE} ORDER BY started_seq DESC LIMIT 1`, [familyId]);
+  }
+
+  /**
+   * Installed as the FormulaService's chooser. While a family's trial is open in the trial stage, a
+   * task goes to the candidate when its hash point falls below the share: the same task key always
+   * lands on the same arm. A run without a task key gets a fresh random key, so it is assigned by
+   * chance and is not sticky. Screen, watch and paused trials route nothing: runs use the active variant.
+   */
+  readonly chooser: VariantChooser = (sql, familyId, taskKey) => {
+    const t = sql.get<{ candidate_id: string; incumbent_id: string; share: number }>(
+      "SELECT candidate_id, incumbent_id, share FROM trials WHERE family_id = ? AND status = 'open' AND stage = 'trial' LIMIT 1", [familyId]);
+    if (!t || !(t.share > 0)) return undefined;
+    const key = taskKey ?? `random:${randomBytes(8).toString('hex')}`;
+    const arm = assignArm(key, t.candidate_id, t.share);
+    return { variantId: arm === 'candidate' ? t.candidate_id : t.incumbent_id, arm };
+  };
+
+  /**
+   * Records one paired replay for a trial in the screen stage: the task was run on both variants.
+   * It is stored as two runs (arm "replay") with their outcomes, so pairs are always derived from
+   * runs; then the family is evaluated.
+   */
+  async recordReplay(input: { trialId: string; taskKey: string; candidateSuccess: boolean; incumbentSuccess: boolean }, actor?: string): Promise<EvaluationResult> {
+    if (typeof input.taskKey !== 'string' || !input.taskKey) throw invalid('taskKey', 'name the task that was replayed on both variants');
+    if (typeof input.candidateSuccess !== 'boolean') throw invalid('candidateSuccess', 'give true or false');
+    if (typeof input.incumbentSuccess !== 'boolean') throw invalid('incumbentSuccess', 'give true or false');
+    const familyId = await this.ledger.commit(({ sql }) => {
+      const t = sql.get<RawTrial>('SELECT * FROM trials WHERE id = ?', [input.trialId]);
+      if (!t) throw notFound('trialId', 'trial', input.trialId);
+      if (t.status !== 'open' || t.stage !== 'screen') throw conflict(`trial ${t.id} is ${t.status} in stage ${t.stage}; replays are recorded only in an open screen`, 'trialId');
+      const events: NewEvent[] = [];
+      const arms: Array<[string, boolean]> = [[t.candidate_id, input.candidateSuccess], [t.incumbent_id, input.incumbentSuccess]];
+      for (const [variantId, success] of arms) {
+        const v = sql.get<{ generation: number }>('SELECT generation FROM variants WHERE id = ?', [variantId])!;
+        const runId = newId('r', (x) => !!sql.get('SELECT 1 FROM runs WHERE id = ?', [x]) || events.some((e) => (e.payload as { runId?: string }).runId === x));
+        events.push(event('run.started', {
+          runId, familyId: t.family_id, variantId, generation: v.generation, title: `replay: ${input.taskKey}`, vars: {},
+          taskKey: input.taskKey, arm: REPLAY_ARM, nodes: [], edges: [],
+        }));
+        const evidenceId = newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]) || events.some((e) => (e.payload as { evidenceId?: string }).evidenceId === x));
+        events.push(event('evidence.recorded', {
+          evidenceId, familyId: t.family_id, variantId, runId, nodeId: null, kind: 'run_outcome', success, interventions: null,
+          reviewRejections: null, tokens: null, durationMs: null, note: `paired replay for trial ${t.id}`,
+        }));
+      }
+      return { events, result: t.family_id };
+    }, actor);
+    return this.evaluate(familyId);
+  }
+
+  // ---- evaluation ------------------------------------------------------------------------------------
+
+  /**
+   * Applies the family's policy to the evidence of its open trial and records what the rule decides,
+   * acting on it in the same commit. Safe to call any number of times from any number of processes:
+   * everything is re-checked inside the commit, and a `continue` is recorded only when the counted
+   * evidence changed since the trial's last decision.
+   */
+  async evaluate(familyId: string, actor = 'rule'): Promise<EvaluationResult> {
+    await this.ledger.refresh();
+    // A read-only look first, so that unchanged evidence costs no lock.
+    const preview = this.plan(this.ledger.sql, familyId);
+    if (preview.events.length === 0) return preview.result;
+    return this.ledger.commit(({ sql }) => this.plan(sql, familyId), actor);
+  }
+
+  /** Evaluates every family with an open trial. Cheap when there is none: one indexed query. */
+  async onEvidence(actor = 'rule'): Promise<EvaluationResult[]> {
+    await this.ledger.refresh();
+    const families = this.ledger.sql.all<{ family_id: string }>("SELECT DISTINCT family_id FROM trials WHERE status = 'open'").map((r) => r.family_id);
+    const out: EvaluationResult[] = [];
+    for (const f of families) out.push(await this.evaluate(f, actor));
+    return out;
+  }
+
+  /**
+   * Evaluates the families whose open trial the given events may affect (run outcomes, node reports
+   * and reviews, evidence, policy changes). Call it after a write or from `ledger.onDidChange`; the
+   * events a decision writes never trigger another evaluation.
+   */
+  async evaluateAffected(events: ReadonlyArray<Pick<StoredEvent, 'kind' | 'payload'>>, actor = 'rule'): Promise<EvaluationResult[]> {
+    const relevant = events.filter((e) => EVIDENCE_KINDS.has(e.kind));
+    if (relevant.length === 0) return [];
+    const sql = this.ledger.sql;
+    const open = new Set(sql.all<{ family_id: string }>("SELECT family_id FROM trials WHERE status = 'open'").map((r) => r.family_id));
+    if (open.size === 0) return [];
+    const families = new Set<string>();
+    for (const e of relevant) {
+      const p = e.payload as { familyId?: string | null; runId?: string; nodeId?: string };
+      let familyId = p.familyId ?? null;
+      if (!familyId && p.runId) familyId = sql.get<{ family_id: string | null }>('SELECT family_id FROM runs WHERE id = ?', [p.runId])?.family_id ?? null;
+      if (!familyId && p.nodeId) {
+        familyId = sql.get<{ family_id: string | null }>('SELECT r.family_id FROM nodes n JOIN runs r ON r.id = n.run_id WHERE n.id = ?', [p.nodeId])?.family_id ?? null;
+      }
+      if (familyId && open.has(familyId)) families.add(familyId);
+    }
+    const out: EvaluationResult[] = [];
+    for (const f of families) out.push(await this.evaluate(f, actor));
+    return out;
+  }
+
+  /** What evaluating `familyId` now would write, and the result; pure over `sql`. */
+  private plan(sql: Sql, familyId: string): Planned {
+    const none = (reason: string, trialId: string | null = null): Planned => ({
+      events: [], result: { familyId, trialId, action: 'none', verdict: null, decisionId: null, reason },
+    });
+    if (!sql.get('SELECT 1 FROM families WHERE id = ?', [familyId])) throw notFound('familyId', 'family', familyId);
+    const t = this.liveTrial(sql, familyId);
+    if (!t) return none(`family ${familyId} has no open trial`);
+    if (t.status === 'paused') return none(`trial ${t.id} is paused until a person promotes or rejects ${t.candidate_id}`, t.id);
+    const { policy, version, hash } = this.policyIn(sql, familyId);
+    const active = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [familyId])!.active_variant;
+    const expected = t.stage === 'watch' ? t.candidate_id : t.incumbent_id;
+    if (active !== expected) {
+      // Someone chose another variant by hand; this trial no longer compares what it set out to.
+      const events: NewEvent[] = [event('trial.ended', { trialId: t.id, status: 'superseded' })];
+      if (t.stage !== 'watch' && active !== t.candidate_id) {
+        events.push(event('variant.status_changed', { variantId: t.candidate_id, status: 'candidate', reason: `trial ${t.id} superseded: ${active} was made active` }));
+      }
+      return { events, result: { familyId, trialId: t.id, action: 'superseded', verdict: null, decisionId: null, reason: `the active variant changed to ${active} outside the trial` } };
+    }
+    const m = this.measure(sql, t, policy);
+    const d = m.decision;
+    const stage = t.stage as TrialStage;
+    const decisionId = newId('d', (x) => !!sql.get('SELECT 1 FROM decisions WHERE id = ?', [x]));
+    const record = (verdict: RecordedVerdict, reason: string, extra: Partial<DecisionDetail> = {}) => event('decision.recorded', {
+      decisionId, familyId, candidateId: t.candidate_id, incumbentId: t.incumbent_id, trialId: t.id, stage, verdict, reason,
+      policyVersion: version, policyHash: hash, detail: this.detail(d, m, extra),
+    });
+    const done = (events: NewEvent[], action: EvaluationAction, verdict: RecordedVerdict): Planned => ({
+      events, result: { familyId, trialId: t.id, action, verdict, decisionId, reason: d.reason },
+    });
+
+    if (d.verdict === 'continue' && d.nextStage === 'trial') {
+      return done([
+        record('advance', d.reason, { nextStage: 'trial' }),
+        event('trial.stage_changed', { trialId: t.id, stage: 'trial', share: policy.stages.trial.candidateShare }),
+      ], 'advanced', 'advance');
+    }
+    if (d.verdict === 'continue') {
+      const last = this.lastDecision(sql, t.id, stage);
+      if (last ? last.watermark === m.watermark : !m.counted) return none(`no new evidence since the last decision: ${d.reason}`, t.id);
+      return done([record('continue', d.reason)], 'recorded', 'continue');
+    }
+    if (d.verdict === 'pause') {
+      const last = this.lastDecision(sql, t.id, stage);
+      if (last && last.verdict === 'pause' && last.watermark === m.watermark) return none(d.reason, t.id);
+      return done([
+        record('pause', d.reason),
+        event('trial.status_changed', { trialId: t.id, status: 'paused', reason: d.reason }),
+      ], 'paused', 'pause');
+    }
+    if (d.verdict === 'promote' && stage === 'watch') {
+      return done([
+        record('confirm', d.reason, { nextStage: 'done' }),
+        event('trial.ended', { trialId: t.id, status: 'confirmed' }),
+      ], 'confirmed', 'confirm');
+    }
+    if (d.verdict === 'promote') {
+      const activation = this.formulas.activationEvents(sql, t.candidate_id, `promoted by decision ${decisionId}: ${d.reason}`);
+      return done([
+        record('promote', d.reason, { nextStage: 'watch', baseline: d.arms.incumbent }),
+        ...activation.events,
+        event('trial.stage_changed', { trialId: t.id, stage: 'watch', share: 0 }),
+      ], 'promoted', 'promote');
+    }
+    if (d.verdict === 'reject') {
+      return done([
+        record('reject', d.reason),
+        event('variant.status_changed', { variantId: t.candidate_id, status: 'rejected', reason: `rejected by decision ${decisionId}: ${d.reason}` }),
+        event('trial.ended', { trialId: t.id, status: 'rejected' }),
+      ], 'rejected', 'reject');
+    }
+    // rollback: only the watch stage gives it.
+    const back = this.formulas.rollbackEvents(sql, familyId, `rolled back by decision ${decisionId}: ${d.reason}`);
+    return done([
+      record('rollback', d.reason),
+      ...back.events,
+      event('trial.ended', { trialId: t.id, status: 'rolled_back' }),
+    ], 'rolled_back', 'rollback');
+  }
+
+  private detail(d: Decision, m: Measured, extra: Partial<DecisionDetail>): DecisionDetail {
+    return {
+      ruleVerdict: d.ruleVerdict, ruleReason: d.reason, nextStage: d.nextStage, arms: d.arms, pairs: d.statistics.pairs,
+      statistics: d.statistics, guardrails: [...d.guardrails], missing: [...d.missing], period: m.period, watermark: m.watermark,
+      evaluatedBy: this.ledger.actor, ...extra,
+    };
+  }
+
+  /** The trial's latest decision in `stage`, with its watermark. */
+  private lastDecision(sql: Sql, trialId: string, stage: string): { verdict: string; watermark: string | null } | undefined {
+    const r = sql.get<{ verdict: string; detail: string }>(
+      'SELECT verdict, detail FROM decisions WHERE trial_id = ? AND stage = ? ORDER BY seq DESC LIMIT 1', [trialId, stage]);
+    if (!r) return undefined;
+    const detail = JSON.parse(r.detail) as { watermark?: string };
+    return { verdict: r.verdict, watermark: detail.watermark ?? null };
+  }
+
+  /** The decision that moved the trial into `stage`: its seq starts that stage's period. */
+  private entered(sql: Sql, t: RawTrial, stage: TrialStage): { seq: number; detail: Partial<DecisionDetail> } | undefined {
+    const rows = sql.all<{ seq: number; detail: string }>(
+      `SELECT seq, detail FROM decisions WHERE family_id = ? AND trial_id = ? AND detail LIKE ? ORDER BY seq DESC`,
+      [t.family_id, t.id, `%"nextStage":"${stage}"%`]);
+    for (const r of rows) {
+      const detail = JSON.parse(r.detail) as Partial<DecisionDetail>;
+      if (detail.nextStage === stage) return { seq: r.seq, detail };
+    }
+    return undefined;
+  }
+
+  /**
+   * Counts the evidence of a trial's current stage and applies the rule. The screen compares paired
+   * replays; the trial compares both variants' runs created since the trial stage began (the same
+   * period for both); the watch compares the promoted variant's runs since its promotion with the
+   * baseline recorded in the promotion decision.
+   */
+  private measure(sql: Sql, t: RawTrial, policy: EvolutionPolicy): Measured {
+    const stage = t.stage as TrialStage;
+    if (stage === 'screen') {
+      const { pairs, candidate, incumbent } = this.pairs(sql, t, t.started_seq);
+      const decision = decide({ policy, incumbent, candidate, pairs, stage });
+      return { decision, period: { fromSeq: t.started_seq, toSeq: null }, watermark: watermark(stage, decision.arms, decision.statistics.pairs), counted: pairs.length > 0 };
+    }
+    if (stage === 'trial') {
+      const fromSeq = this.entered(sql, t, 'trial')?.seq ?? t.started_seq;
+      const candidate = armStats(sql, t.candidate_id, fromSeq, null);
+      const incumbent = armStats(sql, t.incumbent_id, fromSeq, null);
+      const decision = decide({ policy, incumbent, candidate, stage });
+      return { decision, period: { fromSeq, toSeq: null }, watermark: watermark(stage, decision.arms, null), counted: candidate.runs + incumbent.runs > 0 };
+    }
+    const promotion = this.entered(sql, t, 'watch');
+    const fromSeq = promotion?.seq ?? t.started_seq;
+    const baseline = promotion?.detail.baseline ?? emptyArm();
+    const candidate = armStats(sql, t.candidate_id, fromSeq + 1, null);
+    const decision = decide({ policy, incumbent: baseline, candidate, stage });
+    return { decision, period: { fromSeq: fromSeq + 1, toSeq: null }, watermark: watermark(stage, decision.arms, null), counted: candidate.runs > 0 };
+  }
+
+  /**
+   * Paired replays of a screen: for every task key with a finished run of both variants since the
+   * screen began, the earliest run of each. Pairs come from runs, whether recordReplay made them or
+   * someone ran the candidate by hand on a task the incumbent ran in the same period.
+   */
+  private pairs(sql: Sql, t: RawTrial, fromSeq: number): { pairs: PairedResult[]; candidate: ArmStats; incumbent: ArmStats } {
+    const rows = sql.all<RawArmRun>(
+      `SELECT variant_id, task_key, outcome, interventions, review_rejections, tokens, duration_ms FROM runs
+       WHERE variant_id IN (?, ?) AND created_seq >= ? AND outcome IS NOT NULL AND task_key IS NOT NULL
+       ORDER BY created_seq`, [t.candidate_id, t.incumbent_id, fromSeq]);
+    const first = new Map<string, { c?: RawArmRun; i?: RawArmRun }>();
+    for (const r of rows) {
+      const slot = first.get(r.task_key!) ?? {};
+      if (r.variant_id === t.candidate_id) slot.c ??= r;
+      else slot.i ??= r;
+      first.set(r.task_key!, slot);
+    }
+    const pairs: PairedResult[] = [];
+    const c: RawArmRun[] = [];
+    const i: RawArmRun[] = [];
+    for (const [task, slot] of first) {
+      if (!slot.c || !slot.i) continue;
+      pairs.push({ task, candidateSuccess: slot.c.outcome === 'success', incumbentSuccess: slot.i.outcome === 'success' });
+      c.push(slot.c);
+      i.push(slot.i);
+    }
+    return { pairs, candidate: sumArm(c), incumbent: sumArm(i) };
+  }
+
+  // ---- a person's decisions ---------------------------------------------------------------------------
+
+  /**
+   * A person promotes a variant. In a screen or trial it becomes active now and the watch begins; in
+   * the watch it confirms the promotion. A candidate without a trial is made active and watched against
+   * the previous variant's recent runs. The decision records the person, the reason and the numbers.
+   */
+  async promote(variantId: string, by: PersonDecision): Promise<EvaluationResult> {
+    checkPerson(by);
+    return this.ledger.commit<EvaluationResult>(({ sql }) => {
+      const v = this.requireVariant(sql, variantId);
+      if (v.status === 'rejected') throw conflict(`variant ${variantId} was rejected${v.status_reason ? ` (${v.status_reason})` : ''}; it cannot be promoted`, 'variantId');
+      const t = this.liveTrial(sql, v.family_id);
+      if (t && t.candidate_id !== variantId) {
+        throw conflict(`family ${v.family_id} has a live trial of ${t.candidate_id} (${t.id}); reject or promote it before promoting ${variantId}`, 'variantId');
+      }
+      const { policy, version, hash } = this.policyIn(sql, v.family_id);
+      const decisionId = newId('d', (x) => !!sql.get('SELECT 1 FROM decisions WHERE id = ?', [x]));
+      const resumed: NewEvent[] = t?.status === 'paused' ? [event('trial.status_changed', { trialId: t.id, status: 'open', reason: `decided by ${by.actor}` })] : [];
+      if (t && t.stage === 'watch') {
+        const m = this.measure(sql, t, policy);
+        return {
+          events: [
+            this.personDecision(decisionId, t, 'watch', 'confirm', by, version, hash, m, { nextStage: 'done' }),
+            event('trial.ended', { trialId: t.id, status: 'confirmed' }),
+          ],
+          result: { familyId: v.family_id, trialId: t.id, action: 'confirmed', verdict: 'confirm', decisionId, reason: by.reason },
+        };
+      }
+      if (t) {
+        const m = this.measure(sql, t, policy);
+        // A promotion from the screen has no live incumbent runs of the period; the watch compares with recent ones.
+        const baseline = t.stage === 'trial' ? m.decision.arms.incumbent : recentArm(sql, t.incumbent_id, BASELINE_RUNS);
+        const activation = this.formulas.activationEvents(sql, variantId, `promoted by ${by.actor} (decision ${decisionId}): ${by.reason}`);
+        return {
+          events: [
+            ...resumed,
+            this.personDecision(decisionId, t, t.stage, 'promote', by, version, hash, m, { nextStage: 'watch', baseline }),
+            ...activation.events,
+            event('trial.stage_changed', { trialId: t.id, stage: 'watch', share: 0 }),
+          ],
+          result: { familyId: v.family_id, trialId: t.id, action: 'promoted', verdict: 'promote', decisionId, reason: by.reason },
+        };
+      }
+      if (v.status === 'active') throw conflict(`variant ${variantId} is already the active variant of ${v.family_id}`, 'variantId');
+      const incumbentId = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [v.family_id])!.active_variant;
+      const activation = this.formulas.activationEvents(sql, variantId, `promoted by ${by.actor} (decision ${decisionId}): ${by.reason}`);
+      if (!incumbentId) {
+        return {
+          events: [...activation.events],
+          result: { familyId: v.family_id, trialId: null, action: 'promoted', verdict: 'promote', decisionId: null, reason: by.reason },
+        };
+      }
+      // No trial: the numbers are each variant's recent runs, and a watch trial guards the change.
+      const trialId = newId('t', (x) => !!sql.get('SELECT 1 FROM trials WHERE id = ?', [x]));
+      const baseline = recentArm(sql, incumbentId, BASELINE_RUNS);
+      const candidate = recentArm(sql, variantId, BASELINE_RUNS);
+      const decision = decide({ policy, incumbent: baseline, candidate, stage: 'trial' });
+      const subject: DecisionSubject = { id: trialId, family_id: v.family_id, candidate_id: variantId, incumbent_id: incumbentId };
+      const m: Measured = { decision, period: { fromSeq: 0, toSeq: null }, watermark: watermark('manual', decision.arms, null), counted: true };
+      return {
+        events: [
+          event('trial.started', { trialId, familyId: v.family_id, candidateId: variantId, incumbentId, stage: 'watch', share: 0 }),
+          this.personDecision(decisionId, subject, 'manual', 'promote', by, version, hash, m, { nextStage: 'watch', baseline }),
+          ...activation.events,
+        ],
+        result: { familyId: v.family_id, trialId, action: 'promoted', verdict: 'promote', decisionId, reason: by.reason },
+      };
+    }, by.actor);
+  }
+
+  /**
+   * A person rejects a variant. In a screen or trial the candidate is rejected and the trial ends; in
+   * the watch the promotion is rolled back to the previous variant. A candidate without a trial is
+   * simply rejected. Either way it is remembered, so the same change is not proposed again.
+   */
+  async reject(variantId: string, by: PersonDecision): Promise<EvaluationResult> {
+    checkPerson(by);
+    return this.ledger.commit<EvaluationResult>(({ sql }) => {
+      const v = this.requireVariant(sql, variantId);
+      if (v.status === 'rejected') throw conflict(`variant ${variantId} is already rejected`, 'variantId');
+      const t = this.liveTrial(sql, v.family_id);
+      const { policy, version, hash } = this.policyIn(sql, v.family_id);
+      const decisionId = newId('d', (x) => !!sql.get('SELECT 1 FROM decisions WHERE id = ?', [x]));
+      if (t && t.candidate_id === variantId) {
+        const m = this.measure(sql, t, policy);
+        if (t.stage === 'watch') {
+          const back = this.formulas.rollbackEvents(sql, v.family_id, `rolled back by ${by.actor} (decision ${decisionId}): ${by.reason}`);
+          return {
+            events: [this.personDecision(decisionId, t, 'watch', 'rollback', by, version, hash, m), ...back.events, event('trial.ended', { trialId: t.id, status: 'rolled_back' })],
+            result: { familyId: v.family_id, trialId: t.id, action: 'rolled_back', verdict: 'rollback', decisionId, reason: by.reason },
+          };
+        }
+        return {
+          events: [
+            this.personDecision(decisionId, t, t.stage, 'reject', by, version, hash, m),
+            event('variant.status_changed', { variantId, status: 'rejected', reason: `rejected by ${by.actor}: ${by.reason}` }),
+            event('trial.ended', { trialId: t.id, status: 'rejected' }),
+          ],
+          result: { familyId: v.family_id, trialId: t.id, action: 'rejected', verdict: 'reject', decisionId, reason: by.reason },
+        };
+      }
+      if (v.status === 'active') throw conflict(`variant ${variantId} is the active variant of ${v.family_id} and not under watch; roll the family back instead`, 'variantId');
+      const incumbentId = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [v.family_id])!.active_variant;
+      const incumbent = incumbentId ? recentArm(sql, incumbentId, BASELINE_RUNS) : emptyArm();
+      const decision = decide({ policy, incumbent, candidate: recentArm(sql, variantId, BASELINE_RUNS), stage: 'trial' });
+      const subject: DecisionSubject = { id: null, family_id: v.family_id, candidate_id: variantId, incumbent_id: incumbentId };
+      const m: Measured = { decision, period: { fromSeq: 0, toSeq: null }, watermark: watermark('manual', decision.arms, null), counted: true };
+      const rec = this.personDecision(decisionId, subject, 'manual', 'reject', by, version, hash, m);
+      return {
+        events: [rec, event('variant.status_changed', { variantId, status: 'rejected', reason: `rejected by ${by.actor}: ${by.reason}` })],
+        result: { familyId: v.family_id, trialId: null, action: 'rejected', verdict: 'reject', decisionId, reason: by.reason },
+      };
+    }, by.actor);
+  }
+
+  /** A person reopens a paused trial so it gathers more evidence (the rule may pause it again at its cap). */
+  async resume(familyId: string, by: PersonDecision): Promise<EvaluationResult> {
+    checkPerson(by);
+    return this.ledger.commit<EvaluationResult>(({ sql }) => {
+      const t = this.liveTrial(sql, familyId);
+      if (!t || t.status !== 'paused') throw conflict(`family ${familyId} has no paused trial`, 'familyId');
+      const { policy, version, hash } = this.policyIn(sql, familyId);
+      const decisionId = newId('d', (x) => !!sql.get('SELECT 1 FROM decisions WHERE id = ?', [x]));
+      return {
+        events: [
+          this.personDecision(decisionId, t, t.stage, 'resume', by, version, hash, this.measure(sql, t, policy)),
+          event('trial.status_changed', { trialId: t.id, status: 'open', reason: `resumed by ${by.actor}: ${by.reason}` }),
+        ],
+        result: { familyId, trialId: t.id, action: 'recorded', verdict: 'resume', decisionId, reason: by.reason },
+      };
+    }, by.actor);
+  }
+
+  private personDecision(
+    decisionId: string, t: DecisionSubject, stage: string, verdict: RecordedVerdict, by: PersonDecision, version: number, hash: string,
+    m: Measured, extra: Partial<DecisionDetail> = {},
+  ) {
+    return event('decision.recorded', {
+      decisionId, familyId: t.family_id, candidateId: t.candidate_id, incumbentId: t.incumbent_id, trialId: t.id, stage, verdict,
+      reason: by.reason, policyVersion: version, policyHash: hash, detail: this.detail(m.decision, m, { nextStage: null, ...extra }),
+    });
+  }
+
+  private requireVariant(sql: Sql, variantId: string) {
+    if (typeof variantId !== 'string' || !variantId) throw invalid('variantId', 'name the variant');
+    const v = sql.get<{ family_id: string; status: VariantStatus; status_reason: string | null }>(
+      'SELECT family_id, status, status_reason FROM variants WHERE id = ?', [variantId]);
+    if (!v) throw notFound('variantId', 'variant', variantId);
+    return v;
+  }
+
+  // ---- queries ----------------------------------------------------------------------------------------
+
+  /**
+   * Where a variant stands, without writing anything: its trial and stage, both arms, the statistics,
+   * the guardrails, the verdict the rule would give now and the evidence still missing. A variant
+   * without a live trial is read as if on trial now, over each variant's recent runs.
+   */
+  async assess(variantId: string): Promise<Assessment> {
+    await this.ledger.refresh();
+    const sql = this.ledger.sql;
+    const v = this.requireVariant(sql, variantId);
+    const { policy } = this.policyIn(sql, v.family_id);
+    const live = this.liveTrial(sql, v.family_id);
+    const own = live?.candidate_id === variantId ? live
+      : sql.get<RawTrial>('SELECT * FROM trials WHERE candidate_id = ? ORDER BY started_seq DESC LIMIT 1', [variantId]);
+    if (own && (own.status === 'open' || own.status === 'paused')) {
+      const m = this.measure(sql, own, policy);
+      const missing = [...m.decision.missing];
+      if (own.status === 'paused') missing.unshift(`a person's decision: the trial is paused (promote or reject ${variantId}, or resume the trial)`);
+      return toAssessment(variantId, v, toTrial(own), own.stage as TrialStage, m, missing);
+    }
+    const incumbentId = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [v.family_id])!.active_variant;
+    const incumbent = incumbentId && incumbentId !== variantId ? recentArm(sql, incumbentId, BASELINE_RUNS) : emptyArm();
+    const decision = decide({ policy, incumbent, candidate: recentArm(sql, variantId, BASELINE_RUNS), stage: 'trial' });
+    const m: Measured = { decision, period: { fromSeq: 0, toSeq: null }, watermark: '', counted: true };
+    const why = v.status === 'active' ? `nothing: ${variantId} is the active variant`
+      : v.status === 'rejected' ? `nothing: ${variantId} was rejected`
+        : `a trial: ${variantId} has none open, so these numbers are its recent runs against the active variant's, not the same period`;
+    return toAssessment(variantId, v, own ? toTrial(own) : null, 'trial', m, [why, ...decision.missing]);
+  }
+
+  /** A family's decisions, oldest first. */
+  decisions(familyId: string, options: { trialId?: string; limit?: number } = {}): DecisionRecord[] {
+    const limit = Math.max(1, Math.min(options.limit ?? 1000, 10_000));
+    const rows = this.ledger.sql.all<RawDecision>(
+      `SELECT * FROM (SELECT * FROM decisions WHERE family_id = ? ${options.trialId ? 'AND trial_id = ?' : ''} ORDER BY seq DESC LIMIT ${limit}) ORDER BY seq`,
+      options.trialId ? [familyId, options.trialId] : [familyId]);
+    return rows.map((r) => ({
+      id: r.id, familyId: r.family_id, candidateId: r.candidate_id, incumbentId: r.incumbent_id, trialId: r.trial_id, stage: r.stage,
+      verdict: r.verdict, actor: r.actor, reason: r.reason, policyVersion: r.policy_version, policyHash: r.policy_hash,
+      detail: JSON.parse(r.detail) as DecisionDetail, seq: r.seq, at: r.at,
+    }));
+  }
+}
+
+interface RawDecision {
+  id: string; family_id: string; candidate_id: string; incumbent_id: string | null; trial_id: string | null; stage: string; verdict: string;
+  actor: string; reason: string; policy_version: number | null; policy_hash: string | null; detail: string; seq: number; at: string;
+}
+
+interface RawArmRun {
+  variant_id: string; task_key: string | null; outcome: string; interventions: number; review_rejections: number; tokens: number; duration_ms: number;
+}
+
+function emptyArm(): ArmStats {
+  return { runs: 0, successes: 0, interventions: 0, reviewRejections: 0, tokens: 0, durationMs: 0 };
+}
+
+function sumArm(rows: readonly RawArmRun[]): ArmStats {
+  const a = { ...emptyArm() };
+  for (const r of rows) {
+    a.runs++;
+    if (r.outcome === 'success') a.successes++;
+    a.interventions += r.interventions;
+    a.reviewRejections += r.review_rejections;
+    a.tokens += r.tokens;
+    a.durationMs += r.duration_ms;
+  }
+  return a;
+}
+
+/** A variant's live runs with an outcome created in [fromSeq, toSeq); replays are not live runs. */
+function armStats(sql: Sql, variantId: string, fromSeq: number, toSeq: number | null): ArmStats {
+  const r = sql.get<{ runs: number; successes: number | null; interventions: number | null; rr: number | null; tokens: number | null; duration: number | null }>(
+    `SELECT count(*) AS runs, sum(outcome = 'success') AS successes, sum(interventions) AS interventions, sum(review_rejections) AS rr,
+       sum(tokens) AS tokens, sum(duration_ms) AS duration
+     FROM runs WHERE variant_id = ? AND created_seq >= ? ${toSeq === null ? '' : 'AND created_seq < ?'}
+       AND outcome IS NOT NULL AND (arm IS NULL OR arm <> '${REPLAY_ARM}')`,
+    toSeq === null ? [variantId, fromSeq] : [variantId, fromSeq, toSeq])!;
+  return { runs: r.runs, successes: r.successes ?? 0, interventions: r.interventions ?? 0, reviewRejections: r.rr ?? 0, tokens: r.tokens ?? 0, durationMs: r.duration ?? 0 };
+}
+
+/** A variant's most recent `limit` live runs with an outcome, whenever they ran. */
+function recentArm(sql: Sql, variantId: string, limit: number): ArmStats {
+  return sumArm(sql.all<RawArmRun>(
+    `SELECT variant_id, task_key, outcome, interventions, review_rejections, tokens, duration_ms FROM runs
+     WHERE variant_id = ? AND outcome IS NOT NULL AND (arm IS NULL OR arm <> '${REPLAY_ARM}') ORDER BY created_seq DESC LIMIT ${limit}`, [variantId]));
+}
+
+function watermark(stage: string, arms: Decision['arms'], pairs: PairedCounts | null): string {
+  return createHash('sha256').update(`${stage}\u0000${canonicalJson({ arms, pairs })}`).digest('hex').slice(0, 16);
+}
+
+function checkPerson(by: PersonDecision): void {
+  if (!by || typeof by.actor !== 'string' || !by.actor.trim()) throw invalid('actor', 'name the person who decides');
+  if (typeof by.reason !== 'string' || !by.reason.trim()) throw invalid('reason', 'say why, in a sentence; it is kept with the decision');
+}
+
+function toTrial(r: RawTrial): TrialRow {
+  return {
+    id: r.id, familyId: r.family_id, candidateId: r.candidate_id, incumbentId: r.incumbent_id, stage: r.stage as TrialStage, share: r.share,
+    status: r.status as TrialStatus, startedSeq: r.started_seq, startedAt: r.started_at, endedAt: r.ended_at,
+  };
+}
+
+function toAssessment(
+  variantId: string, v: { family_id: string; status: VariantStatus }, trial: TrialRow | null, stage: TrialStage, m: Measured, missing: string[],
+): Assessment {
+  const d = m.decision;
+  return {
+    variantId, familyId: v.family_id, status: v.status, trial, stage, arms: d.arms, pairs: d.statistics.pairs, statistics: d.statistics,
+    guardrails: d.guardrails, verdict: d.verdict, ruleVerdict: d.ruleVerdict, nextStage: d.nextStage, reason: d.reason, missing,
+    policyVersion: d.policyVersion, policyHash: d.policyHash, period: m.period,
+  };
+}
+
+/** `patch` over `base`: plain objects merge field by field, anything else replaces. */
+function mergeDeep(base: unknown, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = base && typeof base === 'object' && !Array.isArray(base) ? { ...(base as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (k === 'version') continue;
+    const cur = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)
+      ? mergeDeep(cur, v as Record<string, unknown>)
+      : v;
+  }
+  return out;
+}
