@@ -78,12 +78,15 @@ function errorResult(tool: string, e: unknown): CallToolResult {
     corrupt: 'The ledger needs attention from a person.',
     io: 'This is not a problem with your arguments; tell the person.',
   };
-  const message = `${tool} failed: ${err.message.replace(/[.\s]+$/, '')}. ${next[err.code] ?? ''} Nothing was written.`;
+  // Every message starts with the field it is about, so that a model knows what to change.
+  const said = err.message.replace(/[.\s]+$/, '');
+  const named = field && !said.startsWith(`${field}: `) ? `${field}: ${said}` : said;
+  const message = `${tool} failed: ${named}. ${next[err.code] ?? ''} Nothing was written.`;
   return {
     isError: true,
     content: [
       { type: 'text', text: message },
-      { type: 'text', text: JSON.stringify({ error: { code: err.code, field: field ?? null, message: err.message } }) },
+      { type: 'text', text: JSON.stringify({ error: { code: err.code, field: field ?? null, message: named } }) },
     ],
   };
 }

@@ -18,8 +18,17 @@ export function validate<S extends z.ZodObject>(schema: S, args: unknown): z.out
     return fail(field, `is not a field of this tool${allowed.length ? `; the fields are ${allowed.join(', ')}` : ''}`);
   }
   const field = path.length ? path.join('.') : 'input';
-  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return fail(field, 'is required');
+  if (valueAt(args, path) === undefined) return fail(field, 'is required');
   return fail(field, issue.message);
+}
+
+function valueAt(value: unknown, path: string[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
 }
 
 function fail(field: string, message: string): never {
