@@ -1,0 +1,79 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { EvidenceRow, NodeRow, RunRow } from '../../src/ledger/index';
+import { summarizeEvidence, toLineageGraph, toRunGraph, variantLabel } from '../../src/extension/viewModel';
+import type { VariantInfo } from '../../src/extension/viewModel';
+import { isLineageGraph, isRunGraph } from '../../src/shared/protocol';
+
+const run: RunRow = {
+  id: 'r-1', familyId: 'fam', variantId: 'v-1', generation: 1, title: 'ship', vars: {}, taskKey: null, arm: null, status: 'running',
+  outcome: null, tokens: 0, durationMs: 0, interventions: 0, reviewRejections: 0, openNodes: 2, createdAt: '2026-01-01T00:00:00Z', finishedAt: null,
+};
+function node(id: string, state: NodeRow['state'], extra: Partial<NodeRow> = {}): NodeRow {
+  return {
+    id, runId: 'r-1', stepId: id, title: `step ${id}`, instructions: '', state, unmet: 0, attempts: 0, maxAttempts: 1, onExhausted: 'fail', gate: null,
+    gateOpen: false, review: false, claimId: null, worker: null, leaseExpires: null, result: null, tokens: 0, durationMs: 0, updatedAt: '', ...extra,
+  };
+}
+function evidence(extra: Partial<EvidenceRow>): EvidenceRow {
+  return {
+    id: 'e', familyId: 'fam', variantId: 'v-1', runId: 'r-1', nodeId: null, kind: 'run_outcome', success: true, interventions: null,
+    reviewRejections: null, tokens: null, durationMs: null, note: '', actor: 'test', at: '', ...extra,
+  };
+}
+
+describe('toRunGraph', () => {
+  it('shows states, the worker and thread bound to a node, and typed edges, as a valid protocol graph', () => {
+    const g = toRunGraph({
+      run,
+      nodes: [node('plan', 'done', { tokens: 1200 }), node('code', 'active', { worker: 'codex-1', leaseExpires: '2026-01-01T01:00:00Z' }), node('docs', 'skipped')],
+      edges: [{ from: 'plan', to: 'code', kind: 'needs' }, { from: 'plan', to: 'docs', kind: 'parent-child' }],
+      bindings: [{ nodeId: 'code', workerKind: 'codex', threadId: 'thr_9', boundAt: '' }],
+    }, [evidence({ nodeId: 'code', kind: 'review', success: false, note: 'missing test' })]);
+    assert.ok(isRunGraph(g));
+    const code = g.nodes.find((n) => n.id === 'code')!;
+    assert.equal(code.state, 'active');
+    assert.deepEqual(code.worker, { worker: 'codex-1', threadId: 'thr_9', leaseExpiresAt: '2026-01-01T01:00:00Z' });
+    assert.ok(code.evidence.some((e) => e.label === 'review' && e.value === 'failure · missing test'));
+    assert.equal(g.nodes.find((n) => n.id === 'docs')!.state, 'done', 'skipped counts as settled');
+    assert.ok(g.nodes.find((n) => n.id === 'docs')!.evidence.some((e) => e.label === 'skipped'));
+    assert.deepEqual(g.edges.map((e) => [e.source, e.target, e.kind]), [['plan', 'code', 'needs'], ['plan', 'docs', 'parent-child']]);
+  });
+});
+
+describe('toLineageGraph', () => {
+  const v = (id: string, generation: number, status: VariantInfo['status'], parents: string[] = []): VariantInfo => ({
+    id, familyId: 'fam', generation, parents, summary: id === 'v-1' ? 'imported' : 'retry test', status, contentHash: `${id}aaaaaaaaaa`,
+    createdAt: '', runs: 0, finishedRuns: 0, successes: 0,
+  });
+
+  it('marks the active variant, keeps known parents only, and describes open trials', () => {
+    const g = toLineageGraph(
+      { id: 'fam', description: '', activeVariantId: 'v-1' },
+      [v('v-1', 1, 'active'), v('v-2', 2, 'trial', ['v-1', 'v-gone'])],
+      () => ({ runs: 4, successes: 3, failures: 1, interventions: 0, tokens: 0 }),
+      [{ id: 't', familyId: 'fam', candidateId: 'v-2', incumbentId: 'v-1', stage: 'trial', share: 0.2, status: 'open' }],
+    );
+    assert.ok(isLineageGraph(g));
+    assert.equal(g.activeVariantId, 'v-1');
+    const cand = g.variants.find((x) => x.id === 'v-2')!;
+    assert.deepEqual(cand.parentIds, ['v-1']);
+    assert.match(cand.trial!, /20% of new runs, 3\/4 succeeded/);
+    assert.equal(cand.mutation, 'retry test');
+  });
+
+  it('labels variants by generation and content hash', () => {
+    assert.equal(variantLabel({ id: 'v-x', generation: 3, contentHash: '0123456789abcdef' }), 'g3·0123456');
+  });
+});
+
+describe('summarizeEvidence', () => {
+  it('counts run outcomes and sums interventions and tokens', () => {
+    const s = summarizeEvidence([
+      evidence({ success: true, tokens: 10 }),
+      evidence({ success: false, interventions: 2 }),
+      evidence({ kind: 'intervention', success: null, interventions: 1 }),
+    ]);
+    assert.deepEqual(s, { runs: 2, successes: 1, failures: 1, interventions: 3, tokens: 10 });
+  });
+});
