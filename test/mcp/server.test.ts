@@ -8,7 +8,7 @@ import { openLedger } from '../../src/ledger/index';
 import { parseArgs } from '../../src/mcp/args';
 import { harness, textOf } from './helpers';
 
-interface Node { id: string; stepId: string; state: string; worker: string | null }
+interface Node { id: string; runId: string; stepId: string; state: string; worker: string | null }
 
 test('every tool is listed with a description, flat input schema, output schema and all four annotations', async () => {
   const h = await harness();
