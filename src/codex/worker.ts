@@ -1,0 +1,611 @@
+import { z } from 'zod';
+import { LedgerError } from '../ledger/index';
+import type { Ledger, NodeRow, NodeState, RunRow } from '../ledger/index';
+import { AppServerError } from './appServer';
+import type { AppServer, Disposable } from './appServer';
+import {
+  dynamicToolCallSchema, errorNotificationSchema, itemNotificationSchema, textInput, tokenUsageUpdatedSchema, turnCompletedSchema,
+} from './protocol';
+import type {
+  DynamicToolCallParams, DynamicToolCallResponse, DynamicToolSpec, JsonValue, ServerNotification, ThreadResumeParams, ThreadStartParams,
+  TokenUsageBreakdown, TurnStartParams, TurnStatus,
+} from './protocol';
+
+export interface CodexWorkerOptions {
+  ledger: Ledger;
+  /** A started app-server; the worker registers its tool handler on it but does not own it. */
+  server: AppServer;
+  /** The workspace folder: every thread's cwd. */
+  workspaceDir: string;
+  /** The worker name claims are held under. Keep it stable across restarts so resumeNode can keep a live claim. */
+  worker?: string;
+  /**
+   * Config overrides for every thread (thread/start and thread/resume `config`), e.g.
+   * `{ 'mcp_servers.gascity': { command: 'node', args: ['dist/mcp.js'] } }` so the thread also has the ledger's MCP tools.
+   */
+  threadConfig?: Record<string, JsonValue>;
+  /** Further thread/start fields (model, approval policy, sandbox). */
+  threadParams?: Pick<ThreadStartParams, 'model' | 'modelProvider' | 'approvalPolicy' | 'sandbox' | 'baseInstructions'>;
+  leaseSeconds?: number;
+  /** How often the lease is renewed while a turn runs; a third of the lease unless given. */
+  renewEveryMs?: number;
+  /** A turn that runs longer is interrupted and counts as a failed attempt. */
+  turnTimeoutMs?: number;
+  /** Who request_handoff hands the node to. */
+  handoffTo?: string;
+  /** The ledger actor the worker writes as (the ledger's own actor unless given). */
+  actor?: string;
+  log?: (message: string) => void;
+}
+
+/** How a node's turn ended, as far as the ledger is concerned. */
+export type TurnEnd =
+  | 'reported' // the model called report_result
+  | 'handed_off' // the model called request_handoff
+  | 'expanded' // the model called expand_node; the node waits for its children
+  | 'no_result' // the turn ended without one of those; the worker reported a failed attempt
+  | 'lease_lost' // someone else holds the node now; nothing was reported
+  | 'not_active'; // resumeNode found the node already finished or waiting: nothing to do
+
+export interface NodeTurnResult {
+  nodeId: string;
+  threadId: string | null;
+  turnId: string | null;
+  /** True when the turn continued a thread bound earlier. */
+  resumed: boolean;
+  end: TurnEnd;
+  /** The outcome written to the ledger by this turn, if any. */
+  outcome: 'done' | 'failed' | null;
+  summary: string;
+  /** The node's state after the turn. */
+  state: NodeState;
+  turnStatus: TurnStatus | null;
+  tokens: TokenUsageBreakdown;
+  durationMs: number;
+}
+
+export const TOOL_REPORT_RESULT = 'report_result';
+export const TOOL_REQUEST_HANDOFF = 'request_handoff';
+export const TOOL_EXPAND_NODE = 'expand_node';
+
+export const NO_RESULT_SUMMARY = 'the turn ended without reporting a result';
+
+// The dynamic tools' input schemas stay flat: Codex flattens anyOf, and models follow plain objects best.
+const reportArgs = z.object({
+  outcome: z.enum(['done', 'failed'], { message: 'outcome must be "done" or "failed"' }),
+  summary: z.string().trim().min(1, 'write a summary of what you did and what a reviewer should check').max(20_000, 'keep the summary under 20000 characters'),
+});
+const handoffArgs = z.object({
+  note: z.string().trim().min(1, 'say why you hand the node off and what the next worker needs to know').max(4000),
+});
+const childArgs = z.object({
+  key: z.string().min(1).max(120).regex(/^[A-Za-z0-9_.-]+$/, 'a child key uses letters, digits, _ . - only'),
+  title: z.string().trim().min(1, 'give each child a title').max(200),
+  instructions: z.string().max(20_000).default(''),
+  needs: z.array(z.string().max(120)).max(50).default([]),
+});
+const expandArgs = z.object({ children: z.array(childArgs).min(1, 'give at least one child').max(50, 'at most 50 children at once') });
+
+/** The tools a node's thread gets besides Codex's own: each answers by writing to the ledger. */
+export function nodeTools(): DynamicToolSpec[] {
+  return [
+    {
+      type: 'function',
+      name: TOOL_REPORT_RESULT,
+      description:
+        'Report the result of your workflow node to the Gas City ledger. Call it exactly once, when the work is finished ' +
+        '(outcome "done") or when you cannot finish it (outcome "failed"). The summary is what the next steps and a reviewer read.',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          outcome: { type: 'string', enum: ['done', 'failed'], description: '"done" when the node\'s work is complete, "failed" when it is not.' },
+          summary: { type: 'string', description: 'What you did, what you found or changed (files), and what is left or uncertain.' },
+        },
+        required: ['outcome', 'summary'],
+        additionalProperties: false,
+      },
+    },
+    {
+      type: 'function',
+      name: TOOL_REQUEST_HANDOFF,
+      description:
+        'Hand this node to another worker (a person by default) instead of finishing it: for work you are not allowed or able ' +
+        'to do here. End your turn after calling it.',
+      inputSchema: {
+        type: 'object',
+        properties: { note: { type: 'string', description: 'Why you hand it off, what you did so far, and what the next worker needs to know.' } },
+        required: ['note'],
+        additionalProperties: false,
+      },
+    },
+    {
+      type: 'function',
+      name: TOOL_EXPAND_NODE,
+      description:
+        'Split this node into child nodes that other workers run (for example one per file). This node then waits for all ' +
+        'children and comes back to be merged. End your turn after calling it.',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          children: {
+            type: 'array',
+            description: 'The child nodes, in order.',
+            items: {
+              type: 'object',
+              properties: {
+                key: { type: 'string', description: 'Short unique key: letters, digits, _ . - (becomes part of the node id).' },
+                title: { type: 'string', description: 'What the child does, in a few words.' },
+                instructions: { type: 'string', description: 'Everything the child\'s worker needs to do its part.' },
+                needs: { type: 'array', items: { type: 'string' }, description: 'Keys of sibling children that must finish first.' },
+              },
+              required: ['key', 'title', 'instructions'],
+              additionalProperties: false,
+            },
+          },
+        },
+        required: ['children'],
+        additionalProperties: false,
+      },
+    },
+  ];
+}
+
+/** What a thread is told about its node before the turn: its role, the run around it, and how to finish. */
+export function developerInstructions(node: NodeRow, run: RunRow, upstream: Array<Pick<NodeRow, 'id' | 'title' | 'result'>>): string {
+  const lines = [
+    'You are the Codex worker for one node of a Gas City workflow run. Gas City keeps the run in a ledger; you write to it through the tools below.',
+    '',
+    `Your role: ${node.title} (step "${node.stepId}", node ${node.id}), attempt ${node.attempts + 1} of ${node.maxAttempts}.`,
+    `The run: ${run.title}${run.familyId ? ` (formula ${run.familyId}${run.variantId ? `, variant ${run.variantId}` : ''}${run.generation !== null ? `, generation ${run.generation}` : ''})` : ''}.`,
+  ];
+  const vars = Object.entries(run.vars);
+  if (vars.length) {
+    lines.push('', 'Run variables:');
+    for (const [k, v] of vars) lines.push(`- ${k}: ${clip(typeof v === 'string' ? v : JSON.stringify(v), 2000)}`);
+  }
+  if (upstream.length) {
+    lines.push('', 'Results of the nodes this one builds on:');
+    for (const u of upstream) lines.push(`- ${u.title} (${u.id}): ${clip(u.result ?? '(no summary)', 4000)}`);
+  }
+  lines.push(
+    '',
+    'How to finish: the user message holds this node\'s instructions. When the work is done, call report_result with outcome "done" ' +
+      'and a summary a reviewer can check. If you cannot do it, call report_result with outcome "failed" and say why. If the work ' +
+      'splits into independent parts, call expand_node instead; if another worker or a person must take over, call request_handoff. ' +
+      'Call exactly one of these, then end your turn with one short sentence. A turn that ends without one counts as a failed attempt.',
+  );
+  return lines.join('\n');
+}
+
+/** The input of a turn that continues an interrupted one on the same thread. */
+export function resumeInput(node: NodeRow): string {
+  return [
+    'Your previous turn on this node was cut off before it finished (the Codex app-server stopped). Check what was already done in ' +
+      'the workspace, pick up where you left off, and finish with report_result (or expand_node / request_handoff).',
+    '',
+    'The node\'s instructions, again:',
+    '',
+    node.instructions || node.title,
+  ].join('\n');
+}
+
+interface Terminal {
+  end: 'reported' | 'handed_off' | 'expanded';
+  outcome: 'done' | 'failed' | null;
+  summary: string;
+}
+
+interface Completion {
+  status: TurnStatus;
+  error: string | null;
+  durationMs: number | null;
+}
+
+/** What the worker tracks while one node's turn runs on a thread. */
+interface TurnContext {
+  nodeId: string;
+  threadId: string;
+  turnId: string | null;
+  terminal: Terminal | null;
+  leaseLost: string | null;
+  interruptReason: string | null;
+  lastError: string | null;
+  lastMessage: string | null;
+  items: Map<string, number>;
+  tokens: TokenUsageBreakdown;
+  /** Tool calls of one turn run one after another, so a retried call sees the first one's effect. */
+  toolQueue: Promise<unknown>;
+  done: (c: Completion) => void;
+  fail: (e: Error) => void;
+}
+
+const zeroTokens = (): TokenUsageBreakdown => ({ totalTokens: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningOutputTokens: 0 });
+
+/**
+ * Runs workflow nodes as Codex turns. A node's instructions become the turn input, its role and run
+ * context the thread's developer instructions; the thread id is bound to the node, and the node's
+ * dynamic tools (report_result, request_handoff, expand_node) are answered by ledger commands.
+ * Token usage and duration become evidence when the turn ends, and a turn that ends without a
+ * result is reported as a failed attempt, so a node never hangs on a thread that went quiet.
+ *
+ * Every step leaves the ledger recoverable: a crash before the report leaves the node claimed or
+ * active under a lease that runs out (recoverNodes makes it ready again), or resumeNode picks the
+ * bound thread up again.
+ */
+export class CodexWorker implements Disposable {
+  readonly worker: string;
+  private readonly ledger: Ledger;
+  private readonly server: AppServer;
+  private readonly leaseSeconds: number;
+  private readonly renewEveryMs: number;
+  private readonly turnTimeoutMs: number;
+  private readonly log: (message: string) => void;
+  private readonly turns = new Map<string, TurnContext>();
+  private readonly subscriptions: Disposable[] = [];
+
+  constructor(private readonly options: CodexWorkerOptions) {
+    this.ledger = options.ledger;
+    this.server = options.server;
+    this.worker = options.worker ?? 'codex';
+    this.leaseSeconds = options.leaseSeconds ?? 900;
+    this.renewEveryMs = options.renewEveryMs ?? Math.max(1000, (this.leaseSeconds * 1000) / 3);
+    this.turnTimeoutMs = options.turnTimeoutMs ?? 60 * 60 * 1000;
+    this.log = options.log ?? (() => undefined);
+    this.subscriptions.push(
+      this.server.handleRequest('item/tool/call', (params) => this.onToolCall(params)),
+      this.server.onNotification((n) => this.onNotification(n)),
+      this.server.onExit((info) => {
+        const why = new AppServerError(`the Codex app-server exited (${info.signal ? `signal ${info.signal}` : `code ${info.code}`}) during the turn`, 'exited');
+        for (const ctx of this.turns.values()) ctx.fail(why);
+      }),
+    );
+  }
+
+  dispose(): void {
+    for (const s of this.subscriptions.splice(0)) s.dispose();
+  }
+
+  /** Claims the oldest ready node (of `runId` if given) and runs it; null when nothing is ready. */
+  async runNext(runId?: string): Promise<NodeTurnResult | null> {
+    await this.ledger.refresh();
+    const claim = await this.ledger.claimNode({ worker: this.worker, runId, leaseSeconds: this.leaseSeconds }, this.options.actor);
+    if (!claim) return null;
+    return this.runNode(claim.nodeId);
+  }
+
+  /**
+   * Runs one node on a new thread: claims it (or keeps this worker's live claim), starts the thread,
+   * binds it, and runs the turn to its end.
+   */
+  async runNode(nodeId: string): Promise<NodeTurnResult> {
+    const node = await this.ensureClaim(nodeId);
+    const threadId = await this.startThread(node);
+    await this.ledger.dispatchNode({ nodeId, worker: this.worker, workerKind: 'codex', threadId }, this.options.actor);
+    return this.runTurn(node, threadId, node.instructions || node.title, false);
+  }
+
+  /**
+   * Continues a node on the thread bound to it (after the app-server or the editor restarted): resumes
+   * the thread and sends a turn that picks up the interrupted work. A node that has finished or is
+   * waiting is left alone; one that was never bound is run afresh; a thread Codex cannot find any
+   * more is replaced by a new one.
+   */
+  async resumeNode(nodeId: string): Promise<NodeTurnResult> {
+    await this.ledger.refresh();
+    const current = this.requireNode(nodeId);
+    const threadId = this.boundThread(current);
+    if (!threadId) return this.runNode(nodeId);
+    if (!['ready', 'claimed', 'active'].includes(current.state)) {
+      return { ...this.emptyResult(current, threadId), end: 'not_active', summary: current.result ?? '' };
+    }
+    const node = await this.ensureClaim(nodeId);
+    const params: ThreadResumeParams = { threadId, cwd: this.options.workspaceDir, excludeTurns: true, ...this.threadOverrides() };
+    try {
+      await this.server.request('thread/resume', params);
+    } catch (e) {
+      if (!(e instanceof AppServerError) || e.code !== 'rpc') throw e;
+      this.log(`thread ${threadId} of node ${nodeId} could not be resumed (${e.message}); starting a new thread`);
+      const fresh = await this.startThread(node);
+      await this.ledger.dispatchNode({ nodeId, worker: this.worker, workerKind: 'codex', threadId: fresh }, this.options.actor);
+      return this.runTurn(node, fresh, resumeInput(node), false);
+    }
+    // The binding already names this thread; dispatch only moves a fresh claim back to active.
+    await this.ledger.dispatchNode({ nodeId, worker: this.worker, workerKind: 'codex' }, this.options.actor);
+    return this.runTurn(node, threadId, resumeInput(node), true);
+  }
+
+  // ---- steps ----------------------------------------------------------------------------------------
+
+  private async ensureClaim(nodeId: string): Promise<NodeRow> {
+    await this.ledger.refresh();
+    const n = this.requireNode(nodeId);
+    const mine = (n.state === 'claimed' || n.state === 'active') && n.worker === this.worker && n.leaseExpires !== null && Date.parse(n.leaseExpires) > Date.now();
+    if (!mine) await this.ledger.claimNode({ worker: this.worker, nodeId, leaseSeconds: this.leaseSeconds }, this.options.actor);
+    return this.requireNode(nodeId);
+  }
+
+  private async startThread(node: NodeRow): Promise<string> {
+    const graph = this.ledger.runGraph(node.runId);
+    if (!graph) throw new LedgerError(`nodeId: the run ${node.runId} of node ${node.id} is gone`, 'not_found', 'nodeId');
+    const upstreamIds = new Set(graph.edges.filter((e) => e.to === node.id && (e.kind === 'needs' || e.kind === 'blocks')).map((e) => e.from));
+    const upstream = graph.nodes.filter((n) => upstreamIds.has(n.id));
+    const params: ThreadStartParams = {
+      cwd: this.options.workspaceDir,
+      developerInstructions: developerInstructions(node, graph.run, upstream),
+      dynamicTools: nodeTools(),
+      ...this.options.threadParams,
+      ...this.threadOverrides(),
+    };
+    const r = await this.server.request('thread/start', params);
+    this.log(`node ${node.id}: thread ${r.thread.id} started`);
+    return r.thread.id;
+  }
+
+  private threadOverrides(): Pick<ThreadStartParams, 'config'> {
+    return this.options.threadConfig ? { config: this.options.threadConfig } : {};
+  }
+
+  private async runTurn(node: NodeRow, threadId: string, text: string, resumed: boolean): Promise<NodeTurnResult> {
+    const started = Date.now();
+    let done!: (c: Completion) => void;
+    let fail!: (e: Error) => void;
+    const completion = new Promise<Completion>((resolve, reject) => { done = resolve; fail = reject; });
+    // The server can die before anyone awaits the completion; the rejection is read below or dropped.
+    completion.catch(() => undefined);
+    const ctx: TurnContext = {
+      nodeId: node.id, threadId, turnId: null, terminal: null, leaseLost: null, interruptReason: null, lastError: null, lastMessage: null,
+      items: new Map(), tokens: zeroTokens(), toolQueue: Promise.resolve(), done, fail,
+    };
+    // Registered before turn/start so that no event of the turn can slip past.
+    this.turns.set(threadId, ctx);
+    const renew = setInterval(() => void this.renew(ctx), this.renewEveryMs);
+    const timeout = setTimeout(() => void this.interrupt(ctx, `the turn ran longer than ${Math.round(this.turnTimeoutMs / 1000)} s`), this.turnTimeoutMs);
+    let result: Completion;
+    try {
+      const params: TurnStartParams = { threadId, input: [textInput(text)] };
+      try {
+        const r = await this.server.request('turn/start', params);
+        ctx.turnId = r.turn.id;
+      } catch (e) {
+        // Refused outright (not a dead server, which resumeNode can recover from): report it so the
+        // node gets its next attempt now rather than when the lease runs out.
+        if (!(e instanceof AppServerError) || e.code !== 'rpc') throw e;
+        done({ status: 'failed', error: `Codex refused to start the turn: ${e.message}`, durationMs: 0 });
+      }
+      result = await completion;
+    } finally {
+      clearInterval(renew);
+      clearTimeout(timeout);
+      this.turns.delete(threadId);
+    }
+    await ctx.toolQueue;
+    const durationMs = result.durationMs ?? Date.now() - started;
+
+    let end: TurnEnd;
+    let outcome: 'done' | 'failed' | null = null;
+    let summary = '';
+    if (ctx.terminal) {
+      ({ end, outcome, summary } = ctx.terminal);
+    } else if (ctx.leaseLost) {
+      end = 'lease_lost';
+      summary = ctx.leaseLost;
+    } else {
+      summary = this.noResultSummary(ctx, result);
+      try {
+        await this.ledger.reportNode({ nodeId: node.id, worker: this.worker, outcome: 'failed', summary }, this.options.actor);
+        end = 'no_result';
+        outcome = 'failed';
+      } catch (e) {
+        if (!(e instanceof LedgerError)) throw e;
+        // The lease ran out or someone took the node over; the ledger already moved on without us.
+        end = 'lease_lost';
+        summary = `${summary}; not reported: ${e.message}`;
+      }
+    }
+    await this.recordTurnEvidence(ctx, result, durationMs);
+    const after = this.requireNode(node.id);
+    return {
+      nodeId: node.id, threadId, turnId: ctx.turnId, resumed, end, outcome, summary, state: after.state, turnStatus: result.status,
+      tokens: ctx.tokens, durationMs,
+    };
+  }
+
+  private noResultSummary(ctx: TurnContext, c: Completion): string {
+    const parts = [NO_RESULT_SUMMARY];
+    if (ctx.interruptReason) parts.push(`interrupted: ${ctx.interruptReason}`);
+    else if (c.status !== 'completed') parts.push(`turn ${c.status}${c.error ? `: ${c.error}` : ''}`);
+    else if (ctx.lastError) parts.push(`last error: ${ctx.lastError}`);
+    if (ctx.lastMessage) parts.push(`Codex's last message: "${clip(ctx.lastMessage, 1000)}"`);
+    return parts.join('; ');
+  }
+
+  private async recordTurnEvidence(ctx: TurnContext, c: Completion, durationMs: number): Promise<void> {
+    const t = ctx.tokens;
+    const items = [...ctx.items].map(([type, n]) => `${n} ${type}`).join(', ') || 'no items';
+    const note = `codex thread ${ctx.threadId} turn ${ctx.turnId ?? '?'} ${c.status}: ${t.inputTokens} input tokens (${t.cachedInputTokens} cached), ` +
+      `${t.outputTokens} output (${t.reasoningOutputTokens} reasoning); ${items}`;
+    try {
+      // Tokens and duration go into evidence only, not into the report: evidence already adds them to
+      // the run's totals, and the report of a result usually comes before the turn's last tokens.
+      await this.ledger.recordEvidence({ nodeId: ctx.nodeId, kind: 'tokens', tokens: t.totalTokens, durationMs, note }, this.options.actor);
+    } catch (e) {
+      this.log(`node ${ctx.nodeId}: could not record the turn's evidence: ${(e as Error).message}`);
+    }
+  }
+
+  private async renew(ctx: TurnContext): Promise<void> {
+    if (ctx.terminal || ctx.leaseLost) return;
+    try {
+      await this.ledger.renewLease({ nodeId: ctx.nodeId, worker: this.worker, leaseSeconds: this.leaseSeconds }, this.options.actor);
+    } catch (e) {
+      if (ctx.terminal) return;
+      ctx.leaseLost = `the lease on node ${ctx.nodeId} was lost during the turn: ${(e as Error).message}`;
+      this.log(ctx.leaseLost);
+      // Another worker may own the node now; going on would only spend tokens on work nobody records.
+      await this.interrupt(ctx, 'the lease was lost');
+    }
+  }
+
+  private async interrupt(ctx: TurnContext, reason: string): Promise<void> {
+    ctx.interruptReason ??= reason;
+    if (!ctx.turnId) return;
+    try {
+      await this.server.request('turn/interrupt', { threadId: ctx.threadId, turnId: ctx.turnId }, { timeoutMs: 10_000 });
+    } catch (e) {
+      this.log(`could not interrupt turn ${ctx.turnId}: ${(e as Error).message}`);
+    }
+  }
+
+  // ---- events and tools -----------------------------------------------------------------------------
+
+  private onNotification(n: ServerNotification): void {
+    switch (n.method) {
+      case 'thread/tokenUsage/updated': {
+        const p = tokenUsageUpdatedSchema.safeParse(n.params);
+        const ctx = p.success ? this.turns.get(p.data.threadId) : undefined;
+        if (!p.success || !ctx) return;
+        // `last` is the usage of one model response; summing it gives the turn's usage even when the
+        // thread's running total does not start from zero (a resumed thread).
+        const last = p.data.tokenUsage.last;
+        ctx.tokens.totalTokens += last.totalTokens;
+        ctx.tokens.inputTokens += last.inputTokens;
+        ctx.tokens.cachedInputTokens += last.cachedInputTokens;
+        ctx.tokens.outputTokens += last.outputTokens;
+        ctx.tokens.reasoningOutputTokens += last.reasoningOutputTokens;
+        return;
+      }
+      case 'item/completed': {
+        const p = itemNotificationSchema.safeParse(n.params);
+        const ctx = p.success ? this.turns.get(p.data.threadId) : undefined;
+        if (!p.success || !ctx) return;
+        const item = p.data.item;
+        ctx.items.set(item.type, (ctx.items.get(item.type) ?? 0) + 1);
+        if (item.type === 'agentMessage' && typeof item.text === 'string') ctx.lastMessage = item.text;
+        return;
+      }
+      case 'error': {
+        const p = errorNotificationSchema.safeParse(n.params);
+        const ctx = p.success ? this.turns.get(p.data.threadId) : undefined;
+        if (p.success && ctx && !p.data.willRetry) ctx.lastError = p.data.error.message;
+        return;
+      }
+      case 'turn/completed': {
+        const p = turnCompletedSchema.safeParse(n.params);
+        const ctx = p.success ? this.turns.get(p.data.threadId) : undefined;
+        if (!p.success || !ctx) return;
+        if (ctx.turnId && p.data.turn.id !== ctx.turnId) return;
+        ctx.done({ status: p.data.turn.status, error: p.data.turn.error?.message ?? null, durationMs: p.data.turn.durationMs ?? null });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private onToolCall(raw: DynamicToolCallParams): Promise<DynamicToolCallResponse> {
+    const parsed = dynamicToolCallSchema.safeParse(raw);
+    if (!parsed.success) return Promise.resolve(toolError('the tool call did not carry threadId, tool and arguments'));
+    const call = parsed.data;
+    const ctx = this.turns.get(call.threadId);
+    if (!ctx) return Promise.resolve(toolError(`no Gas City node is running on thread ${call.threadId} in this window; the call was not recorded`));
+    const run = ctx.toolQueue.then(() => this.callTool(ctx, call.tool, call.arguments));
+    ctx.toolQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async callTool(ctx: TurnContext, tool: string, args: unknown): Promise<DynamicToolCallResponse> {
+    try {
+      switch (tool) {
+        case TOOL_REPORT_RESULT: return await this.reportResult(ctx, args);
+        case TOOL_REQUEST_HANDOFF: return await this.requestHandoff(ctx, args);
+        case TOOL_EXPAND_NODE: return await this.expand(ctx, args);
+        default: return toolError(`unknown tool ${tool}; the node's tools are ${TOOL_REPORT_RESULT}, ${TOOL_REQUEST_HANDOFF} and ${TOOL_EXPAND_NODE}`);
+      }
+    } catch (e) {
+      if (e instanceof LedgerError) return toolError(e.message);
+      this.log(`tool ${tool} on node ${ctx.nodeId} failed: ${(e as Error).stack ?? String(e)}`);
+      return toolError(`the ledger could not record this: ${(e as Error).message}`);
+    }
+  }
+
+  private async reportResult(ctx: TurnContext, args: unknown): Promise<DynamicToolCallResponse> {
+    if (ctx.terminal) return this.alreadyFinished(ctx);
+    const a = parseArgs(reportArgs, args);
+    if (typeof a === 'string') return toolError(a);
+    const r = await this.ledger.reportNode({ nodeId: ctx.nodeId, worker: this.worker, outcome: a.outcome, summary: a.summary }, this.options.actor);
+    ctx.terminal = { end: 'reported', outcome: a.outcome, summary: a.summary };
+    return toolOk({
+      recorded: true, nodeId: ctx.nodeId, outcome: a.outcome, nodeState: r.state, runStatus: r.runStatus,
+      next: 'The result is recorded. End your turn now with one short sentence; do not call report_result again.',
+    });
+  }
+
+  private async requestHandoff(ctx: TurnContext, args: unknown): Promise<DynamicToolCallResponse> {
+    if (ctx.terminal) return this.alreadyFinished(ctx);
+    const a = parseArgs(handoffArgs, args);
+    if (typeof a === 'string') return toolError(a);
+    const toWorker = this.options.handoffTo ?? 'person';
+    const r = await this.ledger.handoffNode({ nodeId: ctx.nodeId, fromWorker: this.worker, toWorker, note: a.note, leaseSeconds: this.leaseSeconds }, this.options.actor);
+    ctx.terminal = { end: 'handed_off', outcome: null, summary: a.note };
+    return toolOk({ handedOff: true, nodeId: ctx.nodeId, toWorker, handoffId: r.handoffId, next: 'The node is handed off. End your turn now.' });
+  }
+
+  private async expand(ctx: TurnContext, args: unknown): Promise<DynamicToolCallResponse> {
+    if (ctx.terminal) return this.alreadyFinished(ctx);
+    const a = parseArgs(expandArgs, args);
+    if (typeof a === 'string') return toolError(a);
+    const r = await this.ledger.expandNode({ nodeId: ctx.nodeId, worker: this.worker, children: a.children }, this.options.actor);
+    ctx.terminal = { end: 'expanded', outcome: null, summary: `expanded into ${r.childIds.join(', ')}` };
+    return toolOk({
+      expanded: true, nodeId: ctx.nodeId, childIds: r.childIds,
+      next: 'The children are in the ledger; this node comes back once they are done. End your turn now.',
+    });
+  }
+
+  private alreadyFinished(ctx: TurnContext): DynamicToolCallResponse {
+    const t = ctx.terminal!;
+    // A repeated report is answered as a success so a model that retries does not loop on an error.
+    if (t.end === 'reported') return toolOk({ recorded: true, nodeId: ctx.nodeId, outcome: t.outcome, next: 'Already recorded. End your turn now.' });
+    return toolError(`this node was already ${t.end === 'handed_off' ? 'handed off' : 'expanded'} in this turn; end your turn now`);
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------------
+
+  private requireNode(nodeId: string): NodeRow {
+    const n = this.ledger.getNode(nodeId);
+    if (!n) throw new LedgerError(`nodeId: no node with id "${nodeId}"`, 'not_found', 'nodeId');
+    return n;
+  }
+
+  /** The Codex thread most recently bound to the node, if any. */
+  private boundThread(node: NodeRow): string | null {
+    const bindings = this.ledger.runGraph(node.runId)?.bindings.filter((b) => b.nodeId === node.id && b.workerKind === 'codex') ?? [];
+    return bindings.at(-1)?.threadId ?? null;
+  }
+
+  private emptyResult(node: NodeRow, threadId: string | null): NodeTurnResult {
+    return {
+      nodeId: node.id, threadId, turnId: null, resumed: false, end: 'not_active', outcome: null, summary: '', state: node.state,
+      turnStatus: null, tokens: zeroTokens(), durationMs: 0,
+    };
+  }
+}
+
+function parseArgs<S extends z.ZodType>(schema: S, args: unknown): z.output<S> | string {
+  const r = schema.safeParse(args);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  return `${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`;
+}
+
+function toolOk(value: Record<string, unknown>): DynamicToolCallResponse {
+  return { success: true, contentItems: [{ type: 'inputText', text: JSON.stringify(value) }] };
+}
+
+function toolError(message: string): DynamicToolCallResponse {
+  return { success: false, contentItems: [{ type: 'inputText', text: `Error: ${message}` }] };
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
