@@ -1,7 +1,7 @@
 /* global process, console, setTimeout, URL, window, document, performance */
 // First-render time of a run graph in the real webview bundle (media/webview.js), in headless Chromium, against
 // the same graph drawn with Cytoscape's built-in 'breadthfirst' layout in the same run (the peer).
-// Usage: node esbuild.mjs && node bench/ui.mjs [--nodes 2000] [--runs 5]
+// Usage: node esbuild.mjs && node bench/ui.mjs [--nodes 2000] [--runs 5] [--screenshot docs/images/run-graph-2000.png]
 import * as esbuild from 'esbuild';
 import { createServer } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +16,8 @@ const arg = (name, fallback) => {
 };
 const nodes = arg('nodes', 2000);
 const runs = arg('runs', 5);
+const shotAt = process.argv.indexOf('--screenshot');
+const screenshot = shotAt >= 0 ? process.argv[shotAt + 1] : undefined;
 const targetMs = 1500;
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -54,7 +56,7 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
 });
 
-async function measureOurs() {
+async function measureOurs(shot) {
   const p = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   await p.goto(`${base}/ours.html`);
   const ms = await p.evaluate(async (n) => {
@@ -67,6 +69,10 @@ async function measureOurs() {
     });
   }, nodes);
   const shown = await p.evaluate(() => document.body.dataset.view);
+  if (shot) {
+    await p.waitForTimeout(300);
+    await p.screenshot({ path: shot });
+  }
   await p.close();
   if (shown !== `run:synthetic-${nodes}`) throw new Error(`the webview did not show the graph (view=${shown})`);
   return ms;
@@ -88,7 +94,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ours = [];
 const peer = [];
 try {
-  await measureOurs(); // warm-up: the first page in a fresh browser pays for process start-up
+  await measureOurs(screenshot); // warm-up: the first page in a fresh browser pays for process start-up
   for (let i = 0; i < runs; i++) {
     ours.push(await measureOurs());
     peer.push(await measurePeer());

@@ -213,6 +213,9 @@ async function serve(page, r) {
     case 'screenshot': {
       mkdirSync(screenshots, { recursive: true });
       const path = join(screenshots, `${r.name}.png`);
+      // Park the pointer on an empty stretch of the status bar so no hover tooltip covers the picture.
+      await page.mouse.move(720, 890);
+      await sleep(400);
       await page.screenshot({ path });
       log('screenshot', path);
       return path;

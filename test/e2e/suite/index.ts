@@ -136,6 +136,12 @@ test('clicking a variant in the lineage tree opens its formula as a diff against
 });
 
 test('promotes the candidate with a real click in the lineage graph webview', async () => {
+  // A richer lineage for the picture: a sibling that was rejected and a grandchild of the root.
+  const sibling = await api.actions.mutate(rootVariant, [{ op: 'set_review', stepId: 'code', review: true }]);
+  assert.ok(sibling);
+  await api.model.lineage.formulas.rejectVariant({ variantId: sibling, reason: 'reviews slowed every run' }, 'e2e');
+  const grandchild = await api.actions.mutate(candidate, [{ op: 'edit_instructions', stepId: 'docs', instructions: 'Update README and CHANGELOG.' }]);
+  assert.ok(grandchild);
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   await vscode.commands.executeCommand('gascity.openLineage', FAMILY, candidate);
   await driver({ kind: 'webviewWait', selector: 'body[data-rendered]', state: 'attached', timeout: 30_000 });
