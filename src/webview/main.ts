@@ -162,7 +162,10 @@ class GraphApp {
     this.built = buildView(view);
     // A message for the graph already on screen patches it, whether it came as `update` or as a fresh `show*`.
     if (sameGraph && this.cy) this.patch(this.cy, this.built);
-    else this.replace(this.built);
+    else {
+      this.replace(this.built);
+      this.hint();
+    }
     this.details.dataset.showing = '';
     this.title.textContent = view.kind === 'run' ? `Run · ${view.graph.title || view.graph.runId}` : `Lineage · ${view.lineage.familyName}`;
     this.renderLegend();
