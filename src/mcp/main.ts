@@ -3,7 +3,7 @@
 // dependency writes to it.
 import * as path from 'node:path';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { FormulaService, openLedger, resolveLedgerDir } from '../ledger/index';
+import { FormulaService, openLedger, PromotionService, resolveLedgerDir } from '../ledger/index';
 import { parseArgs } from './args';
 import { createServer } from './server';
 
@@ -16,7 +16,9 @@ async function main(): Promise<void> {
   const actor = args.actor ?? `mcp:${process.pid}`;
   const ledger = await openLedger(dir, { actor });
   const formulas = new FormulaService(ledger, { workspaceDir: workspace });
-  const server = createServer(ledger, { formulas, log });
+  // Constructing the promotion service routes runs of a family in trial to the candidate's arm.
+  const promotions = new PromotionService(ledger, formulas);
+  const server = createServer(ledger, { formulas, promotions, log });
   const transport = new StdioServerTransport();
   let closing = false;
   const shutdown = (why: string) => {
@@ -24,6 +26,7 @@ async function main(): Promise<void> {
     closing = true;
     log(`closing (${why})`);
     void server.close().finally(() => {
+      promotions.dispose();
       ledger.close();
       process.exit(0);
     });

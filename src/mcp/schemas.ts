@@ -192,9 +192,21 @@ export const formulaMutateInput = z.strictObject({
   proposedBy: text(120).min(1).optional().describe('Who proposes it (defaults to the worker or "codex").'),
 });
 
+export const formulaAssessInput = z.strictObject({
+  variantId: variantId.optional().describe('The variant to assess (usually a candidate). Leave out and give `family` for the candidate of its live trial.'),
+  family: familyId.optional().describe('Assess the candidate of this family\'s live trial.'),
+});
+
+export const formulaSelectInput = z.strictObject({
+  variantId: variantId.describe('The candidate variant to put on trial against the family\'s active variant.'),
+  stage: z.enum(['screen', 'trial']).optional()
+    .describe('"trial" (default): a share of new runs of the family use the candidate, sticky by taskKey. "screen": no live runs; paired replays first.'),
+});
+
 export const formulaPromoteInput = z.strictObject({
   variantId: variantId.describe('The variant to make active.'),
-  reason: text(2000).min(1, 'say why the variant should become active').describe('Why: the evidence or the decision behind it.'),
+  reason: text(2000).min(1, 'say why the variant should become active').describe('Why: the evidence or the decision behind it. Kept with the decision.'),
+  decidedBy: text(120).min(1).optional().describe('The person who decided, when you act for one (recorded with the decision).'),
 });
 
 export const formulaRollbackInput = z.strictObject({
@@ -339,6 +351,55 @@ export const formulaMutateOutput = z.object({
 });
 
 export const selectionOutput = z.object({ familyId: z.string(), variantId: z.string(), previousVariantId: z.string().nullable() });
+
+const armStats = z.object({ runs: z.number(), successes: z.number(), interventions: z.number(), reviewRejections: z.number(), tokens: z.number(), durationMs: z.number() });
+
+export const trialRow = z.object({
+  id: z.string(), familyId: z.string(), candidateId: z.string(), incumbentId: z.string(), stage: z.enum(['screen', 'trial', 'watch']),
+  share: z.number(), status: z.enum(['open', 'paused', 'confirmed', 'rejected', 'rolled_back', 'superseded']), startedSeq: z.number(),
+  startedAt: z.string(), endedAt: z.string().nullable(),
+});
+
+const decisionSummary = z.object({
+  id: z.string(), candidateId: z.string(), incumbentId: z.string().nullable(), trialId: z.string().nullable(), stage: z.string(),
+  verdict: z.string(), actor: z.string(), reason: z.string(), policyVersion: z.number().nullable(), at: z.string(),
+});
+
+export const formulaAssessOutput = z.object({
+  variantId: z.string(),
+  familyId: z.string(),
+  status: z.enum(['candidate', 'trial', 'active', 'retired', 'rejected']),
+  trial: trialRow.nullable(),
+  stage: z.enum(['screen', 'trial', 'watch']),
+  arms: z.object({ incumbent: armStats, candidate: armStats }),
+  statistics: z.object({
+    probBetter: z.number().describe('P(candidate\'s success rate > incumbent\'s).'),
+    expectedLoss: z.number().describe('Success rate expected to be lost by choosing the candidate.'),
+    sprtLLR: z.number().nullable(),
+    sprtVerdict: z.string().nullable(),
+    pairs: z.object({ pairs: z.number(), wins: z.number(), losses: z.number(), ties: z.number() }).nullable(),
+  }).describe('The numbers behind the verdict (the decision record keeps the full set).'),
+  guardrails: z.array(z.object({
+    name: z.string(), enabled: z.boolean(), incumbent: z.number().nullable(), candidate: z.number().nullable(), worsening: z.number().nullable(),
+    bound: z.number(), status: z.string(),
+  })),
+  verdict: z.enum(['promote', 'reject', 'continue', 'pause', 'rollback']).describe('What the recorded rule would decide now.'),
+  reason: z.string(),
+  missing: z.array(z.string()).describe('Evidence still needed before the rule can decide, in plain words.'),
+  policyVersion: z.number(),
+  policyHash: z.string(),
+  decisions: z.array(decisionSummary).describe('The family\'s latest recorded decisions, oldest first.'),
+});
+
+export const evaluationOutput = z.object({
+  familyId: z.string(),
+  trialId: z.string().nullable(),
+  action: z.string().describe('What happened: promoted, rejected, rolled_back, ...'),
+  verdict: z.string().nullable(),
+  decisionId: z.string().nullable(),
+  reason: z.string(),
+  activeVariantId: z.string().nullable().describe('The family\'s active variant afterwards.'),
+});
 
 export const lineageViewOutput = z.object({
   familyId: z.string(),

@@ -2,8 +2,8 @@ import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mc
 import { CallToolRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { LedgerError } from '../ledger/index';
-import type { FormulaService, Ledger } from '../ledger/index';
-import { FORMULA_TOOLS, WORKFLOW_TOOLS } from './tools';
+import type { FormulaService, Ledger, PromotionService } from '../ledger/index';
+import { FORMULA_TOOLS, PROMOTION_TOOLS, WORKFLOW_TOOLS } from './tools';
 import type { ToolContext, ToolDefinition } from './tools';
 
 export const SERVER_NAME = 'gascity';
@@ -12,6 +12,11 @@ export const SERVER_VERSION = '0.1.0';
 export interface ServerOptions {
   /** Formula families and variants; without it the formula tools and resources are not offered. */
   formulas?: FormulaService;
+  /**
+   * Trials and decisions over the same ledger and formula service; without it formula_assess, formula_select
+   * and formula_promote are not offered. Evidence this server writes is evaluated against open trials at once.
+   */
+  promotions?: PromotionService;
   /** The actor the ledger records for this server's writes (defaults to the ledger's own). */
   actor?: string;
   /** Where diagnostics go; never stdout, which carries the protocol. */
@@ -33,7 +38,7 @@ Every error names the field to fix; a failed call writes nothing.`;
  */
 export function createServer(ledger: Ledger, options: ServerOptions = {}): McpServer {
   const server = new McpServer({ name: SERVER_NAME, version: SERVER_VERSION }, { instructions: INSTRUCTIONS });
-  const tools = toolTable(!!options.formulas);
+  const tools = toolTable({ formulas: !!options.formulas, promotions: !!(options.formulas && options.promotions) });
   for (const t of tools.values()) {
     server.registerTool(t.name, {
       title: t.title, description: t.description, inputSchema: t.input, outputSchema: t.output, annotations: t.annotations,
@@ -42,7 +47,7 @@ export function createServer(ledger: Ledger, options: ServerOptions = {}): McpSe
       throw new Error(`${t.name} is called through the Gas City dispatcher`);
     });
   }
-  const ctx: ToolContext = { ledger, formulas: options.formulas, actor: options.actor };
+  const ctx: ToolContext = { ledger, formulas: options.formulas, promotions: options.formulas ? options.promotions : undefined, actor: options.actor };
   const log = options.log ?? (() => undefined);
   server.server.setRequestHandler(CallToolRequestSchema, (request) => callTool(tools, ctx, request.params.name, request.params.arguments, log));
   registerResources(server, ledger, options.formulas);
@@ -59,11 +64,28 @@ export async function callTool(
   }
   try {
     if (t.reads) await ctx.ledger.refresh();
+    const before = ctx.ledger.seq;
     const out = await t.invoke(args, ctx);
+    if (!t.reads && ctx.promotions && ctx.ledger.seq > before) await evaluate(ctx.promotions, ctx.ledger, before, log);
     return { content: [{ type: 'text', text: JSON.stringify(out) }], structuredContent: out };
   } catch (e) {
     if (!(e instanceof LedgerError)) log(`${name} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
     return errorResult(name, e);
+  }
+}
+
+/**
+ * Lets the family's recorded rule look at evidence this call wrote (a finished run, a review, an outcome),
+ * so a trial is decided as soon as its evidence suffices even when no editor is open. A failure here is
+ * logged, not returned: the tool's own write has succeeded.
+ */
+async function evaluate(promotions: PromotionService, ledger: Ledger, afterSeq: number, log: (message: string) => void): Promise<void> {
+  try {
+    for (const r of await promotions.evaluateAffected(ledger.events(afterSeq))) {
+      if (r.action !== 'none') log(`promotion: ${r.familyId} ${r.action} (${r.reason})`);
+    }
+  } catch (e) {
+    log(`promotion evaluation failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
   }
 }
 
@@ -92,8 +114,9 @@ function errorResult(tool: string, e: unknown): CallToolResult {
 }
 
 /** Tools by name, for callers (the benchmark, tests) that call the tool layer without a transport. */
-export function toolTable(withFormulas: boolean): Map<string, ToolDefinition> {
-  return new Map([...WORKFLOW_TOOLS, ...(withFormulas ? FORMULA_TOOLS : [])].map((t) => [t.name, t]));
+export function toolTable(services: { formulas: boolean; promotions: boolean }): Map<string, ToolDefinition> {
+  const tools = [...WORKFLOW_TOOLS, ...(services.formulas ? FORMULA_TOOLS : []), ...(services.promotions ? PROMOTION_TOOLS : [])];
+  return new Map(tools.map((t) => [t.name, t]));
 }
 
 function registerResources(server: McpServer, ledger: Ledger, formulas: FormulaService | undefined): void {

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { LedgerError } from '../ledger/index';
-import type { FormulaService, Ledger, NodeRow } from '../ledger/index';
+import type { Assessment, DecisionRecord, EvaluationResult, FormulaService, Ledger, NodeRow, PromotionService } from '../ledger/index';
 import { toMutation } from './mutations';
 import * as s from './schemas';
 import { validate } from './validate';
@@ -10,6 +10,8 @@ import { validate } from './validate';
 export interface ToolContext {
   ledger: Ledger;
   formulas: FormulaService | undefined;
+  /** Trials and recorded decisions; when present, runs of a family in trial are routed by it. */
+  promotions: PromotionService | undefined;
   /** Who writes: recorded as the event actor, and the default `proposedBy` of mutations. */
   actor: string | undefined;
 }
@@ -35,6 +37,8 @@ interface ToolSpec<I extends z.ZodObject, O extends z.ZodObject> {
   output: O;
   annotations: ToolAnnotations;
   reads?: boolean;
+  /** Service field names to the tool's own, where they differ, so an error names the field the caller sent. */
+  fields?: Readonly<Record<string, string>>;
   run(args: z.output<I>, ctx: ToolContext): Promise<z.input<O>> | z.input<O>;
 }
 
@@ -47,8 +51,21 @@ function tool<I extends z.ZodObject, O extends z.ZodObject>(spec: ToolSpec<I, O>
     output: spec.output,
     annotations: spec.annotations,
     reads: spec.reads ?? false,
-    invoke: async (args, ctx) => (await spec.run(validate(spec.input, args), ctx)) as Record<string, unknown>,
+    invoke: async (args, ctx) => {
+      try {
+        return (await spec.run(validate(spec.input, args), ctx)) as Record<string, unknown>;
+      } catch (e) {
+        throw renamed(e, spec.fields);
+      }
+    },
   };
+}
+
+function renamed(e: unknown, fields: Readonly<Record<string, string>> | undefined): unknown {
+  if (!(e instanceof LedgerError) || !fields || e.field === undefined || !(e.field in fields)) return e;
+  const to = fields[e.field]!;
+  const message = e.message.startsWith(`${e.field}: `) ? `${to}: ${e.message.slice(e.field.length + 2)}` : e.message;
+  return new LedgerError(message, e.code, to);
 }
 
 const READ: ToolAnnotations = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
@@ -70,6 +87,11 @@ function detail(n: NodeRow): z.input<typeof s.nodeDetail> {
 function needFormulas(ctx: ToolContext): FormulaService {
   if (!ctx.formulas) throw new LedgerError('this server was started without formula support', 'conflict');
   return ctx.formulas;
+}
+
+function needPromotions(ctx: ToolContext): PromotionService {
+  if (!ctx.promotions) throw new LedgerError('this server was started without promotion support', 'conflict');
+  return ctx.promotions;
 }
 
 function invalid(field: string, message: string): LedgerError {
@@ -392,16 +414,60 @@ const formulaMutate = tool({
   },
 });
 
+const formulaAssess = tool({
+  name: 'formula_assess',
+  title: 'Assess a variant against the active one',
+  description:
+    'Where a variant stands, without changing anything: its trial and stage, both arms\' runs and successes, the probability it is better, ' +
+    'the guardrails (interventions, review rejections, tokens, duration), the verdict the family\'s recorded rule would give now, and the ' +
+    'evidence still missing. Give `variantId`, or `family` for the candidate of its live trial.',
+  input: s.formulaAssessInput,
+  output: s.formulaAssessOutput,
+  annotations: READ,
+  reads: true,
+  async run(a, ctx) {
+    const p = needPromotions(ctx);
+    let variantId = a.variantId;
+    if (variantId === undefined) {
+      if (a.family === undefined) throw invalid('variantId', 'give `variantId`, or `family` for the candidate of its live trial');
+      const f = needFormulas(ctx);
+      if (!f.getFamily(a.family)) throw unknownFamily(f, a.family, 'family');
+      const live = p.liveTrialOf(a.family);
+      if (!live) throw new LedgerError(`family: ${a.family} has no live trial; give the variantId to assess (formula_list shows the candidates)`, 'not_found', 'family');
+      variantId = live.candidateId;
+    }
+    const r = await p.assess(variantId);
+    return toAssessment(r, p.decisions(r.familyId, { limit: 5 }));
+  },
+});
+
+const formulaSelect = tool({
+  name: 'formula_select',
+  title: 'Put a candidate on trial',
+  description:
+    'Select a candidate variant (from formula_mutate) for an evidence-gated trial against the family\'s active variant. In the "trial" stage a ' +
+    'share of new runs of the family (workflow_start { family }) use the candidate, the same taskKey always on the same arm; each finished run ' +
+    'is evidence, and the family\'s recorded rule promotes, rejects or pauses for a person. A family has at most one live trial.',
+  input: s.formulaSelectInput,
+  output: s.trialRow,
+  annotations: write({ destructive: false, idempotent: false }),
+  run: (a, ctx) => needPromotions(ctx).startTrial({ variantId: a.variantId, stage: a.stage }, ctx.actor),
+});
+
 const formulaPromote = tool({
   name: 'formula_promote',
   title: 'Make a variant active',
   description:
-    'Make a variant the active variant of its family, recorded with your `reason`; the variant it replaces is retired and kept for rollback. ' +
-    'New runs of the family use it. Only do this on evidence (runs and their outcomes, see formula_list) or when a person asked for it.',
+    'Make a variant the active variant of its family, as a recorded decision with your `reason` and the numbers at the time; the variant it ' +
+    'replaces is kept for rollback and a watch window compares the new one against it. New runs of the family use it. Only do this when a ' +
+    'person asked for it or formula_assess says the evidence supports it; otherwise let the trial decide.',
   input: s.formulaPromoteInput,
-  output: s.selectionOutput,
+  output: s.evaluationOutput,
   annotations: write({ destructive: true, idempotent: false }),
-  run: (a, ctx) => needFormulas(ctx).selectVariant(a, ctx.actor),
+  async run(a, ctx) {
+    const r = await needPromotions(ctx).promote(a.variantId, { actor: decider(ctx, a.decidedBy), reason: a.reason });
+    return withActive(ctx, r);
+  },
 });
 
 const formulaRollback = tool({
@@ -409,16 +475,49 @@ const formulaRollback = tool({
   title: 'Roll a family back',
   description:
     'Make the variant that was active before the current one active again, recorded with your `reason`. The variant rolled away from is ' +
-    'marked rejected so it is not proposed again.',
+    'marked rejected so it is not proposed again. Use it when the current variant does worse than the one before.',
   input: s.formulaRollbackInput,
-  output: s.selectionOutput,
+  output: s.evaluationOutput,
   annotations: write({ destructive: true, idempotent: false }),
+  fields: { familyId: 'family' },
   async run(a, ctx) {
     const f = needFormulas(ctx);
     if (!f.getFamily(a.family)) throw unknownFamily(f, a.family, 'family');
-    return f.rollback({ familyId: a.family, reason: a.reason }, ctx.actor);
+    // A promotion under watch is rolled back through the promotion service, so the decision is recorded with its numbers.
+    const watch = ctx.promotions?.liveTrialOf(a.family);
+    if (ctx.promotions && watch?.stage === 'watch') {
+      return withActive(ctx, await ctx.promotions.reject(watch.candidateId, { actor: decider(ctx, undefined), reason: a.reason }));
+    }
+    const r = await f.rollback({ familyId: a.family, reason: a.reason }, ctx.actor);
+    return withActive(ctx, { familyId: r.familyId, trialId: null, action: 'rolled_back', verdict: null, decisionId: null, reason: a.reason });
   },
 });
+
+/** The actor of a decision: the person named, noting that it came through this server. */
+function decider(ctx: ToolContext, decidedBy: string | undefined): string {
+  const via = ctx.actor ?? ctx.ledger.actor;
+  return decidedBy ? `${decidedBy} (via ${via})` : via;
+}
+
+function withActive(ctx: ToolContext, r: EvaluationResult): z.input<typeof s.evaluationOutput> {
+  return { ...r, activeVariantId: ctx.formulas?.getFamily(r.familyId)?.activeVariantId ?? null };
+}
+
+function toAssessment(r: Assessment, decisions: DecisionRecord[]): z.input<typeof s.formulaAssessOutput> {
+  const st = r.statistics;
+  return {
+    variantId: r.variantId, familyId: r.familyId, status: r.status, trial: r.trial, stage: r.stage, arms: r.arms,
+    statistics: { probBetter: st.probBetter, expectedLoss: st.expectedLoss, sprtLLR: st.sprtLLR, sprtVerdict: st.sprtVerdict, pairs: st.pairs ? { ...st.pairs } : null },
+    guardrails: r.guardrails.map((g) => ({
+      name: g.name, enabled: g.enabled, incumbent: g.incumbent, candidate: g.candidate, worsening: g.worsening, bound: g.bound, status: g.status,
+    })),
+    verdict: r.verdict, reason: r.reason, missing: r.missing, policyVersion: r.policyVersion, policyHash: r.policyHash,
+    decisions: decisions.map((d) => ({
+      id: d.id, candidateId: d.candidateId, incumbentId: d.incumbentId, trialId: d.trialId, stage: d.stage, verdict: d.verdict, actor: d.actor,
+      reason: d.reason, policyVersion: d.policyVersion, at: d.at,
+    })),
+  };
+}
 
 const lineageView = tool({
   name: 'lineage_view',
@@ -446,4 +545,6 @@ export const WORKFLOW_TOOLS: readonly ToolDefinition[] = [
   workerPeek, evidenceRecord, workflowCancel,
 ];
 
-export const FORMULA_TOOLS: readonly ToolDefinition[] = [formulaList, formulaView, formulaMutate, formulaPromote, formulaRollback, lineageView];
+export const FORMULA_TOOLS: readonly ToolDefinition[] = [formulaList, formulaView, formulaMutate, formulaRollback, lineageView];
+
+export const PROMOTION_TOOLS: readonly ToolDefinition[] = [formulaAssess, formulaSelect, formulaPromote];

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { FormulaService, openLedger } from '../../src/ledger/index';
+import { FormulaService, openLedger, PromotionService } from '../../src/ledger/index';
 import type { Ledger } from '../../src/ledger/index';
 import { createServer } from '../../src/mcp/server';
 
@@ -19,6 +19,7 @@ export interface Harness {
   workspace: string;
   ledger: Ledger;
   formulas: FormulaService;
+  promotions: PromotionService;
   client: Client;
   /** Calls a tool and returns its result as the client received it. */
   call(name: string, args: unknown): Promise<CallToolResult>;
@@ -33,14 +34,15 @@ export async function harness(options: { importFormulas?: boolean } = {}): Promi
   const ledger = await openLedger(path.join(workspace, '.gascity', 'ledger'), { actor: 'mcp-test' });
   const formulas = new FormulaService(ledger, { workspaceDir: workspace });
   if (options.importFormulas !== false) await formulas.importFormulas(SHIPPED_FORMULAS);
-  const server = createServer(ledger, { formulas });
+  const promotions = new PromotionService(ledger, formulas);
+  const server = createServer(ledger, { formulas, promotions });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const client = new Client({ name: 'test', version: '0.0.0' });
   await server.connect(serverSide);
   await client.connect(clientSide);
   const call = async (name: string, args: unknown) => (await client.callTool({ name, arguments: args as Record<string, unknown> })) as CallToolResult;
   return {
-    workspace, ledger, formulas, client, call,
+    workspace, ledger, formulas, promotions, client, call,
     async ok<T>(name: string, args: unknown): Promise<T> {
       const r = await call(name, args);
       if (r.isError) throw new Error(`${name} failed: ${textOf(r)}`);
@@ -49,6 +51,7 @@ export async function harness(options: { importFormulas?: boolean } = {}): Promi
     async close() {
       await client.close();
       await server.close();
+      promotions.dispose();
       ledger.close();
     },
   };

@@ -59,6 +59,8 @@ function valid(tool: string): Record<string, unknown> {
     formula_view: { variantId },
     formula_mutate: { variantId, mutations: [mutation] },
     formula_promote: { variantId, reason: 'r' },
+    formula_assess: { variantId },
+    formula_select: { variantId },
     formula_rollback: { family: 'implement-and-review', reason: 'r' },
     lineage_view: { family: 'implement-and-review' },
   };
@@ -92,7 +94,7 @@ async function expectRefused(tool: string, args: unknown, field: string, why: st
 }
 
 test('every tool has valid arguments in the table, and the table is complete', () => {
-  assert.equal(schemas.size, 20);
+  assert.equal(schemas.size, 22);
   for (const tool of schemas.keys()) valid(tool);
 });
 
@@ -185,6 +187,9 @@ test('unknown ids name the field and the id', async () => {
     ['formula_view', { family: 'no-such-family' }, 'family'],
     ['formula_mutate', { variantId: 'v-nope', mutations: [{ op: 'set_description', description: 'd' }] }, 'variantId'],
     ['formula_promote', { variantId: 'v-nope', reason: 'r' }, 'variantId'],
+    ['formula_assess', { variantId: 'v-nope' }, 'variantId'],
+    ['formula_assess', { family: 'no-such-family' }, 'family'],
+    ['formula_select', { variantId: 'v-nope' }, 'variantId'],
     ['formula_rollback', { family: 'no-such-family', reason: 'r' }, 'family'],
     ['lineage_view', { family: 'no-such-family' }, 'family'],
   ];
@@ -215,7 +220,10 @@ test('calls the ledger\'s state or the tool\'s rules refuse name the field and w
     ['formula_mutate', { variantId, mutations: [{ op: 'edit_instructions', stepId: 'nope', instructions: 'x' }] }, 'mutations[0].stepId', /no step "nope"/],
     ['formula_mutate', { variantId, mutations: [{ op: 'edit_title', stepId: 'plan', title: 'T', instructions: 'x' }] }, 'mutations[0]', /malformed/],
     ['formula_promote', { variantId, reason: 'again' }, 'variantId', /already the active variant/],
-    ['formula_rollback', { family: 'implement-and-review', reason: 'r' }, 'familyId', /no earlier active variant/],
+    ['formula_rollback', { family: 'implement-and-review', reason: 'r' }, 'family', /no earlier active variant/],
+    ['formula_select', { variantId }, 'variantId', /already the active variant/],
+    ['formula_assess', { family: 'implement-and-review' }, 'family', /no live trial/],
+    ['formula_assess', {}, 'variantId', /give `variantId`/],
   ];
   for (const [tool, args, field, message] of cases) {
     const r = await expectRefused(tool, args, field, `(${message})`);

@@ -15,7 +15,7 @@ test('every tool is listed with a description, flat input schema, output schema 
   try {
     const { tools } = await h.client.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(), [
-      'evidence_record', 'formula_list', 'formula_mutate', 'formula_promote', 'formula_rollback', 'formula_view', 'lineage_view', 'node_claim',
+      'evidence_record', 'formula_assess', 'formula_list', 'formula_mutate', 'formula_promote', 'formula_rollback', 'formula_select', 'formula_view', 'lineage_view', 'node_claim',
       'node_dispatch', 'node_expand', 'node_handoff', 'node_recover', 'node_renew', 'node_report', 'node_review', 'ready_work', 'worker_peek',
       'workflow_cancel', 'workflow_start', 'workflow_view',
     ]);
@@ -33,7 +33,7 @@ test('every tool is listed with a description, flat input schema, output schema 
       assert.equal(t.inputSchema.additionalProperties, false, `${t.name} refuses unknown keys`);
     }
     const readOnly = tools.filter((t) => t.annotations?.readOnlyHint).map((t) => t.name).sort();
-    assert.deepEqual(readOnly, ['formula_list', 'formula_view', 'lineage_view', 'ready_work', 'worker_peek', 'workflow_view']);
+    assert.deepEqual(readOnly, ['formula_assess', 'formula_list', 'formula_view', 'lineage_view', 'ready_work', 'worker_peek', 'workflow_view']);
     const destructive = tools.filter((t) => t.annotations?.destructiveHint).map((t) => t.name).sort();
     assert.deepEqual(destructive, ['formula_promote', 'formula_rollback', 'node_recover', 'workflow_cancel']);
   } finally {
@@ -162,15 +162,23 @@ test('formula tools: list, view, run a family, mutate into a candidate, promote,
     const listed = await h.ok<{ variants: Array<{ id: string; status: string }> }>('formula_list', { family: 'implement-and-review' });
     assert.deepEqual(listed.variants.map((v) => v.status), ['active', 'candidate', 'candidate']);
 
-    const promoted = await h.ok<{ variantId: string; previousVariantId: string }>('formula_promote', { variantId: m.variantId, reason: 'a person asked' });
-    assert.deepEqual(promoted, { familyId: 'implement-and-review', variantId: m.variantId, previousVariantId: g1 });
-    const rolled = await h.ok<{ variantId: string }>('formula_rollback', { family: 'implement-and-review', reason: 'plans stalled at the gate' });
-    assert.equal(rolled.variantId, g1);
+    const promoted = await h.ok<{ action: string; decisionId: string; activeVariantId: string }>('formula_promote', {
+      variantId: m.variantId, reason: 'a person asked', decidedBy: 'dana',
+    });
+    assert.equal(promoted.action, 'promoted');
+    assert.equal(promoted.activeVariantId, m.variantId);
+    const decision = h.promotions.decisions('implement-and-review').find((d) => d.id === promoted.decisionId)!;
+    assert.match(decision.actor, /^dana \(via /);
+    assert.equal(decision.verdict, 'promote');
+    const rolled = await h.ok<{ action: string; activeVariantId: string }>('formula_rollback', { family: 'implement-and-review', reason: 'plans stalled at the gate' });
+    assert.deepEqual([rolled.action, rolled.activeVariantId], ['rolled_back', g1], 'the promotion under watch is rolled back with a decision');
 
     const lineage = await h.ok<{ activeVariantId: string; edges: Array<{ parent: string; child: string }>; selections: Array<{ reason: string }> }>('lineage_view', { family: 'implement-and-review' });
     assert.equal(lineage.activeVariantId, g1);
     assert.deepEqual(lineage.edges, [{ parent: g1, child: m.variantId }, { parent: m.variantId, child: again.variantId }]);
-    assert.deepEqual(lineage.selections.map((s) => s.reason), ['first variant of the family', 'a person asked', 'plans stalled at the gate']);
+    assert.equal(lineage.selections.length, 3);
+    assert.match(lineage.selections[1]!.reason, /a person asked/);
+    assert.match(lineage.selections[2]!.reason, /plans stalled at the gate/);
     const rejected = await h.ok<{ variant: { status: string } }>('formula_view', { variantId: m.variantId, diff: false });
     assert.equal(rejected.variant.status, 'rejected');
   } finally {
@@ -220,4 +228,45 @@ test('command-line arguments', () => {
   assert.deepEqual(parseArgs([]), { ledger: undefined, workspace: undefined, actor: undefined });
   assert.throws(() => parseArgs(['--ledger']), /--ledger needs a value/);
   assert.throws(() => parseArgs(['--frob']), /unknown argument --frob/);
+});
+
+test('promotion: a candidate put on trial gets a sticky share of runs, and evidence recorded through the tools promotes it by the rule', async () => {
+  const h = await harness();
+  try {
+    const family = 'research-then-plan';
+    const g1 = h.formulas.getFamily(family)!.activeVariantId!;
+    // A small trial, so that a handful of runs can decide it.
+    await h.promotions.setPolicy(family, { decision: { minCandidateRuns: 5, minIncumbentRuns: 5 }, stages: { trial: { candidateShare: 0.5 } } });
+    const m = await h.ok<{ variantId: string }>('formula_mutate', { variantId: g1, mutations: [{ op: 'set_description', description: 'research, then plan' }] });
+    const trial = await h.ok<{ stage: string; share: number; candidateId: string; incumbentId: string }>('formula_select', { variantId: m.variantId });
+    assert.deepEqual([trial.stage, trial.share, trial.candidateId, trial.incumbentId], ['trial', 0.5, m.variantId, g1]);
+    const before = await h.ok<{ verdict: string; missing: string[]; trial: { id: string } }>('formula_assess', { family });
+    assert.equal(before.verdict, 'continue');
+    assert.match(before.missing[0]!, /more candidate runs/);
+
+    const arms = new Map<string, string>();
+    let promotedAfter = -1;
+    for (let i = 0; i < 60 && promotedAfter < 0; i++) {
+      const taskKey = `task-${i}`;
+      const run = await h.ok<{ runId: string; arm: string; variantId: string }>('workflow_start', { family, taskKey, vars: { question: 'how?' } });
+      arms.set(taskKey, run.arm);
+      assert.equal(run.variantId, run.arm === 'candidate' ? m.variantId : g1, 'the run records the variant of its arm');
+      if (i === 3) {
+        const again = await h.ok<{ arm: string; runId: string }>('workflow_start', { family, taskKey: 'task-0', vars: { question: 'how?' } });
+        assert.equal(again.arm, arms.get('task-0'), 'the same task lands on the same arm');
+        await h.ok('workflow_cancel', { runId: again.runId });
+      }
+      await h.ok('evidence_record', { runId: run.runId, kind: 'run_outcome', success: run.arm === 'candidate' });
+      if (h.formulas.getFamily(family)!.activeVariantId === m.variantId) promotedAfter = i;
+    }
+    assert.ok(promotedAfter > 0, 'the rule promoted the candidate once the evidence sufficed');
+    assert.ok(new Set(arms.values()).size === 2, 'both arms got runs');
+    const decision = h.promotions.decisions(family).at(-1)!;
+    assert.deepEqual([decision.verdict, decision.actor, decision.candidateId], ['promote', 'rule', m.variantId]);
+    const after = await h.ok<{ status: string; stage: string; decisions: Array<{ verdict: string }> }>('formula_assess', { variantId: m.variantId });
+    assert.deepEqual([after.status, after.stage], ['active', 'watch']);
+    assert.equal(after.decisions.at(-1)!.verdict, 'promote');
+  } finally {
+    await h.close();
+  }
 });
