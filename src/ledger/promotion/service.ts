@@ -436,7 +436,8 @@ export class PromotionService {
     }
     if (d.verdict === 'pause') {
       const last = this.lastDecision(sql, t.id, stage);
-      if (last && last.verdict === 'pause' && last.watermark === m.watermark) return none(d.reason, t.id);
+      // Not again on the same evidence: neither right after a pause nor right after a person resumed the trial.
+      if (last && (last.verdict === 'pause' || last.verdict === 'resume') && last.watermark === m.watermark) return none(d.reason, t.id);
       return done([
         record('pause', d.reason),
         event('trial.status_changed', { trialId: t.id, status: 'paused', reason: d.reason }),

@@ -431,3 +431,31 @@ test('policies are validated and versioned; trials refuse what they cannot compa
     w.ledger.close();
   }
 });
+
+test('a person can promote a candidate that had no trial: it is watched, and their rejection in the watch rolls it back', async () => {
+  const w = await setup(FAST);
+  try {
+    const random = rng(6);
+    for (let i = 0; i < 5; i++) await arrive(w, { [w.incumbent]: 0.8 }, random);
+    const before = await w.promotion.assess(w.candidate);
+    assert.match(before.missing[0]!, /^a trial: /);
+    const p = await w.promotion.promote(w.candidate, { actor: 'dana', reason: 'urgent fix to the plan step' });
+    assert.equal(p.action, 'promoted');
+    const d = w.promotion.decisions(FAMILY).at(-1)!;
+    assert.deepEqual([d.verdict, d.actor, d.stage, d.trialId], ['promote', 'dana', 'manual', p.trialId]);
+    assert.equal((d.detail as DecisionDetail).baseline!.runs, 5, 'the watch compares with the previous variant\'s recent runs');
+    const t = w.promotion.trial(p.trialId!)!;
+    assert.deepEqual([t.stage, t.status, t.incumbentId], ['watch', 'open', w.incumbent]);
+    assert.equal(w.formulas.getFamily(FAMILY)!.activeVariantId, w.candidate);
+    await arrive(w, { [w.candidate]: 1 }, random);
+    const r = await w.promotion.reject(w.candidate, { actor: 'erin', reason: 'reviewers dislike the new plans' });
+    assert.equal(r.action, 'rolled_back');
+    const back = w.promotion.decisions(FAMILY).at(-1)!;
+    assert.deepEqual([back.verdict, back.actor, back.stage], ['rollback', 'erin', 'watch']);
+    assert.equal(w.formulas.getFamily(FAMILY)!.activeVariantId, w.incumbent);
+    assert.equal(w.formulas.getVariant(w.candidate)!.status, 'rejected');
+    await assertReplays(w.ledger);
+  } finally {
+    w.ledger.close();
+  }
+});
