@@ -82,6 +82,10 @@ test('the real Codex drives a workflow and a formula mutation through our MCP se
   codex.notify('initialized');
   const started = await codex.request('thread/start', { cwd: workspace, ephemeral: true });
   threadId = (started.thread as { id: string }).id;
+  // The MCP server starts in the background; a turn begun before it is ready would not offer its tools.
+  const status = await codex.waitFor((m) => m.method === 'mcpServer/startupStatus/updated' && m.params?.name === 'gascity'
+    && (m.params.status === 'ready' || m.params.status === 'failed'), 30_000, 'the gascity MCP server to start');
+  assert.equal(status.params?.status, 'ready', `the MCP server failed to start: ${JSON.stringify(status.params)}`);
   await codex.request('turn/start', { threadId, input: [{ type: 'text', text: 'Run the widget workflow.' }] });
   const done = await codex.waitFor((m) => m.method === 'turn/completed', 60_000, 'turn/completed');
   assert.equal((done.params?.turn as { status: string }).status, 'completed', codex.stderr.slice(-2000));
