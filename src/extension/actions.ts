@@ -223,8 +223,8 @@ export class Actions implements GraphActions {
     }
     try {
       const r = await this.lineage.promote(id, 'promoted by a person in VS Code', ACTOR);
-      const message = `${variantLabel(v)} is now the active variant of ${r.familyId}.`;
-      this.log.info(`promoted ${id} (previous ${r.previousVariantId ?? 'none'})`);
+      const message = `${variantLabel(v)} is now the active variant of ${r.familyId}${r.trialId ? ', watched against the previous one' : ''}.`;
+      this.log.info(`promoted ${id}: ${r.action} (decision ${r.decisionId ?? 'none'}, trial ${r.trialId ?? 'none'})`);
       void vscode.window.showInformationMessage(message);
       return { ok: true, message };
     } catch (e) {

@@ -1,8 +1,8 @@
 // Families and variants as the extension reads and changes them: a thin layer over the ledger's FormulaService
 // that maps its rows to the view types and adds the few reads the views need beyond it.
 import type { EvidenceSummary } from '../shared/protocol';
-import type { FamilyRow, Ledger, VariantRow } from '../ledger/index';
-import { FormulaService } from '../ledger/index';
+import type { EvaluationResult, FamilyRow, Ledger, TrialRow, VariantRow } from '../ledger/index';
+import { FormulaService, PromotionService } from '../ledger/index';
 import type { Formula, Mutation, Problem, VarValue } from '../ledger/formula/index';
 import type { FamilyInfo, TrialInfo, VariantInfo } from './viewModel';
 import { summarizeEvidence, variantStatus } from './viewModel';
@@ -27,24 +27,25 @@ function toVariant(r: VariantRow): VariantInfo {
   };
 }
 
-interface TrialRaw {
-  id: string;
-  family_id: string;
-  candidate_id: string;
-  incumbent_id: string;
-  stage: string;
-  share: number;
-  status: string;
+function toTrial(t: TrialRow): TrialInfo {
+  return { id: t.id, familyId: t.familyId, candidateId: t.candidateId, incumbentId: t.incumbentId, stage: t.stage, share: t.share, status: t.status };
 }
 
 export class Lineage {
   readonly formulas: FormulaService;
+  /** Evidence-gated promotion: trials, their routing of new runs, and every promotion as a recorded decision. */
+  readonly promotion: PromotionService;
 
   constructor(
     private readonly ledger: Ledger,
     workspaceDir: string | undefined,
   ) {
     this.formulas = new FormulaService(ledger, workspaceDir ? { workspaceDir } : {});
+    this.promotion = new PromotionService(ledger, this.formulas);
+  }
+
+  dispose(): void {
+    this.promotion.dispose();
   }
 
   families(): FamilyInfo[] {
@@ -73,23 +74,13 @@ export class Lineage {
     return this.formulas.variantFormula(variantId);
   }
 
-  /**
-   * Open promotion trials, read from the ledger's trials projection.
-   * TODO(ledger): use the promotion service's query once src/ledger exports one.
-   */
+  /** Live (open or paused) promotion trials, of one family or of all. */
   openTrials(familyId?: string): TrialInfo[] {
-    const rows = familyId
-      ? this.ledger.sql.all<TrialRaw>("SELECT * FROM trials WHERE status = 'open' AND family_id = ?", [familyId])
-      : this.ledger.sql.all<TrialRaw>("SELECT * FROM trials WHERE status = 'open'");
-    return rows.map((t) => ({
-      id: t.id,
-      familyId: t.family_id,
-      candidateId: t.candidate_id,
-      incumbentId: t.incumbent_id,
-      stage: t.stage,
-      share: t.share,
-      status: t.status,
-    }));
+    const ids = familyId ? [familyId] : this.formulas.listFamilies().map((f) => f.id);
+    return ids
+      .map((id) => this.promotion.liveTrialOf(id))
+      .filter((t): t is TrialRow => t !== undefined)
+      .map(toTrial);
   }
 
   /** Run outcomes from the runs the variant ran; interventions and tokens from its evidence. */
@@ -124,12 +115,24 @@ export class Lineage {
     return this.formulas.mutateVariant({ variantId, mutations, proposedBy: actor }, actor);
   }
 
-  promote(variantId: string, reason: string, actor: string): ReturnType<FormulaService['selectVariant']> {
-    return this.formulas.selectVariant({ variantId, reason }, actor);
+  /** A person's promotion: recorded as a decision, and watched against the variant it replaces. */
+  promote(variantId: string, reason: string, actor: string): Promise<EvaluationResult> {
+    return this.promotion.promote(variantId, { actor, reason });
   }
 
-  rollback(familyId: string, reason: string, actor: string): ReturnType<FormulaService['rollback']> {
-    return this.formulas.rollback({ familyId, reason }, actor);
+  /**
+   * A person's rollback. While a promotion is being watched, rejecting the promoted variant is the rollback (a
+   * recorded decision that ends the watch); otherwise the family goes back to its previous active variant.
+   */
+  async rollback(familyId: string, reason: string, actor: string): Promise<{ variantId: string }> {
+    const family = this.formulas.getFamily(familyId);
+    const watched = this.promotion.liveTrialOf(familyId);
+    if (family?.activeVariantId && watched?.stage === 'watch' && watched.candidateId === family.activeVariantId) {
+      await this.promotion.reject(family.activeVariantId, { actor, reason });
+      return { variantId: this.formulas.getFamily(familyId)?.activeVariantId ?? watched.incumbentId };
+    }
+    const r = await this.formulas.rollback({ familyId, reason }, actor);
+    return { variantId: r.variantId };
   }
 
   startRun(family: string, variantId: string | undefined, vars: Record<string, VarValue>, title: string | undefined, actor: string): ReturnType<FormulaService['startRunFromFormula']> {

@@ -44,6 +44,7 @@ export class LedgerModel implements vscode.Disposable {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.subscription.dispose();
     this.changed.dispose();
+    this.lineage.dispose();
     this.ledger.close();
   }
 }

@@ -156,6 +156,11 @@ test('promotes the candidate with a real click in the lineage graph webview', as
   await driver({ kind: 'webviewClick', selector: '#confirm-yes' });
   await eventually(() => activeVariantOf(FAMILY) === candidate, 'the ledger records the candidate as active');
   assert.equal(api.model.lineage.variant(rootVariant)!.status, 'retired');
+  // A person's promotion is a recorded decision, and the new variant is watched against the one it replaced.
+  const decision = api.model.lineage.promotion.decisions(FAMILY).find((d) => d.candidateId === candidate && d.verdict === 'promote');
+  assert.ok(decision, 'a promote decision is recorded');
+  assert.equal(decision.actor, 'person:vscode');
+  await eventually(() => /1 trial\b/.test(api.statusBar.text), 'the status bar counts the watch');
   await eventually(() => /★ active/.test(treeDescription(candidate)), 'the tree marks the candidate active');
   assert.match(treeDescription(rootVariant), /retired/);
   await eventually(async () => String(await driver({ kind: 'webviewText', selector: '#details h2' })).includes('★'), 'the graph marks it active');
@@ -170,6 +175,7 @@ test('rolls back from the webview with the keyboard (R, then Enter)', async () =
   await eventually(() => /★ active/.test(treeDescription(rootVariant)), 'the tree follows the rollback');
   // The ledger rejects a variant that was rolled away from, so it is not proposed again unnoticed.
   assert.equal(api.model.lineage.variant(candidate)!.status, 'rejected');
+  assert.ok(api.model.lineage.promotion.decisions(FAMILY).some((d) => d.candidateId === candidate && d.actor === 'person:vscode' && d.verdict !== 'promote'));
   assert.match(treeDescription(candidate), /rejected/);
 });
 
