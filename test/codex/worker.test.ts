@@ -177,6 +177,36 @@ test('expand_node fans the node out from inside the turn; a bad tool input is an
   assertProtocol(s);
 });
 
+test('threadConfig passes MCP servers through to the node\'s thread, next to the dynamic tools', async () => {
+  const s = await setup((request) => (toolOutputs(request).length === 0
+    ? { call: TOOL_REPORT_RESULT, args: { outcome: 'done', summary: 'ok' } }
+    : { say: 'ok' }));
+  // A one-tool MCP server, as the extension passes ours (`mcp_servers.gascity`) for the threads it starts.
+  const script = path.join(tempDir('gascity-codex-mcp-'), 'echo.mjs');
+  const sdk = path.join(REPO, 'node_modules', '@modelcontextprotocol', 'sdk', 'dist', 'esm', 'server');
+  fs.writeFileSync(script, [
+    `import { McpServer } from ${JSON.stringify(path.join(sdk, 'mcp.js'))};`,
+    `import { StdioServerTransport } from ${JSON.stringify(path.join(sdk, 'stdio.js'))};`,
+    "const s = new McpServer({ name: 'echo', version: '1.0.0' });",
+    "s.registerTool('echo', { description: 'Echo', inputSchema: {} }, async () => ({ content: [{ type: 'text', text: 'echoed' }] }));",
+    'await s.connect(new StdioServerTransport());',
+  ].join('\n'));
+  const { runId } = await s.ledger.startRun({ title: 'mcp', nodes: [{ key: 'work', title: 'Work', instructions: 'Do it.' }] });
+  const server = await s.startServer();
+  const worker = new CodexWorker({
+    ledger: s.ledger, server, workspaceDir: s.workspace, worker: 'codex-test',
+    threadConfig: { 'mcp_servers.echo': { command: process.execPath, args: [script] } },
+  });
+  const result = await worker.runNode(`${runId}.work`);
+  worker.dispose();
+  assert.equal(result.end, 'reported');
+  const tools = (s.model.requests[0]!.tools ?? []).map((t) => t.name);
+  assert.ok(tools.includes('mcp__echo'), `the MCP server is offered as the mcp__echo namespace: ${tools.join(', ')}`);
+  assert.ok(tools.includes(TOOL_REPORT_RESULT));
+  assert.ok(s.sent.some((m) => m.method === 'thread/start' && JSON.stringify(m.params).includes('"mcp_servers.echo"')));
+  assertProtocol(s);
+});
+
 test('resume after the app-server is killed mid-turn: the bound thread continues and reports', async () => {
   let phase: 'crash' | 'resume' = 'crash';
   const s = await setup((request) => {
