@@ -175,6 +175,11 @@ export class AppServer {
   }
 
   request<M extends ClientRequestMethod>(method: M, params: ClientRequests[M]['params'], options: { timeoutMs?: number } = {}): Promise<ClientRequests[M]['result']> {
+    return this.requestRaw(method, params as unknown as JsonValue, options) as Promise<ClientRequests[M]['result']>;
+  }
+
+  /** A request of a method this module does not type (the protocol has a few hundred); the caller checks the result. */
+  requestRaw(method: string, params: JsonValue | undefined, options: { timeoutMs?: number } = {}): Promise<unknown> {
     if (this.exitInfo || this.disposed) return Promise.reject(new AppServerError(`${method}: the Codex app-server is not running`, 'exited'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -183,8 +188,8 @@ export class AppServer {
         this.pending.delete(id);
         reject(new AppServerError(`${method}: no answer from the Codex app-server within ${ms} ms`, 'timeout'));
       }, ms);
-      this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject, timer });
-      this.send({ id, method, params: params as unknown as JsonValue });
+      this.pending.set(id, { method, resolve, reject, timer });
+      this.send(params === undefined ? { id, method } : { id, method, params });
     });
   }
 

@@ -77,8 +77,7 @@ test('config overrides become -c key=value arguments in TOML', async () => {
 
 test('responses are matched to requests by id, whatever their order; errors and timeouts reject', async () => {
   const server = await fake({ requestTimeoutMs: 300 });
-  type Loose = Parameters<AppServer['request']>[1];
-  const call = (method: string) => server.request(method as 'initialize', {} as Loose);
+  const call = (method: string) => server.requestRaw(method, {});
   const [slow, fast] = await Promise.all([call('slow'), call('fast')]);
   assert.deepEqual([slow, fast], [{ which: 'slow' }, { which: 'fast' }]);
   await assert.rejects(call('refuse'), (e: unknown) => e instanceof AppServerError && e.code === 'rpc' && e.rpcCode === -32600 && /bad params/.test(e.message));
@@ -90,32 +89,30 @@ test('server requests go to the registered handler; an unhandled one is refused,
   const notes: ServerNotification[] = [];
   server.onNotification((n) => notes.push(n));
   server.handleRequest('item/tool/call', () => ({ success: true, contentItems: [{ type: 'inputText', text: 'hi' }] }));
-  type Loose = Parameters<AppServer['request']>[1];
   const answered = new Promise<ServerNotification>((resolve) => server.onNotification((n) => { if (n.method === 'answer') resolve(n); }));
-  void server.request('ask' as 'initialize', { method: 'item/tool/call' } as unknown as Loose).catch(() => undefined);
+  void server.requestRaw('ask', { method: 'item/tool/call' }).catch(() => undefined);
   assert.deepEqual((await answered).params, { id: 101, result: { success: true, contentItems: [{ type: 'inputText', text: 'hi' }] } });
   assert.ok(notes.some((n) => n.method === 'note'));
 
   const refused = new Promise<ServerNotification>((resolve) => server.onNotification((n) => { if (n.method === 'answer' && (n.params as { id: number }).id === 102) resolve(n); }));
-  void server.request('ask' as 'initialize', { method: 'item/fileChange/requestApproval' } as unknown as Loose).catch(() => undefined);
+  void server.requestRaw('ask', { method: 'item/fileChange/requestApproval' }).catch(() => undefined);
   const r = (await refused).params as { error: { code: number; message: string } };
   assert.equal(r.error.code, -32601);
   assert.match(r.error.message, /does not handle item\/fileChange\/requestApproval/);
 });
 
 test('an exit rejects pending requests; dispose ends the whole process group', async () => {
-  type Loose = Parameters<AppServer['request']>[1];
   const dying = await fake();
   const exits: Array<number | null> = [];
   dying.onExit((i) => exits.push(i.code));
-  const pending = dying.request('never' as 'initialize', {} as Loose);
-  void dying.request('die' as 'initialize', {} as Loose).catch(() => undefined);
+  const pending = dying.requestRaw('never', {});
+  void dying.requestRaw('die', {}).catch(() => undefined);
   await assert.rejects(pending, (e: unknown) => e instanceof AppServerError && e.code === 'exited');
   assert.deepEqual(exits, [3]);
-  await assert.rejects(dying.request('fast' as 'initialize', {} as Loose), /not running/);
+  await assert.rejects(dying.requestRaw('fast', {}), /not running/);
 
   const server = await fake();
-  const { pid } = await server.request('grandchild' as 'initialize', {} as Loose) as unknown as { pid: number };
+  const { pid } = await server.requestRaw('grandchild', {}) as { pid: number };
   assert.ok(alive(pid));
   await server.dispose(500);
   for (let i = 0; i < 20 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
