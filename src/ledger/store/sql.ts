@@ -34,7 +34,19 @@ export function loadSqlJs(): Promise<SqlJsStatic> {
 export class Sql {
   private cache = new Map<string, Statement>();
 
-  constructor(public db: Database) {}
+  constructor(public db: Database) {
+    this.tune();
+  }
+
+  /**
+   * The database lives in sql.js's in-memory file system and durability comes from our journal, so
+   * SQLite's own rollback journal can live in memory too: as a file it made every commit cost time
+   * that grows with the database (0.4 ms at 50 MiB, 1.4 ms at 200 MiB, against 0.05-0.09 ms in memory).
+   * sql.js reopens the database when exporting, which resets these, so they are set again then.
+   */
+  private tune(): void {
+    this.db.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY;');
+  }
 
   private stmt(sql: string): Statement {
     let s = this.cache.get(sql);
@@ -83,7 +95,9 @@ export class Sql {
 
   export(): Uint8Array {
     this.invalidate();
-    return this.db.export();
+    const data = this.db.export();
+    this.tune();
+    return data;
   }
 
   invalidate(): void {
