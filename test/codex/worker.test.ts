@@ -177,6 +177,44 @@ test('expand_node fans the node out from inside the turn; a bad tool input is an
   assertProtocol(s);
 });
 
+test('request_handoff moves the claim to a person; nothing is reported as failed', async () => {
+  const s = await setup((request) => (toolOutputs(request).length === 0
+    ? { call: TOOL_REQUEST_HANDOFF, args: { note: 'needs production credentials I do not have' } }
+    : { say: 'Handed off.' }));
+  const { runId } = await s.ledger.startRun({ title: 'handoff', nodes: [{ key: 'deploy', title: 'Deploy', instructions: 'Deploy it.' }] });
+  const nodeId = `${runId}.deploy`;
+  const server = await s.startServer();
+  const worker = new CodexWorker({ ledger: s.ledger, server, workspaceDir: s.workspace, worker: 'codex-test', handoffTo: 'alice' });
+  const result = await worker.runNode(nodeId);
+  worker.dispose();
+  assert.equal(result.end, 'handed_off');
+  assert.equal(result.outcome, null);
+  const n = s.ledger.getNode(nodeId)!;
+  assert.equal(n.state, 'claimed');
+  assert.equal(n.worker, 'alice');
+  assert.equal(n.attempts, 0, 'a handoff is not a failed attempt');
+  assert.ok(s.ledger.events().some((e) => e.kind === 'node.handed_off' && JSON.stringify(e.payload).includes('production credentials')));
+  assertProtocol(s);
+});
+
+test('a lease lost during the turn interrupts it and reports nothing', async () => {
+  const s = await setup(() => ({ hang: true }));
+  const { runId } = await s.ledger.startRun({ title: 'lost', nodes: [{ key: 'work', title: 'Work', instructions: 'Do it.' }] });
+  const nodeId = `${runId}.work`;
+  const server = await s.startServer();
+  // The first renewal comes after the lease has run out, as when a machine sleeps through it.
+  const worker = new CodexWorker({ ledger: s.ledger, server, workspaceDir: s.workspace, worker: 'codex-test', leaseSeconds: 1, renewEveryMs: 1500 });
+  const result = await worker.runNode(nodeId);
+  worker.dispose();
+  assert.equal(result.end, 'lease_lost');
+  assert.equal(result.turnStatus, 'interrupted');
+  assert.match(result.summary, /lease on node .* was lost/);
+  const n = s.ledger.getNode(nodeId)!;
+  assert.equal(n.attempts, 0, 'no failed attempt was reported for work someone else may now own');
+  assert.deepEqual((await s.ledger.recoverNodes({})).recovered, [nodeId], 'the expired claim is recovered as usual');
+  assertProtocol(s);
+});
+
 test('threadConfig passes MCP servers through to the node\'s thread, next to the dynamic tools', async () => {
   const s = await setup((request) => (toolOutputs(request).length === 0
     ? { call: TOOL_REPORT_RESULT, args: { outcome: 'done', summary: 'ok' } }
