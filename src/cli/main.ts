@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { FormulaService, LedgerError, openLedger, resolveLedgerDir } from '../ledger/index';
+import { FormulaService, LedgerError, PromotionService, openLedger, resolveLedgerDir } from '../ledger/index';
 import type { Ledger } from '../ledger/index';
 import { ledgerProjection } from '../ledger/projection';
 import { PROJECTION_TABLES } from '../ledger/schema';
@@ -21,6 +21,11 @@ Usage: gascity [--ledger DIR] [--workspace DIR] [--json] <command> [args]
   mutate VARIANT MUTATIONS_JSON   derive a candidate variant (JSON array of mutations)
   select VARIANT [REASON]         make a variant the active one of its family
   rollback FAMILY [REASON]        go back to the previously active variant
+  trial VARIANT [screen|trial]    start a promotion trial of a candidate against the active variant
+  assess VARIANT                  where a candidate stands: arms, statistics, guardrails, what is missing
+  promote VARIANT [REASON]        promote by hand (recorded as a person's decision, then watched)
+  reject VARIANT [REASON]         reject by hand (recorded; the same content is refused later)
+  decisions FAMILY                the family's recorded decisions
   start FAMILY [k=v ...] [--task KEY]   start a run of the family's active variant
   runs                            recent runs
   run ID                          a run's nodes and edges
@@ -74,15 +79,25 @@ async function main(argv: string[]): Promise<number> {
   const dir = resolveLedgerDir({ dir: args.ledger, cwd: args.workspace });
   const ledger = await openLedger(dir, { actor: `cli:${process.pid}` });
   const formulas = new FormulaService(ledger, { workspaceDir: args.workspace });
+  // Constructing the promotion service routes new runs of a family in trial to their arm.
+  const promotion = new PromotionService(ledger, formulas);
   try {
-    await run(cmd, rest, args, ledger, formulas, dir);
+    const before = ledger.seq;
+    await run(cmd, rest, args, ledger, formulas, promotion, dir);
+    // Evidence this command wrote (a finished run, a review) is put before the family's rule at once.
+    if (ledger.seq > before) {
+      for (const r of await promotion.evaluateAffected(ledger.events(before, Number.MAX_SAFE_INTEGER))) {
+        if (r.action !== 'none') process.stderr.write(`promotion: ${r.familyId} ${r.action}: ${r.reason}\n`);
+      }
+    }
     return 0;
   } finally {
+    promotion.dispose();
     ledger.close();
   }
 }
 
-async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, formulas: FormulaService, dir: string): Promise<void> {
+async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, formulas: FormulaService, promotion: PromotionService, dir: string): Promise<void> {
   switch (cmd) {
     case 'status': {
       const families = formulas.listFamilies();
@@ -136,6 +151,33 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
     case 'rollback': {
       const r = await formulas.rollback({ familyId: need(rest[0], 'FAMILY'), reason: rest[1] ?? 'rolled back from the CLI' });
       return out(args, r, () => `${r.familyId}: rolled back to ${r.variantId} (from ${r.previousVariantId})`);
+    }
+    case 'trial': {
+      const stage = rest[1] === 'screen' ? 'screen' : 'trial';
+      const t = await promotion.startTrial({ variantId: need(rest[0], 'VARIANT'), stage });
+      return out(args, t, () => `trial ${t.id}: ${t.candidateId} against ${t.incumbentId} (${t.stage}, ${Math.round(t.share * 100)}% of new runs)`);
+    }
+    case 'assess': {
+      const a = await promotion.assess(need(rest[0], 'VARIANT'));
+      return out(args, a, () => [
+        `${a.variantId} [${a.status}] ${a.stage}: the rule says ${a.verdict}${a.verdict !== a.ruleVerdict ? ` (on its own: ${a.ruleVerdict})` : ''}`,
+        `  candidate ${a.arms.candidate.successes}/${a.arms.candidate.runs}, incumbent ${a.arms.incumbent.successes}/${a.arms.incumbent.runs}; ` +
+          `P(better) ${a.statistics.probBetter.toFixed(3)}, expected loss ${a.statistics.expectedLoss.toFixed(4)}`,
+        ...a.guardrails.map((g) => `  guardrail ${g.name}: ${g.status}`),
+        ...a.missing.map((m) => `  missing: ${m}`),
+      ].join('\n'));
+    }
+    case 'promote': {
+      const r = await promotion.promote(need(rest[0], 'VARIANT'), { actor: `person:cli:${process.env.USER ?? 'unknown'}`, reason: rest[1] ?? 'promoted from the CLI' });
+      return out(args, r, () => `${r.familyId}: ${r.action} — ${r.reason}`);
+    }
+    case 'reject': {
+      const r = await promotion.reject(need(rest[0], 'VARIANT'), { actor: `person:cli:${process.env.USER ?? 'unknown'}`, reason: rest[1] ?? 'rejected from the CLI' });
+      return out(args, r, () => `${r.familyId}: ${r.action} — ${r.reason}`);
+    }
+    case 'decisions': {
+      const ds = promotion.decisions(need(rest[0], 'FAMILY'));
+      return out(args, ds, () => ds.map((d) => `${d.at} ${d.verdict.padEnd(8)} ${d.candidateId} by ${d.actor} (policy v${d.policyVersion ?? '?'} ${d.policyHash?.slice(0, 8) ?? ''}): ${d.reason}`).join('\n') || 'no decisions yet');
     }
     case 'start': {
       const family = need(rest[0], 'FAMILY');

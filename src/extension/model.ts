@@ -2,7 +2,7 @@
 // and one debounced change event that every view listens to (changes from this process and from MCP servers or
 // the CLI writing the same ledger arrive the same way).
 import * as vscode from 'vscode';
-import type { Ledger } from '../ledger/index';
+import type { Ledger, StoredEvent } from '../ledger/index';
 import { Lineage } from './lineage';
 
 export class LedgerModel implements vscode.Disposable {
@@ -22,7 +22,23 @@ export class LedgerModel implements vscode.Disposable {
     this.subscription = ledger.onDidChange((change) => {
       this.log.trace(`ledger changed: ${change.events.length} event(s) from ${change.local ? 'this window' : 'another process'}`);
       this.fireSoon();
+      this.evaluate(change.events);
     });
+  }
+
+  /**
+   * Lets each family's recorded rule look at new evidence, whichever process wrote it (an MCP server, a
+   * worker, the CLI or this window), so trials are decided while the editor is open. The service decides
+   * inside a commit against an evidence watermark, so several processes evaluating the same evidence
+   * record one decision.
+   */
+  private evaluate(events: readonly StoredEvent[]): void {
+    this.lineage.promotion.evaluateAffected(events).then(
+      (results) => {
+        for (const r of results) if (r.action !== 'none') this.log.info(`promotion: ${r.familyId} ${r.action} (${r.reason})`);
+      },
+      (e: unknown) => this.log.error(`promotion evaluation failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
+    );
   }
 
   /** Bursts of events (a run start writes many) become one refresh of the views. */
