@@ -257,6 +257,10 @@ const handlers: { [K in EventKind]: Handler<K> } = {
       [p.evidenceId, p.familyId, p.variantId, p.runId, p.nodeId, p.kind, p.success === null ? null : p.success ? 1 : 0,
         p.interventions, p.reviewRejections, p.tokens, p.durationMs, p.note, e.actor, e.ts, e.seq],
     );
+    // Tokens and time reported as evidence about a node (a Codex turn's usage) count for that node too.
+    if (p.nodeId && (p.tokens || p.durationMs)) {
+      sql.run('UPDATE nodes SET tokens = tokens + ?, duration_ms = duration_ms + ? WHERE id = ?', [p.tokens ?? 0, p.durationMs ?? 0, p.nodeId]);
+    }
     if (!p.runId) return;
     if (p.success !== null) {
       sql.run("UPDATE runs SET outcome = ?, outcome_source = 'evidence' WHERE id = ?", [p.success ? 'success' : 'failure', p.runId]);
