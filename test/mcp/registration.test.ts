@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { registerMcpServer, serverTable, unregisterMcpServer, verifyWithCodex } from '../../src/mcp/registration';
 import type { McpServerSpec } from '../../src/mcp/registration';
-import { findBlocks, insertedAround, replaceTable, TomlEditError } from '../../src/mcp/tomlTable';
+import { findBlocks, insertedAround, replaceTable } from '../../src/mcp/tomlTable';
+import type { TomlEditError } from '../../src/mcp/tomlTable';
 import { CODEX_BIN } from './codexHarness';
 import { tempDir } from './helpers';
 
