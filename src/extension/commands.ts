@@ -25,6 +25,11 @@ export const COMMANDS = {
   openRunGraph: { id: 'gascity.openRunGraph', title: 'Open Run Graph', icon: '$(graph)', palette: false },
   openVariant: { id: 'gascity.openVariant', title: 'Open Variant Formula', icon: '$(go-to-file)', palette: false },
   diffVariant: { id: 'gascity.diffVariant', title: 'Compare Variant with Parent', icon: '$(diff)', palette: false },
+  startTrial: { id: 'gascity.startTrial', title: 'Start Trial of Variant', icon: '$(pulse)', palette: true },
+  assessVariant: { id: 'gascity.assessVariant', title: 'Assess Variant', icon: '$(graph-line)', palette: true },
+  rejectVariant: { id: 'gascity.rejectVariant', title: 'Reject Variant', icon: '$(close)', palette: true },
+  markRunResult: { id: 'gascity.markRunResult', title: 'Mark Run Result', icon: '$(pass)', palette: true },
+  runNodeWithCodex: { id: 'gascity.runNodeWithCodex', title: 'Run Node with Codex', icon: '$(rocket)', palette: true },
   refresh: { id: 'gascity.refresh', title: 'Refresh', icon: '$(refresh)', palette: true },
   showLog: { id: 'gascity.showLog', title: 'Show Log', palette: true },
 } as const satisfies Record<string, CommandSpec>;

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { openLedger, writeLedgerPointer } from '../ledger/index';
 import type { Mutation } from '../ledger/formula/index';
+import { LoopActions } from './loopActions';
 import { Actions } from './actions';
 import type { CommandName } from './commands';
 import { COMMANDS, VIEWS } from './commands';
@@ -69,6 +70,7 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
 
   const model = new LedgerModel(ledger, ledgerDir, workspaceRoot, log);
   const actions = new Actions(model, log);
+  const loop = new LoopActions(model, log, context.extensionUri);
   const graph = new GraphPanel(context.extensionUri, model, actions, log);
   actions.attachGraph(graph);
   const families = new FamiliesTree(model);
@@ -103,6 +105,11 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
     openRunGraph: (arg?: string, nodeId?: string) => actions.openRunGraph(arg, nodeId),
     openVariant: (arg?: string) => actions.openVariant(arg),
     diffVariant: (arg?: string) => actions.openVariant(arg),
+    startTrial: (arg?: string) => loop.startTrial(arg),
+    assessVariant: (arg?: string) => loop.assess(arg),
+    rejectVariant: (arg?: string, reason?: string) => loop.reject(arg, reason),
+    markRunResult: (arg?: string, success?: boolean, note?: string) => loop.markRunResult(arg, success, note),
+    runNodeWithCodex: (arg?: string) => loop.runNodeWithCodex(arg),
     refresh: () => model.refresh(),
     showLog: () => log.show(),
   };

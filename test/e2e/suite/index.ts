@@ -205,6 +205,39 @@ test('starts a run and shows its workflow graph; arrow keys walk along edges', a
   assert.match(api.statusBar.text, /1 run · 0 trials/);
 });
 
+test('closes the loop from the command palette: a trial, a person\'s verdict on a run, an assessment, a rejection', async () => {
+  const grandchild = api.model.lineage.variants(FAMILY).find((v) => v.status === 'candidate');
+  assert.ok(grandchild, 'a candidate to try');
+  const trialId = await vscode.commands.executeCommand<string | undefined>('gascity.startTrial', grandchild.id);
+  assert.ok(trialId, 'a trial started');
+  assert.equal(api.model.lineage.variant(grandchild.id)!.status, 'trial');
+  await eventually(() => /· 1 trial\b/.test(api.statusBar.text), 'the status bar counts the trial');
+  // New runs of the family are split between the arms by the trial; each run records the variant it ran.
+  const runId = await vscode.commands.executeCommand<string | undefined>('gascity.startRun', FAMILY);
+  assert.ok(runId);
+  const run = api.model.ledger.getRun(runId)!;
+  assert.ok([grandchild.id, rootVariant].includes(run.variantId!), `the run ran one of the arms (${run.variantId})`);
+  assert.ok(run.arm === 'candidate' || run.arm === 'incumbent', `the run records its arm (${run.arm})`);
+  const marked = await vscode.commands.executeCommand<boolean>('gascity.markRunResult', runId, false, 'the change broke the build');
+  assert.equal(marked, true);
+  assert.equal(api.model.ledger.getRun(runId)!.outcome, 'failure');
+  const evidence = api.model.ledger.evidence({ runId });
+  assert.equal(evidence[0]?.actor, 'person:vscode');
+  const report = await vscode.commands.executeCommand<string | undefined>('gascity.assessVariant', grandchild.id);
+  assert.ok(report, 'an assessment');
+  assert.match(report, /stage \*\*trial\*\*/);
+  assert.match(report, /Still missing/);
+  assert.match(report, /more candidate runs/);
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  assert.equal(await vscode.commands.executeCommand<boolean>('gascity.rejectVariant', grandchild.id, 'not worth the extra retries'), true);
+  assert.equal(api.model.lineage.variant(grandchild.id)!.status, 'rejected');
+  const decision = api.model.lineage.promotion.decisions(FAMILY).find((d) => d.candidateId === grandchild.id && d.verdict === 'reject');
+  assert.ok(decision, 'the rejection is a recorded decision');
+  assert.equal(decision.actor, 'person:vscode');
+  assert.match(decision.reason, /extra retries/);
+  await eventually(() => /0 trials/.test(api.statusBar.text), 'the status bar drops the trial');
+});
+
 export async function run(): Promise<void> {
   await runAll({ vscode: vscode.version, node: process.version });
 }
