@@ -29,6 +29,8 @@ export interface GasCityApi {
   readonly runs: RunsTree;
   readonly runsView: vscode.TreeView<RunTreeItem>;
   readonly statusBar: StatusBar;
+  /** How long activate() took: opening the ledger, building the views, registering commands. */
+  activationMs: number;
 }
 
 /** The ledger lives in VS Code's storage for this workspace; without a workspace, in the global storage. */
@@ -38,10 +40,14 @@ function ledgerDirFor(context: vscode.ExtensionContext): string {
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<GasCityApi | undefined> {
+  const started = performance.now();
   const log = vscode.window.createOutputChannel('Gas City', { log: true });
   context.subscriptions.push(log);
   try {
-    return await compose(context, log);
+    const api = await compose(context, log);
+    api.activationMs = performance.now() - started;
+    log.info(`activated in ${api.activationMs.toFixed(0)} ms`);
+    return api;
   } catch (e) {
     const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
     log.error(`activation failed: ${detail}`);
@@ -129,7 +135,7 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
   }
 
   log.info('Gas City activated');
-  return { ledgerDir, model, actions, graph, families, familiesView, runs, runsView, statusBar };
+  return { ledgerDir, model, actions, graph, families, familiesView, runs, runsView, statusBar, activationMs: 0 };
 }
 
 export function deactivate(): void {

@@ -180,7 +180,7 @@ try {
     console.log(`${t.ok ? 'ok' : 'not ok'} ${pass + fail} - ${t.name} (${t.ms} ms)`);
     if (!t.ok) console.log(`  # ${String(t.error).split('\n').join('\n  # ')}`);
   }
-  log(`VS Code ${report.vscode}, extension host Node ${report.node}`);
+  log(`VS Code ${report.vscode}, extension host Node ${report.node}, our activate() took ${report.activation}`);
   console.log(`# pass ${pass}`);
   console.log(`# fail ${fail}`);
   exitCode = fail === 0 && pass > 0 ? 0 : 1;

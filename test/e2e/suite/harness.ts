@@ -35,7 +35,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** Runs every registered test and writes results.json for the driver. Stops early only if told to bail. */
-export async function runAll(meta: Readonly<Record<string, string>>): Promise<TestResult[]> {
+/** `meta` is read after the tests ran, so it can report what they measured. */
+export async function runAll(meta: () => Readonly<Record<string, string>>): Promise<TestResult[]> {
   const results: TestResult[] = [];
   for (const t of tests) {
     const t0 = Date.now();
@@ -48,7 +49,7 @@ export async function runAll(meta: Readonly<Record<string, string>>): Promise<Te
     }
   }
   const out = join(channelDir(), 'results.json');
-  writeFileSync(`${out}.tmp`, JSON.stringify({ ...meta, tests: results }, null, 2));
+  writeFileSync(`${out}.tmp`, JSON.stringify({ ...meta(), tests: results }, null, 2));
   renameSync(`${out}.tmp`, out);
   return results;
 }

@@ -239,5 +239,5 @@ test('closes the loop from the command palette: a trial, a person\'s verdict on 
 });
 
 export async function run(): Promise<void> {
-  await runAll({ vscode: vscode.version, node: process.version });
+  await runAll(() => ({ vscode: vscode.version, node: process.version, activation: api ? `${api.activationMs.toFixed(0)} ms` : 'unknown' }));
 }
