@@ -326,8 +326,11 @@ const evidenceRecord = tool({
   annotations: write({ destructive: false, idempotent: false }),
   async run(a, ctx) {
     const r = await ctx.ledger.recordEvidence(a, ctx.actor);
-    const row = ctx.ledger.evidence({ runId: a.runId, variantId: a.runId ? undefined : a.variantId, limit: 50 }).find((e) => e.id === r.evidenceId);
-    return { evidenceId: r.evidenceId, runId: row?.runId ?? a.runId ?? null, variantId: row?.variantId ?? a.variantId ?? null };
+    // Reads back the attribution the ledger applied (the run's variant wins) by id lookups; searching the
+    // evidence table for the new row would cost more than the write as a run's evidence grows.
+    const runId = a.runId ?? (a.nodeId ? ctx.ledger.getNode(a.nodeId)?.runId : undefined) ?? null;
+    const variantId = (runId ? ctx.ledger.getRun(runId)?.variantId : null) ?? a.variantId ?? null;
+    return { evidenceId: r.evidenceId, runId, variantId };
   },
 });
 
