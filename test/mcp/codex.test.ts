@@ -6,9 +6,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { FormulaService, openLedger } from '../../src/ledger/index';
-import { REPO, SHIPPED_FORMULAS, tempDir } from './helpers';
+import { buildServer, SHIPPED_FORMULAS, tempDir } from './helpers';
 import { AppServer, ScriptedModel } from './codexHarness';
 import type { ModelStep } from './codexHarness';
 
@@ -20,10 +19,10 @@ let ledgerDir: string;
 let model: ScriptedModel | undefined;
 let codex: AppServer | undefined;
 let threadId = '';
+let serverScript = '';
 
 before(async () => {
-  const built = spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' });
-  assert.equal(built.status, 0, `esbuild failed: ${built.stderr}`);
+  serverScript = buildServer();
   workspace = tempDir('gascity-codex-ws-');
   ledgerDir = path.join(workspace, '.gascity', 'ledger');
   const ledger = await openLedger(ledgerDir, { actor: 'test-setup' });
@@ -66,7 +65,7 @@ test('the real Codex drives a workflow and a formula mutation through our MCP se
   model = new ScriptedModel('mcp__gascity', script);
   const baseUrl = await model.start();
   const codexHome = tempDir('gascity-codex-home-');
-  const server = JSON.stringify(path.join(REPO, 'dist', 'mcp.js'));
+  const server = JSON.stringify(serverScript);
   codex = AppServer.start({
     codexHome,
     cwd: workspace,

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -59,4 +60,17 @@ export async function harness(options: { importFormulas?: boolean } = {}): Promi
 
 export function textOf(r: CallToolResult): string {
   return r.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n');
+}
+
+/**
+ * Builds dist/ with the project's esbuild script and returns a private copy of the server bundle (with
+ * the sql.js WASM beside it), so that another build running at the same time cannot swap the file
+ * under a test that is starting it.
+ */
+export function buildServer(): string {
+  const built = spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`node esbuild.mjs failed: ${built.stderr}`);
+  const dir = tempDir('gascity-mcp-dist-');
+  for (const file of ['mcp.js', 'sql-wasm.wasm']) fs.copyFileSync(path.join(REPO, 'dist', file), path.join(dir, file));
+  return path.join(dir, 'mcp.js');
 }
