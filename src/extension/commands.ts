@@ -18,6 +18,7 @@ export const COMMANDS = {
   promoteVariant: { id: 'gascity.promoteVariant', title: 'Promote Variant', icon: '$(arrow-up)', palette: true },
   rollbackFamily: { id: 'gascity.rollbackFamily', title: 'Roll Back Family', icon: '$(discard)', palette: true },
   registerMcpServer: { id: 'gascity.registerMcpServer', title: 'Register MCP Server with Codex', palette: true },
+  unregisterMcpServer: { id: 'gascity.unregisterMcpServer', title: 'Unregister MCP Server from Codex', palette: true },
   openLedgerGraph: { id: 'gascity.openLedgerGraph', title: 'Open Ledger Graph', icon: '$(type-hierarchy)', palette: true },
   importFormulas: { id: 'gascity.importFormulas', title: 'Import Formulas', icon: '$(cloud-download)', palette: true },
   exportEvolution: { id: 'gascity.exportEvolution', title: 'Export Evolution Files', icon: '$(save-all)', palette: true },

@@ -12,7 +12,7 @@ import type { CommandName } from './commands';
 import { COMMANDS, VIEWS } from './commands';
 import { LedgerDocuments, SCHEME } from './documents';
 import { GraphPanel } from './graphPanel';
-import { registerMcpServerWithCodex } from './mcpRegistration';
+import { registerMcpServerWithCodex, registerWithVsCode, unregisterMcpServerFromCodex } from './mcpRegistration';
 import { LedgerModel } from './model';
 import { StatusBar } from './statusBar';
 import type { FamilyTreeItem, RunTreeItem } from './trees';
@@ -96,6 +96,12 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
     documents,
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, documents),
   );
+  // VS Code's own agents get the same MCP server; a host without the MCP API (older or trimmed builds) just lacks it.
+  try {
+    context.subscriptions.push(registerWithVsCode(context.extensionUri, ledgerDir));
+  } catch (e) {
+    log.warn(`VS Code's MCP registry is not available here: ${String(e)}`);
+  }
 
   // The command table's ids, each bound to its handler; a missing handler fails to compile.
   const handlers: { readonly [K in CommandName]: (...args: never[]) => unknown } = {
@@ -103,7 +109,8 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
     mutateFormula: (arg?: string, mutations?: Mutation[]) => actions.mutate(arg, mutations),
     promoteVariant: (arg?: string) => actions.promote(arg),
     rollbackFamily: (arg?: string) => actions.rollback(arg),
-    registerMcpServer: () => registerMcpServerWithCodex(context.extensionUri, ledgerDir, log),
+    registerMcpServer: () => registerMcpServerWithCodex(context, ledgerDir, log),
+    unregisterMcpServer: () => unregisterMcpServerFromCodex(context, log),
     openLedgerGraph: () => actions.openLedgerGraph(),
     importFormulas: () => actions.importFormulas(),
     exportEvolution: () => actions.exportEvolution(),

@@ -238,6 +238,21 @@ test('closes the loop from the command palette: a trial, a person\'s verdict on 
   await eventually(() => /0 trials/.test(api.statusBar.text), 'the status bar drops the trial');
 });
 
+test('registers the MCP server with Codex, shows the change, and undoes it', async () => {
+  const registration = await vscode.commands.executeCommand<{ configPath: string; after: string } | undefined>('gascity.registerMcpServer');
+  assert.ok(registration, 'registered');
+  const text = fs.readFileSync(registration.configPath, 'utf8');
+  assert.match(text, /\[mcp_servers\.gascity\]/);
+  assert.ok(text.includes(path.join('dist', 'mcp.js')), 'Codex will start our built server');
+  assert.ok(text.includes(api.ledgerDir), 'pointed at this workspace\'s ledger');
+  const shown = vscode.window.activeTextEditor?.document.getText() ?? '';
+  assert.match(shown, /## After[\s\S]*mcp_servers\.gascity/, 'the change is shown to the person');
+  assert.equal(await vscode.commands.executeCommand<boolean>('gascity.unregisterMcpServer'), true);
+  const after = fs.existsSync(registration.configPath) ? fs.readFileSync(registration.configPath, 'utf8') : '';
+  assert.doesNotMatch(after, /mcp_servers\.gascity/);
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+});
+
 export async function run(): Promise<void> {
   await runAll(() => ({ vscode: vscode.version, node: process.version, activation: api ? `${api.activationMs.toFixed(0)} ms` : 'unknown' }));
 }
