@@ -1,7 +1,8 @@
 // The real Codex CLI calls our built MCP server (dist/mcp.js) because a scripted model on loopback
 // tells it to: start a workflow, claim, dispatch and report a node, make one bad call, and propose a
 // formula mutation. Afterwards the ledger, Codex's own tool-call items and the tool outputs the model
-// received must all agree.
+// received must all agree. A second session, without pre-approved tools, shows that Codex asks before
+// a tool annotated as destructive, and that a declined call writes nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -16,10 +17,9 @@ const MUTATED = 'Read the task twice, then write the acceptance criteria before 
 
 let workspace: string;
 let ledgerDir: string;
-let model: ScriptedModel | undefined;
-let codex: AppServer | undefined;
 let threadId = '';
 let serverScript = '';
+const sessions: Array<{ model: ScriptedModel; codex: AppServer }> = [];
 
 before(async () => {
   serverScript = buildServer();
@@ -31,9 +31,59 @@ before(async () => {
 });
 
 after(async () => {
-  await codex?.stop();
-  await model?.stop();
+  for (const s of sessions) {
+    await s.codex.stop();
+    await s.model.stop();
+  }
 });
+
+interface McpCallItem {
+  tool: string;
+  server: string;
+  status: string;
+  result: { content: Array<{ text: string }>; structuredContent?: unknown } | null;
+  error: unknown;
+}
+
+/**
+ * Starts `codex app-server` (CODEX_HOME in a temp folder) with the scripted model and our server, starts an
+ * ephemeral thread in the workspace and waits until the MCP server is ready.
+ */
+async function startSession(script: (outputs: Array<{ json: unknown }>) => ModelStep, options: { approveTools: boolean }) {
+  const model = new ScriptedModel('mcp__gascity', script);
+  const baseUrl = await model.start();
+  const server = [serverScript, '--ledger', ledgerDir, '--workspace', workspace].map((a) => JSON.stringify(a)).join(', ');
+  const codex = AppServer.start({
+    codexHome: tempDir('gascity-codex-home-'),
+    cwd: workspace,
+    config: [
+      'model_provider="mock"',
+      'model="mock-model"',
+      `model_providers.mock={ name="mock", base_url=${JSON.stringify(baseUrl)}, wire_api="responses", requires_openai_auth=false, supports_websockets=false }`,
+      `mcp_servers.gascity={ command=${JSON.stringify(process.execPath)}, args=[${server}]${options.approveTools ? ', default_tools_approval_mode="approve"' : ''} }`,
+      ...(options.approveTools ? ['approval_policy="never"'] : []),
+    ],
+  });
+  sessions.push({ model, codex });
+  await codex.request('initialize', { clientInfo: { name: 'gascity-test', title: 'Gas City test', version: '0.0.0' }, capabilities: { experimentalApi: true } });
+  codex.notify('initialized');
+  const started = await codex.request('thread/start', { cwd: workspace, ephemeral: true });
+  const thread = (started.thread as { id: string }).id;
+  // The MCP server starts in the background; a turn begun before it is ready would not offer its tools.
+  const status = await codex.waitFor((m) => m.method === 'mcpServer/startupStatus/updated' && m.params?.name === 'gascity'
+    && (m.params.status === 'ready' || m.params.status === 'failed'), 30_000, 'the gascity MCP server to start');
+  assert.equal(status.params?.status, 'ready', `the MCP server failed to start: ${JSON.stringify(status.params)}`);
+  return { model, codex, thread };
+}
+
+async function runTurn(codex: AppServer, thread: string, text: string): Promise<McpCallItem[]> {
+  await codex.request('turn/start', { threadId: thread, input: [{ type: 'text', text }] });
+  const done = await codex.waitFor((m) => m.method === 'turn/completed', 60_000, 'turn/completed');
+  assert.equal((done.params?.turn as { status: string }).status, 'completed', codex.stderr.slice(-2000));
+  return codex.notifications
+    .filter((m) => m.method === 'item/completed' && (m.params?.item as { type: string }).type === 'mcpToolCall')
+    .map((m) => m.params!.item as McpCallItem);
+}
 
 /** The scripted conversation: each step may read the outputs of the calls before it. */
 function script(outputs: Array<{ json: unknown }>): ModelStep {
@@ -62,37 +112,11 @@ function nodeOf(claim: Record<string, unknown>): string {
 }
 
 test('the real Codex drives a workflow and a formula mutation through our MCP server', { timeout: 90_000 }, async () => {
-  model = new ScriptedModel('mcp__gascity', script);
-  const baseUrl = await model.start();
-  const codexHome = tempDir('gascity-codex-home-');
-  const server = JSON.stringify(serverScript);
-  codex = AppServer.start({
-    codexHome,
-    cwd: workspace,
-    config: [
-      'model_provider="mock"',
-      'model="mock-model"',
-      `model_providers.mock={ name="mock", base_url=${JSON.stringify(baseUrl)}, wire_api="responses", requires_openai_auth=false, supports_websockets=false }`,
-      `mcp_servers.gascity={ command=${JSON.stringify(process.execPath)}, args=[${server}, "--ledger", ${JSON.stringify(ledgerDir)}, "--workspace", ${JSON.stringify(workspace)}], default_tools_approval_mode="approve" }`,
-      'approval_policy="never"',
-    ],
-  });
-  await codex.request('initialize', { clientInfo: { name: 'gascity-test', title: 'Gas City test', version: '0.0.0' }, capabilities: { experimentalApi: true } });
-  codex.notify('initialized');
-  const started = await codex.request('thread/start', { cwd: workspace, ephemeral: true });
-  threadId = (started.thread as { id: string }).id;
-  // The MCP server starts in the background; a turn begun before it is ready would not offer its tools.
-  const status = await codex.waitFor((m) => m.method === 'mcpServer/startupStatus/updated' && m.params?.name === 'gascity'
-    && (m.params.status === 'ready' || m.params.status === 'failed'), 30_000, 'the gascity MCP server to start');
-  assert.equal(status.params?.status, 'ready', `the MCP server failed to start: ${JSON.stringify(status.params)}`);
-  await codex.request('turn/start', { threadId, input: [{ type: 'text', text: 'Run the widget workflow.' }] });
-  const done = await codex.waitFor((m) => m.method === 'turn/completed', 60_000, 'turn/completed');
-  assert.equal((done.params?.turn as { status: string }).status, 'completed', codex.stderr.slice(-2000));
+  const { model, codex, thread } = await startSession(script, { approveTools: true });
+  threadId = thread;
+  const calls = await runTurn(codex, thread, 'Run the widget workflow.');
 
   // Codex's view: every tool call completed, except the deliberately bad one.
-  const calls = codex.notifications
-    .filter((m) => m.method === 'item/completed' && (m.params?.item as { type: string }).type === 'mcpToolCall')
-    .map((m) => m.params!.item as { tool: string; server: string; status: string; result: { content: Array<{ text: string }>; structuredContent?: unknown } | null; error: unknown });
   assert.deepEqual(calls.map((c) => c.tool), ['workflow_start', 'node_claim', 'node_dispatch', 'node_report', 'node_report', 'formula_view', 'formula_mutate']);
   assert.ok(calls.every((c) => c.server === 'gascity'));
   assert.deepEqual(calls.map((c) => c.status), ['completed', 'completed', 'completed', 'failed', 'completed', 'completed', 'completed']);
@@ -142,5 +166,36 @@ test('the real Codex drives a workflow and a formula mutation through our MCP se
     assert.ok(fs.existsSync(path.join(workspace, mutated.evolutionFile)), 'the evolution file was written into the workspace');
   } finally {
     ledger.close();
+  }
+});
+
+test('without pre-approval Codex asks before a destructive tool; declined, it writes nothing', { timeout: 90_000 }, async () => {
+  const setup = await openLedger(ledgerDir, { actor: 'test-setup' });
+  const { runId } = await setup.startRun({ title: 'keep me', nodes: [{ key: 'a', title: 'A' }] });
+  setup.close();
+  const steps: ModelStep[] = [
+    { call: 'workflow_view', args: { runId } },
+    { call: 'workflow_cancel', args: { runId, reason: 'the model thinks it is done' } },
+  ];
+  const { codex, thread } = await startSession((outputs) => steps[outputs.length] ?? { say: 'Left it running.' }, { approveTools: false });
+  const asked: Array<Record<string, unknown>> = [];
+  const answering = (async () => {
+    const request = await codex.waitFor((m) => m.method === 'mcpServer/elicitation/request', 60_000, 'an approval request');
+    asked.push(request.params!);
+    codex.respond(request.id!, { action: 'decline', content: null, _meta: null });
+  })();
+  const calls = await runTurn(codex, thread, 'Is the run finished?');
+  await answering;
+
+  assert.equal(asked.length, 1, 'only the destructive tool needed approval');
+  const meta = asked[0]!._meta as { tool_name: string; tool_annotations: { destructiveHint: boolean } };
+  assert.equal(meta.tool_name, 'workflow_cancel');
+  assert.equal(meta.tool_annotations.destructiveHint, true);
+  assert.deepEqual(calls.map((c) => [c.tool, c.status]), [['workflow_view', 'completed'], ['workflow_cancel', 'failed']]);
+  const check = await openLedger(ledgerDir, { actor: 'test-check' });
+  try {
+    assert.equal(check.getRun(runId)!.status, 'running', 'the declined cancel wrote nothing');
+  } finally {
+    check.close();
   }
 });

@@ -134,6 +134,7 @@ export class AppServer {
       else p?.resolve(m.result ?? {});
       return;
     }
+    // Notifications, and requests from Codex (they carry an id too); both are kept and can be waited for.
     this.notifications.push(m);
     this.waiters = this.waiters.filter((w) => {
       if (!w.match(m)) return true;
@@ -146,6 +147,11 @@ export class AppServer {
     const id = this.nextId++;
     this.child.stdin.write(JSON.stringify({ id, method, params }) + '\n');
     return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+  }
+
+  /** Answers a request Codex sent us (an approval, for example). */
+  respond(id: number, result: Record<string, unknown>): void {
+    this.child.stdin.write(JSON.stringify({ id, result }) + '\n');
   }
 
   notify(method: string, params?: Record<string, unknown>): void {
