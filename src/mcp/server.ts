@@ -27,7 +27,8 @@ const INSTRUCTIONS = `Gas City keeps this workspace's workflows in a durable led
 Working loop: ready_work (or workflow_start to begin a run) → node_claim with your worker name → node_dispatch with your thread id →
 do the node's instructions → node_report done/failed with a summary. Renew long claims with node_renew; pass work on with node_handoff.
 Formulas are workflow templates that evolve: formula_list / formula_view to read them, formula_mutate to propose a better variant
-(a candidate, not active), lineage_view for its history. Record real outcomes with evidence_record; they decide promotions.
+(a candidate, not active), formula_select to put it on trial, formula_assess for the evidence, lineage_view for its history.
+Record real outcomes with evidence_record; a family's recorded rule promotes or rejects on them.
 Every error names the field to fix; a failed call writes nothing.`;
 
 /**
@@ -103,7 +104,9 @@ function errorResult(tool: string, e: unknown): CallToolResult {
   // Every message starts with the field it is about, so that a model knows what to change.
   const said = err.message.replace(/[.\s]+$/, '');
   const named = field && !said.startsWith(`${field}: `) ? `${field}: ${said}` : said;
-  const message = `${tool} failed: ${named}. ${next[err.code] ?? ''} Nothing was written.`;
+  // A refused command writes nothing; an unexpected failure may have come after a write, so it is not promised.
+  const written = err.code === 'io' || err.code === 'corrupt' ? 'Check the ledger before retrying: the call may or may not have been recorded.' : 'Nothing was written.';
+  const message = `${tool} failed: ${named}. ${next[err.code] ?? ''} ${written}`;
   return {
     isError: true,
     content: [

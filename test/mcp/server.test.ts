@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openLedger } from '../../src/ledger/index';
+import type { Ledger } from '../../src/ledger/index';
 import { parseArgs } from '../../src/mcp/args';
+import { callTool, toolTable } from '../../src/mcp/server';
 import { harness, textOf } from './helpers';
 
 interface Node { id: string; runId: string; stepId: string; state: string; worker: string | null }
@@ -269,4 +271,14 @@ test('promotion: a candidate put on trial gets a sticky share of runs, and evide
   } finally {
     await h.close();
   }
+});
+
+test('an unexpected failure is an isError result that does not promise nothing was written, and is logged', async () => {
+  const logged: string[] = [];
+  const broken = { refresh: () => Promise.reject(new Error('disk gone')), seq: 0 } as unknown as Ledger;
+  const r = await callTool(toolTable({ formulas: false, promotions: false }), { ledger: broken, formulas: undefined, promotions: undefined, actor: undefined },
+    'ready_work', {}, (m) => logged.push(m));
+  assert.equal(r.isError, true);
+  assert.match(textOf(r), /^ready_work failed: internal error: disk gone\. .*may or may not have been recorded/);
+  assert.match(logged.join('\n'), /ready_work failed: Error: disk gone/);
 });
