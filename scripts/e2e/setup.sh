@@ -11,6 +11,11 @@ NODE24_DIR="$CACHE/node24"
 CS_DIR="$CACHE/code-server"
 CS_VERSION="4.139.1"
 mkdir -p "$CACHE"
+# Under `npm run`, the outer npm exports npm_config_* (its user agent names Node 20, which code-server's
+# postinstall reads as the Node version): the installs below must not inherit them.
+while IFS='=' read -r name _; do
+  case "$name" in npm_config_*|npm_package_*|npm_lifecycle_*|npm_node_execpath|npm_execpath) unset "$name" ;; esac
+done < <(env)
 
 log() { printf '[e2e setup] %s\n' "$*"; }
 
