@@ -12,9 +12,18 @@ import { createServer } from '../../src/mcp/server';
 export const REPO = path.join(__dirname, '..', '..');
 export const SHIPPED_FORMULAS = path.join(REPO, 'formulas');
 
+const made: string[] = [];
+
+/** A fresh folder under the system temp folder, removed when the test process exits. */
 export function tempDir(prefix = 'gascity-mcp-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
+
+process.on('exit', () => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 export interface Harness {
   workspace: string;
