@@ -49,10 +49,10 @@ function describeChange(title: string, configPath: string, before: string | null
 export async function registerMcpServerWithCodex(context: vscode.ExtensionContext, ledgerDir: string, log: vscode.LogOutputChannel): Promise<Registration | undefined> {
   const l = launch(context.extensionUri, ledgerDir);
   const codexPath = vscode.workspace.getConfiguration('gascity').get<string>('codexPath') || undefined;
-  const registration = registerMcpServer(
-    { command: l.command, serverScript: l.script, ledgerDir: l.ledgerDir, ...(l.workspace ? { workspace: l.workspace } : {}) },
-    codexPath ? { codex: codexPath } : {},
-  );
+  // Codex's config.toml is global to the machine, and Codex starts MCP servers in each session's working folder:
+  // the entry names neither a workspace nor a ledger, so every session finds its own workspace's ledger through
+  // the pointer this extension keeps in .gascity/ledger-location.json.
+  const registration = registerMcpServer({ command: l.command, serverScript: l.script }, codexPath ? { codex: codexPath } : {});
   await context.workspaceState.update(STATE_KEY, registration);
   log.info(`registered the MCP server with Codex in ${registration.configPath} (${registration.method}: ${registration.reason})`);
   const doc = await vscode.workspace.openTextDocument({

@@ -244,7 +244,10 @@ test('registers the MCP server with Codex, shows the change, and undoes it', asy
   const text = fs.readFileSync(registration.configPath, 'utf8');
   assert.match(text, /\[mcp_servers\.gascity\]/);
   assert.ok(text.includes(path.join('dist', 'mcp.js')), 'Codex will start our built server');
-  assert.ok(text.includes(api.ledgerDir), 'pointed at this workspace\'s ledger');
+  assert.ok(!text.includes(api.ledgerDir), 'the global entry does not pin one workspace\'s ledger');
+  // Each Codex session finds its workspace's ledger through the pointer the extension keeps there.
+  const pointer = JSON.parse(fs.readFileSync(path.join(workspaceRoot(), '.gascity', 'ledger-location.json'), 'utf8')) as { dir: string };
+  assert.equal(pointer.dir, api.ledgerDir);
   const shown = vscode.window.activeTextEditor?.document.getText() ?? '';
   assert.match(shown, /## After[\s\S]*mcp_servers\.gascity/, 'the change is shown to the person');
   assert.equal(await vscode.commands.executeCommand<boolean>('gascity.unregisterMcpServer'), true);
