@@ -214,9 +214,13 @@ export class AppServer {
 
   /** Answers the server's requests of one method; one handler per method, the last registration wins. */
   handleRequest<M extends ServerRequestMethod>(method: M, handler: RequestHandler<M>): Disposable {
-    const h = handler as (params: unknown, id: RequestId) => unknown;
-    this.handlers.set(method, h);
-    return { dispose: () => { if (this.handlers.get(method) === h) this.handlers.delete(method); } };
+    return this.handleRequestRaw(method, handler as (params: unknown, id: RequestId) => unknown);
+  }
+
+  /** Answers server requests of a method this module does not type; the handler checks the params. */
+  handleRequestRaw(method: string, handler: (params: unknown, id: RequestId) => unknown): Disposable {
+    this.handlers.set(method, handler);
+    return { dispose: () => { if (this.handlers.get(method) === handler) this.handlers.delete(method); } };
   }
 
   /** Ends the server: closes stdin, then SIGTERM to its process group, then SIGKILL if it lingers. */

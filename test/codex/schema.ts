@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { CODEX_BIN } from './model';
+import { CODEX_BIN } from '../support/scriptedModel';
 
 type Schema = boolean | SchemaObject;
 interface SchemaObject {

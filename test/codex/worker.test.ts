@@ -9,8 +9,8 @@ import { FormulaService, openLedger } from '../../src/ledger/index';
 import type { Ledger } from '../../src/ledger/index';
 import { AppServer, AppServerError } from '../../src/codex/appServer';
 import { CodexWorker, NO_RESULT_SUMMARY, TOOL_EXPAND_NODE, TOOL_REPORT_RESULT, TOOL_REQUEST_HANDOFF } from '../../src/codex/worker';
-import { CODEX_BIN, REPO, ScriptedModel, messages, mockModelConfig, toolOutputs } from './model';
-import type { ModelStep, ResponsesRequest } from './model';
+import { CODEX_BIN, REPO, ScriptedModel, messages, mockModelConfig, toolOutputs } from '../support/scriptedModel';
+import type { ModelStep, ResponsesRequest } from '../support/scriptedModel';
 import { validateAgainst, validateClientMessage } from './schema';
 
 const cleanups: Array<() => Promise<void> | void> = [];

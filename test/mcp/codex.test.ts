@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormulaService, openLedger } from '../../src/ledger/index';
+import { textInput } from '../../src/codex/protocol';
+import { CODEX_BIN, mockModelConfig, mockProviderConfig, parsedToolOutputs, ScriptedModel } from '../support/scriptedModel';
+import type { ModelStep, ParsedToolOutput } from '../support/scriptedModel';
 import { buildServer, SHIPPED_FORMULAS, tempDir } from './helpers';
-import { AppServer, ScriptedModel } from './codexHarness';
-import type { ModelStep } from './codexHarness';
+import { CodexSession } from './codexHarness';
 
 const WORKER = 'codex-test';
 const MUTATED = 'Read the task twice, then write the acceptance criteria before planning: {{task}}';
@@ -19,7 +21,7 @@ let workspace: string;
 let ledgerDir: string;
 let threadId = '';
 let serverScript = '';
-const sessions: Array<{ model: ScriptedModel; codex: AppServer }> = [];
+const sessions: Array<{ model: ScriptedModel; codex: CodexSession }> = [];
 
 before(async () => {
   serverScript = buildServer();
@@ -49,44 +51,50 @@ interface McpCallItem {
  * Starts `codex app-server` (CODEX_HOME in a temp folder) with the scripted model and our server, starts an
  * ephemeral thread in the workspace and waits until the MCP server is ready.
  */
-async function startSession(script: (outputs: Array<{ json: unknown }>) => ModelStep, options: { approveTools: boolean }) {
-  const model = new ScriptedModel('mcp__gascity', script);
+async function startSession(script: (outputs: ParsedToolOutput[]) => ModelStep, options: { approveTools: boolean }) {
+  // Every call goes to our MCP server's tools: Codex takes a namespaced function call for an MCP tool.
+  const model = new ScriptedModel((request) => {
+    const step = script(parsedToolOutputs(request));
+    return 'call' in step ? { ...step, namespace: 'mcp__gascity' } : step;
+  });
   const baseUrl = await model.start();
-  const server = [serverScript, '--ledger', ledgerDir, '--workspace', workspace].map((a) => JSON.stringify(a)).join(', ');
-  const codex = AppServer.start({
+  const codex = await CodexSession.start({
+    command: CODEX_BIN,
     codexHome: tempDir('gascity-codex-home-'),
     cwd: workspace,
-    config: [
-      'model_provider="mock"',
-      'model="mock-model"',
-      `model_providers.mock={ name="mock", base_url=${JSON.stringify(baseUrl)}, wire_api="responses", requires_openai_auth=false, supports_websockets=false }`,
-      `mcp_servers.gascity={ command=${JSON.stringify(process.execPath)}, args=[${server}]${options.approveTools ? ', default_tools_approval_mode="approve"' : ''} }`,
-      ...(options.approveTools ? ['approval_policy="never"'] : []),
-    ],
+    config: {
+      ...(options.approveTools ? mockModelConfig(baseUrl) : mockProviderConfig(baseUrl)),
+      'mcp_servers.gascity': {
+        command: process.execPath,
+        args: [serverScript, '--ledger', ledgerDir, '--workspace', workspace],
+        ...(options.approveTools ? { default_tools_approval_mode: 'approve' } : {}),
+      },
+    },
   });
   sessions.push({ model, codex });
-  await codex.request('initialize', { clientInfo: { name: 'gascity-test', title: 'Gas City test', version: '0.0.0' }, capabilities: { experimentalApi: true } });
-  codex.notify('initialized');
-  const started = await codex.request('thread/start', { cwd: workspace, ephemeral: true });
-  const thread = (started.thread as { id: string }).id;
+  const started = await codex.server.request('thread/start', { cwd: workspace, ephemeral: true });
+  const thread = started.thread.id;
   // The MCP server starts in the background; a turn begun before it is ready would not offer its tools.
-  const status = await codex.waitFor((m) => m.method === 'mcpServer/startupStatus/updated' && m.params?.name === 'gascity'
-    && (m.params.status === 'ready' || m.params.status === 'failed'), 30_000, 'the gascity MCP server to start');
-  assert.equal(status.params?.status, 'ready', `the MCP server failed to start: ${JSON.stringify(status.params)}`);
+  const status = await codex.waitFor((m) => {
+    const p = m.params as { name?: string; status?: string } | undefined;
+    return m.method === 'mcpServer/startupStatus/updated' && p?.name === 'gascity' && (p.status === 'ready' || p.status === 'failed');
+  }, 30_000, 'the gascity MCP server to start');
+  const params = status.params as { status: string };
+  assert.equal(params.status, 'ready', `the MCP server failed to start: ${JSON.stringify(status.params)}`);
   return { model, codex, thread };
 }
 
-async function runTurn(codex: AppServer, thread: string, text: string): Promise<McpCallItem[]> {
-  await codex.request('turn/start', { threadId: thread, input: [{ type: 'text', text }] });
+async function runTurn(codex: CodexSession, thread: string, text: string): Promise<McpCallItem[]> {
+  await codex.server.request('turn/start', { threadId: thread, input: [textInput(text)] });
   const done = await codex.waitFor((m) => m.method === 'turn/completed', 60_000, 'turn/completed');
-  assert.equal((done.params?.turn as { status: string }).status, 'completed', codex.stderr.slice(-2000));
+  assert.equal((done.params as { turn: { status: string } }).turn.status, 'completed', codex.stderr.slice(-2000));
   return codex.notifications
-    .filter((m) => m.method === 'item/completed' && (m.params?.item as { type: string }).type === 'mcpToolCall')
-    .map((m) => m.params!.item as McpCallItem);
+    .map((m) => (m.method === 'item/completed' ? (m.params as { item: McpCallItem & { type: string } }).item : undefined))
+    .filter((item): item is McpCallItem & { type: string } => item?.type === 'mcpToolCall');
 }
 
 /** The scripted conversation: each step may read the outputs of the calls before it. */
-function script(outputs: Array<{ json: unknown }>): ModelStep {
+function script(outputs: ParsedToolOutput[]): ModelStep {
   const out = (i: number) => outputs[i]?.json as Record<string, unknown>;
   const steps: Array<() => ModelStep> = [
     () => ({ call: 'workflow_start', args: { title: 'ship the widget', nodes: [{ key: 'build', title: 'Build' }, { key: 'ship', title: 'Ship', needs: ['build'] }] } }),
@@ -122,9 +130,9 @@ test('the real Codex drives a workflow and a formula mutation through our MCP se
   assert.deepEqual(calls.map((c) => c.status), ['completed', 'completed', 'completed', 'failed', 'completed', 'completed', 'completed']);
 
   // The model's view: each function_call_output carries our JSON, equal to the structured result Codex got.
-  const last = model.requests.at(-1)!;
-  assert.equal(last.outputs.length, 7);
-  last.outputs.forEach((o, i) => {
+  const outputs = parsedToolOutputs(model.requests.at(-1)!);
+  assert.equal(outputs.length, 7);
+  outputs.forEach((o, i) => {
     const call = calls[i]!;
     if (call.status === 'failed') {
       assert.match(o.raw, /node_report failed: outcome: .*Fix "outcome" and call node_report again/);
@@ -135,9 +143,9 @@ test('the real Codex drives a workflow and a formula mutation through our MCP se
     assert.deepEqual(o.json, call.result.structuredContent);
     assert.deepEqual(JSON.parse(call.result.content[0]!.text), call.result.structuredContent, 'the text block is the same JSON');
   });
-  const start = last.outputs[0]!.json as { runId: string; ready: Array<{ stepId: string }> };
+  const start = outputs[0]!.json as { runId: string; ready: Array<{ stepId: string }> };
   assert.deepEqual(start.ready.map((n) => n.stepId), ['build']);
-  const report = last.outputs[4]!.json as { state: string; ready: Array<{ stepId: string }> };
+  const report = outputs[4]!.json as { state: string; ready: Array<{ stepId: string }> };
   assert.equal(report.state, 'done');
   assert.deepEqual(report.ready.map((n) => n.stepId), ['ship']);
 
@@ -156,7 +164,7 @@ test('the real Codex drives a workflow and a formula mutation through our MCP se
     assert.deepEqual(kinds, ['run.started', 'node.claimed', 'node.dispatched', 'worker.bound', 'node.reported', 'variant.created']);
 
     const formulas = new FormulaService(ledger, { workspaceDir: workspace });
-    const mutated = last.outputs[6]!.json as { variantId: string; generation: number; created: boolean; evolutionFile: string };
+    const mutated = outputs[6]!.json as { variantId: string; generation: number; created: boolean; evolutionFile: string };
     assert.equal(mutated.created, true);
     assert.equal(mutated.generation, 2);
     const variant = formulas.getVariant(mutated.variantId)!;
@@ -178,17 +186,12 @@ test('without pre-approval Codex asks before a destructive tool; declined, it wr
     { call: 'workflow_cancel', args: { runId, reason: 'the model thinks it is done' } },
   ];
   const { codex, thread } = await startSession((outputs) => steps[outputs.length] ?? { say: 'Left it running.' }, { approveTools: false });
-  const asked: Array<Record<string, unknown>> = [];
-  const answering = (async () => {
-    const request = await codex.waitFor((m) => m.method === 'mcpServer/elicitation/request', 60_000, 'an approval request');
-    asked.push(request.params!);
-    codex.respond(request.id!, { action: 'decline', content: null, _meta: null });
-  })();
+  const { asked, first: answering } = codex.answerRequests('mcpServer/elicitation/request', { action: 'decline', content: null, _meta: null }, 60_000, 'an approval request');
   const calls = await runTurn(codex, thread, 'Is the run finished?');
   await answering;
 
   assert.equal(asked.length, 1, 'only the destructive tool needed approval');
-  const meta = asked[0]!._meta as { tool_name: string; tool_annotations: { destructiveHint: boolean } };
+  const meta = (asked[0] as { _meta: unknown })._meta as { tool_name: string; tool_annotations: { destructiveHint: boolean } };
   assert.equal(meta.tool_name, 'workflow_cancel');
   assert.equal(meta.tool_annotations.destructiveHint, true);
   assert.deepEqual(calls.map((c) => [c.tool, c.status]), [['workflow_view', 'completed'], ['workflow_cancel', 'failed']]);

@@ -9,7 +9,7 @@ import { registerMcpServer, serverTable, unregisterMcpServer, verifyWithCodex } 
 import type { McpServerSpec } from '../../src/mcp/registration';
 import { findBlocks, insertedAround, replaceTable } from '../../src/mcp/tomlTable';
 import type { TomlEditError } from '../../src/mcp/tomlTable';
-import { CODEX_BIN } from './codexHarness';
+import { CODEX_BIN } from '../support/scriptedModel';
 import { tempDir } from './helpers';
 
 const SPEC: McpServerSpec = { serverScript: '/opt/gascity/dist/mcp.js', workspace: '/work/ws', ledgerDir: '/var/ledgers/ws "one"' };

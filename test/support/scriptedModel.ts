@@ -1,8 +1,10 @@
 // A scripted model on loopback for driving the real Codex CLI: it answers the Responses API
-// (POST /v1/responses) with server-sent events, one scripted step per request.
+// (POST /v1/responses) with server-sent events, one scripted step per request. Used by the Codex
+// worker tests (dynamic tools) and the MCP tests (namespaced calls to our MCP server's tools).
 import * as http from 'node:http';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { TomlValue } from '../../src/codex/appServer';
 
 export const REPO = path.join(__dirname, '..', '..');
 export const CODEX_BIN = path.join(REPO, 'node_modules', '.bin', 'codex');
@@ -14,7 +16,11 @@ export interface Usage {
   reasoning?: number;
 }
 
-/** What the model does on one request: call a function tool, say something, or never answer. */
+/**
+ * What the model does on one request: call a function tool, say something, or never answer. A call
+ * with a namespace (`mcp__<server>`) is how Codex is made to call an MCP tool; a plain
+ * `mcp__server__tool` name is refused.
+ */
 export type ModelStep =
   | { call: string; args: Record<string, unknown>; namespace?: string; usage?: Usage }
   | { say: string; usage?: Usage }
@@ -28,12 +34,15 @@ export interface ResponsesRequest {
 
 export const DEFAULT_USAGE: Usage = { input: 10, output: 5 };
 
+/** Decides the step for the `n`th request (1-based); a script that throws makes the model say so. */
+export type ModelScript = (request: ResponsesRequest, n: number) => ModelStep;
+
 export class ScriptedModel {
   readonly requests: ResponsesRequest[] = [];
   private server: http.Server | undefined;
   private readonly requestListeners: Array<(n: number) => void> = [];
 
-  constructor(private readonly script: (request: ResponsesRequest, n: number) => ModelStep) {}
+  constructor(private readonly script: ModelScript) {}
 
   /** Starts listening and returns the base URL Codex's model provider points at. */
   async start(): Promise<string> {
@@ -49,7 +58,12 @@ export class ScriptedModel {
         this.requests.push(request);
         const n = this.requests.length;
         for (const l of this.requestListeners) l(n);
-        const step = this.script(request, n);
+        let step: ModelStep;
+        try {
+          step = this.script(request, n);
+        } catch (e) {
+          step = { say: `script error: ${e instanceof Error ? e.message : String(e)}` };
+        }
         if ('hang' in step) return;
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         const send = (type: string, data: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
@@ -92,14 +106,18 @@ export class ScriptedModel {
   }
 }
 
-/** The `-c` overrides that point Codex at a scripted model and keep it from asking for approvals. */
-export function mockModelConfig(baseUrl: string): Record<string, string | boolean | Record<string, string | boolean>> {
+/** The `-c` overrides that point Codex at a scripted model, approvals left at Codex's default. */
+export function mockProviderConfig(baseUrl: string): Record<string, TomlValue> {
   return {
     model_provider: 'mock',
     model: 'mock-model',
     'model_providers.mock': { name: 'mock', base_url: baseUrl, wire_api: 'responses', requires_openai_auth: false, supports_websockets: false },
-    approval_policy: 'never',
   };
+}
+
+/** The `-c` overrides that point Codex at a scripted model and keep it from asking for approvals. */
+export function mockModelConfig(baseUrl: string): Record<string, TomlValue> {
+  return { ...mockProviderConfig(baseUrl), approval_policy: 'never' };
 }
 
 /** The text of every message of one role in a request, joined. */
@@ -112,4 +130,33 @@ export function messages(request: ResponsesRequest, role: string): string {
 export function toolOutputs(request: ResponsesRequest): string[] {
   return (request.input ?? []).filter((i) => i.type === 'function_call_output')
     .map((i) => (typeof i.output === 'string' ? i.output : JSON.stringify(i.output)));
+}
+
+/** One function call output as the model received it, and the JSON our tool returned in it (if any). */
+export interface ParsedToolOutput {
+  callId: string;
+  raw: string;
+  json: unknown;
+}
+
+/**
+ * The function call outputs Codex sent back in a request, oldest first, with the JSON in each. Codex
+ * wraps an MCP tool's text as "Wall time: …\nOutput:\n<text>", and may send it as content items.
+ */
+export function parsedToolOutputs(request: ResponsesRequest): ParsedToolOutput[] {
+  return (request.input ?? []).filter((i) => i.type === 'function_call_output').map((i) => {
+    const out = i.output;
+    const raw = typeof out === 'string' ? out
+      : Array.isArray(out) ? out.map((c: { text?: string }) => c.text ?? '').join('\n')
+      : JSON.stringify(out);
+    const at = raw.indexOf('Output:\n');
+    const body = at >= 0 ? raw.slice(at + 'Output:\n'.length) : raw;
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch {
+      json = undefined;
+    }
+    return { callId: String(i.call_id), raw, json };
+  });
 }
