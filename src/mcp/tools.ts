@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { LedgerError } from '../ledger/index';
-import type { Assessment, DecisionRecord, EvaluationResult, FormulaService, Ledger, NodeRow, PromotionService } from '../ledger/index';
+import type { Assessment, DecisionRecord, EvaluationResult, FamilyRow, FormulaService, Ledger, NodeRow, PromotionService } from '../ledger/index';
 import { toMutation } from './mutations';
 import * as s from './schemas';
 import { validate } from './validate';
@@ -94,6 +94,24 @@ function needPromotions(ctx: ToolContext): PromotionService {
   return ctx.promotions;
 }
 
+/** Checks that the run a tool was pointed at (if any) exists. */
+function checkRun(ctx: ToolContext, runId: string | undefined): void {
+  if (runId !== undefined && !ctx.ledger.getRun(runId)) throw new LedgerError(`runId: no run with id "${runId}"`, 'not_found', 'runId');
+}
+
+/** The nodes ready now in the run of a node, after a write to it. */
+function readyInRunOf(ctx: ToolContext, nodeId: string): Array<z.input<typeof s.nodeSummary>> {
+  const node = ctx.ledger.getNode(nodeId)!;
+  return ctx.ledger.readyWork({ runId: node.runId }).map(summarize);
+}
+
+/** The family named by the tool's `family` field, or an error listing the known ones. */
+function needFamily(f: FormulaService, family: string): FamilyRow {
+  const row = f.getFamily(family);
+  if (!row) throw unknownFamily(f, family, 'family');
+  return row;
+}
+
 function invalid(field: string, message: string): LedgerError {
   return new LedgerError(`${field}: ${message}`, 'invalid_input', field);
 }
@@ -168,7 +186,7 @@ const readyWork = tool({
   annotations: READ,
   reads: true,
   run(a, ctx) {
-    if (a.runId !== undefined && !ctx.ledger.getRun(a.runId)) throw new LedgerError(`runId: no run with id "${a.runId}"`, 'not_found', 'runId');
+    checkRun(ctx, a.runId);
     return { nodes: ctx.ledger.readyWork({ runId: a.runId, limit: a.limit }).map(summarize) };
   },
 });
@@ -184,7 +202,7 @@ const nodeClaim = tool({
   output: s.nodeClaimOutput,
   annotations: write({ destructive: false, idempotent: false }),
   async run(a, ctx) {
-    if (a.runId !== undefined && !ctx.ledger.getRun(a.runId)) throw new LedgerError(`runId: no run with id "${a.runId}"`, 'not_found', 'runId');
+    checkRun(ctx, a.runId);
     const c = await ctx.ledger.claimNode(a, ctx.actor);
     if (!c) return { claimed: false, claimId: null, expiresAt: null, node: null };
     return { claimed: true, claimId: c.claimId, expiresAt: c.expiresAt, node: detail(ctx.ledger.getNode(c.nodeId)!) };
@@ -230,8 +248,7 @@ const nodeReport = tool({
   annotations: write({ destructive: false, idempotent: false }),
   async run(a, ctx) {
     const r = await ctx.ledger.reportNode(a, ctx.actor);
-    const node = ctx.ledger.getNode(a.nodeId)!;
-    return { ...r, ready: ctx.ledger.readyWork({ runId: node.runId }).map(summarize) };
+    return { ...r, ready: readyInRunOf(ctx, a.nodeId) };
   },
 });
 
@@ -281,8 +298,7 @@ const nodeExpand = tool({
   annotations: write({ destructive: false, idempotent: false }),
   async run(a, ctx) {
     const r = await ctx.ledger.expandNode(a, ctx.actor);
-    const node = ctx.ledger.getNode(a.nodeId)!;
-    return { ...r, ready: ctx.ledger.readyWork({ runId: node.runId }).map(summarize) };
+    return { ...r, ready: readyInRunOf(ctx, a.nodeId) };
   },
 });
 
@@ -362,9 +378,7 @@ const formulaList = tool({
   run(a, ctx) {
     const f = needFormulas(ctx);
     if (a.family === undefined) return { families: f.listFamilies() };
-    const family = f.getFamily(a.family);
-    if (!family) throw unknownFamily(f, a.family, 'family');
-    return { family, variants: f.listVariants(a.family) };
+    return { family: needFamily(f, a.family), variants: f.listVariants(a.family) };
   },
 });
 
@@ -383,8 +397,7 @@ const formulaView = tool({
     let variantId = a.variantId;
     if (variantId === undefined) {
       if (a.family === undefined) throw invalid('variantId', 'give `variantId`, or `family` for its active variant');
-      const family = f.getFamily(a.family);
-      if (!family) throw unknownFamily(f, a.family, 'family');
+      const family = needFamily(f, a.family);
       if (!family.activeVariantId) throw new LedgerError(`family: ${a.family} has no active variant; give variantId`, 'conflict', 'family');
       variantId = family.activeVariantId;
     }
@@ -433,8 +446,7 @@ const formulaAssess = tool({
     let variantId = a.variantId;
     if (variantId === undefined) {
       if (a.family === undefined) throw invalid('variantId', 'give `variantId`, or `family` for the candidate of its live trial');
-      const f = needFormulas(ctx);
-      if (!f.getFamily(a.family)) throw unknownFamily(f, a.family, 'family');
+      needFamily(needFormulas(ctx), a.family);
       const live = p.liveTrialOf(a.family);
       if (!live) throw new LedgerError(`family: ${a.family} has no live trial; give the variantId to assess (formula_list shows the candidates)`, 'not_found', 'family');
       variantId = live.candidateId;
@@ -485,7 +497,7 @@ const formulaRollback = tool({
   fields: { familyId: 'family' },
   async run(a, ctx) {
     const f = needFormulas(ctx);
-    if (!f.getFamily(a.family)) throw unknownFamily(f, a.family, 'family');
+    needFamily(f, a.family);
     // A promotion under watch is rolled back through the promotion service, so the decision is recorded with its numbers.
     const watch = ctx.promotions?.liveTrialOf(a.family);
     if (ctx.promotions && watch?.stage === 'watch') {
