@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { FormulaService, LedgerError, PromotionService, openLedger, resolveLedgerDir } from '../ledger/index';
 import type { Ledger } from '../ledger/index';
 import { ledgerProjection } from '../ledger/projection';
-import { PROJECTION_TABLES } from '../ledger/schema';
+import { PROJECTION_TABLES, dumpProjection } from '../ledger/schema';
 import { replay } from '../ledger/store/store';
 
 /**
@@ -226,8 +226,9 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
     case 'verify': {
       const integrity = ledger.sql.all<{ integrity_check: string }>('PRAGMA integrity_check').map((r) => r.integrity_check);
       const rebuilt = await replay(ledgerProjection, ledger.events(0, Number.MAX_SAFE_INTEGER));
-      const differing = PROJECTION_TABLES.filter((t) =>
-        JSON.stringify(rebuilt.all(`SELECT * FROM ${t} ORDER BY rowid`)) !== JSON.stringify(ledger.sql.all(`SELECT * FROM ${t} ORDER BY rowid`)));
+      const live = dumpProjection(ledger.sql);
+      const fresh = dumpProjection(rebuilt);
+      const differing = PROJECTION_TABLES.filter((t) => JSON.stringify(fresh[t]) !== JSON.stringify(live[t]));
       rebuilt.close();
       const ok = integrity.join() === 'ok' && differing.length === 0;
       out(args, { ok, integrity, differing, seq: ledger.seq }, () =>

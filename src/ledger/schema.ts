@@ -191,3 +191,10 @@ export function migrate(sql: Sql, fromVersion: number): void {
 export const PROJECTION_TABLES = [
   'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'events',
 ] as const;
+
+/** Every projection table's rows in insertion order: what two databases must agree on to be the same ledger. */
+export function dumpProjection(sql: Sql): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const t of PROJECTION_TABLES) out[t] = sql.all(`SELECT * FROM ${t} ORDER BY rowid`);
+  return out;
+}

@@ -3,19 +3,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { PROJECTION_TABLES } from '../../src/ledger/schema';
-import type { Sql } from '../../src/ledger/store/sql';
 
 export function tempDir(prefix = 'gascity-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** Every projection table's rows in insertion order, for comparing two databases. */
-export function dumpTables(sql: Sql): Record<string, unknown[]> {
-  const out: Record<string, unknown[]> = {};
-  for (const t of PROJECTION_TABLES) out[t] = sql.all(`SELECT * FROM ${t} ORDER BY rowid`);
-  return out;
-}
+export { dumpProjection as dumpTables } from '../../src/ledger/schema';
 
 export const WRITER = path.join(__dirname, '..', 'fixtures', 'ledger-writer.ts');
 

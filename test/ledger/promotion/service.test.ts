@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { FormulaService, PromotionService, openLedger } from '../../../src/ledger/index';
 import type { DecisionDetail, EvaluationResult, Ledger } from '../../../src/ledger/index';
-import { assignArm } from '../../../src/ledger/promotion/index';
+import { assignArm, seededRandom } from '../../../src/ledger/promotion/index';
 import { ledgerProjection } from '../../../src/ledger/projection';
 import { replay } from '../../../src/ledger/store/store';
 import { dumpTables, tempDir } from '../helpers';
@@ -19,17 +19,8 @@ const FAST = {
   watch: { runs: 10 },
 };
 
-// A seeded generator (mulberry32), so every run of the test sees the same outcomes.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The simulator's seeded generator (mulberry32), so every run of the test sees the same outcomes.
+const rng = seededRandom;
 
 interface World {
   workspace: string;
