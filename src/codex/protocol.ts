@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The part of the `codex app-server` protocol (Codex CLI 0.169) that Gas City speaks, written by hand

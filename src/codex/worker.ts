@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { LedgerError } from '../ledger/index';
 import type { Ledger, NodeRow, NodeState, RunRow } from '../ledger/index';
 import { AppServerError } from './appServer';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { conflict, invalid, LedgerError, notFound } from './errors';
 import type { NewEvent } from './store/store';
 import type { VariantStatus } from './events';

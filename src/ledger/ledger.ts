@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { LedgerError, conflict, invalid, notFound } from './errors';
 import type { EdgeSpec, NodeSpec, NodeState } from './events';
 import { event } from './events';

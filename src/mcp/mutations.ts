@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { flatMutation } from './schemas';
 
 type FlatMutation = z.output<typeof flatMutation>;

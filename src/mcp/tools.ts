@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { LedgerError } from '../ledger/index';
 import type { Assessment, DecisionRecord, EvaluationResult, FamilyRow, FormulaService, Ledger, NodeRow, PromotionService } from '../ledger/index';

@@ -1,6 +1,6 @@
 // Structured edits of a formula. Each op is a flat JSON object so that it can travel as an MCP tool
 // input, be stored in the ledger as a mutation record, and be replayed to rebuild a variant.
-import { z } from 'zod';
+import * as z from 'zod';
 import { forEachVarName } from './template';
 import type { Formula, Gate, Problem, Retry, Step, VarSpec } from './types';
 import { validateFormula } from './validate';

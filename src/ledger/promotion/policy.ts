@@ -1,7 +1,7 @@
 // The evolution policy: the written-down rule that decides when a candidate variant replaces the
 // incumbent. Decisions record its version and hash so any verdict can be re-checked later.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const probability = z.number().gt(0).lt(1);
 const positiveInt = z.number().int().positive();
