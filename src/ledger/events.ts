@@ -76,6 +76,14 @@ export interface EventPayloads {
   'node.handed_off': { nodeId: string; handoffId: string; fromWorker: string; toWorker: string; claimId: string; expiresAt: string; note: string };
   'node.expanded': { nodeId: string; children: NodeSpec[]; edges: EdgeSpec[] };
   'node.gate_opened': { nodeId: string; note: string };
+  /** A claim's lease ran out before its holder reported: the node is free again; `worker` was the holder. */
+  'node.lease_expired': { nodeId: string; claimId: string; worker: string; expiredAt: string };
+  /** A run gate started (or adopted) the run it waits for. */
+  'node.gate_run_started': { nodeId: string; runId: string };
+  /** A person (or a reviewer) stopped a node's work: its claim ends and it waits behind a human gate. */
+  'node.cancelled': { nodeId: string; reason: string };
+  /** The run a run gate waited for ended without success: a failed attempt of the gated node. */
+  'node.gate_failed': { nodeId: string; reason: string };
   'evidence.recorded': {
     evidenceId: string;
     familyId: string | null;

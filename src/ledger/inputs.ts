@@ -104,11 +104,51 @@ export const evidenceSchema = z.object({
 
 export const cancelRunSchema = z.object({ runId: id('run'), reason: note.default('') });
 
+export const cancelNodeSchema = z.object({ nodeId: id('node'), reason: note.default('') });
+
 /** Validates `input`, or throws a LedgerError naming the first bad field and what is wrong with it. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const field = issue.path.length ? issue.path.join('.') : 'input';
-  throw new LedgerError(`${field}: ${issue.message}`, 'invalid_input', field);
+  throw new LedgerError(`${field}: ${describeIssue(issue, valueAt(input, issue.path))}`, 'invalid_input', field);
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'text', number: 'a number', int: 'a whole number', boolean: 'true or false', array: 'a list', object: 'an object', null: 'null',
+};
+
+/**
+ * A zod issue in words a person or a model can act on: a wrong type says which type was expected and
+ * what was given (zod's own text for a union is only "Invalid input").
+ */
+export function describeIssue(issue: z.core.$ZodIssue, value: unknown): string {
+  if (issue.code === 'invalid_type') return `expected ${TYPE_WORDS[issue.expected] ?? issue.expected}, got ${describeValue(value)}`;
+  if (issue.code === 'invalid_union') {
+    const expected = new Set<string>();
+    for (const branch of issue.errors) {
+      for (const inner of branch) if (inner.code === 'invalid_type' && inner.path.length === 0) expected.add(TYPE_WORDS[inner.expected] ?? inner.expected);
+    }
+    if (expected.size) return `expected ${[...expected].join(', or ')}, got ${describeValue(value)}`;
+  }
+  return issue.message;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'an object';
+  const text = JSON.stringify(value);
+  return `${TYPE_WORDS[typeof value] ?? typeof value} ${text.length > 40 ? `${text.slice(0, 40)}…` : text}`;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = Object.prototype.hasOwnProperty.call(current, key) ? (current as Record<PropertyKey, unknown>)[key] : undefined;
+  }
+  return current;
 }

@@ -5,7 +5,7 @@ import { event } from './events';
 import { newId } from './ids';
 import type { planNodeSchema } from './inputs';
 import {
-  cancelRunSchema, claimSchema, dispatchSchema, evidenceSchema, expandSchema, handoffSchema, openGateSchema,
+  cancelNodeSchema, cancelRunSchema, claimSchema, dispatchSchema, evidenceSchema, expandSchema, handoffSchema, openGateSchema,
   parseInput, recoverSchema, renewSchema, reportSchema, reviewSchema, startRunSchema,
 } from './inputs';
 import { ledgerProjection } from './projection';
@@ -55,6 +55,12 @@ export interface NodeRow {
   tokens: number;
   durationMs: number;
   updatedAt: string;
+  /** True for a step whose `when` was false: it settles as skipped once its inputs are done. */
+  skip: boolean;
+  /** When a timer gate this node waits at opens (ISO), else null. */
+  gateDueAt: string | null;
+  /** The run a run gate waits for, once the controller started it. */
+  gateRunId: string | null;
 }
 
 export interface EdgeRow {
@@ -99,11 +105,16 @@ export interface LedgerOptions extends StoreOptions {
  * turns it into events and commits them atomically; a command that fails writes nothing.
  */
 export class Ledger {
-  private constructor(readonly store: EventStore, readonly actor: string) {}
+  private constructor(readonly store: EventStore, readonly actor: string, private readonly clock: () => Date) {}
 
   static async open(dir: string, options: LedgerOptions = {}): Promise<Ledger> {
     const store = await EventStore.open(dir, ledgerProjection, options);
-    return new Ledger(store, options.actor ?? `pid:${process.pid}`);
+    return new Ledger(store, options.actor ?? `pid:${process.pid}`, options.now ?? (() => new Date()));
+  }
+
+  /** The ledger's clock: the time commits are stamped with and leases and gates are judged by. */
+  now(): Date {
+    return this.clock();
   }
 
   get sql(): Sql {
@@ -154,30 +165,37 @@ export class Ledger {
     }, actor);
   }
 
-  /** Claims a node for a worker with a lease: the given node, or the oldest ready one (in `runId` if given). */
+  /**
+   * Claims a node for a worker with a lease: the given node, or the oldest claimable one (in `runId` if
+   * given). Claimable means ready, or claimed / active with a lease that ran out: the expiry is recorded
+   * first (`node.lease_expired`, naming the old holder), then the new claim. Returns null when nothing
+   * is claimable. Throws a LedgerError (`nodeId`) for a node that is held, finished, or of another run.
+   */
   async claimNode(input: unknown, actor?: string): Promise<{ nodeId: string; claimId: string; expiresAt: string } | null> {
     const p = parseInput(claimSchema, input);
     return this.commit(({ sql, now }) => {
-      let nodeId = p.nodeId;
-      if (!nodeId) {
-        const next = sql.get<{ id: string }>(
-          `SELECT n.id FROM nodes n JOIN runs r ON r.id = n.run_id
-           WHERE n.state = 'ready' AND r.status = 'running' ${p.runId ? 'AND n.run_id = ?' : ''}
-           ORDER BY n.created_seq, n.id LIMIT 1`, p.runId ? [p.runId] : []);
+      const iso = now.toISOString();
+      let n: RawNode;
+      if (!p.nodeId) {
+        const next = claimableNodes(sql, iso, p.runId, 1)[0];
         if (!next) return { events: [], result: null };
-        nodeId = next.id;
+        n = next;
       } else {
-        const n = this.requireNode(sql, nodeId, 'nodeId');
+        n = this.requireNode(sql, p.nodeId, 'nodeId');
+        if (p.runId && n.run_id !== p.runId) throw invalid('nodeId', `node ${p.nodeId} belongs to run ${n.run_id}, not to run ${p.runId}; nothing was claimed`);
         const run = sql.get<{ status: string }>('SELECT status FROM runs WHERE id = ?', [n.run_id])!;
         if (run.status !== 'running') throw conflict(`run ${n.run_id} is ${run.status}; its nodes cannot be claimed`, 'nodeId');
-        const expired = (n.state === 'claimed' || n.state === 'active') && n.lease_expires !== null && n.lease_expires <= now.toISOString();
-        if (n.state !== 'ready' && !expired) {
-          throw conflict(`node ${nodeId} is ${n.state}${n.worker ? ` (held by ${n.worker} until ${n.lease_expires})` : ''}; only a ready node or one whose lease expired can be claimed`, 'nodeId');
+        if (n.state !== 'ready' && !leaseExpired(n, iso)) {
+          throw conflict(`node ${p.nodeId} is ${n.state}${n.worker ? ` (held by ${n.worker} until ${n.lease_expires})` : ''}; only a ready node or one whose lease expired can be claimed`, 'nodeId');
         }
       }
+      const nodeId = n.id;
+      const events: NewEvent[] = [];
+      if (leaseExpired(n, iso)) events.push(expiry(n));
       const claimId = newId('c', (x) => !!sql.get('SELECT 1 FROM claims WHERE id = ?', [x]));
       const expiresAt = new Date(now.getTime() + p.leaseSeconds * 1000).toISOString();
-      return { events: [event('node.claimed', { nodeId, claimId, worker: p.worker, expiresAt })], result: { nodeId, claimId, expiresAt } };
+      events.push(event('node.claimed', { nodeId, claimId, worker: p.worker, expiresAt }));
+      return { events, result: { nodeId, claimId, expiresAt } };
     }, actor);
   }
 
@@ -235,7 +253,7 @@ export class Ledger {
     const p = parseInput(recoverSchema, input);
     return this.commit(({ sql, now }) => {
       const iso = now.toISOString();
-      let rows: Array<{ id: string; claim_id: string | null; state: string; lease_expires: string | null }>;
+      let rows: Array<Pick<RawNode, 'id' | 'claim_id' | 'state' | 'lease_expires' | 'worker'>>;
       if (p.nodeId) {
         const n = this.requireNode(sql, p.nodeId, 'nodeId');
         if (n.state !== 'claimed' && n.state !== 'active') throw conflict(`node ${p.nodeId} is ${n.state}; only claimed or active nodes can be recovered`, 'nodeId');
@@ -245,12 +263,13 @@ export class Ledger {
         rows = [n];
       } else {
         rows = sql.all(
-          `SELECT n.id, n.claim_id, n.state, n.lease_expires FROM nodes n JOIN runs r ON r.id = n.run_id
-           WHERE n.state IN ('claimed', 'active') AND r.status = 'running' AND n.lease_expires <= ?`, [iso]);
+          `SELECT n.id, n.claim_id, n.state, n.lease_expires, n.worker FROM nodes n JOIN runs r ON r.id = n.run_id
+           WHERE n.lease_expires <= ? AND n.state IN ('claimed', 'active') AND r.status = 'running'`, [iso]);
       }
       const reason = p.reason || (p.force ? 'forced recovery' : 'lease expired');
       return {
-        events: rows.map((r) => event('node.recovered', { nodeId: r.id, claimId: r.claim_id, reason })),
+        // An expired lease is recorded as such, with its holder; a forced recovery as what it is.
+        events: rows.map((r) => (leaseExpired(r, iso) && !p.reason ? expiry(r) : event('node.recovered', { nodeId: r.id, claimId: r.claim_id, reason }))),
         result: { recovered: rows.map((r) => r.id) },
       };
     }, actor);
@@ -280,6 +299,22 @@ export class Ledger {
     return this.commit(({ sql, now }) => {
       const n = this.requireHolder(sql, p.nodeId, p.worker, now);
       const existing = new Set(sql.all<{ id: string }>('SELECT id FROM nodes WHERE run_id = ?', [n.run_id]).map((r) => r.id));
+      p.children.forEach((c, i) => {
+        const id = `${p.nodeId}.${c.key}`;
+        if (existing.has(id)) throw invalid(`children.${i}.key`, `"${c.key}" is already used: node ${id} exists in this run; give the child a key not used before`);
+      });
+      // A child that needs the join itself, or anything after it, would wait for its own join: a cycle.
+      const after = downstream(sql, n.run_id, p.nodeId);
+      p.children.forEach((c, i) => {
+        for (const need of c.needs) {
+          const path = after.get(need);
+          if (need === p.nodeId) throw invalid(`children.${i}.needs`, `"${need}" is the node being expanded: it waits for its children, so a child cannot need it`);
+          if (path) {
+            throw invalid(`children.${i}.needs`, `"${need}" comes after the node being expanded (${[...path, need].join(' → ')}), ` +
+              `and that node waits for its children: the child "${c.key}" would wait for itself. Need only nodes that are done or siblings`);
+          }
+        }
+      });
       const { nodes, edges } = buildGraph(`${p.nodeId}`, p.children, 'children', existing);
       for (const c of nodes) {
         edges.push({ from: p.nodeId, to: c.id, kind: 'parent-child' });
@@ -351,16 +386,124 @@ export class Ledger {
     }, actor);
   }
 
+  /**
+   * Stops a node's work for a person: its claim ends and it waits behind a human gate (opening the gate
+   * gives it another attempt). A controller running the node sees its claim gone and interrupts the turn.
+   * Throws a LedgerError when the node is finished or already waiting.
+   */
+  async cancelNode(input: unknown, actor?: string): Promise<{ nodeId: string; state: NodeState; runStatus: string }> {
+    const p = parseInput(cancelNodeSchema, input);
+    return this.commitAndRead(
+      ({ sql }) => {
+        const n = this.requireNode(sql, p.nodeId, 'nodeId');
+        const run = sql.get<{ status: string }>('SELECT status FROM runs WHERE id = ?', [n.run_id])!;
+        if (run.status !== 'running') throw conflict(`run ${n.run_id} is ${run.status}; nothing of it runs`, 'nodeId');
+        if (!['ready', 'claimed', 'active'].includes(n.state)) throw conflict(`node ${p.nodeId} is ${n.state}; only a ready, claimed or active node can be cancelled`, 'nodeId');
+        return [event('node.cancelled', { nodeId: p.nodeId, reason: p.reason || 'cancelled by a person' })];
+      },
+      (sql) => this.nodeAndRunState(sql, p.nodeId),
+      actor,
+    );
+  }
+
+  /**
+   * Records that a run gate waits for `runId`. Refused (conflict) when the gate already waits for another
+   * run, so that of two controllers racing, one binds and the other cancels the run it started.
+   */
+  async bindGateRun(nodeId: string, runId: string, actor?: string): Promise<void> {
+    await this.commit(({ sql }) => {
+      const n = this.requireNode(sql, nodeId, 'nodeId');
+      if (n.gate_run_id && n.gate_run_id !== runId) throw conflict(`the gate of node ${nodeId} already waits for run ${n.gate_run_id}`, 'nodeId');
+      if (n.state !== 'blocked') throw conflict(`node ${nodeId} is ${n.state}, not waiting at its gate`, 'nodeId');
+      return { events: n.gate_run_id ? [] : [event('node.gate_run_started', { nodeId, runId })], result: undefined };
+    }, actor);
+  }
+
+  /** The run a run gate waited for ended without success: a failed attempt of the gated node. */
+  async failGate(nodeId: string, reason: string, actor?: string): Promise<void> {
+    await this.commit(({ sql }) => {
+      const n = this.requireNode(sql, nodeId, 'nodeId');
+      if (n.state !== 'blocked' || n.gate_open) return { events: [], result: undefined };
+      return { events: [event('node.gate_failed', { nodeId, reason })], result: undefined };
+    }, actor);
+  }
+
+  /**
+   * Records a finished run's outcome as `run_outcome` evidence for the variant that ran, once: a run that
+   * already has outcome evidence, or is still running or was cancelled, gets none. Returns the evidence
+   * id, or null when nothing was recorded. `note` says where the outcome came from.
+   */
+  async recordRunOutcome(runId: string, note: string, actor?: string): Promise<string | null> {
+    return this.commit(({ sql }) => {
+      const run = sql.get<{ status: string; outcome: string | null; family_id: string | null; variant_id: string | null }>(
+        'SELECT status, outcome, family_id, variant_id FROM runs WHERE id = ?', [runId]);
+      if (!run) throw notFound('runId', 'run', runId);
+      if (run.status === 'running' || run.status === 'cancelled' || !run.outcome) return { events: [], result: null };
+      if (sql.get("SELECT 1 FROM evidence WHERE run_id = ? AND kind = 'run_outcome'", [runId])) return { events: [], result: null };
+      const evidenceId = newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]));
+      return {
+        events: [event('evidence.recorded', {
+          evidenceId, familyId: run.family_id, variantId: run.variant_id, runId, nodeId: null, kind: 'run_outcome', success: run.outcome === 'success',
+          interventions: null, reviewRejections: null, tokens: null, durationMs: null, note,
+        })],
+        result: evidenceId,
+      };
+    }, actor);
+  }
+
   // ---- queries ----------------------------------------------------------------------------------------
 
-  /** Nodes that can be claimed now, oldest first; answered from the (state, created_seq) index. */
+  /**
+   * Nodes that can be claimed now, oldest first: ready ones, and claimed or active ones whose lease ran
+   * out (their `leaseExpires` is in the past). Answered from the (state, created_seq) and lease indexes.
+   */
   readyWork(options: { runId?: string; limit?: number } = {}): NodeRow[] {
     const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
-    const rows = this.sql.all<RawNode>(
+    return claimableNodes(this.sql, this.clock().toISOString(), options.runId, limit).map(toNode);
+  }
+
+  /**
+   * Nodes that wait for a person, oldest first: human gates (including escalated and cancelled nodes)
+   * and reviews, in running runs. `limit` caps the rows (default 100).
+   */
+  needsPerson(options: { runId?: string; limit?: number } = {}): NodeRow[] {
+    const limit = Math.max(1, Math.min(options.limit ?? 100, 1000));
+    return this.sql.all<RawNode>(
       `SELECT n.* FROM nodes n JOIN runs r ON r.id = n.run_id
-       WHERE n.state = 'ready' AND r.status = 'running' ${options.runId ? 'AND n.run_id = ?' : ''}
-       ORDER BY n.created_seq, n.id LIMIT ${limit}`, options.runId ? [options.runId] : []);
-    return rows.map(toNode);
+       WHERE n.state IN ('blocked', 'review') AND r.status = 'running' ${options.runId ? 'AND n.run_id = ?' : ''}
+         AND (n.state = 'review' OR json_extract(n.gate, '$.kind') = 'human')
+       ORDER BY n.updated_at, n.id LIMIT ${limit}`, options.runId ? [options.runId] : []).map(toNode);
+  }
+
+  /** Blocked nodes whose timer gate is due at `now` (ISO time), for the controller to open. */
+  dueTimerGates(now: string): NodeRow[] {
+    return this.sql.all<RawNode>(
+      `SELECT n.* FROM nodes n JOIN runs r ON r.id = n.run_id
+       WHERE n.gate_due_at <= ? AND n.state = 'blocked' AND n.gate_open = 0 AND r.status = 'running' ORDER BY n.gate_due_at, n.id`, [now]).map(toNode);
+  }
+
+  /**
+   * Nodes at a run gate, in running runs: `awaitedRunId` is null until the controller starts the run the
+   * gate waits for; `awaited` is that run's status and outcome once it exists.
+   */
+  runGates(): Array<{ node: NodeRow; awaitedRunId: string | null; awaited: Pick<RunRow, 'status' | 'outcome'> | null }> {
+    return this.sql.all<RawNode & { a_status: RunRow['status'] | null; a_outcome: RunRow['outcome'] }>(
+      `SELECT n.*, a.status AS a_status, a.outcome AS a_outcome FROM nodes n JOIN runs r ON r.id = n.run_id LEFT JOIN runs a ON a.id = n.gate_run_id
+       WHERE n.state = 'blocked' AND n.gate_open = 0 AND r.status = 'running' AND json_extract(n.gate, '$.kind') = 'run'
+       ORDER BY n.created_seq, n.id`).map((r) => ({
+      node: toNode(r), awaitedRunId: r.gate_run_id, awaited: r.a_status ? { status: r.a_status, outcome: r.a_outcome } : null,
+    }));
+  }
+
+  /**
+   * The earliest time (ISO) at which something becomes due without any write: a timer gate opens or a
+   * lease of a running run expires; null when nothing is pending. The controller sleeps until then.
+   */
+  nextDeadline(): string | null {
+    const gate = this.sql.get<{ t: string | null }>("SELECT min(gate_due_at) AS t FROM nodes WHERE gate_due_at IS NOT NULL AND state = 'blocked'")?.t ?? null;
+    const lease = this.sql.get<{ t: string | null }>("SELECT min(lease_expires) AS t FROM nodes WHERE lease_expires IS NOT NULL AND state IN ('claimed', 'active')")?.t ?? null;
+    if (gate && lease) return gate < lease ? gate : lease;
+    return gate ?? lease;
   }
 
   getRun(runId: string): RunRow | undefined {
@@ -492,6 +635,56 @@ function buildGraph(prefix: string, plan: PlanNode[], field: string, existing: S
   return { nodes, edges };
 }
 
+/** True when the node is held under a lease that ran out at `now` (ISO time). */
+function leaseExpired(n: Pick<RawNode, 'state' | 'lease_expires'>, now: string): boolean {
+  return (n.state === 'claimed' || n.state === 'active') && n.lease_expires !== null && n.lease_expires <= now;
+}
+
+/** The event that records a lease running out, with the holder it ran out on. */
+function expiry(n: Pick<RawNode, 'id' | 'claim_id' | 'worker' | 'lease_expires'>): NewEvent {
+  return event('node.lease_expired', { nodeId: n.id, claimId: n.claim_id ?? '', worker: n.worker ?? '', expiredAt: n.lease_expires ?? '' });
+}
+
+/**
+ * Claimable nodes of running runs, oldest first: ready ones (the state index) and held ones whose lease
+ * ran out at `now` (the lease index), each side limited before the merge so the cost stays flat.
+ */
+function claimableNodes(sql: Sql, now: string, runId: string | undefined, limit: number): RawNode[] {
+  const byRun = runId ? 'AND n.run_id = ?' : '';
+  const params = runId ? [runId] : [];
+  return sql.all<RawNode>(
+    `SELECT * FROM (SELECT n.* FROM nodes n JOIN runs r ON r.id = n.run_id
+       WHERE n.state = 'ready' AND r.status = 'running' ${byRun} ORDER BY n.created_seq, n.id LIMIT ${limit})
+     UNION ALL
+     SELECT * FROM (SELECT n.* FROM nodes n JOIN runs r ON r.id = n.run_id
+       WHERE n.lease_expires <= ? AND n.state IN ('claimed', 'active') AND r.status = 'running' ${byRun} ORDER BY n.created_seq, n.id LIMIT ${limit})
+     ORDER BY created_seq, id LIMIT ${limit}`, [...params, now, ...params]);
+}
+
+/**
+ * The nodes after `from` in its run along blocking edges, each with the path that leads to it from
+ * `from` (breadth first, so the path is a shortest one).
+ */
+function downstream(sql: Sql, runId: string, from: string): Map<string, string[]> {
+  const next = new Map<string, string[]>();
+  for (const e of sql.all<{ from_id: string; to_id: string }>(`SELECT from_id, to_id FROM edges WHERE run_id = ? AND kind IN ('needs', 'blocks')`, [runId])) {
+    const list = next.get(e.from_id);
+    if (list) list.push(e.to_id);
+    else next.set(e.from_id, [e.to_id]);
+  }
+  const paths = new Map<string, string[]>([[from, []]]);
+  const queue = [from];
+  for (let i = 0; i < queue.length; i++) {
+    const at = queue[i]!;
+    for (const to of next.get(at) ?? []) {
+      if (paths.has(to)) continue;
+      paths.set(to, [...paths.get(at)!, at]);
+      queue.push(to);
+    }
+  }
+  return paths;
+}
+
 interface RawRun {
   id: string; family_id: string | null; variant_id: string | null; generation: number | null; title: string; vars: string;
   task_key: string | null; arm: string | null; status: RunRow['status']; outcome: RunRow['outcome']; tokens: number; duration_ms: number;
@@ -502,6 +695,7 @@ interface RawNode {
   id: string; run_id: string; step_id: string; title: string; instructions: string; state: NodeState; unmet: number; attempts: number;
   max_attempts: number; on_exhausted: string; gate: string | null; gate_open: number; review: number; claim_id: string | null;
   worker: string | null; lease_expires: string | null; result: string | null; tokens: number; duration_ms: number; updated_at: string;
+  skip: number; gate_due_at: string | null; gate_run_id: string | null;
 }
 
 interface RawEvidence {
@@ -523,7 +717,8 @@ function toNode(r: RawNode): NodeRow {
     id: r.id, runId: r.run_id, stepId: r.step_id, title: r.title, instructions: r.instructions, state: r.state, unmet: r.unmet,
     attempts: r.attempts, maxAttempts: r.max_attempts, onExhausted: r.on_exhausted, gate: r.gate ? JSON.parse(r.gate) as NodeRow['gate'] : null,
     gateOpen: r.gate_open === 1, review: r.review === 1, claimId: r.claim_id, worker: r.worker, leaseExpires: r.lease_expires,
-    result: r.result, tokens: r.tokens, durationMs: r.duration_ms, updatedAt: r.updated_at,
+    result: r.result, tokens: r.tokens, durationMs: r.duration_ms, updatedAt: r.updated_at, skip: r.skip === 1, gateDueAt: r.gate_due_at,
+    gateRunId: r.gate_run_id,
   };
 }
 

@@ -33,7 +33,10 @@ interface NodeRow {
   gate: string | null;
   gate_open: number;
   review: number;
+  skip: number;
   claim_id: string | null;
+  lease_expires: string | null;
+  worker: string | null;
 }
 
 function node(sql: Sql, id: string): NodeRow {
@@ -51,18 +54,47 @@ function releaseClaim(sql: Sql, n: NodeRow, reason: string, ts: string): void {
   sql.run('UPDATE nodes SET claim_id = NULL, worker = NULL, lease_expires = NULL WHERE id = ?', [n.id]);
 }
 
-/** A node whose blocking inputs are all satisfied waits at its gate, if it has one that is still shut. */
-function becomeReady(sql: Sql, n: Pick<NodeRow, 'id' | 'gate' | 'gate_open'>, ts: string): void {
-  setState(sql, n.id, n.gate && !n.gate_open ? 'blocked' : 'ready', ts);
+/**
+ * A node whose blocking inputs are all satisfied becomes ready, or waits at its gate if that is still
+ * shut. A node whose `when` was false settles as skipped only now, after its own inputs, and passes
+ * that on to its dependents: the work below it must not start before the work above it is done.
+ */
+function becomeReady(sql: Sql, n: Pick<NodeRow, 'id' | 'gate' | 'gate_open' | 'skip'>, ts: string): void {
+  if (n.skip) {
+    setState(sql, n.id, 'skipped', ts);
+    satisfy(sql, n.id, ts);
+    return;
+  }
+  if (n.gate && !n.gate_open) {
+    setState(sql, n.id, 'blocked', ts);
+    const gate = JSON.parse(n.gate) as GateSpec;
+    // A timer gate's clock starts when the node reaches it; the controller opens it at this time.
+    if (gate.kind === 'timer') sql.run('UPDATE nodes SET gate_due_at = ? WHERE id = ?', [new Date(Date.parse(ts) + (gate.seconds ?? 0) * 1000).toISOString(), n.id]);
+    return;
+  }
+  setState(sql, n.id, 'ready', ts);
 }
 
-/** A node reached done or skipped: its dependents have one input fewer to wait for. */
+/**
+ * A node reached done or skipped: its dependents have one input fewer to wait for. Iterative, so a
+ * chain of thousands of skipped steps cannot overflow the stack.
+ */
 function satisfy(sql: Sql, id: string, ts: string): void {
-  const deps = sql.all<{ to_id: string }>(`SELECT to_id FROM edges WHERE from_id = ? AND kind IN (${BLOCKING})`, [id]);
-  for (const d of deps) {
-    sql.run('UPDATE nodes SET unmet = unmet - 1 WHERE id = ?', [d.to_id]);
-    const dep = node(sql, d.to_id);
-    if (dep.unmet === 0 && dep.state === 'pending') becomeReady(sql, dep, ts);
+  const queue = [id];
+  while (queue.length) {
+    const from = queue.pop()!;
+    const deps = sql.all<{ to_id: string }>(`SELECT to_id FROM edges WHERE from_id = ? AND kind IN (${BLOCKING})`, [from]);
+    for (const d of deps) {
+      sql.run('UPDATE nodes SET unmet = unmet - 1 WHERE id = ?', [d.to_id]);
+      const dep = node(sql, d.to_id);
+      if (dep.unmet !== 0 || dep.state !== 'pending') continue;
+      if (dep.skip) {
+        setState(sql, dep.id, 'skipped', ts);
+        queue.push(dep.id);
+      } else {
+        becomeReady(sql, dep, ts);
+      }
+    }
   }
 }
 
@@ -84,37 +116,48 @@ function finishRun(sql: Sql, runId: string, status: string, outcome: string, ts:
   );
 }
 
+/**
+ * Inserts a run's (or an expansion's) nodes and edges. Every node starts pending with the count of its
+ * unfinished blocking inputs; then the nodes with none settle in order (ready, blocked at a gate, or
+ * skipped, which in turn satisfies what waits on them). Returns how many nodes count as open work.
+ */
 function insertNodes(sql: Sql, runId: string, nodes: NodeSpec[], edges: EdgeSpec[], e: StoredEvent): number {
-  const skipped = new Set(nodes.filter((n) => n.skipped).map((n) => n.id));
   const unmet = new Map<string, number>();
   for (const ed of edges) {
     sql.run('INSERT OR IGNORE INTO edges(run_id, from_id, to_id, kind) VALUES (?, ?, ?, ?)', [runId, ed.from, ed.to, ed.kind]);
     if (!BLOCKING_EDGE_KINDS.includes(ed.kind)) continue;
     const from = sql.get<{ state: string }>('SELECT state FROM nodes WHERE id = ?', [ed.from]);
-    const satisfied = skipped.has(ed.from) || from?.state === 'done' || from?.state === 'skipped';
+    const satisfied = from?.state === 'done' || from?.state === 'skipped';
     if (!satisfied) unmet.set(ed.to, (unmet.get(ed.to) ?? 0) + 1);
   }
   let open = 0;
   for (const n of nodes) {
-    const u = unmet.get(n.id) ?? 0;
     const gate = n.gate ? JSON.stringify(n.gate) : null;
-    const state: NodeState = n.skipped ? 'skipped' : u > 0 ? 'pending' : n.gate ? 'blocked' : 'ready';
     if (!n.skipped) open++;
     sql.run(
-      `INSERT INTO nodes(id, run_id, step_id, title, instructions, state, unmet, max_attempts, on_exhausted, gate, gate_open, review, created_seq, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
-      [n.id, runId, n.stepId, n.title, n.instructions, state, u, n.maxAttempts, n.onExhausted, gate, n.review ? 1 : 0, e.seq, e.ts],
+      `INSERT INTO nodes(id, run_id, step_id, title, instructions, state, unmet, max_attempts, on_exhausted, gate, gate_open, review, skip, created_seq, updated_at)
+       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
+      [n.id, runId, n.stepId, n.title, n.instructions, unmet.get(n.id) ?? 0, n.maxAttempts, n.onExhausted, gate, n.review ? 1 : 0, n.skipped ? 1 : 0, e.seq, e.ts],
     );
+  }
+  for (const n of nodes) {
+    if ((unmet.get(n.id) ?? 0) > 0) continue;
+    // An earlier node's settling may already have moved this one on (a skipped chain).
+    const row = node(sql, n.id);
+    if (row.state === 'pending' && row.unmet === 0) becomeReady(sql, row, e.ts);
   }
   return open;
 }
 
-/** A failed attempt (reported failure or rejected review): retry while attempts remain, else exhaust. */
-function failAttempt(sql: Sql, n: NodeRow, ts: string): void {
+/**
+ * A failed attempt (reported failure, rejected review, a failed awaited run): retry while attempts
+ * remain (`retryState`: ready, or blocked for a run gate that must start a new run), else exhaust.
+ */
+function failAttempt(sql: Sql, n: NodeRow, ts: string, retryState: NodeState = 'ready'): void {
   const attempts = n.attempts + 1;
   sql.run('UPDATE nodes SET attempts = ? WHERE id = ?', [attempts, n.id]);
   if (attempts < n.max_attempts) {
-    setState(sql, n.id, 'ready', ts);
+    setState(sql, n.id, retryState, ts);
     return;
   }
   switch (n.on_exhausted) {
@@ -241,9 +284,32 @@ const handlers: { [K in EventKind]: Handler<K> } = {
     if (waiting > 0) setState(sql, n.id, 'pending', e.ts);
     else becomeReady(sql, n, e.ts);
   },
+  'node.lease_expired'(sql, p, e) {
+    const n = node(sql, p.nodeId);
+    releaseClaim(sql, n, 'lease expired', e.ts);
+    setState(sql, n.id, 'ready', e.ts);
+  },
+  'node.gate_run_started'(sql, p) {
+    sql.run('UPDATE nodes SET gate_run_id = ? WHERE id = ?', [p.runId, p.nodeId]);
+  },
+  'node.gate_failed'(sql, p, e) {
+    const n = node(sql, p.nodeId);
+    // The next attempt waits for a new run: the old one is forgotten, the node stays at its gate.
+    sql.run('UPDATE nodes SET gate_run_id = NULL, result = ? WHERE id = ?', [p.reason, n.id]);
+    failAttempt(sql, n, e.ts, 'blocked');
+  },
+  'node.cancelled'(sql, p, e) {
+    const n = node(sql, p.nodeId);
+    releaseClaim(sql, n, 'cancelled', e.ts);
+    // The node waits for a person: opening its gate gives it another attempt.
+    const gate: GateSpec = { kind: 'human' };
+    sql.run('UPDATE nodes SET gate = ?, gate_open = 0, gate_due_at = NULL, result = ? WHERE id = ?', [JSON.stringify(gate), `cancelled: ${p.reason}`, n.id]);
+    sql.run('UPDATE runs SET interventions = interventions + 1 WHERE id = ?', [n.run_id]);
+    setState(sql, n.id, 'blocked', e.ts);
+  },
   'node.gate_opened'(sql, p, e) {
     const n = node(sql, p.nodeId);
-    sql.run('UPDATE nodes SET gate_open = 1 WHERE id = ?', [n.id]);
+    sql.run('UPDATE nodes SET gate_open = 1, gate_due_at = NULL WHERE id = ?', [n.id]);
     if (n.state === 'blocked') {
       // An escalated node gets one more attempt once a person has looked at it.
       if (n.attempts >= n.max_attempts) sql.run('UPDATE nodes SET max_attempts = ? WHERE id = ?', [n.attempts + 1, n.id]);

@@ -4,7 +4,7 @@ import type { Sql } from './store/sql';
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -176,6 +176,16 @@ CREATE TABLE decisions (
   at TEXT NOT NULL
 );
 CREATE INDEX decisions_family ON decisions(family_id, seq);
+`,
+  // The controller's columns: a step skipped by \`when\` settles only after its inputs (skip), a timer
+  // gate's opening time and the run a run gate waits for, and the index that finds expired leases.
+  2: `
+ALTER TABLE nodes ADD COLUMN skip INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN gate_due_at TEXT;
+ALTER TABLE nodes ADD COLUMN gate_run_id TEXT;
+CREATE INDEX nodes_lease ON nodes(lease_expires) WHERE lease_expires IS NOT NULL;
+CREATE INDEX nodes_gate_due ON nodes(gate_due_at) WHERE gate_due_at IS NOT NULL;
+CREATE INDEX nodes_gate_run ON nodes(gate_run_id) WHERE gate_run_id IS NOT NULL;
 `,
 };
 

@@ -122,7 +122,7 @@ test('an exit rejects pending requests; dispose ends the whole process group', a
 const node: NodeRow = {
   id: 'r1.plan', runId: 'r1', stepId: 'plan', title: 'Plan the change', instructions: 'Read the task.', state: 'claimed', unmet: 0, attempts: 0,
   maxAttempts: 1, onExhausted: 'fail', gate: null, gateOpen: false, review: false, claimId: 'c1', worker: 'codex', leaseExpires: null, result: null,
-  tokens: 0, durationMs: 0, updatedAt: '',
+  tokens: 0, durationMs: 0, updatedAt: '', skip: false, gateDueAt: null, gateRunId: null,
 };
 const run: RunRow = {
   id: 'r1', familyId: 'implement-and-review', variantId: 'v1', generation: 0, title: 'implement', vars: { task: 'x', flags: ['a'] }, taskKey: null,

@@ -12,7 +12,8 @@ const run: RunRow = {
 function node(id: string, state: NodeRow['state'], extra: Partial<NodeRow> = {}): NodeRow {
   return {
     id, runId: 'r-1', stepId: id, title: `step ${id}`, instructions: '', state, unmet: 0, attempts: 0, maxAttempts: 1, onExhausted: 'fail', gate: null,
-    gateOpen: false, review: false, claimId: null, worker: null, leaseExpires: null, result: null, tokens: 0, durationMs: 0, updatedAt: '', ...extra,
+    gateOpen: false, review: false, claimId: null, worker: null, leaseExpires: null, result: null, tokens: 0, durationMs: 0, updatedAt: '',
+    skip: false, gateDueAt: null, gateRunId: null, ...extra,
   };
 }
 function evidence(extra: Partial<EvidenceRow>): EvidenceRow {
