@@ -243,6 +243,14 @@ export const dynamicToolCallSchema = z.looseObject({
   arguments: z.unknown(),
 });
 
+/** `mcpServer/startupStatus/updated`: an MCP server of a thread (or of the process, threadId null) changed state. */
+export const mcpStartupStatusSchema = z.looseObject({
+  threadId: z.string().nullable().optional(),
+  name: z.string(),
+  status: z.enum(['starting', 'ready', 'failed', 'cancelled']),
+  error: z.string().nullable().optional(),
+});
+
 /** Builds the text input of a turn. `text_elements` is required on the wire even when empty. */
 export function textInput(text: string): TextUserInput {
   return { type: 'text', text, text_elements: [] };

@@ -4,7 +4,8 @@ import type { Ledger, NodeRow, NodeState, RunRow } from '../ledger/index';
 import { AppServerError } from './appServer';
 import type { AppServer, Disposable } from './appServer';
 import {
-  dynamicToolCallSchema, errorNotificationSchema, itemNotificationSchema, textInput, tokenUsageUpdatedSchema, turnCompletedSchema,
+  dynamicToolCallSchema, errorNotificationSchema, itemNotificationSchema, mcpStartupStatusSchema, textInput, tokenUsageUpdatedSchema,
+  turnCompletedSchema,
 } from './protocol';
 import type {
   DynamicToolCallParams, DynamicToolCallResponse, DynamicToolSpec, JsonValue, ServerNotification, ThreadResumeParams, ThreadStartParams,
@@ -35,7 +36,28 @@ export interface CodexWorkerOptions {
   handoffTo?: string;
   /** The ledger actor the worker writes as (the ledger's own actor unless given). */
   actor?: string;
+  /**
+   * MCP servers (names in `threadConfig`'s mcp_servers) a thread must have started before its turn:
+   * Codex starts them in the background, and a turn begun too early runs without their tools.
+   */
+  requireMcpServers?: string[];
+  /** How long to wait for those servers before the turn starts anyway (a warning is logged). Default 30 s. */
+  mcpReadyTimeoutMs?: number;
+  /** The folder a node's thread works in; the workspace unless given (a run's worktree, for example). */
+  cwdFor?: (node: NodeRow) => string;
   log?: (message: string) => void;
+}
+
+/** What a running turn is doing, for progress displays: refreshed on every item and token update. */
+export interface TurnActivity {
+  nodeId: string;
+  threadId: string;
+  turnId: string | null;
+  /** Epoch ms at which the turn was started. */
+  startedAt: number;
+  tokens: number;
+  /** The type of the last item Codex started or completed (commandExecution, fileChange, mcpToolCall …). */
+  lastItem: string | null;
 }
 
 /** How a node's turn ended, as far as the ledger is concerned. */
@@ -45,6 +67,7 @@ export type TurnEnd =
   | 'expanded' // the model called expand_node; the node waits for its children
   | 'no_result' // the turn ended without one of those; the worker reported a failed attempt
   | 'lease_lost' // someone else holds the node now; nothing was reported
+  | 'cancelled' // a person cancelled the node or its run while the turn ran; the turn was interrupted
   | 'not_active'; // resumeNode found the node already finished or waiting: nothing to do
 
 export interface NodeTurnResult {
@@ -208,7 +231,10 @@ interface TurnContext {
   turnId: string | null;
   terminal: Terminal | null;
   leaseLost: string | null;
+  cancelled: string | null;
   interruptReason: string | null;
+  startedAt: number;
+  lastItem: string | null;
   lastError: string | null;
   lastMessage: string | null;
   items: Map<string, number>;
@@ -242,6 +268,10 @@ export class CodexWorker implements Disposable {
   private readonly log: (message: string) => void;
   private readonly turns = new Map<string, TurnContext>();
   private readonly subscriptions: Disposable[] = [];
+  /** Startup states of MCP servers by `threadId|name` (threadId '' for process-wide servers). */
+  private readonly mcpStates = new Map<string, { status: string; error: string | null }>();
+  private readonly mcpWaiters = new Set<() => void>();
+  private readonly activityListeners = new Set<(a: TurnActivity) => void>();
 
   constructor(private readonly options: CodexWorkerOptions) {
     this.ledger = options.ledger;
@@ -254,6 +284,8 @@ export class CodexWorker implements Disposable {
     this.subscriptions.push(
       this.server.handleRequest('item/tool/call', (params) => this.onToolCall(params)),
       this.server.onNotification((n) => this.onNotification(n)),
+      // Registered before any thread starts, so a server that is ready before thread/start answers is not missed.
+      this.server.onNotification((n) => this.onMcpStatus(n)),
       this.server.onExit((info) => {
         const why = new AppServerError(`the Codex app-server exited (${info.signal ? `signal ${info.signal}` : `code ${info.code}`}) during the turn`, 'exited');
         for (const ctx of this.turns.values()) ctx.fail(why);
@@ -263,6 +295,29 @@ export class CodexWorker implements Disposable {
 
   dispose(): void {
     for (const s of this.subscriptions.splice(0)) s.dispose();
+  }
+
+  /** The turns running now, with what each is doing. */
+  activity(): TurnActivity[] {
+    return [...this.turns.values()].map((ctx) => this.activityOf(ctx));
+  }
+
+  /** Called whenever a running turn does something (an item, a token update, its start and its end). */
+  onActivity(listener: (a: TurnActivity) => void): Disposable {
+    this.activityListeners.add(listener);
+    return { dispose: () => this.activityListeners.delete(listener) };
+  }
+
+  /**
+   * Interrupts the turn running `nodeId` (`turn/interrupt`) because a person cancelled the node or its
+   * run; the turn then ends as `cancelled` and reports nothing. False when no turn of this worker runs it.
+   */
+  async cancelNode(nodeId: string, reason: string): Promise<boolean> {
+    const ctx = [...this.turns.values()].find((c) => c.nodeId === nodeId);
+    if (!ctx) return false;
+    ctx.cancelled ??= reason;
+    await this.interrupt(ctx, reason);
+    return true;
   }
 
   /** Claims the oldest ready node (of `runId` if given) and runs it; null when nothing is ready. */
@@ -299,9 +354,10 @@ export class CodexWorker implements Disposable {
       return { ...this.emptyResult(current, threadId), end: 'not_active', summary: current.result ?? '' };
     }
     const node = await this.ensureClaim(nodeId);
-    const params: ThreadResumeParams = { threadId, cwd: this.options.workspaceDir, excludeTurns: true, ...this.threadOverrides() };
+    const params: ThreadResumeParams = { threadId, cwd: this.cwdFor(node), excludeTurns: true, ...this.threadOverrides() };
     try {
       await this.server.request('thread/resume', params);
+      await this.mcpReady(threadId);
     } catch (e) {
       if (!(e instanceof AppServerError) || e.code !== 'rpc') throw e;
       this.log(`thread ${threadId} of node ${nodeId} could not be resumed (${e.message}); starting a new thread`);
@@ -330,7 +386,7 @@ export class CodexWorker implements Disposable {
     const upstreamIds = new Set(graph.edges.filter((e) => e.to === node.id && (e.kind === 'needs' || e.kind === 'blocks')).map((e) => e.from));
     const upstream = graph.nodes.filter((n) => upstreamIds.has(n.id));
     const params: ThreadStartParams = {
-      cwd: this.options.workspaceDir,
+      cwd: this.cwdFor(node),
       developerInstructions: developerInstructions(node, graph.run, upstream),
       dynamicTools: nodeTools(),
       ...this.options.threadParams,
@@ -338,7 +394,72 @@ export class CodexWorker implements Disposable {
     };
     const r = await this.server.request('thread/start', params);
     this.log(`node ${node.id}: thread ${r.thread.id} started`);
+    await this.mcpReady(r.thread.id);
     return r.thread.id;
+  }
+
+  private cwdFor(node: NodeRow): string {
+    return this.options.cwdFor?.(node) ?? this.options.workspaceDir;
+  }
+
+  private onMcpStatus(n: ServerNotification): void {
+    if (n.method !== 'mcpServer/startupStatus/updated') return;
+    const p = mcpStartupStatusSchema.safeParse(n.params);
+    if (!p.success) return;
+    this.mcpStates.set(`${p.data.threadId ?? ''}|${p.data.name}`, { status: p.data.status, error: p.data.error ?? null });
+    for (const w of [...this.mcpWaiters]) w();
+  }
+
+  /**
+   * Waits until every required MCP server of the thread has started (ready, or failed: then the turn
+   * goes on without it and the log says why), or until the timeout, after which the turn starts anyway.
+   */
+  private async mcpReady(threadId: string): Promise<void> {
+    const names = this.options.requireMcpServers ?? [];
+    if (names.length === 0) return;
+    const settled = (name: string) => {
+      const s = this.mcpStates.get(`${threadId}|${name}`) ?? this.mcpStates.get(`|${name}`);
+      return s && s.status !== 'starting' ? s : undefined;
+    };
+    const pending = () => names.filter((name) => !settled(name));
+    if (pending().length) {
+      const timeoutMs = this.options.mcpReadyTimeoutMs ?? 30_000;
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          if (pending().length) return;
+          finish();
+        };
+        const finish = () => {
+          clearTimeout(timer);
+          this.mcpWaiters.delete(check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          this.log(`thread ${threadId}: MCP server(s) ${pending().join(', ')} not ready after ${timeoutMs} ms; the turn starts without waiting longer`);
+          finish();
+        }, timeoutMs);
+        this.mcpWaiters.add(check);
+      });
+    }
+    for (const name of names) {
+      const s = settled(name);
+      if (s && s.status !== 'ready') this.log(`thread ${threadId}: MCP server ${name} is ${s.status}${s.error ? `: ${s.error}` : ''}; the turn has only its node tools`);
+    }
+  }
+
+  private activityOf(ctx: TurnContext): TurnActivity {
+    return { nodeId: ctx.nodeId, threadId: ctx.threadId, turnId: ctx.turnId, startedAt: ctx.startedAt, tokens: ctx.tokens.totalTokens, lastItem: ctx.lastItem };
+  }
+
+  private emitActivity(ctx: TurnContext): void {
+    const a = this.activityOf(ctx);
+    for (const l of this.activityListeners) {
+      try {
+        l(a);
+      } catch (e) {
+        this.log(`an activity listener threw: ${(e as Error).message}`);
+      }
+    }
   }
 
   private threadOverrides(): Pick<ThreadStartParams, 'config'> {
@@ -353,7 +474,8 @@ export class CodexWorker implements Disposable {
     // The server can die before anyone awaits the completion; the rejection is read below or dropped.
     completion.catch(() => undefined);
     const ctx: TurnContext = {
-      nodeId: node.id, threadId, turnId: null, terminal: null, leaseLost: null, interruptReason: null, lastError: null, lastMessage: null,
+      nodeId: node.id, threadId, turnId: null, terminal: null, leaseLost: null, cancelled: null, interruptReason: null, startedAt: started, lastItem: null,
+      lastError: null, lastMessage: null,
       items: new Map(), tokens: zeroTokens(), toolQueue: Promise.resolve(), done, fail,
     };
     // Registered before turn/start so that no event of the turn can slip past.
@@ -366,6 +488,9 @@ export class CodexWorker implements Disposable {
       try {
         const r = await this.server.request('turn/start', params);
         ctx.turnId = r.turn.id;
+        this.emitActivity(ctx);
+        // A cancel that came while the turn was being started interrupts it now.
+        if (ctx.cancelled) void this.interrupt(ctx, ctx.cancelled);
       } catch (e) {
         // Refused outright (not a dead server, which resumeNode can recover from): report it so the
         // node gets its next attempt now rather than when the lease runs out.
@@ -386,6 +511,9 @@ export class CodexWorker implements Disposable {
     let summary = '';
     if (ctx.terminal) {
       ({ end, outcome, summary } = ctx.terminal);
+    } else if (ctx.cancelled) {
+      end = 'cancelled';
+      summary = ctx.cancelled;
     } else if (ctx.leaseLost) {
       end = 'lease_lost';
       summary = ctx.leaseLost;
@@ -472,6 +600,7 @@ export class CodexWorker implements Disposable {
         ctx.tokens.cachedInputTokens += last.cachedInputTokens;
         ctx.tokens.outputTokens += last.outputTokens;
         ctx.tokens.reasoningOutputTokens += last.reasoningOutputTokens;
+        this.emitActivity(ctx);
         return;
       }
       case 'item/completed': {
@@ -481,6 +610,16 @@ export class CodexWorker implements Disposable {
         const item = p.data.item;
         ctx.items.set(item.type, (ctx.items.get(item.type) ?? 0) + 1);
         if (item.type === 'agentMessage' && typeof item.text === 'string') ctx.lastMessage = item.text;
+        ctx.lastItem = item.type;
+        this.emitActivity(ctx);
+        return;
+      }
+      case 'item/started': {
+        const p = itemNotificationSchema.safeParse(n.params);
+        const ctx = p.success ? this.turns.get(p.data.threadId) : undefined;
+        if (!p.success || !ctx) return;
+        ctx.lastItem = p.data.item.type;
+        this.emitActivity(ctx);
         return;
       }
       case 'error': {

@@ -490,9 +490,19 @@ export class Ledger {
     return this.sql.all<RawNode & { a_status: RunRow['status'] | null; a_outcome: RunRow['outcome'] }>(
       `SELECT n.*, a.status AS a_status, a.outcome AS a_outcome FROM nodes n JOIN runs r ON r.id = n.run_id LEFT JOIN runs a ON a.id = n.gate_run_id
        WHERE n.state = 'blocked' AND n.gate_open = 0 AND r.status = 'running' AND json_extract(n.gate, '$.kind') = 'run'
-       ORDER BY n.created_seq, n.id`).map((r) => ({
+       ORDER BY n.created_seq, n.rowid`).map((r) => ({
       node: toNode(r), awaitedRunId: r.gate_run_id, awaited: r.a_status ? { status: r.a_status, outcome: r.a_outcome } : null,
     }));
+  }
+
+  /**
+   * Nodes held under a claim now (claimed or active, in running runs), with when the claim was made:
+   * what a starting controller checks for holders that are gone. Answered from the state index.
+   */
+  heldNodes(): Array<NodeRow & { claimedAt: string }> {
+    return this.sql.all<RawNode & { claimed_at: string }>(
+      `SELECT n.*, c.claimed_at FROM nodes n JOIN runs r ON r.id = n.run_id JOIN claims c ON c.id = n.claim_id
+       WHERE n.state IN ('claimed', 'active') AND r.status = 'running' ORDER BY n.created_seq, n.rowid`).map((r) => ({ ...toNode(r), claimedAt: r.claimed_at }));
   }
 
   /**
@@ -529,7 +539,7 @@ export class Ledger {
   runGraph(runId: string): { run: RunRow; nodes: NodeRow[]; edges: EdgeRow[]; bindings: BindingRow[] } | undefined {
     const run = this.getRun(runId);
     if (!run) return undefined;
-    const nodes = this.sql.all<RawNode>('SELECT * FROM nodes WHERE run_id = ? ORDER BY created_seq, id', [runId]).map(toNode);
+    const nodes = this.sql.all<RawNode>('SELECT * FROM nodes WHERE run_id = ? ORDER BY created_seq, rowid', [runId]).map(toNode);
     const edges = this.sql.all<{ from_id: string; to_id: string; kind: string }>('SELECT from_id, to_id, kind FROM edges WHERE run_id = ? ORDER BY rowid', [runId])
       .map((e) => ({ from: e.from_id, to: e.to_id, kind: e.kind }));
     const bindings = this.sql.all<{ node_id: string; worker_kind: string; thread_id: string; bound_at: string }>(
@@ -646,19 +656,19 @@ function expiry(n: Pick<RawNode, 'id' | 'claim_id' | 'worker' | 'lease_expires'>
 }
 
 /**
- * Claimable nodes of running runs, oldest first: ready ones (the state index) and held ones whose lease
+ * Claimable nodes of running runs, oldest first and in workflow order within a run: ready ones (the state index) and held ones whose lease
  * ran out at `now` (the lease index), each side limited before the merge so the cost stays flat.
  */
 function claimableNodes(sql: Sql, now: string, runId: string | undefined, limit: number): RawNode[] {
   const byRun = runId ? 'AND n.run_id = ?' : '';
   const params = runId ? [runId] : [];
   return sql.all<RawNode>(
-    `SELECT * FROM (SELECT n.* FROM nodes n JOIN runs r ON r.id = n.run_id
-       WHERE n.state = 'ready' AND r.status = 'running' ${byRun} ORDER BY n.created_seq, n.id LIMIT ${limit})
+    `SELECT * FROM (SELECT n.*, n.rowid AS ord FROM nodes n JOIN runs r ON r.id = n.run_id
+       WHERE n.state = 'ready' AND r.status = 'running' ${byRun} ORDER BY n.created_seq, n.rowid LIMIT ${limit})
      UNION ALL
-     SELECT * FROM (SELECT n.* FROM nodes n JOIN runs r ON r.id = n.run_id
-       WHERE n.lease_expires <= ? AND n.state IN ('claimed', 'active') AND r.status = 'running' ${byRun} ORDER BY n.created_seq, n.id LIMIT ${limit})
-     ORDER BY created_seq, id LIMIT ${limit}`, [...params, now, ...params]);
+     SELECT * FROM (SELECT n.*, n.rowid AS ord FROM nodes n JOIN runs r ON r.id = n.run_id
+       WHERE n.lease_expires <= ? AND n.state IN ('claimed', 'active') AND r.status = 'running' ${byRun} ORDER BY n.created_seq, n.rowid LIMIT ${limit})
+     ORDER BY created_seq, ord LIMIT ${limit}`, [...params, now, ...params]);
 }
 
 /**

@@ -22,8 +22,8 @@ export interface Usage {
  * `mcp__server__tool` name is refused.
  */
 export type ModelStep =
-  | { call: string; args: Record<string, unknown>; namespace?: string; usage?: Usage }
-  | { say: string; usage?: Usage }
+  | { call: string; args: Record<string, unknown>; namespace?: string; usage?: Usage; delayMs?: number }
+  | { say: string; usage?: Usage; delayMs?: number }
   | { hang: true };
 
 export interface ResponsesRequest {
@@ -39,6 +39,9 @@ export type ModelScript = (request: ResponsesRequest, n: number) => ModelStep;
 
 export class ScriptedModel {
   readonly requests: ResponsesRequest[] = [];
+  /** How many requests were being answered at once, at most (a step's delayMs holds its answer back). */
+  maxInFlight = 0;
+  private inFlight = 0;
   private server: http.Server | undefined;
   private readonly requestListeners: Array<(n: number) => void> = [];
 
@@ -65,29 +68,38 @@ export class ScriptedModel {
           step = { say: `script error: ${e instanceof Error ? e.message : String(e)}` };
         }
         if ('hang' in step) return;
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const send = (type: string, data: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
-        send('response.created', { response: { id: `resp_${n}` } });
-        const item = 'call' in step
-          ? { type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: step.call, ...(step.namespace ? { namespace: step.namespace } : {}), arguments: JSON.stringify(step.args) }
-          : { type: 'message', role: 'assistant', id: `msg_${n}`, content: [{ type: 'output_text', text: step.say }] };
-        send('response.output_item.done', { item });
-        const u = step.usage ?? DEFAULT_USAGE;
-        send('response.completed', {
-          response: {
-            id: `resp_${n}`,
-            usage: {
-              input_tokens: u.input, input_tokens_details: { cached_tokens: u.cached ?? 0 },
-              output_tokens: u.output, output_tokens_details: { reasoning_tokens: u.reasoning ?? 0 },
-              total_tokens: u.input + u.output,
-            },
-          },
-        });
-        res.end();
+        this.inFlight++;
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+        setTimeout(() => {
+          this.inFlight--;
+          this.answer(res, n, step);
+        }, step.delayMs ?? 0);
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+  }
+
+  private answer(res: http.ServerResponse, n: number, step: Exclude<ModelStep, { hang: true }>): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const send = (type: string, data: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    send('response.created', { response: { id: `resp_${n}` } });
+    const item = 'call' in step
+      ? { type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: step.call, ...(step.namespace ? { namespace: step.namespace } : {}), arguments: JSON.stringify(step.args) }
+      : { type: 'message', role: 'assistant', id: `msg_${n}`, content: [{ type: 'output_text', text: step.say }] };
+    send('response.output_item.done', { item });
+    const u = step.usage ?? DEFAULT_USAGE;
+    send('response.completed', {
+      response: {
+        id: `resp_${n}`,
+        usage: {
+          input_tokens: u.input, input_tokens_details: { cached_tokens: u.cached ?? 0 },
+          output_tokens: u.output, output_tokens_details: { reasoning_tokens: u.reasoning ?? 0 },
+          total_tokens: u.input + u.output,
+        },
+      },
+    });
+    res.end();
   }
 
   /** Resolves when the model has received its `n`th request. */

@@ -1,0 +1,542 @@
+import { AppServer, AppServerError } from '../codex/appServer';
+import type { AppServerOptions, ExitInfo } from '../codex/appServer';
+import type { JsonValue } from '../codex/protocol';
+import { CodexWorker } from '../codex/worker';
+import type { CodexWorkerOptions, NodeTurnResult, TurnActivity } from '../codex/worker';
+import { LedgerError } from '../ledger/index';
+import type { EvaluationResult, FormulaService, Ledger, NodeRow, PromotionService, RunRow } from '../ledger/index';
+import { holderIsGone, newControllerWorkerName, releaseWorkerName } from './liveness';
+
+/** How a controller runs: its ledger, how to start Codex, and how much at once. */
+export interface ControllerOptions {
+  ledger: Ledger;
+  /** Starts the runs that run gates wait for. */
+  formulas: FormulaService;
+  /** When given, a finished run's outcome is put before its family's promotion rule at once. */
+  promotion?: PromotionService;
+  /** The workspace folder: every thread's cwd (unless `cwdFor` says otherwise). */
+  workspaceDir: string;
+  /** How to start the one long-lived `codex app-server` (command, config overrides, CODEX_HOME). */
+  codex: AppServerOptions;
+  /** Config overrides for every thread, e.g. the ledger's MCP server as `mcp_servers.gascity`. */
+  threadConfig?: Record<string, JsonValue>;
+  threadParams?: CodexWorkerOptions['threadParams'];
+  /** MCP servers each thread must have started before its turn (see CodexWorkerOptions). */
+  requireMcpServers?: string[];
+  cwdFor?: CodexWorkerOptions['cwdFor'];
+  /** How many nodes run at once (threads with a turn in progress). Default 2. */
+  maxConcurrentNodes?: number;
+  /**
+   * The runs this controller drives (and the runs their run gates start); every running run of the
+   * ledger when absent. `gascity run` drives its own run; the extension drives all.
+   */
+  runIds?: string[];
+  /** Lease of a dispatched node in seconds, renewed while its turn runs. Default 180. */
+  leaseSeconds?: number;
+  /** Longest sleep between reconciles in ms when nothing wakes the loop (a change, a deadline). Default 5000. */
+  pollMs?: number;
+  /** A turn that runs longer is interrupted and counts as a failed attempt. Default one hour. */
+  turnTimeoutMs?: number;
+  /** First and longest wait before restarting an app-server that died, in ms. Default 1000 and 30000. */
+  restartBackoffMs?: { initial: number; max: number };
+  /** The ledger actor the controller writes as. Default `controller`. */
+  actor?: string;
+  log?: (message: string) => void;
+}
+
+/** What a controller reports as it works: for progress lines, trees and notifications. */
+export type ControllerEvent =
+  | { type: 'serverStarted'; pid: number | undefined }
+  | { type: 'serverExited'; info: ExitInfo; restartInMs: number }
+  | { type: 'dispatched'; nodeId: string; runId: string; resumed: boolean }
+  | { type: 'activity'; activity: TurnActivity }
+  | { type: 'turnEnded'; result: NodeTurnResult }
+  | { type: 'released'; nodeId: string; reason: string }
+  | { type: 'gateOpened'; nodeId: string; why: string }
+  | { type: 'awaitingRun'; nodeId: string; runId: string }
+  | { type: 'needsPerson'; nodes: NodeRow[] }
+  | { type: 'runFinished'; run: RunRow }
+  | { type: 'promotion'; results: EvaluationResult[] }
+  | { type: 'error'; message: string };
+
+interface Waiter {
+  runIds: string[];
+  resolve: (runs: RunRow[]) => void;
+}
+
+/**
+ * The reconcile loop of one workspace ledger (Gas City's controller, on Codex): it keeps the ledger
+ * and the running Codex threads in agreement.
+ *
+ * On every change of the ledger, at every deadline (a timer gate, a lease) and at least every
+ * `pollMs`, it: interrupts turns whose node is no longer its own (cancelled, run cancelled, taken
+ * over); takes over nodes whose holder is provably gone and resumes their threads; opens due timer
+ * gates; starts and watches the runs that run gates wait for; records finished runs' outcomes as
+ * evidence; reports what waits for a person; and dispatches claimable nodes, oldest first, to Codex
+ * threads over one long-lived `codex app-server`, up to `maxConcurrentNodes`. An app-server that dies
+ * is restarted with exponential backoff and its interrupted turns are resumed on their threads.
+ *
+ * Every dispatch is a claim in the ledger, so two controllers on one ledger (VS Code and a terminal)
+ * never run the same node twice: the second one's claim is refused.
+ */
+export class Controller {
+  /** The worker name this controller claims nodes under: `codex@<host>/<pid>`. */
+  readonly worker: string;
+  private readonly ledger: Ledger;
+  private readonly max: number;
+  private readonly leaseSeconds: number;
+  private readonly pollMs: number;
+  private readonly actor: string;
+  private readonly log: (message: string) => void;
+  private readonly scope: Set<string> | null;
+  private server: AppServer | undefined;
+  private codex: CodexWorker | undefined;
+  private serverStartedAt = 0;
+  private restartAttempts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly toResume = new Set<string>();
+  private readonly watchedRuns = new Set<string>();
+  private readonly listeners = new Set<(e: ControllerEvent) => void>();
+  private readonly waiters = new Set<Waiter>();
+  private needsKey = '';
+  private stopping = false;
+  private started = false;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private loopRunning = false;
+  private again = false;
+  private ledgerSubscription: { dispose(): void } | undefined;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.ledger = options.ledger;
+    this.worker = newControllerWorkerName();
+    this.max = Math.max(1, Math.floor(options.maxConcurrentNodes ?? 2));
+    this.leaseSeconds = options.leaseSeconds ?? 180;
+    this.pollMs = options.pollMs ?? 5000;
+    this.actor = options.actor ?? 'controller';
+    this.log = options.log ?? (() => undefined);
+    this.scope = options.runIds ? new Set(options.runIds) : null;
+    for (const r of options.runIds ?? []) this.watchedRuns.add(r);
+  }
+
+  /** Starts the app-server and the loop. Throws an AppServerError when Codex cannot be started at all. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.startServer();
+    this.ledgerSubscription = this.ledger.onDidChange(() => this.kick());
+    this.kick();
+  }
+
+  /**
+   * Stops the loop and the app-server. With `cancelTurns` (Ctrl-C in a terminal, a person's Stop),
+   * running turns are interrupted and their nodes released to ready, recorded, so nothing is left
+   * claimed; without it (a window closing) the claims stay and the next controller resumes the threads.
+   */
+  async stop(options: { cancelTurns?: boolean; reason?: string } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearTimeout(this.wakeTimer);
+    clearTimeout(this.restartTimer);
+    this.ledgerSubscription?.dispose();
+    const reason = options.reason ?? 'the controller stopped';
+    if (options.cancelTurns && this.codex) {
+      const nodes = [...this.running.keys()];
+      await Promise.all(nodes.map((n) => this.codex!.cancelNode(n, reason)));
+      await Promise.race([Promise.allSettled([...this.running.values()]), delay(15_000)]);
+      for (const nodeId of nodes) await this.release(nodeId, reason);
+    }
+    this.codex?.dispose();
+    const server = this.server;
+    this.server = undefined;
+    this.codex = undefined;
+    await server?.dispose();
+    releaseWorkerName(this.worker);
+    for (const w of this.waiters) w.resolve(w.runIds.map((id) => this.ledger.getRun(id)).filter((r): r is RunRow => !!r));
+    this.waiters.clear();
+  }
+
+  /** Listens to what the controller does. */
+  onEvent(listener: (e: ControllerEvent) => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  /** The turns running now, with what each is doing (thread, elapsed, tokens). */
+  activity(): TurnActivity[] {
+    return this.codex?.activity() ?? [];
+  }
+
+  /** Adds runs to what this controller drives (no-op for a controller that drives every run). */
+  include(runId: string): void {
+    if (this.scope) this.scope.add(runId);
+    this.watchedRuns.add(runId);
+    this.kick();
+  }
+
+  /** Resolves with the runs once none of them is running any more (or the controller stops). */
+  waitForRuns(runIds: string[]): Promise<RunRow[]> {
+    return new Promise((resolve) => {
+      this.waiters.add({ runIds, resolve });
+      this.kick();
+    });
+  }
+
+  /**
+   * A person cancels a whole run: recorded in the ledger (nothing left claimed), and its running turns
+   * are interrupted (`turn/interrupt`). Throws a LedgerError when the run is not running.
+   */
+  async cancelRun(runId: string, reason: string, actor?: string): Promise<void> {
+    await this.ledger.cancelRun({ runId, reason }, actor ?? this.actor);
+    await this.interruptStale();
+  }
+
+  /** A person cancels one node's turn: recorded (the node waits behind a human gate), the turn interrupted. */
+  async cancelNode(nodeId: string, reason: string, actor?: string): Promise<void> {
+    await this.ledger.cancelNode({ nodeId, reason }, actor ?? this.actor);
+    await this.interruptStale();
+  }
+
+  /** Asks for a reconcile soon; calls made while one runs coalesce into one more. */
+  kick(): void {
+    if (this.stopping || !this.started) return;
+    if (this.loopRunning) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = setTimeout(() => void this.loop(), 0);
+  }
+
+  // ---- the loop ---------------------------------------------------------------------------------------
+
+  private async loop(): Promise<void> {
+    if (this.loopRunning || this.stopping) return;
+    this.loopRunning = true;
+    try {
+      do {
+        this.again = false;
+        try {
+          await this.reconcile();
+        } catch (e) {
+          this.emit({ type: 'error', message: `reconcile failed: ${message(e)}` });
+        }
+      } while (this.again && !this.stopping);
+    } finally {
+      this.loopRunning = false;
+    }
+    if (!this.stopping) this.sleep();
+  }
+
+  /** Sleeps until the next deadline in the ledger, at most `pollMs`; a ledger change wakes it sooner. */
+  private sleep(): void {
+    const next = this.ledger.nextDeadline();
+    const until = next ? Date.parse(next) - this.ledger.now().getTime() + 20 : this.pollMs;
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = setTimeout(() => void this.loop(), Math.max(20, Math.min(this.pollMs, until)));
+  }
+
+  private async reconcile(): Promise<void> {
+    await this.ledger.refresh();
+    await this.interruptStale();
+    await this.adoptOrphans();
+    await this.openDueTimers();
+    await this.driveRunGates();
+    await this.settleFinishedRuns();
+    this.reportNeedsPerson();
+    await this.dispatchReady();
+    this.resolveWaiters();
+  }
+
+  private inScope(runId: string): boolean {
+    return this.scope === null || this.scope.has(runId);
+  }
+
+  /** Interrupts turns whose node is no longer held by this controller (cancelled, run cancelled, taken over). */
+  private async interruptStale(): Promise<void> {
+    if (!this.codex) return;
+    await this.ledger.refresh();
+    for (const a of this.codex.activity()) {
+      const n = this.ledger.getNode(a.nodeId);
+      const run = n ? this.ledger.getRun(n.runId) : undefined;
+      let why: string | null = null;
+      if (!n || !run) why = 'the node is gone';
+      else if (run.status !== 'running') why = `run ${run.id} was ${run.status}`;
+      else if (n.state !== 'claimed' && n.state !== 'active') why = n.result?.startsWith('cancelled') ? n.result : `node ${n.id} is ${n.state} now`;
+      else if (n.worker !== this.worker) why = `node ${n.id} is held by ${n.worker} now`;
+      if (why) await this.codex.cancelNode(a.nodeId, why);
+    }
+  }
+
+  /**
+   * Takes over nodes whose holder is provably gone (a controller of this host that exited): the claim
+   * is released, recorded with the reason, and the node resumed on its thread by this controller.
+   */
+  private async adoptOrphans(): Promise<void> {
+    for (const n of this.ledger.heldNodes()) {
+      if (n.worker === this.worker || !this.inScope(n.runId) || !n.worker || !holderIsGone(n.worker, n.claimedAt)) continue;
+      const reason = `its holder ${n.worker} is gone (the process ended)`;
+      try {
+        await this.ledger.recoverNodes({ nodeId: n.id, force: true, reason }, this.actor);
+        this.emit({ type: 'released', nodeId: n.id, reason });
+        this.toResume.add(n.id);
+      } catch (e) {
+        if (!(e instanceof LedgerError)) throw e;
+      }
+    }
+  }
+
+  private async openDueTimers(): Promise<void> {
+    for (const n of this.ledger.dueTimerGates(this.ledger.now().toISOString())) {
+      if (!this.inScope(n.runId)) continue;
+      const why = `its timer of ${n.gate?.seconds ?? 0} s ran out at ${n.gateDueAt}`;
+      try {
+        await this.ledger.openGate({ nodeId: n.id, note: why }, this.actor);
+        this.emit({ type: 'gateOpened', nodeId: n.id, why });
+      } catch (e) {
+        if (!(e instanceof LedgerError)) throw e; // another controller opened it first
+      }
+    }
+  }
+
+  /** Starts the run each run gate waits for, and opens (or fails) the gate when that run ends. */
+  private async driveRunGates(): Promise<void> {
+    for (const g of this.ledger.runGates()) {
+      const node = g.node;
+      if (!this.inScope(node.runId)) continue;
+      if (g.awaitedRunId && g.awaited?.status === 'running') {
+        if (this.scope && !this.scope.has(g.awaitedRunId)) this.include(g.awaitedRunId);
+        continue;
+      }
+      try {
+        if (g.awaitedRunId && g.awaited) {
+          if (g.awaited.status === 'done' && g.awaited.outcome === 'success') {
+            const why = `the run it waited for, ${g.awaitedRunId}, ended with success`;
+            await this.ledger.openGate({ nodeId: node.id, note: why }, this.actor);
+            this.emit({ type: 'gateOpened', nodeId: node.id, why });
+          } else {
+            await this.ledger.failGate(node.id, `the run it waited for, ${g.awaitedRunId}, ended ${g.awaited.status}${g.awaited.outcome ? ` (${g.awaited.outcome})` : ''}`, this.actor);
+          }
+          continue;
+        }
+        await this.startAwaitedRun(node);
+      } catch (e) {
+        if (!(e instanceof LedgerError)) throw e;
+        this.log(`run gate of ${node.id}: ${e.message}`);
+      }
+    }
+  }
+
+  private async startAwaitedRun(node: NodeRow): Promise<void> {
+    const family = node.gate?.formula ?? '';
+    const parent = this.ledger.getRun(node.runId)!;
+    let runId: string;
+    try {
+      const declared = this.declaredVars(family);
+      const vars = Object.fromEntries(Object.entries(parent.vars).filter(([k]) => declared.has(k)));
+      const started = await this.options.formulas.startRunFromFormula(
+        { family, vars, taskKey: `gate:${node.id}#${node.attempts + 1}`, title: `${family} (awaited by ${node.id})` }, this.actor);
+      runId = started.runId;
+    } catch (e) {
+      if (!(e instanceof LedgerError)) throw e;
+      await this.ledger.failGate(node.id, `could not start a run of "${family}" for its gate: ${e.message}`, this.actor);
+      return;
+    }
+    try {
+      await this.ledger.bindGateRun(node.id, runId, this.actor);
+    } catch (e) {
+      if (!(e instanceof LedgerError)) throw e;
+      // Another controller bound its run first: ours is not needed.
+      await this.ledger.cancelRun({ runId, reason: `not needed: ${e.message}` }, this.actor).catch(() => undefined);
+      return;
+    }
+    this.include(runId);
+    this.emit({ type: 'awaitingRun', nodeId: node.id, runId });
+  }
+
+  private declaredVars(family: string): Set<string> {
+    const active = this.options.formulas.listFamilies().find((f) => f.id === family)?.activeVariantId;
+    if (!active) return new Set();
+    return new Set(Object.keys(this.options.formulas.variantFormula(active).vars));
+  }
+
+  /** Records the outcome of runs that ended as evidence for the variant that ran, once each. */
+  private async settleFinishedRuns(): Promise<void> {
+    if (!this.scope) {
+      for (const r of this.ledger.listRuns({ status: 'running', limit: 1000 })) this.watchedRuns.add(r.id);
+    }
+    for (const runId of [...this.watchedRuns]) {
+      const run = this.ledger.getRun(runId);
+      if (!run) {
+        this.watchedRuns.delete(runId);
+        continue;
+      }
+      // A run is settled once its last turns have also recorded their tokens and time.
+      if (run.status === 'running' || this.busyIn(runId)) continue;
+      this.watchedRuns.delete(runId);
+      const before = this.ledger.seq;
+      await this.ledger.recordRunOutcome(runId, `${run.status}: derived from the node states when the run ended`, this.actor);
+      this.emit({ type: 'runFinished', run: this.ledger.getRun(runId) ?? run });
+      if (this.options.promotion && this.ledger.seq > before) {
+        const results = await this.options.promotion.evaluateAffected(this.ledger.events(before, 10_000));
+        if (results.some((r) => r.action !== 'none')) this.emit({ type: 'promotion', results });
+      }
+    }
+  }
+
+  private reportNeedsPerson(): void {
+    const nodes = this.ledger.needsPerson().filter((n) => this.inScope(n.runId));
+    const key = nodes.map((n) => `${n.id}:${n.state}`).join(',');
+    if (key === this.needsKey) return;
+    this.needsKey = key;
+    this.emit({ type: 'needsPerson', nodes });
+  }
+
+  /** Claims and starts nodes, oldest first, until the concurrency limit: interrupted ones resume first. */
+  private async dispatchReady(): Promise<void> {
+    if (!this.codex) return;
+    for (const nodeId of [...this.toResume]) {
+      if (this.running.size >= this.max) return;
+      this.toResume.delete(nodeId);
+      if (!this.running.has(nodeId)) this.dispatch(nodeId, true);
+    }
+    const runs = this.scope ? [...this.scope] : [undefined];
+    let misses = 0;
+    while (this.running.size < this.max && misses < 3) {
+      // Oldest first within a run; the runs of a scoped controller in the order they were given.
+      let candidate: NodeRow | undefined;
+      for (const runId of runs) {
+        candidate = this.ledger.readyWork({ runId, limit: this.max + this.running.size }).find((n) => !this.running.has(n.id));
+        if (candidate) break;
+      }
+      if (!candidate) return;
+      // A node taken over from an expired lease continues on its thread; a fresh attempt gets a new one.
+      const resume = candidate.state === 'claimed' || candidate.state === 'active';
+      try {
+        await this.ledger.claimNode({ nodeId: candidate.id, worker: this.worker, leaseSeconds: this.leaseSeconds }, this.actor);
+      } catch (e) {
+        if (!(e instanceof LedgerError)) throw e;
+        misses++; // another controller claimed it first
+        await this.ledger.refresh();
+        continue;
+      }
+      this.dispatch(candidate.id, resume);
+    }
+  }
+
+  private dispatch(nodeId: string, resume: boolean): void {
+    const codex = this.codex!;
+    const node = this.ledger.getNode(nodeId);
+    this.emit({ type: 'dispatched', nodeId, runId: node?.runId ?? '', resumed: resume });
+    const turn = (async () => {
+      try {
+        const result = resume ? await codex.resumeNode(nodeId) : await codex.runNode(nodeId);
+        this.emit({ type: 'turnEnded', result });
+      } catch (e) {
+        if (e instanceof AppServerError && !this.stopping && (e.code === 'exited' || e.code === 'timeout')) {
+          // The app-server died under the turn: the claim is still ours; resume it once Codex is back.
+          this.toResume.add(nodeId);
+          this.log(`node ${nodeId}: ${e.message}; it resumes after the app-server restarts`);
+        } else if (e instanceof LedgerError) {
+          this.log(`node ${nodeId}: ${e.message}`);
+        } else if (!this.stopping) {
+          this.emit({ type: 'error', message: `node ${nodeId}: ${message(e)}` });
+        }
+      } finally {
+        this.running.delete(nodeId);
+        this.kick();
+      }
+    })();
+    this.running.set(nodeId, turn);
+  }
+
+  private async release(nodeId: string, reason: string): Promise<void> {
+    await this.ledger.refresh();
+    const n = this.ledger.getNode(nodeId);
+    if (!n || n.worker !== this.worker || (n.state !== 'claimed' && n.state !== 'active')) return;
+    try {
+      await this.ledger.recoverNodes({ nodeId, force: true, reason }, this.actor);
+      this.emit({ type: 'released', nodeId, reason });
+    } catch (e) {
+      if (!(e instanceof LedgerError)) throw e;
+    }
+  }
+
+  /** True while a turn of this controller on a node of `runId` has not finished. */
+  private busyIn(runId: string): boolean {
+    for (const nodeId of this.running.keys()) if (nodeId.startsWith(`${runId}.`)) return true;
+    return false;
+  }
+
+  private resolveWaiters(): void {
+    for (const w of [...this.waiters]) {
+      const runs = w.runIds.map((id) => this.ledger.getRun(id));
+      if (runs.every((r) => !r || (r.status !== 'running' && !this.busyIn(r.id) && !this.watchedRuns.has(r.id)))) {
+        this.waiters.delete(w);
+        w.resolve(runs.filter((r): r is RunRow => !!r));
+      }
+    }
+  }
+
+  // ---- the app-server -----------------------------------------------------------------------------------
+
+  private async startServer(): Promise<void> {
+    const o = this.options;
+    const { server } = await AppServer.start({ ...o.codex, log: o.codex.log ?? ((line) => this.log(`codex: ${line}`)) });
+    if (this.stopping) {
+      await server.dispose();
+      return;
+    }
+    this.server = server;
+    this.serverStartedAt = Date.now();
+    this.codex = new CodexWorker({
+      ledger: this.ledger, server, workspaceDir: o.workspaceDir, worker: this.worker, threadConfig: o.threadConfig, threadParams: o.threadParams,
+      leaseSeconds: this.leaseSeconds, turnTimeoutMs: o.turnTimeoutMs, requireMcpServers: o.requireMcpServers, cwdFor: o.cwdFor, actor: this.actor,
+      log: this.log,
+    });
+    this.codex.onActivity((activity) => this.emit({ type: 'activity', activity }));
+    server.onExit((info) => this.onServerExit(server, info));
+    this.emit({ type: 'serverStarted', pid: server.pid });
+  }
+
+  private onServerExit(server: AppServer, info: ExitInfo): void {
+    if (this.stopping || server !== this.server) return;
+    this.codex?.dispose();
+    this.codex = undefined;
+    this.server = undefined;
+    this.scheduleRestart(info);
+  }
+
+  /** Restarts the app-server after an exponential backoff; a server that ran a minute starts it afresh. */
+  private scheduleRestart(info: ExitInfo): void {
+    if (Date.now() - this.serverStartedAt > 60_000) this.restartAttempts = 0;
+    const backoff = this.options.restartBackoffMs ?? { initial: 1000, max: 30_000 };
+    const wait = Math.min(backoff.max, backoff.initial * 2 ** this.restartAttempts++);
+    this.emit({ type: 'serverExited', info, restartInMs: wait });
+    this.restartTimer = setTimeout(() => {
+      if (this.stopping) return;
+      this.startServer().then(() => this.kick(), (e: unknown) => {
+        this.emit({ type: 'error', message: `could not restart the Codex app-server: ${message(e)}` });
+        this.scheduleRestart({ code: null, signal: null });
+      });
+    }, wait);
+  }
+
+  private emit(e: ControllerEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log(`a controller listener threw: ${message(err)}`);
+      }
+    }
+  }
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
+}
