@@ -1,9 +1,15 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { explainWait } from '../controller/explain';
 import { FormulaService, LedgerError, PromotionService, openLedger, resolveLedgerDir } from '../ledger/index';
 import type { Ledger } from '../ledger/index';
 import { ledgerProjection } from '../ledger/projection';
 import { PROJECTION_TABLES, dumpProjection } from '../ledger/schema';
 import { replay } from '../ledger/store/store';
+import { demo } from './demo';
+import { drive } from './drive';
 
 /**
  * `gascity`: the ledger from a terminal. It opens the same ledger the extension and the MCP servers
@@ -13,51 +19,87 @@ const HELP = `gascity — the Gas City for Codex ledger from the command line
 
 Usage: gascity [--ledger DIR] [--workspace DIR] [--json] <command> [args]
 
-  status                          ledger location, families, runs, ready work
+Formulas
   import [DIR]                    import *.formula.toml from DIR (default: <workspace>/formulas) and evolution files
   families                        formula families and their active variants
   lineage FAMILY                  variants of a family by generation, with parents and status
   variant ID                      a variant's formula text and its diff against its parent
-  mutate VARIANT MUTATIONS_JSON   derive a candidate variant (JSON array of mutations)
+  mutate VARIANT MUTATIONS_JSON   derive a candidate variant, e.g.
+                                  gascity mutate v-1a2b3c4d '[{"op":"edit_instructions","stepId":"plan","instructions":"Ask first."}]'
   select VARIANT [REASON]         make a variant the active one of its family
   rollback FAMILY [REASON]        go back to the previously active variant
+
+Promotion
   trial VARIANT [screen|trial]    start a promotion trial of a candidate against the active variant
   assess VARIANT                  where a candidate stands: arms, statistics, guardrails, what is missing
   promote VARIANT [REASON]        promote by hand (recorded as a person's decision, then watched)
   reject VARIANT [REASON]         reject by hand (recorded; the same content is refused later)
   decisions FAMILY                the family's recorded decisions
-  start FAMILY [k=v ...] [--task KEY]   start a run of the family's active variant
+
+Runs
+  run FAMILY [k=v ...] --codex [--workers N] [--task KEY]
+                                  start a run and drive it to its end with Codex in the foreground (Ctrl-C stops cleanly)
+  run RUN_ID --codex [--workers N]  drive an existing run with Codex
+  start FAMILY [k=v ...] [--task KEY]   record a run without running it (a controller or a worker picks it up)
   runs                            recent runs
-  run ID                          a run's nodes and edges
-  ready                           nodes that can be claimed now
-  claim WORKER [NODE]             claim a node (the oldest ready one if NODE is omitted)
+  show RUN_ID                     a run's nodes in workflow order, what each waits for, and its edges
+  needs                           what waits for a person: human gates, escalations, reviews
+  gate open NODE [NOTE]           open a node's gate (a human gate, an escalation, a cancelled node)
+  review NODE approve|changes [NOTE]   approve a node's result, or request changes (a failed attempt)
+  cancel RUN_ID|NODE [REASON]     cancel a whole run, or one node (it then waits for a person)
+
+Workers by hand
+  ready                           nodes that can be claimed now (including ones whose lease ran out)
+  claim WORKER [NODE]             claim a node (the oldest claimable one if NODE is omitted)
   report NODE WORKER done|failed [SUMMARY]
+
+Ledger
+  status                          ledger location, families, runs, ready work
   events [AFTER_SEQ]              the event log
   checkpoint                      fold the journal into a new snapshot
   verify                          integrity check, and replay of every event compared with the tables
-  demo                            import the formulas and walk one run from start to finish
+  demo [--model demo|codex] [--workers N]
+                                  create a sample repository and let Codex run a shipped formula on it, end to end
 `;
 
+/** The command line after parsing: options, then the command and its positional arguments. */
 interface Args {
   ledger?: string;
   workspace: string;
   json: boolean;
   task?: string;
+  codex: boolean;
+  workers: number;
+  model: 'demo' | 'codex';
   rest: string[];
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { workspace: process.cwd(), json: false, rest: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const x = argv[i]!;
-    if (x === '--ledger') a.ledger = argv[++i];
-    else if (x === '--workspace') a.workspace = path.resolve(argv[++i] ?? '.');
-    else if (x === '--json') a.json = true;
-    else if (x === '--task') a.task = argv[++i];
-    else if (x === '-h' || x === '--help') a.rest.unshift('help');
-    else a.rest.push(x);
+/** Parses argv with node:util parseArgs; an unknown option or a bad value is a LedgerError naming it. */
+function parseCommandLine(argv: string[]): Args {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ledger: { type: 'string' }, workspace: { type: 'string' }, json: { type: 'boolean' }, task: { type: 'string' },
+        codex: { type: 'boolean' }, workers: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new LedgerError(`${(e as Error).message.replace(/\.?$/, '')} (see gascity help)`, 'invalid_input', 'options');
   }
-  return a;
+  const v = parsed.values;
+  const workers = v.workers === undefined ? 2 : Number(v.workers);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new LedgerError(`--workers: give a whole number from 1 to 64, not "${v.workers}"`, 'invalid_input', 'workers');
+  if (v.model !== undefined && v.model !== 'demo' && v.model !== 'codex') throw new LedgerError(`--model: "demo" (the shipped offline model) or "codex" (your Codex configuration), not "${v.model}"`, 'invalid_input', 'model');
+  const rest = [...parsed.positionals];
+  if (v.help) rest.unshift('help');
+  return {
+    ledger: v.ledger, workspace: path.resolve(v.workspace ?? process.cwd()), json: v.json ?? false, task: v.task, codex: v.codex ?? false,
+    workers, model: (v.model as Args['model'] | undefined) ?? 'demo', rest,
+  };
 }
 
 function out(args: Args, value: unknown, text: () => string): void {
@@ -69,12 +111,49 @@ function need(v: string | undefined, what: string): string {
   return v;
 }
 
+/** The person running the CLI, for decisions and gate openings: `person:cli:<OS user>`. */
+function person(): string {
+  let user = process.env.USER ?? process.env.USERNAME;
+  try {
+    user = os.userInfo().username || user;
+  } catch {
+    // No passwd entry (some containers): the environment's name, if any.
+  }
+  return `person:cli:${user ?? 'unknown'}`;
+}
+
+/** `k=v` arguments as run variables; a value that is a JSON array is a list. */
+function parseVars(pairs: string[]): Record<string, string | string[]> {
+  const vars: Record<string, string | string[]> = {};
+  for (const kv of pairs) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new LedgerError(`"${kv}" is not k=v: give run variables as name=value`, 'invalid_input', 'vars');
+    const value = kv.slice(i + 1);
+    vars[kv.slice(0, i)] = value.startsWith('[') ? parseJson<string[]>(value, `vars.${kv.slice(0, i)}`) : value;
+  }
+  return vars;
+}
+
+/** JSON from the command line; a parse failure names the argument and shows where it broke. */
+function parseJson<T>(text: string, what: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new LedgerError(`${what}: not valid JSON (${(e as Error).message}); quote it for your shell, e.g. '[{"op":"..."}]'`, 'invalid_input', what);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
+  const args = parseCommandLine(argv);
   const [cmd = 'help', ...rest] = args.rest;
   if (cmd === 'help') {
     process.stdout.write(HELP);
     return 0;
+  }
+  if (cmd === 'demo') {
+    const abort = new AbortController();
+    process.once('SIGINT', () => abort.abort());
+    return demo({ workspace: args.workspace, model: args.model, workers: args.workers, print: (l) => process.stdout.write(`${l}\n`), signal: abort.signal });
   }
   const dir = resolveLedgerDir({ dir: args.ledger, cwd: args.workspace });
   const ledger = await openLedger(dir, { actor: `cli:${process.pid}` });
@@ -83,21 +162,21 @@ async function main(argv: string[]): Promise<number> {
   const promotion = new PromotionService(ledger, formulas);
   try {
     const before = ledger.seq;
-    await run(cmd, rest, args, ledger, formulas, promotion, dir);
+    const code = await run(cmd, rest, args, ledger, formulas, promotion, dir);
     // Evidence this command wrote (a finished run, a review) is put before the family's rule at once.
     if (ledger.seq > before) {
       for (const r of await promotion.evaluateAffected(ledger.events(before, Number.MAX_SAFE_INTEGER))) {
         if (r.action !== 'none') process.stderr.write(`promotion: ${r.familyId} ${r.action}: ${r.reason}\n`);
       }
     }
-    return 0;
+    return code ?? 0;
   } finally {
     promotion.dispose();
     ledger.close();
   }
 }
 
-async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, formulas: FormulaService, promotion: PromotionService, dir: string): Promise<void> {
+async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, formulas: FormulaService, promotion: PromotionService, dir: string): Promise<number | void> {
   switch (cmd) {
     case 'status': {
       const families = formulas.listFamilies();
@@ -113,12 +192,16 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
     }
     case 'import': {
       const from = path.resolve(args.workspace, rest[0] ?? 'formulas');
+      if (!fs.existsSync(from)) {
+        throw new LedgerError(`no folder ${from}: put *.formula.toml files there, or name the folder (gascity import DIR)`, 'not_found', 'DIR');
+      }
       const r = await formulas.importFormulas(from);
-      return out(args, r, () => [
+      out(args, r, () => [
         ...r.imported.map((i) => `${i.created ? 'new ' : 'same'} ${i.familyId} ${i.variantId}`),
         ...r.problems.map((p) => `problem ${p.file}:${p.line} ${p.field}: ${p.message} — ${p.fix}`),
         `${r.imported.filter((i) => i.created).length} new variant(s), ${r.problems.length} problem(s)`,
       ].join('\n'));
+      return r.problems.length ? 1 : 0;
     }
     case 'families': {
       const fams = formulas.listFamilies();
@@ -140,7 +223,7 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       return out(args, { ...v, text, diff }, () => `${text}\n--- diff against parent ---\n${diff}`);
     }
     case 'mutate': {
-      const mutations = JSON.parse(need(rest[1], 'MUTATIONS_JSON')) as unknown;
+      const mutations = parseJson<unknown>(need(rest[1], 'MUTATIONS_JSON'), 'MUTATIONS_JSON');
       const r = await formulas.mutateVariant({ variantId: need(rest[0], 'VARIANT'), mutations, proposedBy: 'cli' });
       return out(args, r, () => `${r.created ? 'created' : 'same as'} ${r.variantId} (g${r.generation}): ${r.summary}\n${r.diff}${r.evolutionFile ? `\nwrote ${r.evolutionFile}` : ''}`);
     }
@@ -168,11 +251,11 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       ].join('\n'));
     }
     case 'promote': {
-      const r = await promotion.promote(need(rest[0], 'VARIANT'), { actor: `person:cli:${process.env.USER ?? 'unknown'}`, reason: rest[1] ?? 'promoted from the CLI' });
+      const r = await promotion.promote(need(rest[0], 'VARIANT'), { actor: person(), reason: rest[1] ?? 'promoted from the CLI' });
       return out(args, r, () => `${r.familyId}: ${r.action} — ${r.reason}`);
     }
     case 'reject': {
-      const r = await promotion.reject(need(rest[0], 'VARIANT'), { actor: `person:cli:${process.env.USER ?? 'unknown'}`, reason: rest[1] ?? 'rejected from the CLI' });
+      const r = await promotion.reject(need(rest[0], 'VARIANT'), { actor: person(), reason: rest[1] ?? 'rejected from the CLI' });
       return out(args, r, () => `${r.familyId}: ${r.action} — ${r.reason}`);
     }
     case 'decisions': {
@@ -181,27 +264,76 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
     }
     case 'start': {
       const family = need(rest[0], 'FAMILY');
-      const vars: Record<string, string> = {};
-      for (const kv of rest.slice(1)) {
-        const i = kv.indexOf('=');
-        if (i <= 0) throw new LedgerError(`"${kv}" is not k=v`, 'invalid_input', 'vars');
-        vars[kv.slice(0, i)] = kv.slice(i + 1);
-      }
-      const r = await formulas.startRunFromFormula({ family, vars, taskKey: args.task });
-      return out(args, r, () => `started ${r.runId} (${family} ${r.variantId}, g${r.generation}) with ${r.nodeIds.length} node(s)`);
+      const r = await formulas.startRunFromFormula({ family, vars: parseVars(rest.slice(1)), taskKey: args.task });
+      return out(args, r, () => `started ${r.runId} (${family} ${r.variantId}, g${r.generation}) with ${r.nodeIds.length} node(s); ` +
+        `run it with Codex: gascity run ${r.runId} --codex`);
     }
     case 'runs': {
       const runs = ledger.listRuns({ limit: 50 });
       return out(args, runs, () => runs.map((r) => `${r.id} ${r.status.padEnd(9)} ${r.outcome ?? ''} ${r.title} ${r.variantId ? `(${r.variantId} g${r.generation})` : ''}`).join('\n') || 'no runs');
     }
     case 'run': {
-      const g = ledger.runGraph(need(rest[0], 'ID'));
-      if (!g) throw new LedgerError(`no run "${rest[0]}"`, 'not_found', 'ID');
-      return out(args, g, () => [
-        `${g.run.id} ${g.run.status} ${g.run.title}`,
-        ...g.nodes.map((n) => `  ${n.state.padEnd(8)} ${n.id}${n.worker ? ` [${n.worker}]` : ''} — ${n.title}`),
-        ...g.edges.map((e) => `  ${e.from} -${e.kind}-> ${e.to}`),
-      ].join('\n'));
+      const target = need(rest[0], 'FAMILY or RUN_ID');
+      const existing = ledger.getRun(target);
+      if (!args.codex) {
+        if (existing) return show(args, ledger, target);
+        throw new LedgerError(`add --codex to start ${target} and run it with Codex here (gascity run ${target} ... --codex), ` +
+          `or use gascity start to only record the run`, 'invalid_input', 'codex');
+      }
+      let runId = target;
+      if (!existing) {
+        const r = await formulas.startRunFromFormula({ family: target, vars: parseVars(rest.slice(1)), taskKey: args.task });
+        runId = r.runId;
+        process.stdout.write(`started ${r.runId} (${target} ${r.variantId}, g${r.generation}) with ${r.nodeIds.length} node(s)\n`);
+      } else if (existing.status !== 'running') {
+        throw new LedgerError(`run ${target} is already ${existing.status}`, 'conflict', 'RUN_ID');
+      }
+      const abort = new AbortController();
+      const onSigint = () => abort.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        const { runs, interrupted } = await drive({
+          ledger, formulas, promotion, workspaceDir: args.workspace, runIds: [runId], workers: args.workers, signal: abort.signal,
+          print: (line) => process.stdout.write(`${line}\n`),
+        });
+        const r = runs[0];
+        if (interrupted) {
+          process.stdout.write(`stopped; run ${runId} is ${r?.status ?? '?'} and nothing of it is claimed. Continue with: gascity run ${runId} --codex\n`);
+          return 130;
+        }
+        out(args, r, () => `run ${runId} ${r?.status ?? '?'}${r?.outcome ? ` (${r.outcome})` : ''}`);
+        return r?.status === 'done' && r.outcome === 'success' ? 0 : 1;
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+      }
+    }
+    case 'show':
+      return show(args, ledger, need(rest[0], 'RUN_ID'));
+    case 'needs': {
+      const nodes = ledger.needsPerson();
+      return out(args, nodes.map((n) => ({ ...n, waitsFor: explainWait(n, ledger.now()) })), () =>
+        nodes.map((n) => `${n.id} — ${n.title}: ${explainWait(n, ledger.now())}`).join('\n') || 'nothing waits for a person');
+    }
+    case 'gate': {
+      if (rest[0] !== 'open') throw new LedgerError('gate: the command is "gate open NODE [NOTE]"', 'invalid_input', 'gate');
+      const r = await ledger.openGate({ nodeId: need(rest[1], 'NODE'), note: rest[2] ?? 'opened from the CLI' }, person());
+      return out(args, r, () => `${r.nodeId} is ${r.state}; run is ${r.runStatus}`);
+    }
+    case 'review': {
+      const verdict = need(rest[1], 'approve|changes');
+      if (verdict !== 'approve' && verdict !== 'changes') throw new LedgerError(`review: the verdict is approve or changes, not "${verdict}"`, 'invalid_input', 'verdict');
+      const r = await ledger.reviewNode({ nodeId: need(rest[0], 'NODE'), verdict: verdict === 'approve' ? 'approve' : 'reject', note: rest[2] ?? '' }, person());
+      return out(args, r, () => `${r.nodeId} is ${r.state}${r.state === 'ready' ? ' (changes requested: it gets another attempt)' : ''}; run is ${r.runStatus}`);
+    }
+    case 'cancel': {
+      const target = need(rest[0], 'RUN_ID or NODE');
+      const reason = rest[1] ?? 'cancelled from the CLI';
+      if (ledger.getRun(target)) {
+        const r = await ledger.cancelRun({ runId: target, reason }, person());
+        return out(args, r, () => `run ${target} cancelled; a controller running it interrupts its turns`);
+      }
+      const r = await ledger.cancelNode({ nodeId: target, reason }, person());
+      return out(args, r, () => `${r.nodeId} is ${r.state}: it waits for a person (gascity gate open ${r.nodeId} to run it again)`);
     }
     case 'ready': {
       const nodes = ledger.readyWork();
@@ -209,7 +341,7 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
     }
     case 'claim': {
       const r = await ledger.claimNode({ worker: need(rest[0], 'WORKER'), nodeId: rest[1] });
-      return out(args, r, () => (r ? `claimed ${r.nodeId} until ${r.expiresAt}` : 'nothing is ready to claim'));
+      return out(args, r, () => (r ? `claimed ${r.nodeId} until ${r.expiresAt}` : 'nothing is claimable: no node is ready and no lease has run out'));
     }
     case 'report': {
       const r = await ledger.reportNode({ nodeId: need(rest[0], 'NODE'), worker: need(rest[1], 'WORKER'), outcome: need(rest[2], 'done|failed'), summary: rest[3] ?? '' });
@@ -236,50 +368,43 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       if (!ok) process.exitCode = 1;
       return;
     }
-    case 'demo':
-      return demo(args, ledger, formulas);
     default:
       throw new LedgerError(`unknown command "${cmd}"; run gascity help`, 'invalid_input', 'command');
   }
 }
 
-/** The main job on a fresh machine: import the shipped formulas and drive one run to its end. */
-async function demo(args: Args, ledger: Ledger, formulas: FormulaService): Promise<void> {
-  const log = (s: string) => { if (!args.json) process.stdout.write(`${s}\n`); };
-  const imported = await formulas.importFormulas(path.resolve(args.workspace, 'formulas'));
-  log(`imported ${imported.imported.length} formula variant(s) into ${ledger.store.dir}`);
-  const family = formulas.listFamilies().find((f) => f.id === 'implement-and-review') ?? formulas.listFamilies()[0];
-  if (!family) throw new LedgerError('no formulas to run; put *.formula.toml files under formulas/', 'not_found', 'formulas');
-  const formula = formulas.variantFormula(family.activeVariantId!);
-  const vars = Object.fromEntries(Object.entries(formula.vars).filter(([, s]) => s.required).map(([n, s]) => [n, s.enum?.[0] ?? `demo ${n}`]));
-  const started = await formulas.startRunFromFormula({ family: family.id, vars, taskKey: `demo-${Date.now()}` });
-  log(`started run ${started.runId} of ${family.id} (variant ${started.variantId}, generation ${started.generation}), ${started.nodeIds.length} nodes`);
-  for (let guard = 0; guard < 500; guard++) {
-    const run = ledger.getRun(started.runId)!;
-    if (run.status !== 'running') break;
-    const [next] = ledger.readyWork({ runId: started.runId, limit: 1 });
-    if (next) {
-      await ledger.claimNode({ nodeId: next.id, worker: 'demo-worker' });
-      const r = await ledger.reportNode({ nodeId: next.id, worker: 'demo-worker', outcome: 'done', summary: 'done by the demo', tokens: 100, durationMs: 1000 });
-      log(`  ${next.id}: ${r.state}`);
-      continue;
-    }
-    const waiting = ledger.runGraph(started.runId)!.nodes.find((n) => n.state === 'review' || n.state === 'blocked');
-    if (!waiting) break;
-    if (waiting.state === 'review') await ledger.reviewNode({ nodeId: waiting.id, verdict: 'approve', note: 'approved by the demo' });
-    else await ledger.openGate({ nodeId: waiting.id, note: 'opened by the demo' });
-    log(`  ${waiting.id}: ${waiting.state === 'review' ? 'review approved' : 'gate opened'}`);
-  }
-  const run = ledger.getRun(started.runId)!;
-  log(`run ${run.id} is ${run.status} (${run.outcome ?? 'no outcome'}), ${ledger.seq} events in the ledger`);
-  if (args.json) out(args, { run, seq: ledger.seq }, () => '');
+/** A run's nodes in workflow order with what each waits for, and its edges. */
+function show(args: Args, ledger: Ledger, runId: string): void {
+  const g = ledger.runGraph(runId);
+  if (!g) throw new LedgerError(`no run "${runId}"`, 'not_found', 'RUN_ID');
+  const now = ledger.now();
+  out(args, { ...g, nodes: g.nodes.map((n) => ({ ...n, waitsFor: explainWait(n, now) })) }, () => [
+    `${g.run.id} ${g.run.status}${g.run.outcome ? ` (${g.run.outcome})` : ''} ${g.run.title}`,
+    ...g.nodes.map((n) => {
+      const wait = n.state === 'done' || n.state === 'failed' || n.state === 'skipped' ? '' : `: ${explainWait(n, now)}`;
+      const attempts = n.attempts > 0 ? ` [${n.attempts} failed attempt(s) of ${n.maxAttempts}]` : '';
+      return `  ${n.state.padEnd(8)} ${n.id} — ${n.title}${attempts}${wait}`;
+    }),
+    ...g.edges.map((e) => `  ${e.from} -${e.kind}-> ${e.to}`),
+  ].join('\n'));
 }
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {
-    const err = e as Error & { field?: string };
-    process.stderr.write(`gascity: ${err instanceof LedgerError || err instanceof SyntaxError ? err.message : err.stack ?? String(err)}\n`);
+    process.stderr.write(`gascity: ${describeError(e)}\n`);
     process.exitCode = 2;
   },
 );
+
+/** One line for a failure a person can act on; a stack trace only for a bug. */
+function describeError(e: unknown): string {
+  if (e instanceof LedgerError || e instanceof SyntaxError) return e.message;
+  const err = e as NodeJS.ErrnoException;
+  const fsCodes: Record<string, string> = {
+    EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'the file system is read-only', ENOSPC: 'the disk is full',
+    EDQUOT: 'the disk quota is used up', ENOENT: 'no such file or folder', EMFILE: 'too many open files', ENAMETOOLONG: 'a file name is too long',
+  };
+  if (err?.code && fsCodes[err.code]) return `${fsCodes[err.code]}${err.path ? `: ${err.path}` : ''} (${err.code}${err.syscall ? ` in ${err.syscall}` : ''}); nothing more was written`;
+  return err?.stack ?? String(e);
+}
