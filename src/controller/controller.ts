@@ -162,6 +162,11 @@ export class Controller {
     return { dispose: () => this.listeners.delete(listener) };
   }
 
+  /** The pid of the Codex app-server process now running, if any. */
+  get serverPid(): number | undefined {
+    return this.server?.pid;
+  }
+
   /** The turns running now, with what each is doing (thread, elapsed, tokens). */
   activity(): TurnActivity[] {
     return this.codex?.activity() ?? [];
