@@ -17,7 +17,7 @@ test('every tool is listed with a description, flat input schema, output schema 
   try {
     const { tools } = await h.client.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(), [
-      'evidence_record', 'formula_assess', 'formula_list', 'formula_mutate', 'formula_promote', 'formula_rollback', 'formula_select', 'formula_view', 'lineage_view', 'node_claim',
+      'evidence_record', 'formula_assess', 'formula_list', 'formula_mutate', 'formula_promote', 'formula_rollback', 'formula_select', 'formula_view', 'gate_open', 'lineage_view', 'node_claim',
       'node_dispatch', 'node_expand', 'node_handoff', 'node_recover', 'node_renew', 'node_report', 'node_review', 'ready_work', 'worker_peek',
       'workflow_cancel', 'workflow_start', 'workflow_view',
     ]);
@@ -37,7 +37,7 @@ test('every tool is listed with a description, flat input schema, output schema 
     const readOnly = tools.filter((t) => t.annotations?.readOnlyHint).map((t) => t.name).sort();
     assert.deepEqual(readOnly, ['formula_assess', 'formula_list', 'formula_view', 'lineage_view', 'ready_work', 'worker_peek', 'workflow_view']);
     const destructive = tools.filter((t) => t.annotations?.destructiveHint).map((t) => t.name).sort();
-    assert.deepEqual(destructive, ['formula_promote', 'formula_rollback', 'node_recover', 'workflow_cancel']);
+    assert.deepEqual(destructive, ['formula_promote', 'formula_rollback', 'gate_open', 'node_recover', 'workflow_cancel']);
   } finally {
     await h.close();
   }
@@ -107,7 +107,10 @@ test('the life of a run: start, claim, dispatch, renew, expand, handoff, report,
     assert.deepEqual(await h.ok('workflow_cancel', { runId, reason: 'enough' }), { runId, status: 'cancelled' });
     assert.deepEqual((await h.ok<{ nodes: Node[] }>('ready_work', {})).nodes, []);
     const none = await h.ok<{ claimed: boolean; node: null }>('node_claim', { worker: 'alice' });
-    assert.deepEqual(none, { claimed: false, claimId: null, expiresAt: null, node: null });
+    assert.deepEqual(none, {
+      claimed: false, claimId: null, expiresAt: null, node: null,
+      next: 'Nothing is ready and nothing waits: start a run with workflow_start (formula_list shows the formulas).',
+    });
   } finally {
     await h.close();
   }

@@ -3,6 +3,7 @@
 import type * as z from 'zod';
 import { LedgerError } from '../../ledger/index';
 import type { Assessment, DecisionRecord } from '../../ledger/index';
+import { clip } from '../paging';
 import * as s from '../schemas';
 import { decider, invalid, needFamily, needFormulas, needPromotions, READ, tool, withActive, write } from './shared';
 import type { ToolDefinition } from './shared';
@@ -62,6 +63,9 @@ const formulaPromote = tool({
   },
 });
 
+/** Characters of a recorded decision's reason that formula_assess shows (it lists five). */
+const DECISION_REASON = 300;
+
 function toAssessment(r: Assessment, decisions: DecisionRecord[]): z.input<typeof s.formulaAssessOutput> {
   const st = r.statistics;
   return {
@@ -73,7 +77,7 @@ function toAssessment(r: Assessment, decisions: DecisionRecord[]): z.input<typeo
     verdict: r.verdict, reason: r.reason, missing: r.missing, policyVersion: r.policyVersion, policyHash: r.policyHash,
     decisions: decisions.map((d) => ({
       id: d.id, candidateId: d.candidateId, incumbentId: d.incumbentId, trialId: d.trialId, stage: d.stage, verdict: d.verdict, actor: d.actor,
-      reason: d.reason, policyVersion: d.policyVersion, at: d.at,
+      reason: clip(d.reason, DECISION_REASON, () => `\`gascity decisions ${r.familyId}\``), policyVersion: d.policyVersion, at: d.at,
     })),
   };
 }

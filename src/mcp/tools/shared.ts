@@ -1,10 +1,12 @@
 // What every tool file shares: the context a tool runs in, the `tool()` helper that validates arguments
 // and names fields in errors, the annotations, the node rows that results show, and small lookups.
-import type * as z from 'zod';
+import * as z from 'zod';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { LedgerError } from '../../ledger/index';
 import type { EvaluationResult, FamilyRow, FormulaService, Ledger, NodeRow, PromotionService } from '../../ledger/index';
-import type * as s from '../schemas';
+import { explainNext, explainState, explainWait, situationOf } from '../explain';
+import { clip, pageOf } from '../paging';
+import * as s from '../schemas';
 import { validate } from '../validate';
 
 /** What a tool works on: the workspace's ledger, and the formula service when the server has one. */
@@ -49,7 +51,8 @@ export function tool<I extends z.ZodObject, O extends z.ZodObject>(spec: ToolSpe
     title: spec.title,
     description: spec.description,
     input: spec.input,
-    output: spec.output,
+    // A write may trigger a promotion decision, which the server adds to the answer (see server.ts).
+    output: spec.reads ? spec.output : spec.output.extend({ promotion: z.array(s.promotionNote).optional().describe('Promotion decisions this call\'s evidence triggered.') }),
     annotations: spec.annotations,
     reads: spec.reads ?? false,
     invoke: async (args, ctx) => {
@@ -73,16 +76,60 @@ export const READ: ToolAnnotations = { readOnlyHint: true, destructiveHint: fals
 export const write = (o: { destructive: boolean; idempotent: boolean }): ToolAnnotations =>
   ({ readOnlyHint: false, destructiveHint: o.destructive, idempotentHint: o.idempotent, openWorldHint: false });
 
-/** A node without its (possibly long) instructions and result: what lists show. */
+/** A node without its (possibly long) instructions and result, with what it waits for in words: what lists show. */
 export function summarize(n: NodeRow): z.input<typeof s.nodeSummary> {
   return {
     id: n.id, runId: n.runId, stepId: n.stepId, title: n.title, state: n.state, attempts: n.attempts, maxAttempts: n.maxAttempts,
     worker: n.worker, leaseExpires: n.leaseExpires, review: n.review, gate: n.gate, gateOpen: n.gateOpen, updatedAt: n.updatedAt,
+    waiting: explainWait(n)?.text ?? null,
   };
 }
 
-export function detail(n: NodeRow): z.input<typeof s.nodeDetail> {
-  return { ...summarize(n), instructions: n.instructions, unmet: n.unmet, onExhausted: n.onExhausted, claimId: n.claimId, result: n.result, tokens: n.tokens, durationMs: n.durationMs };
+/** Characters of a node's instructions and of its result that one answer shows; the rest is read with worker_peek. */
+export const NODE_TEXT = { instructions: 3000, result: 1200 } as const;
+
+/**
+ * A node in full, with its instructions and result clipped so that the answer stays small; each clipped text
+ * ends with the worker_peek call that shows more, from the character where it was cut.
+ */
+export function detail(n: NodeRow, from: { instructions?: number; result?: number } = {}): z.input<typeof s.nodeDetail> {
+  const peek = (field: string) => (next: number) => `worker_peek ${JSON.stringify({ nodeId: n.id, [`${field}From`]: next })}`;
+  return {
+    ...summarize(n),
+    instructions: clip(n.instructions, NODE_TEXT.instructions, peek('instructions'), from.instructions),
+    unmet: n.unmet, onExhausted: n.onExhausted, claimId: n.claimId,
+    result: n.result === null ? null : clip(n.result, NODE_TEXT.result, peek('result'), from.result),
+    tokens: n.tokens, durationMs: n.durationMs,
+  };
+}
+
+/** The cursor scope of ready_work for a run (or every running run), shared by the write tools' readyNextCursor. */
+export function readyQuery(runId: string | undefined): string {
+  return `ready_work:${runId ?? '*'}`;
+}
+
+/** How many ready nodes and waits a write's answer shows; the rest is a ready_work or workflow_view call away. */
+const AFTER_WRITE = { ready: 5, readyBytes: 2500, waiting: 4 } as const;
+
+/**
+ * A run after a write to it: the first ready nodes (with the cursor of the rest), the nodes that wait for a
+ * person, a reviewer, a time or another run, and what to do next in words, led by `lead` (the node's own news).
+ */
+export function afterWrite(ctx: ToolContext, runId: string, lead = ''): {
+  ready: Array<z.input<typeof s.nodeSummary>>; readyTotal: number; readyNextCursor: string | null; waiting: Array<z.input<typeof s.nodeWait>>; next: string;
+} {
+  const g = ctx.ledger.runGraph(runId)!;
+  const now = new Date();
+  const page = pageOf(ctx.ledger.readyWork({ runId, limit: 1000 }), {
+    query: readyQuery(runId), cursor: undefined, limit: AFTER_WRITE.ready, key: (n) => n.id,
+    wrap: (p) => p.rows.map(summarize), budget: AFTER_WRITE.readyBytes,
+  });
+  const situation = situationOf(g.run, g.nodes, now);
+  const next = explainNext(situation);
+  return {
+    ready: page.rows.map(summarize), readyTotal: page.total, readyNextCursor: page.nextCursor,
+    waiting: situation.waiting.slice(0, AFTER_WRITE.waiting), next: lead ? `${lead} ${next}` : next,
+  };
 }
 
 export function needFormulas(ctx: ToolContext): FormulaService {
@@ -100,10 +147,10 @@ export function checkRun(ctx: ToolContext, runId: string | undefined): void {
   if (runId !== undefined && !ctx.ledger.getRun(runId)) throw new LedgerError(`runId: no run with id "${runId}"`, 'not_found', 'runId');
 }
 
-/** The nodes ready now in the run of a node, after a write to it. */
-export function readyInRunOf(ctx: ToolContext, nodeId: string): Array<z.input<typeof s.nodeSummary>> {
+/** The run of a node after a write to the node: see afterWrite; `lead` defaults to the node's state in words. */
+export function afterNodeWrite(ctx: ToolContext, nodeId: string, lead?: string): ReturnType<typeof afterWrite> {
   const node = ctx.ledger.getNode(nodeId)!;
-  return ctx.ledger.readyWork({ runId: node.runId }).map(summarize);
+  return afterWrite(ctx, node.runId, lead ?? explainState(node));
 }
 
 /** The family named by the tool's `family` field, or an error listing the known ones. */
