@@ -120,7 +120,10 @@ export function explainNext(s: RunSituation, claim = 'node_claim'): string {
   const byPerson = s.waiting.filter((w) => w.waitsFor === 'person' || w.waitsFor === 'reviewer').length;
   if (s.waiting.length > 0) {
     const first = s.waiting[0]!.text;
-    const more = s.waiting.length > 1 ? ` (and ${s.waiting.length - 1} more waiting node${s.waiting.length === 2 ? '' : 's'})` : '';
+    const others = s.waiting.length - 1;
+    const more = others > 0
+      ? ` ${others} more node${others === 1 ? ' waits' : 's wait'} too (workflow_view with states ["blocked","review"] lists them).`
+      : '';
     parts.push(`${first}${more}`);
   }
   if (s.ready === 0) {
@@ -145,28 +148,29 @@ export interface DecidedVariant {
 export function explainPromotion(r: Pick<EvaluationResult, 'familyId' | 'action' | 'reason'>, v: DecidedVariant = { candidateId: null, activeVariantId: null }): string | null {
   const f = r.familyId;
   const cand = v.candidateId ? `candidate ${v.candidateId}` : 'the candidate';
-  const why = r.reason ? ` (${r.reason})` : '';
+  // What it means comes first and the rule's reason last, so that clipping a long reason keeps the news.
+  const why = r.reason ? ` Why: ${r.reason}` : '';
   switch (r.action) {
     case 'none':
       return null;
     case 'promoted':
-      return `The evidence this call recorded made family ${f}'s rule promote ${cand}${why}: new runs of ${f} use it, watched against the variant it replaced.`;
+      return `The evidence this call recorded made family ${f}'s rule promote ${cand}: new runs of ${f} use it, watched against the variant it replaced.${why}`;
     case 'rejected':
-      return `The evidence this call recorded made family ${f}'s rule reject ${cand}${why}; runs keep using ${v.activeVariantId ?? 'the active variant'}.`;
+      return `The evidence this call recorded made family ${f}'s rule reject ${cand}; runs keep using ${v.activeVariantId ?? 'the active variant'}.${why}`;
     case 'paused':
-      return `Family ${f}'s trial of ${cand} is paused for a person to decide${why}: they promote or reject it in VS Code or with \`gascity promote ${v.candidateId ?? 'VARIANT'}\` / \`gascity reject ${v.candidateId ?? 'VARIANT'}\`.`;
+      return `Family ${f}'s trial of ${cand} is paused for a person to decide: they promote or reject it in VS Code or with \`gascity promote ${v.candidateId ?? 'VARIANT'}\` / \`gascity reject ${v.candidateId ?? 'VARIANT'}\`.${why}`;
     case 'advanced':
-      return `Family ${f}'s trial advanced${why}: a share of new runs of ${f} now use ${cand}.`;
+      return `Family ${f}'s trial advanced: a share of new runs of ${f} now use ${cand}.${why}`;
     case 'confirmed':
-      return `Family ${f}'s watch window closed clean${why}: ${v.activeVariantId ?? 'the promoted variant'} stays active.`;
+      return `Family ${f}'s watch window closed clean: ${v.activeVariantId ?? 'the promoted variant'} stays active.${why}`;
     case 'rolled_back':
-      return `Family ${f} was rolled back${why}: ${v.activeVariantId ?? 'the previous variant'} is active again.`;
+      return `Family ${f} was rolled back: ${v.activeVariantId ?? 'the previous variant'} is active again.${why}`;
     case 'recorded':
-      return `Family ${f}'s rule looked at the evidence and recorded that ${cand}'s trial continues${why}; nothing changes for runs.`;
+      return `Family ${f}'s rule looked at the evidence and recorded that ${cand}'s trial continues; nothing changes for runs.${why}`;
     case 'superseded':
-      return `Family ${f}'s trial of ${cand} ended${why}.`;
+      return `Family ${f}'s trial of ${cand} ended.${why}`;
     default:
-      return `Family ${f}: ${String(r.action).replace(/_/g, ' ')}${why}.`;
+      return `Family ${f}: ${String(r.action).replace(/_/g, ' ')}.${why}`;
   }
 }
 

@@ -251,6 +251,7 @@ test('promotion: a candidate put on trial gets a sticky share of runs, and evide
 
     const arms = new Map<string, string>();
     let promotedAfter = -1;
+    let told: Array<{ familyId: string; action: string; decisionId: string | null; text: string }> | undefined;
     for (let i = 0; i < 60 && promotedAfter < 0; i++) {
       const taskKey = `task-${i}`;
       const run = await h.ok<{ runId: string; arm: string; variantId: string }>('workflow_start', { family, taskKey, vars: { question: 'how?' } });
@@ -261,13 +262,22 @@ test('promotion: a candidate put on trial gets a sticky share of runs, and evide
         assert.equal(again.arm, arms.get('task-0'), 'the same task lands on the same arm');
         await h.ok('workflow_cancel', { runId: again.runId });
       }
-      await h.ok('evidence_record', { runId: run.runId, kind: 'run_outcome', success: run.arm === 'candidate' });
-      if (h.formulas.getFamily(family)!.activeVariantId === m.variantId) promotedAfter = i;
+      const recorded = await h.ok<{ promotion?: typeof told }>('evidence_record', { runId: run.runId, kind: 'run_outcome', success: run.arm === 'candidate' });
+      if (h.formulas.getFamily(family)!.activeVariantId === m.variantId) {
+        promotedAfter = i;
+        told = recorded.promotion;
+      } else {
+        assert.ok(!recorded.promotion?.some((p) => p.action === 'promoted'), 'no promotion is told before it happens');
+      }
     }
     assert.ok(promotedAfter > 0, 'the rule promoted the candidate once the evidence sufficed');
     assert.ok(new Set(arms.values()).size === 2, 'both arms got runs');
     const decision = h.promotions.decisions(family).at(-1)!;
     assert.deepEqual([decision.verdict, decision.actor, decision.candidateId], ['promote', 'rule', m.variantId]);
+    // The write whose evidence decided it says so, in words, with the candidate and the decision record.
+    assert.equal(told?.length, 1, 'the deciding evidence_record answer tells the promotion');
+    assert.deepEqual([told![0]!.familyId, told![0]!.action, told![0]!.decisionId], [family, 'promoted', decision.id]);
+    assert.match(told![0]!.text, new RegExp(`rule promote candidate ${m.variantId}.*new runs of ${family} use it`));
     const after = await h.ok<{ status: string; stage: string; decisions: Array<{ verdict: string }> }>('formula_assess', { variantId: m.variantId });
     assert.deepEqual([after.status, after.stage], ['active', 'watch']);
     assert.equal(after.decisions.at(-1)!.verdict, 'promote');

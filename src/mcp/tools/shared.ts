@@ -109,7 +109,7 @@ export function readyQuery(runId: string | undefined): string {
 }
 
 /** How many ready nodes and waits a write's answer shows; the rest is a ready_work or workflow_view call away. */
-const AFTER_WRITE = { ready: 5, readyBytes: 2500, waiting: 4 } as const;
+const AFTER_WRITE = { ready: 5, readyBytes: 2500, waiting: 3 } as const;
 
 /**
  * A run after a write to it: the first ready nodes (with the cursor of the rest), the nodes that wait for a
