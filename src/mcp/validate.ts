@@ -18,6 +18,8 @@ export function validate<S extends z.ZodObject>(schema: S, args: unknown): z.out
     return fail(field, `is not a field of this tool${allowed.length ? `; the fields are ${allowed.join(', ')}` : ''}`);
   }
   const field = path.length ? path.join('.') : 'input';
+  // A record's bad key: zod's own message ("Invalid key in record") hides what is wrong with the key.
+  if (issue.code === 'invalid_key') return fail(field, `the key ${issue.issues[0]?.message ?? 'is not allowed'}`);
   if (valueAt(args, path) === undefined) return fail(field, 'is required');
   return fail(field, issue.message);
 }
