@@ -1,11 +1,13 @@
 // The stdio entry of the MCP server that Codex starts (bundled to dist/mcp.js). stdout carries the protocol
 // and nothing else, so every diagnostic goes to stderr, and console.log is pointed there too in case a
-// dependency writes to it.
+// dependency writes to it. The ledger is opened after the server has answered initialize and tools/list
+// (see createLazyServer), so Codex sees the tools even when the journal takes a while to replay.
 import * as path from 'node:path';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { FormulaService, openLedger, PromotionService, resolveLedgerDir } from '../ledger/index';
 import { parseArgs } from './args';
-import { createServer } from './server';
+import { createLazyServer } from './server';
+import type { LedgerServices } from './server';
+import { LineStdioServerTransport } from './transport';
 
 async function main(): Promise<void> {
   const log = (message: string) => process.stderr.write(`[gascity-mcp] ${message}\n`);
@@ -14,20 +16,26 @@ async function main(): Promise<void> {
   const workspace = path.resolve(args.workspace ?? process.cwd());
   const dir = args.ledger ? path.resolve(args.ledger) : resolveLedgerDir({ cwd: workspace });
   const actor = args.actor ?? `mcp:${process.pid}`;
-  const ledger = await openLedger(dir, { actor });
-  const formulas = new FormulaService(ledger, { workspaceDir: workspace });
-  // Constructing the promotion service routes runs of a family in trial to the candidate's arm.
-  const promotions = new PromotionService(ledger, formulas);
-  const server = createServer(ledger, { formulas, promotions, log });
-  const transport = new StdioServerTransport();
+  let opened: LedgerServices | undefined;
+  const open = async (): Promise<LedgerServices> => {
+    const ledger = await openLedger(dir, { actor });
+    const formulas = new FormulaService(ledger, { workspaceDir: workspace });
+    // Constructing the promotion service routes runs of a family in trial to the candidate's arm.
+    const promotions = new PromotionService(ledger, formulas);
+    opened = { ledger, formulas, promotions };
+    return opened;
+  };
+  const { server } = createLazyServer(open, { offers: { formulas: true, promotions: true }, actor, log });
+  const transport = new LineStdioServerTransport(process.stdin, process.stdout, { log });
   let closing = false;
   const shutdown = (why: string) => {
     if (closing) return;
     closing = true;
     log(`closing (${why})`);
     void server.close().finally(() => {
-      promotions.dispose();
-      ledger.close();
+      // A ledger still opening is left to the exit: nothing was written through it.
+      opened?.promotions?.dispose();
+      opened?.ledger.close();
       process.exit(0);
     });
   };

@@ -14,6 +14,37 @@ const idOf = (what: string) => z.string().min(1, `give the ${what} id`).max(200,
 const worker = inputs.claimSchema.shape.worker.describe('Your worker name, the same on every call for this node (for example "codex:<thread id>").');
 const nodeId = idOf('node').describe('Node id as returned by workflow_start, ready_work or node_claim, e.g. "r-abc123.plan".');
 const runId = idOf('run').describe('Run id as returned by workflow_start, e.g. "r-abc123".');
+const cursor = text(1000).optional().describe('The nextCursor of the previous answer, to get the next page. Leave out for the first page.');
+const limit = (what: string, max: number, dflt: number) => z.number().int('must be a whole number').min(1, 'must be at least 1').max(max, `must be at most ${max}`)
+  .optional().describe(`At most this many ${what} (default ${dflt}); a page also ends before the answer passes 7 KB.`);
+const textFrom = (field: string) => z.number().int('must be a whole number').min(0, 'must not be negative').max(1_000_000, 'must be at most 1000000').optional()
+  .describe(`Show \`${field}\` from this character on, where an earlier answer clipped it (the clipped text says the number).`);
+
+/** Bounds of the \`vars\` of a run: formula variables are text, true/false or a list of text. */
+const VAR_LIMITS = { keys: 200, keyLength: 120, text: 20_000, items: 1000, itemText: 2000 } as const;
+
+/**
+ * Formula variables. Their values are of three types, but a union would be an \`anyOf\` that Codex flattens, so
+ * the schema says "any" and the bounds are checked here; the formula layer then checks each variable's type.
+ */
+const vars = z.record(text(VAR_LIMITS.keyLength).min(1, 'a variable needs a name'), z.unknown()).superRefine((v, ctx) => {
+  const keys = Object.keys(v);
+  if (keys.length > VAR_LIMITS.keys) ctx.addIssue({ code: 'custom', message: `has ${keys.length} variables; at most ${VAR_LIMITS.keys}` });
+  for (const k of keys) {
+    const x = v[k];
+    const bad = (message: string) => ctx.addIssue({ code: 'custom', path: [k], message });
+    if (typeof x === 'string') {
+      if (x.length > VAR_LIMITS.text) bad(`is longer than ${VAR_LIMITS.text} characters`);
+    } else if (Array.isArray(x)) {
+      if (x.length > VAR_LIMITS.items) bad(`has ${x.length} items; at most ${VAR_LIMITS.items}`);
+      const i = x.findIndex((e) => typeof e !== 'string' || e.length > VAR_LIMITS.itemText);
+      if (i >= 0) ctx.addIssue({ code: 'custom', path: [k, i], message: `a list variable holds text of at most ${VAR_LIMITS.itemText} characters` });
+    } else if (typeof x !== 'boolean') {
+      bad(`expected text, true/false or a list of text, received ${x === null ? 'null' : typeof x}`);
+    }
+  }
+});
+
 const leaseSeconds = inputs.claimSchema.shape.leaseSeconds.describe('How long the claim lasts before others may take the node over (default 900). Renew with node_renew.');
 
 /** A gate without the ledger's `null`: leave `gate` out for no gate. */
@@ -38,9 +69,9 @@ export const workflowStartInput = z.strictObject({
   family: text(200).min(1, 'name the formula family').optional()
     .describe('Formula family to run (see formula_list). The family\'s active variant is used unless `variantId` is given. Leave out to give an ad-hoc plan in `nodes`.'),
   variantId: idOf('variant').optional().describe('A specific variant of `family` to run.'),
-  vars: z.record(z.string(), z.unknown()).optional()
+  vars: vars.optional()
     .describe('Formula variables: text, true/false or a list of text, by name. Only with `family`.'),
-  items: z.record(z.string(), z.array(text(2000)).max(1000)).optional()
+  items: z.record(text(120).min(1, 'name the list variable'), z.array(text(2000)).max(1000, 'at most 1000 items')).refine((v) => Object.keys(v).length <= 50, 'at most 50 lists').optional()
     .describe('Lists for fan-out steps (for_each), by variable name. Only with `family`.'),
   taskKey: text(400).optional().describe('A stable key for the task (issue number, branch); runs of the same task get the same trial arm.'),
   title: text(200).min(1, 'give the run a title').optional().describe('Run title. Required for an ad-hoc plan; defaults to the family name for a formula.'),
@@ -48,16 +79,22 @@ export const workflowStartInput = z.strictObject({
     .describe('An ad-hoc plan: nodes with unique keys, `needs` naming other keys. Leave out when running a formula family.'),
 });
 
+const nodeState = z.enum(['pending', 'ready', 'claimed', 'active', 'review', 'done', 'failed', 'blocked', 'skipped']);
+
 export const workflowViewInput = z.strictObject({
-  runId: runId.optional().describe('The run to show as a graph (nodes, edges, worker bindings). Leave out to list recent runs.'),
+  runId: runId.optional().describe('The run to show as a graph (nodes, edges, worker bindings), a page at a time. Leave out to list recent runs.'),
+  states: z.array(nodeState).min(1, 'name at least one state').max(9, 'name at most 9 states').optional()
+    .describe('With runId: only nodes in these states, e.g. ["ready","blocked","review"].'),
   status: z.enum(['running', 'done', 'failed', 'cancelled']).optional().describe('When listing runs: only runs with this status.'),
   family: text(200).optional().describe('When listing runs: only runs of this formula family.'),
-  limit: z.number().int('must be a whole number').min(1, 'must be at least 1').max(500, 'must be at most 500').optional().describe('When listing runs: at most this many (default 50).'),
+  limit: limit('runs, or nodes of a run,', 500, 20),
+  cursor,
 });
 
 export const readyWorkInput = z.strictObject({
   runId: runId.optional().describe('Only nodes of this run. Leave out for ready nodes of every running run.'),
-  limit: z.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').optional().describe('At most this many nodes (default 50).'),
+  limit: limit('nodes', 1000, 20),
+  cursor,
 });
 
 export const nodeClaimInput = z.strictObject({
@@ -83,6 +120,11 @@ export const nodeReportInput = z.strictObject({
   summary: inputs.reportSchema.shape.summary.describe('What was done and where the result is; the next nodes read it.'),
   tokens: inputs.reportSchema.shape.tokens.describe('Tokens spent on the node, if known.'),
   durationMs: inputs.reportSchema.shape.durationMs.describe('Wall time spent on the node in milliseconds, if known.'),
+});
+
+export const gateOpenInput = z.strictObject({
+  nodeId: nodeId.describe('The node whose gate to open (a human gate, an escalation, or a timer or run gate to open early).'),
+  note: inputs.openGateSchema.shape.note.describe('The person\'s note: why it may go on, or what to do differently (kept with the node).'),
 });
 
 export const nodeReviewInput = z.strictObject({
@@ -115,6 +157,10 @@ export const nodeExpandInput = z.strictObject({
 export const workerPeekInput = z.strictObject({
   worker: worker.optional().describe('Show the nodes this worker holds (claimed or active).'),
   nodeId: nodeId.optional().describe('Show this node: who holds it, its thread binding, its latest result and evidence.'),
+  cursor: cursor.describe('The nextCursor of the previous answer: the next page of the nodes `worker` holds.'),
+  evidenceCursor: cursor.describe('The evidenceNextCursor of the previous answer: the next page of the node\'s evidence.'),
+  instructionsFrom: textFrom('instructions'),
+  resultFrom: textFrom('result'),
 });
 
 export const evidenceRecordInput = z.strictObject({
@@ -137,12 +183,16 @@ const variantId = idOf('variant').describe('Variant id, e.g. "v-1a2b3c4d".');
 
 export const formulaListInput = z.strictObject({
   family: familyId.optional().describe('List the variants of this family. Leave out to list the families.'),
+  limit: limit('families or variants', 500, 20),
+  cursor,
 });
 
 export const formulaViewInput = z.strictObject({
   variantId: variantId.optional().describe('The variant to show. Leave out and give `family` for its active variant.'),
   family: familyId.optional().describe('Show the active variant of this family.'),
   diff: z.boolean().optional().describe('Also show the diff against the parent variant (default true).'),
+  formulaFrom: textFrom('formula'),
+  diffFrom: textFrom('diff'),
 });
 
 /**
@@ -214,11 +264,31 @@ export const formulaRollbackInput = z.strictObject({
   reason: text(2000).min(1, 'say why the family is rolled back').describe('Why: what went wrong with the current variant.'),
 });
 
-export const lineageViewInput = z.strictObject({ family: familyId.describe('The family whose lineage to show.') });
+export const lineageViewInput = z.strictObject({
+  family: familyId.describe('The family whose lineage to show.'),
+  limit: limit('variants', 500, 20),
+  cursor,
+});
 
 // ---- outputs ----------------------------------------------------------------------------------------
 
-const nodeState = z.enum(['pending', 'ready', 'claimed', 'active', 'review', 'done', 'failed', 'blocked', 'skipped']);
+const total = z.number().describe('How many rows the whole list has.');
+const nextCursor = z.string().nullable().describe('Pass it as `cursor` to get the next page; null on the last page.');
+const next = z.string().describe('What happens next and what to do, in words.');
+
+/** Why a node waits and what moves it on (see explainWait). */
+export const nodeWait = z.object({
+  nodeId: z.string(),
+  kind: z.enum(['human_gate', 'escalation', 'timer_gate', 'run_gate', 'review', 'needs']),
+  waitsFor: z.enum(['person', 'reviewer', 'time', 'run', 'nodes']),
+  opensAt: z.string().optional(),
+  text: z.string(),
+});
+
+/** A promotion decision that the call's write triggered (the family's rule acting on new evidence). */
+export const promotionNote = z.object({
+  familyId: z.string(), action: z.string(), decisionId: z.string().nullable(), text: z.string(),
+});
 
 export const nodeSummary = z.object({
   id: z.string(),
@@ -234,6 +304,7 @@ export const nodeSummary = z.object({
   gate: z.object({ kind: z.string(), seconds: z.number().optional(), formula: z.string().optional() }).nullable(),
   gateOpen: z.boolean(),
   updatedAt: z.string(),
+  waiting: z.string().nullable().describe('What the node waits for and who moves it on; null when it does not wait.'),
 });
 
 export const nodeDetail = nodeSummary.extend({
@@ -281,41 +352,50 @@ export const workflowStartOutput = z.object({
   variantId: z.string().nullable(),
   generation: z.number().nullable(),
   arm: z.string().nullable(),
-  nodeIds: z.array(z.string()),
-  ready: z.array(nodeSummary).describe('Nodes that can be claimed now.'),
+  nodeCount: z.number(),
+  nodeIds: z.array(z.string()).describe('The first node ids (all of them when nodeCount is small); workflow_view shows every node.'),
+  ...readyPart(),
 });
 
 export const workflowViewOutput = z.object({
   run: runSchema.optional(),
-  nodes: z.array(nodeSummary).optional(),
-  edges: z.array(edge).optional(),
-  bindings: z.array(binding).optional(),
+  nodes: z.array(nodeSummary).optional().describe('A page of the run\'s nodes (those in `states` when given), in creation order.'),
+  edges: z.array(edge).optional().describe('The edges into the nodes of this page.'),
+  bindings: z.array(binding).optional().describe('Thread bindings of the nodes of this page.'),
   runs: z.array(runSchema).optional(),
+  total,
+  nextCursor,
+  next: next.optional(),
 });
 
-export const readyWorkOutput = z.object({ nodes: z.array(nodeSummary) });
+export const readyWorkOutput = z.object({ nodes: z.array(nodeSummary), total, nextCursor, next });
 
 export const nodeClaimOutput = z.object({
   claimed: z.boolean(),
   claimId: z.string().nullable(),
   expiresAt: z.string().nullable(),
   node: nodeDetail.nullable().describe('The claimed node with its instructions; null when nothing was ready.'),
+  next,
 });
 
 export const nodeRenewOutput = z.object({ nodeId: z.string(), expiresAt: z.string() });
-export const nodeStateOutput = z.object({ nodeId: z.string(), state: nodeState, runStatus: z.string() });
-export const nodeReportOutput = nodeStateOutput.extend({ ready: z.array(nodeSummary).describe('Nodes of the run that can be claimed now.') });
+export const nodeStateOutput = z.object({ nodeId: z.string(), state: nodeState, runStatus: z.string(), ...readyPart() });
+export const nodeReportOutput = nodeStateOutput;
 export const nodeDispatchOutput = z.object({ nodeId: z.string(), state: nodeState, threadId: z.string().nullable() });
 export const nodeRecoverOutput = z.object({ recovered: z.array(z.string()) });
 export const nodeHandoffOutput = z.object({ nodeId: z.string(), claimId: z.string(), handoffId: z.string(), toWorker: z.string() });
-export const nodeExpandOutput = z.object({ nodeId: z.string(), childIds: z.array(z.string()), ready: z.array(nodeSummary) });
+export const nodeExpandOutput = z.object({ nodeId: z.string(), childIds: z.array(z.string()), ...readyPart() });
 
 export const workerPeekOutput = z.object({
   worker: z.string().nullable(),
-  held: z.array(nodeSummary).describe('Nodes the worker holds (claimed or active), when `worker` was given.'),
+  held: z.array(nodeSummary).describe('Nodes the worker holds (claimed or active), when `worker` was given: a page.'),
+  total: total.describe('How many nodes the worker holds.'),
+  nextCursor,
   node: nodeDetail.nullable(),
   bindings: z.array(binding),
-  evidence: z.array(evidenceRow),
+  evidence: z.array(evidenceRow).describe('The node\'s evidence, newest first: a page.'),
+  evidenceTotal: z.number(),
+  evidenceNextCursor: z.string().nullable().describe('Pass it as `evidenceCursor` for the next page of evidence.'),
 });
 
 export const evidenceRecordOutput = z.object({ evidenceId: z.string(), runId: z.string().nullable(), variantId: z.string().nullable() });
@@ -336,6 +416,8 @@ export const formulaListOutput = z.object({
   families: z.array(familyRow).optional(),
   family: familyRow.optional(),
   variants: z.array(variantRow).optional(),
+  total,
+  nextCursor,
 });
 
 export const formulaViewOutput = z.object({
@@ -404,9 +486,23 @@ export const evaluationOutput = z.object({
 export const lineageViewOutput = z.object({
   familyId: z.string(),
   activeVariantId: z.string().nullable(),
-  variants: z.array(variantRow),
-  edges: z.array(z.object({ parent: z.string(), child: z.string() })),
+  variants: z.array(variantRow).describe('A page of the variants, by generation.'),
+  total,
+  nextCursor,
+  edges: z.array(z.object({ parent: z.string(), child: z.string() })).describe('The parent edges of the variants of this page.'),
   selections: z.array(z.object({
     seq: z.number(), variantId: z.string(), previousVariantId: z.string().nullable(), reason: z.string(), actor: z.string(), at: z.string(),
-  })),
+  })).describe('The latest changes of the active variant, oldest first.'),
+  selectionsTotal: z.number(),
 });
+
+/** The ready nodes and the waits of a run after a write to it. */
+function readyPart() {
+  return {
+    ready: z.array(nodeSummary).describe('The first nodes of the run that can be claimed now.'),
+    readyTotal: z.number().describe('How many nodes of the run are ready.'),
+    readyNextCursor: z.string().nullable().describe('Pass it to ready_work with the same runId as `cursor` for the ready nodes not shown.'),
+    waiting: z.array(nodeWait).describe('Nodes of the run that wait for a person, a reviewer, a time or another run (the first few).'),
+    next,
+  };
+}

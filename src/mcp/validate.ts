@@ -18,6 +18,8 @@ export function validate<S extends z.ZodObject>(schema: S, args: unknown): z.out
     return fail(field, `is not a field of this tool${allowed.length ? `; the fields are ${allowed.join(', ')}` : ''}`);
   }
   const field = path.length ? path.join('.') : 'input';
+  // A record's bad key: zod's own message ("Invalid key in record") hides what is wrong with the key.
+  if (issue.code === 'invalid_key') return fail(field, `the key ${issue.issues[0]?.message ?? 'is not allowed'}`);
   if (valueAt(args, path) === undefined) return fail(field, 'is required');
   return fail(field, issue.message);
 }
@@ -57,4 +59,47 @@ function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
     else break;
   }
   return current;
+}
+
+/** Keys that name an object's machinery in JavaScript, refused in arguments wherever they appear. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Bounds of a call's raw arguments, far below the 10 MiB a stdio line may carry (see transport.ts). */
+export const ARGUMENT_LIMITS = {
+  /** Nesting depth of objects and arrays. */
+  depth: 32,
+  /** Array elements and object members in all (the largest legitimate call, a 5000-node plan, has about 60,000). */
+  elements: 200_000,
+} as const;
+
+/**
+ * Checks a call's arguments as they arrived, before any schema copies them: an own `__proto__`,
+ * `constructor` or `prototype` key anywhere is refused with its path (a copy would drop `__proto__`
+ * silently, or the key would shadow the object's machinery), and so are nesting deeper than
+ * ARGUMENT_LIMITS.depth and more than ARGUMENT_LIMITS.elements values. Iterative, so no input can
+ * overflow the stack. Throws an invalid_input LedgerError naming the field.
+ */
+export function checkRawArguments(args: unknown): void {
+  const stack: Array<{ value: unknown; path: string[] }> = [{ value: args, path: [] }];
+  let elements = 0;
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (path.length >= ARGUMENT_LIMITS.depth) {
+      fail(path.join('.'), `is nested deeper than ${ARGUMENT_LIMITS.depth} levels; no field of this server takes that`);
+    }
+    const keys = Array.isArray(value) ? null : Object.keys(value);
+    elements += keys ? keys.length : (value as unknown[]).length;
+    if (elements > ARGUMENT_LIMITS.elements) fail(path.length ? path.join('.') : 'arguments', `the arguments hold more than ${ARGUMENT_LIMITS.elements} values; send less at once`);
+    if (keys) {
+      for (const key of keys) {
+        if (FORBIDDEN_KEYS.has(key)) {
+          fail([...path, key].join('.'), `"${key}" cannot be a key here: it names a JavaScript object's machinery, not data; rename it`);
+        }
+        stack.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
+      }
+    } else {
+      (value as unknown[]).forEach((v, i) => stack.push({ value: v, path: [...path, String(i)] }));
+    }
+  }
 }

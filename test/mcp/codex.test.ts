@@ -2,7 +2,8 @@
 // tells it to: start a workflow, claim, dispatch and report a node, make one bad call, and propose a
 // formula mutation. Afterwards the ledger, Codex's own tool-call items and the tool outputs the model
 // received must all agree. A second session, without pre-approved tools, shows that Codex asks before
-// a tool annotated as destructive, and that a declined call writes nothing.
+// a tool annotated as destructive, and that a declined call writes nothing; a third, that gate_open is asked
+// for and, accepted, opens the gate after the model was told in words what the node waits for.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -198,6 +199,40 @@ test('without pre-approval Codex asks before a destructive tool; declined, it wr
   const check = await openLedger(ledgerDir, { actor: 'test-check' });
   try {
     assert.equal(check.getRun(runId)!.status, 'running', 'the declined cancel wrote nothing');
+  } finally {
+    check.close();
+  }
+});
+
+test('a model told that a node waits for a person: Codex asks the person before gate_open, and accepted, the gate opens', { timeout: 90_000 }, async () => {
+  const setup = await openLedger(ledgerDir, { actor: 'test-setup' });
+  const { runId } = await setup.startRun({ title: 'gated', nodes: [{ key: 'go', title: 'Go', gate: { kind: 'human' } }] });
+  setup.close();
+  const nodeId = `${runId}.go`;
+  const steps: ModelStep[] = [
+    { call: 'ready_work', args: { runId } },
+    { call: 'gate_open', args: { nodeId, note: 'the person said to go ahead' } },
+  ];
+  const { codex, thread } = await startSession((outputs) => steps[outputs.length] ?? { say: 'Opened it.' }, { approveTools: false });
+  const { asked, first: answering } = codex.answerRequests('mcpServer/elicitation/request', { action: 'accept', content: {}, _meta: null }, 60_000, 'an approval request');
+  const calls = await runTurn(codex, thread, 'The person says: open the gate of the go step.');
+  await answering;
+
+  assert.equal(asked.length, 1, 'Codex asked before gate_open');
+  assert.equal(((asked[0] as { _meta: { tool_name: string } })._meta).tool_name, 'gate_open');
+  assert.deepEqual(calls.map((c) => [c.tool, c.status]), [['ready_work', 'completed'], ['gate_open', 'completed']]);
+  // What the model read: why nothing was ready, in words, and after the gate, that the node can be claimed.
+  const ready = calls[0]!.result!.structuredContent as { total: number; next: string };
+  assert.equal(ready.total, 0);
+  assert.ok(ready.next.includes(`${nodeId} waits for a person at its human gate: they open it in VS Code (Needs you) or with \`gascity gate open ${nodeId} [note]\``), ready.next);
+  const opened = calls[1]!.result!.structuredContent as { state: string; next: string };
+  assert.equal(opened.state, 'ready');
+  assert.match(opened.next, /is ready to be claimed/);
+  const check = await openLedger(ledgerDir, { actor: 'test-check' });
+  try {
+    assert.equal(check.getNode(nodeId)!.state, 'ready');
+    const opening = check.events(0, 10_000).find((e) => e.kind === 'node.gate_opened' && (e.payload as { nodeId: string }).nodeId === nodeId)!;
+    assert.deepEqual([opening.actor.startsWith('mcp:'), (opening.payload as { note: string }).note], [true, 'the person said to go ahead']);
   } finally {
     check.close();
   }

@@ -49,6 +49,7 @@ function valid(tool: string): Record<string, unknown> {
     node_dispatch: { nodeId, worker: 'w', threadId: 'thr' },
     node_report: { nodeId, worker: 'w', outcome: 'done' },
     node_review: { nodeId, verdict: 'approve' },
+    gate_open: { nodeId },
     node_recover: { nodeId },
     node_handoff: { nodeId, fromWorker: 'w', toWorker: 'w2' },
     node_expand: { nodeId, worker: 'w', children: [{ key: 'c', title: 'C' }] },
@@ -94,7 +95,7 @@ async function expectRefused(tool: string, args: unknown, field: string, why: st
 }
 
 test('every tool has valid arguments in the table, and the table is complete', () => {
-  assert.equal(schemas.size, 22);
+  assert.equal(schemas.size, 23);
   for (const tool of schemas.keys()) valid(tool);
 });
 
@@ -172,6 +173,7 @@ test('unknown ids name the field and the id', async () => {
     ['node_dispatch', { worker: 'w', nodeId: 'r-nope.a' }, 'nodeId'],
     ['node_report', { worker: 'w', nodeId: 'r-nope.a', outcome: 'done' }, 'nodeId'],
     ['node_review', { nodeId: 'r-nope.a', verdict: 'approve' }, 'nodeId'],
+    ['gate_open', { nodeId: 'r-nope.a' }, 'nodeId'],
     ['node_recover', { nodeId: 'r-nope.a' }, 'nodeId'],
     ['node_handoff', { nodeId: 'r-nope.a', fromWorker: 'w', toWorker: 'x' }, 'nodeId'],
     ['node_expand', { nodeId: 'r-nope.a', worker: 'w', children: [{ key: 'c', title: 'C' }] }, 'nodeId'],
@@ -205,6 +207,7 @@ test('calls the ledger\'s state or the tool\'s rules refuse name the field and w
     ['node_claim', { nodeId, worker: 'intruder' }, 'nodeId', /held by w until/],
     ['node_recover', { nodeId }, 'force', /pass force/],
     ['node_review', { nodeId, verdict: 'approve' }, 'nodeId', /not awaiting review/],
+    ['gate_open', { nodeId }, 'nodeId', /has no gate/],
     ['node_handoff', { nodeId, fromWorker: 'w', toWorker: 'w' }, 'toWorker', /different worker/],
     ['workflow_start', { family: 'implement-and-review', nodes: [{ key: 'a', title: 'A' }] }, 'nodes', /not both/],
     ['workflow_start', { title: 'nothing to do' }, 'nodes', /give `family`/],
@@ -213,6 +216,11 @@ test('calls the ledger\'s state or the tool\'s rules refuse name the field and w
     ['workflow_start', { family: 'implement-and-review' }, 'vars.task', /required/],
     ['workflow_start', { family: 'implement-and-review', vars: { task: 't', mode: 'reckless' } }, 'vars.mode', /not allowed/],
     ['workflow_view', { runId, status: 'done' }, 'status', /leave out `runId`/],
+    ['workflow_view', { states: ['ready'] }, 'states', /give `runId` too/],
+    ['workflow_view', { runId, cursor: 'bm9wZQ' }, 'cursor', /not a cursor of this server/],
+    ['worker_peek', { nodeId, cursor: 'x' }, 'cursor', /give `worker` too/],
+    ['worker_peek', { worker: 'w', instructionsFrom: 5 }, 'instructionsFrom', /give `nodeId` too/],
+    ['formula_view', { variantId, diff: false, diffFrom: 10 }, 'diffFrom', /leave out `diff: false`/],
     ['worker_peek', {}, 'worker', /give `worker`/],
     ['evidence_record', { kind: 'note' }, 'runId', /name the run/],
     ['evidence_record', { runId, kind: 'run_outcome' }, 'success', /true or false/],

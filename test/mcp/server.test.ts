@@ -17,7 +17,7 @@ test('every tool is listed with a description, flat input schema, output schema 
   try {
     const { tools } = await h.client.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(), [
-      'evidence_record', 'formula_assess', 'formula_list', 'formula_mutate', 'formula_promote', 'formula_rollback', 'formula_select', 'formula_view', 'lineage_view', 'node_claim',
+      'evidence_record', 'formula_assess', 'formula_list', 'formula_mutate', 'formula_promote', 'formula_rollback', 'formula_select', 'formula_view', 'gate_open', 'lineage_view', 'node_claim',
       'node_dispatch', 'node_expand', 'node_handoff', 'node_recover', 'node_renew', 'node_report', 'node_review', 'ready_work', 'worker_peek',
       'workflow_cancel', 'workflow_start', 'workflow_view',
     ]);
@@ -37,7 +37,7 @@ test('every tool is listed with a description, flat input schema, output schema 
     const readOnly = tools.filter((t) => t.annotations?.readOnlyHint).map((t) => t.name).sort();
     assert.deepEqual(readOnly, ['formula_assess', 'formula_list', 'formula_view', 'lineage_view', 'ready_work', 'worker_peek', 'workflow_view']);
     const destructive = tools.filter((t) => t.annotations?.destructiveHint).map((t) => t.name).sort();
-    assert.deepEqual(destructive, ['formula_promote', 'formula_rollback', 'node_recover', 'workflow_cancel']);
+    assert.deepEqual(destructive, ['formula_promote', 'formula_rollback', 'gate_open', 'node_recover', 'workflow_cancel']);
   } finally {
     await h.close();
   }
@@ -107,7 +107,10 @@ test('the life of a run: start, claim, dispatch, renew, expand, handoff, report,
     assert.deepEqual(await h.ok('workflow_cancel', { runId, reason: 'enough' }), { runId, status: 'cancelled' });
     assert.deepEqual((await h.ok<{ nodes: Node[] }>('ready_work', {})).nodes, []);
     const none = await h.ok<{ claimed: boolean; node: null }>('node_claim', { worker: 'alice' });
-    assert.deepEqual(none, { claimed: false, claimId: null, expiresAt: null, node: null });
+    assert.deepEqual(none, {
+      claimed: false, claimId: null, expiresAt: null, node: null,
+      next: 'Nothing is ready and nothing waits: start a run with workflow_start (formula_list shows the formulas).',
+    });
   } finally {
     await h.close();
   }
@@ -248,6 +251,7 @@ test('promotion: a candidate put on trial gets a sticky share of runs, and evide
 
     const arms = new Map<string, string>();
     let promotedAfter = -1;
+    let told: Array<{ familyId: string; action: string; decisionId: string | null; text: string }> | undefined;
     for (let i = 0; i < 60 && promotedAfter < 0; i++) {
       const taskKey = `task-${i}`;
       const run = await h.ok<{ runId: string; arm: string; variantId: string }>('workflow_start', { family, taskKey, vars: { question: 'how?' } });
@@ -258,13 +262,22 @@ test('promotion: a candidate put on trial gets a sticky share of runs, and evide
         assert.equal(again.arm, arms.get('task-0'), 'the same task lands on the same arm');
         await h.ok('workflow_cancel', { runId: again.runId });
       }
-      await h.ok('evidence_record', { runId: run.runId, kind: 'run_outcome', success: run.arm === 'candidate' });
-      if (h.formulas.getFamily(family)!.activeVariantId === m.variantId) promotedAfter = i;
+      const recorded = await h.ok<{ promotion?: typeof told }>('evidence_record', { runId: run.runId, kind: 'run_outcome', success: run.arm === 'candidate' });
+      if (h.formulas.getFamily(family)!.activeVariantId === m.variantId) {
+        promotedAfter = i;
+        told = recorded.promotion;
+      } else {
+        assert.ok(!recorded.promotion?.some((p) => p.action === 'promoted'), 'no promotion is told before it happens');
+      }
     }
     assert.ok(promotedAfter > 0, 'the rule promoted the candidate once the evidence sufficed');
     assert.ok(new Set(arms.values()).size === 2, 'both arms got runs');
     const decision = h.promotions.decisions(family).at(-1)!;
     assert.deepEqual([decision.verdict, decision.actor, decision.candidateId], ['promote', 'rule', m.variantId]);
+    // The write whose evidence decided it says so, in words, with the candidate and the decision record.
+    assert.equal(told?.length, 1, 'the deciding evidence_record answer tells the promotion');
+    assert.deepEqual([told![0]!.familyId, told![0]!.action, told![0]!.decisionId], [family, 'promoted', decision.id]);
+    assert.match(told![0]!.text, new RegExp(`rule promote candidate ${m.variantId}.*new runs of ${family} use it`));
     const after = await h.ok<{ status: string; stage: string; decisions: Array<{ verdict: string }> }>('formula_assess', { variantId: m.variantId });
     assert.deepEqual([after.status, after.stage], ['active', 'watch']);
     assert.equal(after.decisions.at(-1)!.verdict, 'promote');
