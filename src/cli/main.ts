@@ -311,8 +311,8 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       return show(args, ledger, need(rest[0], 'RUN_ID'));
     case 'needs': {
       const nodes = ledger.needsPerson();
-      return out(args, nodes.map((n) => ({ ...n, waitsFor: explainWait(n, ledger.now()) })), () =>
-        nodes.map((n) => `${n.id} — ${n.title}: ${explainWait(n, ledger.now())}`).join('\n') || 'nothing waits for a person');
+      return out(args, nodes.map((n) => ({ ...n, waitsFor: explainWait(n, ledger.now())?.text ?? null })), () =>
+        nodes.map((n) => `${n.id} — ${n.title}: ${explainWait(n, ledger.now())?.text ?? n.state}`).join('\n') || 'nothing waits for a person');
     }
     case 'gate': {
       if (rest[0] !== 'open') throw new LedgerError('gate: the command is "gate open NODE [NOTE]"', 'invalid_input', 'gate');
@@ -378,10 +378,10 @@ function show(args: Args, ledger: Ledger, runId: string): void {
   const g = ledger.runGraph(runId);
   if (!g) throw new LedgerError(`no run "${runId}"`, 'not_found', 'RUN_ID');
   const now = ledger.now();
-  out(args, { ...g, nodes: g.nodes.map((n) => ({ ...n, waitsFor: explainWait(n, now) })) }, () => [
+  out(args, { ...g, nodes: g.nodes.map((n) => ({ ...n, waitsFor: explainWait(n, now)?.text ?? null })) }, () => [
     `${g.run.id} ${g.run.status}${g.run.outcome ? ` (${g.run.outcome})` : ''} ${g.run.title}`,
     ...g.nodes.map((n) => {
-      const wait = n.state === 'done' || n.state === 'failed' || n.state === 'skipped' ? '' : `: ${explainWait(n, now)}`;
+      const wait = n.state === 'done' || n.state === 'failed' || n.state === 'skipped' ? '' : `: ${explainWait(n, now)?.text ?? n.state}`;
       const attempts = n.attempts > 0 ? ` [${n.attempts} failed attempt(s) of ${n.maxAttempts}]` : '';
       return `  ${n.state.padEnd(8)} ${n.id} — ${n.title}${attempts}${wait}`;
     }),

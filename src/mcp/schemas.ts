@@ -279,7 +279,7 @@ const next = z.string().describe('What happens next and what to do, in words.');
 /** Why a node waits and what moves it on (see explainWait). */
 export const nodeWait = z.object({
   nodeId: z.string(),
-  kind: z.enum(['human_gate', 'escalation', 'timer_gate', 'run_gate', 'review', 'needs']),
+  kind: z.enum(['human_gate', 'escalation', 'cancelled', 'timer_gate', 'run_gate', 'review', 'needs']),
   waitsFor: z.enum(['person', 'reviewer', 'time', 'run', 'nodes']),
   opensAt: z.string().optional(),
   text: z.string(),

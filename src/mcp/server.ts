@@ -4,7 +4,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { LedgerError } from '../ledger/index';
 import type { EvaluationResult, FormulaService, Ledger, PromotionService } from '../ledger/index';
-import { explainPromotion } from './explain';
+import { explainPromotion } from '../controller/explain';
 import { clip, jsonBytes, RESULT_LIMIT } from './paging';
 import { FORMULA_TOOLS, PROMOTION_TOOLS, WORKFLOW_TOOLS } from './tools';
 import type { ToolContext, ToolDefinition } from './tools';

@@ -4,7 +4,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { buildServer } from '../mcp/helpers';
-import { cleanup, nodeOf, setup, until, workerScript } from './helpers';
+import { cleanup, nodeOf, setup, workerScript } from './helpers';
 
 after(cleanup);
 

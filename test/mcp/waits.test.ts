@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { harness } from './helpers';
-import { explainWait } from '../../src/mcp/explain';
+import { explainWait } from '../../src/controller/explain';
 
 interface Wait { nodeId: string; kind: string; waitsFor: string; opensAt?: string; text: string }
 interface Row { id: string; state: string; waiting: string | null; updatedAt: string }

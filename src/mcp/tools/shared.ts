@@ -4,7 +4,7 @@ import * as z from 'zod';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { LedgerError } from '../../ledger/index';
 import type { EvaluationResult, FamilyRow, FormulaService, Ledger, NodeRow, PromotionService } from '../../ledger/index';
-import { explainNext, explainState, explainWait, situationOf } from '../explain';
+import { explainNext, explainState, explainWait, situationOf } from '../../controller/explain';
 import { clip, pageOf } from '../paging';
 import * as s from '../schemas';
 import { validate } from '../validate';

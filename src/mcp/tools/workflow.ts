@@ -2,8 +2,8 @@
 import type * as z from 'zod';
 import { LedgerError } from '../../ledger/index';
 import type { NodeRow, RunRow } from '../../ledger/index';
-import { explainNext, situationOf } from '../explain';
-import type { RunSituation } from '../explain';
+import { explainNext, situationOf } from '../../controller/explain';
+import type { RunSituation } from '../../controller/explain';
 import { clip, jsonBytes, PAGE_BUDGET, pageOf } from '../paging';
 import * as s from '../schemas';
 import { afterNodeWrite, afterWrite, checkRun, detail, invalid, needFormulas, READ, readyQuery, summarize, tool, write } from './shared';
