@@ -179,6 +179,26 @@ export class Controller {
     this.kick();
   }
 
+  /**
+   * Stops driving a run (a person dismissed its progress): its running turns are interrupted and their
+   * nodes released to ready, recorded, so the run can be picked up again later. No-op for a controller
+   * that drives every run.
+   */
+  async exclude(runId: string, reason: string): Promise<void> {
+    if (!this.scope) return;
+    this.scope.delete(runId);
+    const mine = [...this.running.keys()].filter((n) => n.startsWith(`${runId}.`));
+    await Promise.all(mine.map((n) => this.codex?.cancelNode(n, reason)));
+    await Promise.allSettled(mine.map((n) => this.running.get(n)));
+    for (const nodeId of mine) await this.release(nodeId, reason);
+    this.kick();
+  }
+
+  /** The runs this controller drives now (null: every running run). */
+  get runs(): string[] | null {
+    return this.scope ? [...this.scope] : null;
+  }
+
   /** Resolves with the runs once none of them is running any more (or the controller stops). */
   waitForRuns(runIds: string[]): Promise<RunRow[]> {
     return new Promise((resolve) => {
