@@ -293,8 +293,14 @@ export class CodexWorker implements Disposable {
     );
   }
 
+  /**
+   * Stops listening to the app-server. Turns still running end at once with an `exited` AppServerError
+   * (their claims stay, for a later resumeNode): a turn nobody listens to would never finish.
+   */
   dispose(): void {
     for (const s of this.subscriptions.splice(0)) s.dispose();
+    const why = new AppServerError('the Codex worker was stopped during the turn', 'exited');
+    for (const ctx of this.turns.values()) ctx.fail(why);
   }
 
   /** The turns running now, with what each is doing. */

@@ -1,5 +1,5 @@
 import { AppServer, AppServerError } from '../codex/appServer';
-import type { AppServerOptions, ExitInfo } from '../codex/appServer';
+import type { AppServerOptions, ExitInfo, TraceListener } from '../codex/appServer';
 import type { JsonValue } from '../codex/protocol';
 import { CodexWorker } from '../codex/worker';
 import type { CodexWorkerOptions, NodeTurnResult, TurnActivity } from '../codex/worker';
@@ -48,6 +48,7 @@ export interface ControllerOptions {
 export type ControllerEvent =
   | { type: 'serverStarted'; pid: number | undefined }
   | { type: 'serverExited'; info: ExitInfo; restartInMs: number }
+  | { type: 'claiming'; nodeId: string }
   | { type: 'dispatched'; nodeId: string; runId: string; resumed: boolean }
   | { type: 'activity'; activity: TurnActivity }
   | { type: 'turnEnded'; result: NodeTurnResult }
@@ -98,6 +99,7 @@ export class Controller {
   private readonly toResume = new Set<string>();
   private readonly watchedRuns = new Set<string>();
   private readonly listeners = new Set<(e: ControllerEvent) => void>();
+  private readonly traceListeners = new Set<TraceListener>();
   private readonly waiters = new Set<Waiter>();
   private needsKey = '';
   private stopping = false;
@@ -151,6 +153,8 @@ export class Controller {
     this.server = undefined;
     this.codex = undefined;
     await server?.dispose();
+    // The disposed worker ended its turns; wait for their bookkeeping so nothing runs after stop().
+    await Promise.allSettled([...this.running.values()]);
     releaseWorkerName(this.worker);
     for (const w of this.waiters) w.resolve(w.runIds.map((id) => this.ledger.getRun(id)).filter((r): r is RunRow => !!r));
     this.waiters.clear();
@@ -160,6 +164,13 @@ export class Controller {
   onEvent(listener: (e: ControllerEvent) => void): { dispose(): void } {
     this.listeners.add(listener);
     return { dispose: () => this.listeners.delete(listener) };
+  }
+
+  /** Every message to and from the app-server (this one and any restarted one), for diagnostics and benchmarks. */
+  onServerTrace(listener: TraceListener): { dispose(): void } {
+    this.traceListeners.add(listener);
+    const current = this.server?.onTrace(listener);
+    return { dispose: () => { this.traceListeners.delete(listener); current?.dispose(); } };
   }
 
   /** The pid of the Codex app-server process now running, if any. */
@@ -437,6 +448,7 @@ export class Controller {
       if (!candidate) return;
       // A node taken over from an expired lease continues on its thread; a fresh attempt gets a new one.
       const resume = candidate.state === 'claimed' || candidate.state === 'active';
+      this.emit({ type: 'claiming', nodeId: candidate.id });
       try {
         await this.ledger.claimNode({ nodeId: candidate.id, worker: this.worker, leaseSeconds: this.leaseSeconds }, this.actor);
       } catch (e) {
@@ -514,6 +526,7 @@ export class Controller {
     }
     this.server = server;
     this.serverStartedAt = Date.now();
+    for (const l of this.traceListeners) server.onTrace(l);
     this.codex = new CodexWorker({
       ledger: this.ledger, server, workspaceDir: o.workspaceDir, worker: this.worker, threadConfig: o.threadConfig, threadParams: o.threadParams,
       leaseSeconds: this.leaseSeconds, turnTimeoutMs: o.turnTimeoutMs, requireMcpServers: o.requireMcpServers, cwdFor: o.cwdFor, actor: this.actor,
