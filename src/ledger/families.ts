@@ -7,7 +7,7 @@ import type { VariantStatus } from './events';
 import { event } from './events';
 import type { Formula, NodeSpec as FormulaNode, Problem, VarValue } from './formula/index';
 import {
-  applyMutations, contentHash, diffFormulas, instantiate, loadFormulaDir, parseFormula, readEvolutionDir, renderDiff,
+  applyMutations, checkEvolutionFolder, contentHash, diffFormulas, instantiate, loadFormulaDir, parseFormula, readEvolutionDir, renderDiff,
   summarizeMutations, toToml, writeEvolutionFile,
 } from './formula/index';
 import type { Mutation } from './formula/index';
@@ -253,6 +253,14 @@ export class FormulaService {
       );
     }
     const child = applied.formula;
+    // The evolution file is written after the commit; a folder that leads outside the workspace is refused before it.
+    if (this.options.workspaceDir) {
+      try {
+        await checkEvolutionFolder(this.options.workspaceDir, child.name);
+      } catch (error) {
+        throw new LedgerError(`${(error as Error).message}; nothing was recorded`, 'invalid_input', 'workspace');
+      }
+    }
     const hash = contentHash(child);
     const summary = p.summary ?? summarizeMutations(p.mutations as Mutation[]);
     const result = await this.ledger.commit(({ sql }) => {

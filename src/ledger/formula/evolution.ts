@@ -48,6 +48,22 @@ async function checkInside(rootDir: string, folder: string): Promise<void> {
   }
 }
 
+/**
+ * Throws unless the evolution folder of `family` under `rootDir`, as far as it exists, lies inside
+ * `rootDir` once symbolic links are resolved. Called before a variant is recorded, so a mutation whose
+ * file could not be written where it belongs is refused before anything is written.
+ */
+export async function checkEvolutionFolder(rootDir: string, family: string): Promise<void> {
+  checkFamily(family);
+  for (const folder of [join(rootDir, EVOLUTION_DIR, family), join(rootDir, EVOLUTION_DIR), join(rootDir, 'formulas')]) {
+    const exists = await stat(folder).then(() => true, () => false);
+    if (exists) {
+      await checkInside(rootDir, folder);
+      return;
+    }
+  }
+}
+
 /** `formulas/evolution/<family>/g<generation>-<hash8>.formula.toml`, relative to the workspace root. */
 export function evolutionPath(family: string, generation: number, hash: string): string {
   checkFamily(family);
