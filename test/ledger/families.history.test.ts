@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { FormulaService, LedgerError, openLedger, PromotionService } from '../../src/ledger/index';
-import { formatVariant } from '../../src/ledger/families';
+import { formatVariant, FormulaService, LedgerError, openLedger, PromotionService } from '../../src/ledger/index';
 import { tempDir } from './helpers';
 
 const SHIPPED = path.join(__dirname, '..', '..', 'formulas');
