@@ -7,11 +7,13 @@ import type { VariantStatus } from './events';
 import { event } from './events';
 import type { Formula, NodeSpec as FormulaNode, Problem, VarValue } from './formula/index';
 import {
-  applyMutations, contentHash, diffFormulas, instantiate, loadFormulaDir, parseFormula, readEvolutionDir, renderDiff,
+  applyMutations, checkEvolutionFolder, contentHash, diffFormulas, instantiate, loadFormulaDir, parseFormula, readEvolutionDir, renderDiff,
   summarizeMutations, toToml, writeEvolutionFile,
 } from './formula/index';
 import type { Mutation } from './formula/index';
+import { newId } from './ids';
 import { parseInput } from './inputs';
+import { findUnsafeKey } from './formula/names';
 import type { Ledger } from './ledger';
 import type { Sql } from './store/sql';
 
@@ -61,6 +63,32 @@ export interface Lineage {
   selections: SelectionRow[];
 }
 
+/** Who asked for a change of the active variant: the verdict of its decision record. */
+export type ActiveChangeVerdict = 'select' | 'rollback' | 'promote';
+
+/**
+ * How a change of the active variant is recorded: `{ verdict }` writes a decision record with it;
+ * `{ decisionId }` says the caller (the promotion service) records that decision, with its numbers, in the same commit.
+ */
+export type ActiveChange = { verdict: ActiveChangeVerdict } | { decisionId: string };
+
+/** The detail of a decision record written for a change of the active variant outside the promotion rule. */
+export interface ActiveChangeDetail {
+  kind: 'active_change';
+  /** The variant active before, or null for the first variant of a family. */
+  from: string | null;
+  /** The variant made active. */
+  to: string;
+}
+
+/** What a change of the active variant did, and the decision that records it. */
+export interface ActiveChangeResult {
+  familyId: string;
+  variantId: string;
+  previousVariantId: string | null;
+  decisionId: string;
+}
+
 /**
  * Chooses which variant of a family a new run uses. The promotion service installs one that sends a
  * share of runs to a candidate in trial; without it every run uses the active variant.
@@ -86,6 +114,17 @@ const startFromFormulaSchema = z.object({
 const selectSchema = z.object({ variantId: z.string().min(1, 'name the variant').max(200), reason: z.string().max(2000).default('selected by hand') });
 const rollbackSchema = z.object({ familyId: z.string().min(1, 'name the family').max(200), reason: z.string().max(2000).default('rolled back by hand') });
 const rejectSchema = z.object({ variantId: z.string().min(1, 'name the variant').max(200), reason: z.string().max(2000).default('rejected by hand') });
+
+/**
+ * parseInput, after refusing `__proto__`, `constructor` and `prototype` as keys anywhere in the input:
+ * zod's records would drop an own `__proto__` key silently, and the call would write without it.
+ * Throws LedgerError invalid_input naming the key's path.
+ */
+function parseFormulaInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const unsafe = findUnsafeKey(input);
+  if (unsafe) throw invalid(unsafe.path, `"${unsafe.key}" cannot be used as a key (it would change how every object behaves); rename it`);
+  return parseInput(schema, input);
+}
 
 /**
  * Formula families and their variants: importing formula files, mutating a variant into a new one,
@@ -153,7 +192,12 @@ export class FormulaService {
       variantId, familyId, generation, parents, mutation: { op: 'import' }, summary: item.summary, proposedBy: 'import',
       contentHash: hash, content: toToml(item.formula), status: first ? 'active' : 'candidate',
     }));
-    if (first) events.push(event('family.active_set', { familyId, variantId, previousVariantId: null, reason: 'first variant of the family' }));
+    if (first) {
+      const reason = 'first variant of the family';
+      const decision = this.changeDecision(sql, familyId, variantId, null, reason, { verdict: 'select' });
+      if (decision.event) events.push(decision.event);
+      events.push(event('family.active_set', { familyId, variantId, previousVariantId: null, reason }));
+    }
     return { events, result: { familyId, variantId, created: true } };
   }
 
@@ -197,7 +241,7 @@ export class FormulaService {
    * content as an existing variant is that variant; content that was rejected before is refused.
    */
   async mutateVariant(input: unknown, actor?: string): Promise<{ variantId: string; familyId: string; generation: number; created: boolean; summary: string; diff: string; evolutionFile: string | null }> {
-    const p = parseInput(mutateSchema, input);
+    const p = parseFormulaInput(mutateSchema, input);
     const parent = this.variantFormula(p.variantId);
     const applied = applyMutations(parent, p.mutations);
     if (!applied.ok) {
@@ -209,6 +253,14 @@ export class FormulaService {
       );
     }
     const child = applied.formula;
+    // The evolution file is written after the commit; a folder that leads outside the workspace is refused before it.
+    if (this.options.workspaceDir) {
+      try {
+        await checkEvolutionFolder(this.options.workspaceDir, child.name);
+      } catch (error) {
+        throw new LedgerError(`${(error as Error).message}; nothing was recorded`, 'invalid_input', 'workspace');
+      }
+    }
     const hash = contentHash(child);
     const summary = p.summary ?? summarizeMutations(p.mutations as Mutation[]);
     const result = await this.ledger.commit(({ sql }) => {
@@ -237,51 +289,96 @@ export class FormulaService {
   }
 
   /** Makes a variant the active one of its family by hand; the one it replaces is retired, kept for rollback. */
-  async selectVariant(input: unknown, actor?: string): Promise<{ familyId: string; variantId: string; previousVariantId: string | null }> {
-    const p = parseInput(selectSchema, input);
-    return this.ledger.commit(({ sql }) => {
-      const events = this.activationEvents(sql, p.variantId, p.reason);
-      const r = events.result;
-      return { events: events.events, result: r };
-    }, actor);
+  async selectVariant(input: unknown, actor?: string): Promise<{ familyId: string; variantId: string; previousVariantId: string | null; decisionId: string }> {
+    const p = parseFormulaInput(selectSchema, input);
+    return this.ledger.commit(({ sql }) => this.activationEvents(sql, p.variantId, p.reason, { verdict: 'select' }), actor);
   }
 
   /**
    * The events that make `variantId` active: the previous active variant is retired (never deleted),
-   * the new one marked active, and the selection recorded. Used by promotion decisions too.
+   * the new one marked active, the selection recorded, and, unless `change.decisionId` names a decision
+   * the caller records in the same commit, a decision record saying who changed it and why. Every change
+   * of a family's active variant goes through here or through rollbackEvents, so each one has a decision
+   * whatever surface (CLI, MCP, VS Code, the promotion rule) asked for it.
+   * Throws LedgerError: not_found for an unknown variant; conflict when it is already active or was rejected.
    */
-  activationEvents(sql: Sql, variantId: string, reason: string): { events: NewEvent[]; result: { familyId: string; variantId: string; previousVariantId: string | null } } {
-    const v = sql.get<{ family_id: string; status: string }>('SELECT family_id, status FROM variants WHERE id = ?', [variantId]);
+  activationEvents(sql: Sql, variantId: string, reason: string, change: ActiveChange): { events: NewEvent[]; result: ActiveChangeResult } {
+    const v = sql.get<{ family_id: string; status: string; status_reason: string | null }>('SELECT family_id, status, status_reason FROM variants WHERE id = ?', [variantId]);
     if (!v) throw notFound('variantId', 'variant', variantId);
     const fam = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [v.family_id])!;
     if (fam.active_variant === variantId) throw conflict(`variant ${variantId} is already the active variant of ${v.family_id}`, 'variantId');
+    if (v.status === 'rejected') {
+      throw conflict(`variant ${variantId} was rejected${v.status_reason ? ` (${v.status_reason})` : ''}; a rejected variant is never made active again — propose a different change`, 'variantId');
+    }
     const events: NewEvent[] = [];
+    const decision = this.changeDecision(sql, v.family_id, variantId, fam.active_variant, reason, change);
+    if (decision.event) events.push(decision.event);
     if (fam.active_variant) events.push(event('variant.status_changed', { variantId: fam.active_variant, status: 'retired', reason: `replaced by ${variantId}` }));
     events.push(event('variant.status_changed', { variantId, status: 'active', reason }));
     events.push(event('family.active_set', { familyId: v.family_id, variantId, previousVariantId: fam.active_variant, reason }));
-    return { events, result: { familyId: v.family_id, variantId, previousVariantId: fam.active_variant } };
+    return { events, result: { familyId: v.family_id, variantId, previousVariantId: fam.active_variant, decisionId: decision.id } };
   }
 
-  /** Goes back to the variant that was active before the current one. */
-  async rollback(input: unknown, actor?: string): Promise<{ familyId: string; variantId: string; previousVariantId: string | null }> {
-    const p = parseInput(rollbackSchema, input);
-    return this.ledger.commit(({ sql }) => this.rollbackEvents(sql, p.familyId, p.reason), actor);
+  /**
+   * Goes back to the variant that was active before the current one: the latest variant in the family's
+   * selection history, other than the current one, that was not rejected since. The variant rolled away
+   * from is rejected. Throws LedgerError conflict when no such variant exists.
+   */
+  async rollback(input: unknown, actor?: string): Promise<{ familyId: string; variantId: string; previousVariantId: string | null; decisionId: string }> {
+    const p = parseFormulaInput(rollbackSchema, input);
+    return this.ledger.commit(({ sql }) => this.rollbackEvents(sql, p.familyId, p.reason, { verdict: 'rollback' }), actor);
   }
 
-  rollbackEvents(sql: Sql, familyId: string, reason: string): { events: NewEvent[]; result: { familyId: string; variantId: string; previousVariantId: string | null } } {
+  /** The variant a rollback of the family would make active now, or null when there is none (see rollback). */
+  rollbackTarget(familyId: string): string | null {
+    return this.rollbackTargetIn(this.ledger.sql, familyId);
+  }
+
+  private rollbackTargetIn(sql: Sql, familyId: string): string | null {
+    const fam = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [familyId]);
+    if (!fam?.active_variant) return null;
+    // The selections are the history of the active pointer; walking it backwards skips the current variant
+    // and every variant rejected since it was active, so a rollback never revives a rejected variant.
+    const row = sql.get<{ variant_id: string }>(
+      `SELECT s.variant_id FROM selections s JOIN variants v ON v.id = s.variant_id
+       WHERE s.family_id = ? AND s.variant_id <> ? AND v.status <> 'rejected' ORDER BY s.seq DESC LIMIT 1`,
+      [familyId, fam.active_variant]);
+    return row?.variant_id ?? null;
+  }
+
+  /** The events of a rollback (see rollback); `change` as in activationEvents. */
+  rollbackEvents(sql: Sql, familyId: string, reason: string, change: ActiveChange): { events: NewEvent[]; result: ActiveChangeResult } {
     const fam = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [familyId]);
     if (!fam) throw notFound('familyId', 'family', familyId);
-    const last = sql.get<{ previous_variant_id: string | null }>(
-      'SELECT previous_variant_id FROM selections WHERE family_id = ? AND variant_id = ? ORDER BY seq DESC LIMIT 1', [familyId, fam.active_variant]);
-    if (!last?.previous_variant_id) throw conflict(`family ${familyId} has no earlier active variant to roll back to`, 'familyId');
-    const events = this.activationEvents(sql, last.previous_variant_id, reason);
+    const target = this.rollbackTargetIn(sql, familyId);
+    if (!target || !fam.active_variant) throw conflict(`family ${familyId} has no earlier active variant that was not rejected to roll back to`, 'familyId');
+    const activation = this.activationEvents(sql, target, reason, change);
     // The variant rolled away from is rejected rather than merely retired, so it is not proposed again unnoticed.
-    events.events.splice(0, 1, event('variant.status_changed', { variantId: fam.active_variant!, status: 'rejected', reason: `rolled back: ${reason}` }));
-    return events;
+    const retiredAt = activation.events.findIndex((e) => e.kind === 'variant.status_changed' && (e.payload as { variantId: string }).variantId === fam.active_variant);
+    activation.events.splice(retiredAt, 1, event('variant.status_changed', { variantId: fam.active_variant, status: 'rejected', reason: `rolled back: ${reason}` }));
+    return activation;
   }
 
+  /** The decision record of a change of the active variant, unless the caller records its own. */
+  private changeDecision(sql: Sql, familyId: string, variantId: string, previous: string | null, reason: string, change: ActiveChange): { id: string; event: NewEvent | null } {
+    if ('decisionId' in change) return { id: change.decisionId, event: null };
+    const decisionId = newId('d', (x) => !!sql.get('SELECT 1 FROM decisions WHERE id = ?', [x]));
+    const policy = sql.get<{ policy_version: number | null; policy_hash: string | null }>('SELECT policy_version, policy_hash FROM families WHERE id = ?', [familyId]);
+    // A rollback is about the variant rolled away from; a selection or promotion about the one made active.
+    const rollingBack = change.verdict === 'rollback' && previous !== null;
+    const detail: ActiveChangeDetail = { kind: 'active_change', from: previous, to: variantId };
+    return {
+      id: decisionId,
+      event: event('decision.recorded', {
+        decisionId, familyId, candidateId: rollingBack ? previous : variantId, incumbentId: rollingBack ? variantId : previous, trialId: null,
+        stage: 'manual', verdict: change.verdict, reason, policyVersion: policy?.policy_version ?? null, policyHash: policy?.policy_hash ?? null, detail,
+      }),
+    };
+  }
+
+  /** Rejects a variant that is not active, so it is never trialled or made active again. */
   async rejectVariant(input: unknown, actor?: string): Promise<{ variantId: string }> {
-    const p = parseInput(rejectSchema, input);
+    const p = parseFormulaInput(rejectSchema, input);
     return this.ledger.commit(({ sql }) => {
       const v = sql.get<{ status: string }>('SELECT status FROM variants WHERE id = ?', [p.variantId]);
       if (!v) throw notFound('variantId', 'variant', p.variantId);
@@ -296,7 +393,7 @@ export class FormulaService {
    * active one. The run records the family, variant and generation that actually ran.
    */
   async startRunFromFormula(input: unknown, actor?: string): Promise<{ runId: string; variantId: string; generation: number; arm: string | null; nodeIds: string[] }> {
-    const p = parseInput(startFromFormulaSchema, input);
+    const p = parseFormulaInput(startFromFormulaSchema, input);
     const sql = this.ledger.sql;
     await this.ledger.refresh();
     if (!sql.get('SELECT 1 FROM families WHERE id = ?', [p.family])) {
@@ -416,4 +513,13 @@ function toVariant(r: RawVariant): VariantRow {
     mutation: r.mutation ? JSON.parse(r.mutation) as unknown : null, summary: r.summary, proposedBy: r.proposed_by, contentHash: r.content_hash,
     status: r.status, statusReason: r.status_reason, createdAt: r.created_at, runs: r.runs, finishedRuns: r.finished, successes: r.successes,
   };
+}
+
+/**
+ * The one display id of a variant: its generation and its id, e.g. `g3·v-7ecaea40`. The id is what every
+ * command and tool accepts, so a person can copy it from anywhere it is shown; the generation says where
+ * it stands in the family. Trial ids (`t-…`) name trials, not variants, and are shown as themselves.
+ */
+export function formatVariant(v: { id: string; generation: number }): string {
+  return `g${v.generation}·${v.id}`;
 }

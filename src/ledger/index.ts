@@ -16,8 +16,8 @@ export function openLedger(dir: string, options: LedgerOptions = {}): Promise<Le
   return Ledger.open(dir, options);
 }
 
-export { FormulaService } from './families';
-export type { FamilyRow, Lineage, SelectionRow, VariantChooser, VariantRow } from './families';
+export { FormulaService, formatVariant } from './families';
+export type { ActiveChange, ActiveChangeDetail, ActiveChangeResult, ActiveChangeVerdict, FamilyRow, Lineage, SelectionRow, VariantChooser, VariantRow } from './families';
 export { PromotionService, REPLAY_ARM } from './promotion/service';
 export type {
   Assessment, DecisionDetail, DecisionRecord, EvaluationAction, EvaluationResult, PersonDecision, PolicyRecord, RecordedVerdict, TrialRow,

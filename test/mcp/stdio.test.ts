@@ -52,7 +52,7 @@ test('the ledger is --ledger, else GASCITY_LEDGER_DIR, else what the workspace p
   writeLedgerPointer(workspace, a);
   assert.deepEqual(await readyRuns({ args: ['--workspace', workspace] }), [runA], 'the pointer file of --workspace');
   fs.mkdirSync(path.join(workspace, 'src'));
-  assert.deepEqual(await readyRuns({ cwd: path.join(workspace, 'src') }), [runA], 'the pointer file found from the working folder');
+  assert.deepEqual(await readyRuns({ cwd: workspace }), [runA], 'the pointer file of the working folder');
 
   const plain = tempDir('gascity-stdio-plain-');
   const runPlain = await ledgerWithRun(path.join(plain, '.gascity', 'ledger'));

@@ -31,9 +31,34 @@ function fieldChanges<T extends object>(before: T, after: T, fields: Array<keyof
     .map((field) => ({ field: String(field), before: before[field], after: after[field] }));
 }
 
-/** Ids kept in order by the longest common subsequence; the ids outside it are the ones that moved. */
+/**
+ * Ids kept in order by the longest common subsequence; the ids outside it are the ones that moved. Step
+ * ids are unique, so the subsequence is the longest increasing run of parent positions in child order,
+ * found by patience sorting in O(n log n) (Fredman 1975; Gusfield, "Algorithms on Strings, Trees, and
+ * Sequences", 12.5) rather than the O(n·m) table, which would need gigabytes for a formula of 38,000 steps.
+ */
 function commonOrder(a: readonly string[], b: readonly string[]): Set<string> {
-  return new Set(commonIndexes(a, b).map(([i]) => a[i] as string));
+  const positionInA = new Map(a.map((id, i) => [id, i]));
+  const sequence = b.map((id) => positionInA.get(id)).filter((i): i is number => i !== undefined);
+  // tails[k]: index in `sequence` of the smallest tail of an increasing run of length k + 1.
+  const tails: number[] = [];
+  const previous = new Array<number>(sequence.length).fill(-1);
+  sequence.forEach((value, i) => {
+    let low = 0;
+    let high = tails.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((sequence[tails[mid] as number] as number) < value) low = mid + 1;
+      else high = mid;
+    }
+    if (low > 0) previous[i] = tails[low - 1] as number;
+    tails[low] = i;
+  });
+  const kept = new Set<string>();
+  for (let i = tails.length > 0 ? (tails[tails.length - 1] as number) : -1; i >= 0; i = previous[i] as number) {
+    kept.add(a[sequence[i] as number] as string);
+  }
+  return kept;
 }
 
 /** The changes that turn `parent` into `child`, in a stable order: formula, vars, then steps. */
@@ -54,6 +79,7 @@ export function diffFormulas(parent: Formula, child: Formula): FormulaChange[] {
     }
   }
   const parentSteps = new Map(parent.steps.map((step) => [step.id, step]));
+  const parentIndex = new Map(parent.steps.map((step, i) => [step.id, i]));
   const childSteps = new Map(child.steps.map((step) => [step.id, step]));
   for (const step of parent.steps) {
     if (!childSteps.has(step.id)) changes.push({ kind: 'step_removed', stepId: step.id, step });
@@ -68,7 +94,7 @@ export function diffFormulas(parent: Formula, child: Formula): FormulaChange[] {
       return;
     }
     if (!kept.has(step.id)) {
-      changes.push({ kind: 'step_moved', stepId: step.id, from: parent.steps.indexOf(before), to: index });
+      changes.push({ kind: 'step_moved', stepId: step.id, from: parentIndex.get(step.id) as number, to: index });
     }
     const fields = fieldChanges(before, step, STEP_FIELDS);
     if (fields.length > 0) changes.push({ kind: 'step_changed', stepId: step.id, fields });
@@ -102,28 +128,50 @@ function diffLines(before: string, after: string, indent: string): string[] {
   return out;
 }
 
+/** Most cells of the line-diff table; beyond it the differing middle is shown as removed, then added. */
+const MAX_DIFF_CELLS = 4_000_000;
+
+/**
+ * Pairs of equal lines kept by a longest common subsequence. Common leading and trailing lines are
+ * matched first (linear); the table for the rest is built only when it has at most MAX_DIFF_CELLS
+ * cells, so a diff of two long texts stays correct (every line shown once) and bounded in memory.
+ */
 function commonIndexes(a: readonly string[], b: readonly string[]): Array<[number, number]> {
-  const table: number[][] = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
-  for (let i = a.length - 1; i >= 0; i -= 1) {
-    for (let j = b.length - 1; j >= 0; j -= 1) {
-      const row = table[i] as number[];
-      row[j] = a[i] === b[j] ? (table[i + 1] as number[])[j + 1]! + 1 : Math.max((table[i + 1] as number[])[j]!, row[j + 1]!);
-    }
+  let start = 0;
+  while (start < a.length && start < b.length && a[start] === b[start]) start += 1;
+  let endA = a.length;
+  let endB = b.length;
+  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
+    endA -= 1;
+    endB -= 1;
   }
   const pairs: Array<[number, number]> = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length && j < b.length) {
-    if (a[i] === b[j]) {
-      pairs.push([i, j]);
-      i += 1;
-      j += 1;
-    } else if ((table[i + 1] as number[])[j]! >= (table[i] as number[])[j + 1]!) {
-      i += 1;
-    } else {
-      j += 1;
+  for (let k = 0; k < start; k += 1) pairs.push([k, k]);
+  const n = endA - start;
+  const m = endB - start;
+  if (n > 0 && m > 0 && (n + 1) * (m + 1) <= MAX_DIFF_CELLS) {
+    const table: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+    for (let i = n - 1; i >= 0; i -= 1) {
+      for (let j = m - 1; j >= 0; j -= 1) {
+        const row = table[i] as number[];
+        row[j] = a[start + i] === b[start + j] ? (table[i + 1] as number[])[j + 1]! + 1 : Math.max((table[i + 1] as number[])[j]!, row[j + 1]!);
+      }
+    }
+    let i = 0;
+    let j = 0;
+    while (i < n && j < m) {
+      if (a[start + i] === b[start + j]) {
+        pairs.push([start + i, start + j]);
+        i += 1;
+        j += 1;
+      } else if ((table[i + 1] as number[])[j]! >= (table[i] as number[])[j + 1]!) {
+        i += 1;
+      } else {
+        j += 1;
+      }
     }
   }
+  for (let k = 0; endA + k < a.length; k += 1) pairs.push([endA + k, endB + k]);
   return pairs;
 }
 

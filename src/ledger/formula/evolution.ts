@@ -2,13 +2,13 @@
 // committed like code. The lineage lives in comment lines: the formula parser ignores comments, so the
 // content hash (and therefore the variant's identity) depends on the formula alone.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { join, posix, relative, isAbsolute } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { basicString, canonicalize, contentHash } from './canonical';
-import { parseFormula } from './parse';
+import { MAX_FORMULA_LENGTH, parseFormula } from './parse';
 import type { Formula, Problem } from './types';
-import { NAME_PATTERN } from './validate';
+import { familyNameProblem } from './validate';
 
 export const EVOLUTION_DIR = 'formulas/evolution';
 const LINEAGE_PREFIX = '# lineage: ';
@@ -31,7 +31,37 @@ export interface EvolutionEntry extends Lineage {
 }
 
 function checkFamily(family: string): void {
-  if (!NAME_PATTERN.test(family)) throw new Error(`family "${family}" is not a plain lowercase name, so it cannot be a folder name`);
+  const problem = familyNameProblem(family);
+  if (problem) throw new Error(`family "${family.length > 60 ? `${family.slice(0, 60)}…` : family}" cannot be a folder name: ${problem}`);
+}
+
+/**
+ * Throws unless `folder` (which exists) lies inside `rootDir` once symbolic links are resolved: a
+ * `formulas` or `formulas/evolution` that links elsewhere would otherwise send evolution files (or
+ * reads) outside the workspace.
+ */
+async function checkInside(rootDir: string, folder: string): Promise<void> {
+  const [root, real] = await Promise.all([realpath(rootDir), realpath(folder)]);
+  const rel = relative(root, real);
+  if (rel.startsWith('..') || isAbsolute(rel)) {
+    throw new Error(`${folder} leads outside the workspace (to ${real}) through a symbolic link; evolution files are kept inside ${root} — replace the link with a folder`);
+  }
+}
+
+/**
+ * Throws unless the evolution folder of `family` under `rootDir`, as far as it exists, lies inside
+ * `rootDir` once symbolic links are resolved. Called before a variant is recorded, so a mutation whose
+ * file could not be written where it belongs is refused before anything is written.
+ */
+export async function checkEvolutionFolder(rootDir: string, family: string): Promise<void> {
+  checkFamily(family);
+  for (const folder of [join(rootDir, EVOLUTION_DIR, family), join(rootDir, EVOLUTION_DIR), join(rootDir, 'formulas')]) {
+    const exists = await stat(folder).then(() => true, () => false);
+    if (exists) {
+      await checkInside(rootDir, folder);
+      return;
+    }
+  }
 }
 
 /** `formulas/evolution/<family>/g<generation>-<hash8>.formula.toml`, relative to the workspace root. */
@@ -80,6 +110,7 @@ export async function writeEvolutionFile(rootDir: string, formula: Formula, line
   const existing = await readFile(target, 'utf8').catch(() => null);
   if (existing === text) return { path, hash, written: false };
   await mkdir(folder, { recursive: true });
+  await checkInside(rootDir, folder);
   const temp = join(folder, `.${hash.slice(0, 8)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
     const handle = await open(temp, 'w');
@@ -157,10 +188,23 @@ export async function readEvolutionDir(rootDir: string): Promise<{ entries: Evol
   const problems: Problem[] = [];
   const base = join(rootDir, EVOLUTION_DIR);
   const families = await readdir(base, { withFileTypes: true }).catch(() => []);
+  if (families.length > 0) {
+    try {
+      await checkInside(rootDir, base);
+    } catch (error) {
+      return { entries, problems: [{ file: EVOLUTION_DIR, line: 0, field: '', message: (error as Error).message, fix: `Make ${EVOLUTION_DIR} a real folder inside the workspace.` }] };
+    }
+  }
+  // Symbolic links (to folders or files) are skipped: Dirent reports them as links, not as folders or files.
   for (const family of families.filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
-    const names = (await readdir(join(base, family))).filter((name) => name.endsWith('.formula.toml')).sort();
+    const names = (await readdir(join(base, family), { withFileTypes: true })).filter((d) => d.isFile() && d.name.endsWith('.formula.toml')).map((d) => d.name).sort();
     for (const name of names) {
       const path = posix.join(EVOLUTION_DIR, family, name);
+      const size = (await stat(join(base, family, name))).size;
+      if (size > MAX_FORMULA_LENGTH) {
+        problems.push({ file: path, line: 1, field: '', message: `the file has ${size} bytes; a formula may have at most ${MAX_FORMULA_LENGTH}`, fix: 'Remove the file; an evolved variant is never that large.' });
+        continue;
+      }
       const source = await readFile(join(base, family, name), 'utf8');
       const { entry, problems: fileProblems } = parseEvolutionFile(source, path);
       problems.push(...fileProblems);

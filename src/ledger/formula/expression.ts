@@ -10,6 +10,11 @@
 import type { VarValue } from './types';
 import { varText } from './template';
 
+/** Longest condition, in characters: a `when` is one line of logic, and the bound keeps every walk over its tree short. */
+export const MAX_CONDITION_LENGTH = 2000;
+/** Deepest nesting of parentheses and `not` in a condition; the parser recurses once per level. */
+export const MAX_CONDITION_DEPTH = 32;
+
 export type Expression =
   | { kind: 'literal'; value: string | boolean }
   | { kind: 'var'; name: string }
@@ -33,7 +38,12 @@ export class ExpressionError extends Error {
   }
 }
 
+const WORD = /[A-Za-z_][A-Za-z0-9_-]*/y;
+
 function tokenize(source: string): Token[] {
+  if (source.length > MAX_CONDITION_LENGTH) {
+    throw new ExpressionError(`the condition has ${source.length} characters; at most ${MAX_CONDITION_LENGTH} are allowed`, MAX_CONDITION_LENGTH);
+  }
   const tokens: Token[] = [];
   let i = 0;
   while (i < source.length) {
@@ -68,7 +78,8 @@ function tokenize(source: string): Token[] {
       i += 1;
       continue;
     }
-    const word = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(source.slice(i));
+    WORD.lastIndex = i;
+    const word = WORD.exec(source);
     if (word) {
       tokens.push({ kind: 'name', value: word[0], at: i });
       i += word[0].length;
@@ -79,10 +90,20 @@ function tokenize(source: string): Token[] {
   return tokens;
 }
 
-/** Parses a condition; throws ExpressionError saying where and what is wrong. */
+/**
+ * Parses a condition; throws ExpressionError saying where and what is wrong, including a condition longer
+ * than MAX_CONDITION_LENGTH or nested deeper than MAX_CONDITION_DEPTH (so no input can overflow the stack).
+ */
 export function parseExpression(source: string): Expression {
   const tokens = tokenize(source);
   let position = 0;
+  let depth = 0;
+  const deeper = (at: number): void => {
+    depth += 1;
+    if (depth > MAX_CONDITION_DEPTH) {
+      throw new ExpressionError(`the condition nests parentheses and "not" more than ${MAX_CONDITION_DEPTH} deep`, at);
+    }
+  };
   const peek = (): Token | undefined => tokens[position];
   const isWord = (word: string): boolean => {
     const token = peek();
@@ -107,8 +128,11 @@ export function parseExpression(source: string): Expression {
   }
   function parseNot(): Expression {
     if (isWord('not')) {
+      deeper((peek() as Token).at);
       position += 1;
-      return { kind: 'not', operand: parseNot() };
+      const operand = parseNot();
+      depth -= 1;
+      return { kind: 'not', operand };
     }
     const left = parseOperand();
     const token = peek();
@@ -123,7 +147,9 @@ export function parseExpression(source: string): Expression {
     if (!token) throw new ExpressionError('the condition ends where a value was expected', source.length);
     position += 1;
     if (token.kind === 'op' && token.value === '(') {
+      deeper(token.at);
       const inner = parseOr();
+      depth -= 1;
       const close = peek();
       if (!close || close.kind !== 'op' || close.value !== ')') {
         throw new ExpressionError('"(" is not closed by ")"', token.at);
@@ -151,25 +177,17 @@ export function parseExpression(source: string): Expression {
   return tree;
 }
 
-/** Variable names a condition reads. */
+/** Variable names a condition reads, in order of first appearance. */
 export function expressionVars(expression: Expression): string[] {
   const names = new Set<string>();
-  const walk = (node: Expression): void => {
-    switch (node.kind) {
-      case 'literal':
-        return;
-      case 'var':
-        names.add(node.name);
-        return;
-      case 'not':
-        walk(node.operand);
-        return;
-      default:
-        walk(node.left);
-        walk(node.right);
-    }
-  };
-  walk(expression);
+  // An explicit stack: a long chain of `and` builds a tree as deep as the chain is long.
+  const stack: Expression[] = [expression];
+  while (stack.length > 0) {
+    const node = stack.pop() as Expression;
+    if (node.kind === 'var') names.add(node.name);
+    else if (node.kind === 'not') stack.push(node.operand);
+    else if (node.kind !== 'literal') stack.push(node.right, node.left);
+  }
   return [...names];
 }
 

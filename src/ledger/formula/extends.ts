@@ -1,7 +1,10 @@
 // Flattening `extends`: a child formula starts from its parent's steps and variables, drops the steps it
 // names in remove_steps, merges its own steps over the parent's by id and appends the new ones.
 import type { Formula, Issue, Problem, Step, StepKey } from './types';
-import { validateFormula } from './validate';
+import { listNames, validateFormula } from './validate';
+
+/** Longest chain of extends (a child, its parent, the parent's parent, …): deeper chains are refused. */
+export const MAX_EXTENDS_DEPTH = 16;
 
 export type FormulaLookup = (name: string) => Formula | undefined;
 
@@ -33,17 +36,21 @@ function applyChild(parent: Formula, child: Formula, issues: Issue[]): Formula {
   const parentIds = new Set(parent.steps.map((step) => step.id));
   for (const id of child.removeSteps) {
     if (!parentIds.has(id)) {
-      issues.push({ field: 'remove_steps', message: `formula "${child.name}" removes step "${id}", but its parent "${parent.name}" has no such step`, fix: `Use one of the parent's step ids: ${[...parentIds].map((s) => `"${s}"`).join(', ')}.` });
+      issues.push({ field: 'remove_steps', message: `formula "${child.name}" removes step "${id}", but its parent "${parent.name}" has no such step`, fix: `Use one of the parent's step ids: ${listNames([...parentIds])}.` });
     }
   }
   const removed = new Set(child.removeSteps);
   const steps = parent.steps.filter((step) => !removed.has(step.id)).map((step) => structuredClone(step));
+  // Positions by id, so merging is linear in the steps rather than a search per child step.
+  const position = new Map<string, number>();
+  steps.forEach((step, i) => position.set(step.id, i));
   for (const step of child.steps) {
-    const at = steps.findIndex((existing) => existing.id === step.id);
+    const at = position.get(step.id) ?? -1;
     if (at >= 0) {
       steps[at] = mergeStep(steps[at] as Step, step, child.stepKeys[step.id] ?? []);
     } else {
       // A new step takes every key from the child; keys it left out keep their defaults.
+      position.set(step.id, steps.length);
       steps.push(structuredClone(step));
     }
   }
@@ -61,7 +68,8 @@ function applyChild(parent: Formula, child: Formula, issues: Issue[]): Formula {
 
 /**
  * The flat formula a child describes, or the problems: a missing parent, an extends cycle (named as
- * a path), removals of unknown steps, and anything the flat result fails in validateFormula.
+ * a path), a chain deeper than MAX_EXTENDS_DEPTH, removals of unknown steps, and anything the flat
+ * result fails in validateFormula.
  * `file` labels the problems; their line is 0 because they may come from several files.
  */
 export function resolveExtends(formula: Formula, lookup: FormulaLookup, file = `${formula.name}.formula.toml`): ResolveResult {
@@ -74,6 +82,10 @@ export function resolveExtends(formula: Formula, lookup: FormulaLookup, file = `
     if (loop >= 0) {
       const path = [...chain.slice(loop).map((member) => member.name), parentName];
       issues.push({ field: 'extends', message: `extends forms a cycle: ${path.join(' → ')}`, fix: `Make one of these formulas stop extending the next (for example remove extends from "${current.name}").` });
+      break;
+    }
+    if (chain.length > MAX_EXTENDS_DEPTH) {
+      issues.push({ field: 'extends', message: `extends goes more than ${MAX_EXTENDS_DEPTH} formulas deep (${chain.slice(0, 3).map((member) => member.name).join(' → ')} → …)`, fix: 'Flatten the chain: let a formula extend one that is closer to the root.' });
       break;
     }
     const parent = lookup(parentName);

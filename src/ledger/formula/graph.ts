@@ -3,6 +3,7 @@
 /**
  * Every cycle in a needs graph, one per strongly connected component, each as a path that starts and
  * ends at the same step (`a → b → a`). Edges to unknown steps are ignored; they are reported elsewhere.
+ * Linear in steps plus needs when `needsOf` is a constant-time lookup.
  */
 export function findCycles(ids: readonly string[], needsOf: (id: string) => readonly string[]): string[][] {
   const known = new Set(ids);
@@ -13,32 +14,47 @@ export function findCycles(ids: readonly string[], needsOf: (id: string) => read
   const components: string[][] = [];
   let counter = 0;
 
-  // Tarjan's algorithm; recursion depth is bounded by the number of steps, which is small.
-  const visit = (id: string): void => {
-    index.set(id, counter);
-    low.set(id, counter);
-    counter += 1;
-    stack.push(id);
-    onStack.add(id);
-    for (const next of needsOf(id)) {
-      if (!known.has(next)) continue;
-      if (!index.has(next)) {
-        visit(next);
-        low.set(id, Math.min(low.get(id) as number, low.get(next) as number));
-      } else if (onStack.has(next)) {
-        low.set(id, Math.min(low.get(id) as number, index.get(next) as number));
+  // Tarjan's algorithm with an explicit stack of frames (the node and how many of its needs were
+  // visited), so a chain of tens of thousands of steps cannot overflow the call stack.
+  const visit = (root: string): void => {
+    const frames: Array<{ id: string; needs: readonly string[]; next: number }> = [];
+    const enter = (id: string): void => {
+      index.set(id, counter);
+      low.set(id, counter);
+      counter += 1;
+      stack.push(id);
+      onStack.add(id);
+      frames.push({ id, needs: needsOf(id), next: 0 });
+    };
+    enter(root);
+    while (frames.length > 0) {
+      const frame = frames[frames.length - 1] as { id: string; needs: readonly string[]; next: number };
+      const id = frame.id;
+      if (frame.next < frame.needs.length) {
+        const next = frame.needs[frame.next] as string;
+        frame.next += 1;
+        if (!known.has(next)) continue;
+        if (!index.has(next)) {
+          enter(next);
+        } else if (onStack.has(next)) {
+          low.set(id, Math.min(low.get(id) as number, index.get(next) as number));
+        }
+        continue;
       }
-    }
-    if (low.get(id) === index.get(id)) {
-      const component: string[] = [];
-      let member: string;
-      do {
-        member = stack.pop() as string;
-        onStack.delete(member);
-        component.push(member);
-      } while (member !== id);
-      const selfLoop = component.length === 1 && needsOf(id).includes(id);
-      if (component.length > 1 || selfLoop) components.push(component);
+      frames.pop();
+      const parent = frames[frames.length - 1];
+      if (parent) low.set(parent.id, Math.min(low.get(parent.id) as number, low.get(id) as number));
+      if (low.get(id) === index.get(id)) {
+        const component: string[] = [];
+        let member: string;
+        do {
+          member = stack.pop() as string;
+          onStack.delete(member);
+          component.push(member);
+        } while (member !== id);
+        const selfLoop = component.length === 1 && frame.needs.includes(id);
+        if (component.length > 1 || selfLoop) components.push(component);
+      }
     }
   };
   for (const id of ids) if (!index.has(id)) visit(id);
@@ -52,8 +68,9 @@ export function findCycles(ids: readonly string[], needsOf: (id: string) => read
       const previous = new Map<string, string>();
       const queue = [start];
       let found = false;
-      while (queue.length > 0 && !found) {
-        const current = queue.shift() as string;
+      // A read index instead of shift(), which would copy the queue each time on a large component.
+      for (let head = 0; head < queue.length && !found; head += 1) {
+        const current = queue[head] as string;
         for (const next of needsOf(current)) {
           if (!members.has(next)) continue;
           if (next === start) {

@@ -4,7 +4,8 @@ import { evaluateExpression, parseExpression } from './expression';
 import { contentHash } from './canonical';
 import { listFromValue, substitute } from './template';
 import type { Formula, Gate, Problem, Retry, VarValue } from './types';
-import { checkVarValue, validateFormula } from './validate';
+import { isUnsafeKey } from './names';
+import { checkVarValue, listNames, validateFormula } from './validate';
 
 export interface NodeSpec {
   stepId: string;
@@ -59,8 +60,10 @@ export function resolveVars(formula: Formula, given: Record<string, VarValue>): 
   const vars: Record<string, VarValue> = {};
   const declared = Object.keys(formula.vars);
   for (const name of Object.keys(given)) {
-    if (!Object.prototype.hasOwnProperty.call(formula.vars, name)) {
-      problems.push(problem(`vars.${name}`, `variable "${name}" is not declared by formula "${formula.name}"`, `Use one of ${declared.map((v) => `"${v}"`).join(', ') || '(no variables)'}, or declare it in the formula.`));
+    if (isUnsafeKey(name)) {
+      problems.push(problem(`vars.${name}`, `"${name}" cannot be a variable name`, 'Remove it; __proto__, constructor and prototype are never variables.'));
+    } else if (!Object.prototype.hasOwnProperty.call(formula.vars, name)) {
+      problems.push(problem(`vars.${name}`, `variable "${name}" is not declared by formula "${formula.name}"`, `Use one of ${listNames(declared) || '(no variables)'}, or declare it in the formula.`));
     }
   }
   for (const name of declared.sort()) {
@@ -82,7 +85,7 @@ export function resolveVars(formula: Formula, given: Record<string, VarValue>): 
     }
     const wrong = checkVarValue(spec, value);
     if (wrong) {
-      problems.push(problem(`vars.${name}`, `variable "${name}" is not allowed: ${wrong}`, spec.enum ? `Use one of ${spec.enum.map((v) => `"${v}"`).join(', ')}.` : `Give a value that matches /${spec.pattern}/.`));
+      problems.push(problem(`vars.${name}`, `variable "${name}" is not allowed: ${wrong}`, spec.enum ? `Use one of ${listNames(spec.enum)}.` : `Give a value that matches /${spec.pattern}/.`));
       continue;
     }
     vars[name] = structuredClone(value);
@@ -121,8 +124,9 @@ export function instantiate(formula: Formula, given: Record<string, VarValue>, o
   const keysOf = new Map<string, string[]>();
   const nodes: NodeSpec[] = [];
   for (const step of formula.steps) {
-    const needs: string[] = [];
-    for (const need of step.needs) for (const key of keysOf.get(need) ?? []) if (!needs.includes(key)) needs.push(key);
+    const needSet = new Set<string>();
+    for (const need of step.needs) for (const key of keysOf.get(need) ?? []) needSet.add(key);
+    const needs = [...needSet];
     const baseValues: Record<string, VarValue> = { ...vars };
     const conditionHolds = (values: Record<string, VarValue>): boolean => step.when === null || evaluateExpression(parseExpression(step.when), values);
     const list = step.forEach !== null || lists.has(step.id) ? (lists.get(step.id) ?? []) : null;

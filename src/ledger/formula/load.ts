@@ -1,9 +1,9 @@
 // Loading a folder of formula files. One bad file never keeps the others from loading: each file's
 // problems are reported with its name, and the good formulas are returned alongside.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveExtends } from './extends';
-import { parseFormula } from './parse';
+import { MAX_FORMULA_LENGTH, parseFormula } from './parse';
 import { SourceLocator } from './locate';
 import type { Formula, Problem } from './types';
 
@@ -40,6 +40,12 @@ export async function loadFormulaDir(dir: string): Promise<FormulaDirectory> {
     const file = join(dir, name);
     let source: string;
     try {
+      // A huge file is refused before it is read, so it costs neither the memory nor the time.
+      const size = (await stat(file)).size;
+      if (size > MAX_FORMULA_LENGTH) {
+        problems.push({ file, line: 1, field: '', message: `the file has ${size} bytes; a formula may have at most ${MAX_FORMULA_LENGTH}`, fix: 'Split the workflow into formulas that start each other through run gates.' });
+        continue;
+      }
       source = await readFile(file, 'utf8');
     } catch (error) {
       problems.push({ file, line: 0, field: '', message: `the file could not be read: ${(error as Error).message}`, fix: 'Check that the file exists and is readable.' });

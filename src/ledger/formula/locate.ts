@@ -2,6 +2,9 @@
 // scanning the source. The scan understands table headers, array-of-tables headers, dotted keys and
 // multi-line strings, which is all a formula file uses.
 
+/** Key parts beyond this depth are not located (a formula's deepest field has four). */
+const MAX_KEY_PARTS = 16;
+
 export interface Position {
   line: number;
   column: number;
@@ -51,17 +54,21 @@ export class SourceLocator {
         if (text.split(open).length % 2 === 0) open = null;
         return;
       }
-      const arrayHeader = /^\s*\[\[\s*([^\]]+?)\s*\]\]/.exec(text);
-      const header = arrayHeader ? null : /^\s*\[\s*([^\]]+?)\s*\]/.exec(text);
+      // Greedy classes followed by a fixed delimiter: no pattern here can backtrack more than linearly
+      // (a lazy `+?` before `\s*` did, on a line of many spaces inside a multi-line list).
+      const arrayHeader = /^\s*\[\[([^\]]*)\]\]/.exec(text);
+      const header = arrayHeader ? null : /^\s*\[([^\]]*)\]/.exec(text);
       if (arrayHeader || header) {
-        const parts = splitKey(((arrayHeader ?? header) as RegExpExecArray)[1] as string);
+        // Deeper keys than any formula uses are cut: their positions are never asked for, and each
+        // level costs a join of all the levels above it.
+        const parts = splitKey((((arrayHeader ?? header) as RegExpExecArray)[1] as string).trim()).slice(0, MAX_KEY_PARTS);
         table = this.resolveTable(parts, arrayCounts, arrayHeader !== null);
         this.remember(table.join('.'), line, text.search(/\S/) + 1);
         return;
       }
       const keyMatch = /^(\s*)((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=/.exec(text);
       if (!keyMatch) return;
-      const path = [...table, ...splitKey(keyMatch[2] as string)].join('.');
+      const path = [...table, ...splitKey(keyMatch[2] as string).slice(0, MAX_KEY_PARTS)].join('.');
       this.remember(path, line, (keyMatch[1] as string).length + 1);
       // A multi-line string opened on this line hides the lines after it until it closes.
       const value = text.slice(keyMatch[0].length);

@@ -3,7 +3,8 @@
 import * as z from 'zod';
 import { forEachVarName } from './template';
 import type { Formula, Gate, Problem, Retry, Step, VarSpec } from './types';
-import { validateFormula } from './validate';
+import { findUnsafeKey, isUnsafeKey } from './names';
+import { listNames, validateFormula } from './validate';
 
 const varValueSchema = z.union([z.string(), z.boolean(), z.array(z.string())]);
 
@@ -121,7 +122,7 @@ function describeOp(mutation: Mutation): string {
 function findStep(formula: Formula, id: string): number {
   const at = formula.steps.findIndex((step) => step.id === id);
   if (at < 0) {
-    throw new Refusal('stepId', `there is no step "${id}"`, `Use one of the step ids: ${formula.steps.map((step) => `"${step.id}"`).join(', ')}.`);
+    throw new Refusal('stepId', `there is no step "${id}"`, `Use one of the step ids: ${listNames(formula.steps.map((step) => step.id))}.`);
   }
   return at;
 }
@@ -133,7 +134,7 @@ function insertAfter(steps: Step[], step: Step, after: string | null | undefined
     steps.unshift(step);
   } else {
     const at = steps.findIndex((existing) => existing.id === after);
-    if (at < 0) throw new Refusal('after', `there is no step "${after}" to place it after`, `Use one of the step ids: ${formula.steps.map((s) => `"${s.id}"`).join(', ')}, or null for the first place.`);
+    if (at < 0) throw new Refusal('after', `there is no step "${after}" to place it after`, `Use one of the step ids: ${listNames(formula.steps.map((s) => s.id))}, or null for the first place.`);
     steps.splice(at + 1, 0, step);
   }
 }
@@ -197,6 +198,8 @@ function applyOne(formula: Formula, mutation: z.output<typeof mutationSchema>): 
       (formula.steps[findStep(formula, mutation.stepId)] as Step).review = mutation.review;
       return;
     case 'set_var':
+      // Assigning `__proto__` would replace the prototype of vars and the variable would vanish unseen.
+      if (isUnsafeKey(mutation.name)) throw new Refusal('name', `"${mutation.name}" cannot be a variable name`, 'Pick a plain name such as "mode"; __proto__, constructor and prototype are reserved.');
       formula.vars[mutation.name] = varSpecFromInput(mutation.spec);
       return;
     case 'remove_var':
@@ -234,6 +237,10 @@ export function applyMutations(formula: Formula, mutations: readonly unknown[]):
   }
   const working = structuredClone(formula);
   for (let index = 0; index < mutations.length; index += 1) {
+    const unsafe = findUnsafeKey(mutations[index]);
+    if (unsafe) {
+      return refuse(index, unsafe.path, `mutation ${index} uses "${unsafe.key}" as a key, which is never data`, 'Remove that key; __proto__, constructor and prototype are refused anywhere in a mutation.');
+    }
     const parsed = mutationSchema.safeParse(mutations[index]);
     if (!parsed.success) {
       const problems: Problem[] = parsed.error.issues.map((issue) => ({

@@ -2,6 +2,7 @@
 // Every problem found is reported with its line, not just the first, so one save shows the whole list.
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { SourceLocator } from './locate';
+import { isUnsafeKey } from './names';
 import { forEachVarName } from './template';
 import { STEP_KEYS } from './types';
 import type { Formula, Gate, Issue, Problem, Retry, RetryExhaustion, Step, StepKey, VarSpec, VarValue } from './types';
@@ -14,6 +15,45 @@ const EXHAUSTION: readonly RetryExhaustion[] = ['fail', 'skip', 'escalate'];
 const GATE_KINDS = ['human', 'timer', 'run'] as const;
 
 type Table = Record<string, unknown>;
+
+/** Largest formula file, in bytes (UTF-16 code units, as read): about 50,000 plain steps. */
+export const MAX_FORMULA_LENGTH = 8 * 1024 * 1024;
+/**
+ * Deepest nesting of tables and lists in a formula file. A formula needs four (`steps[i].retry.max`);
+ * the bound keeps every walk over the document short, whatever the file holds.
+ */
+export const MAX_TOML_DEPTH = 16;
+
+/**
+ * Keys that are never data (`__proto__`, `constructor`, `prototype`) and nesting deeper than
+ * MAX_TOML_DEPTH, anywhere in a parsed TOML document, as issues on the field where they occur. The walk
+ * uses an explicit stack, so no document can overflow the call stack.
+ */
+function hostileKeys(raw: unknown): Issue[] {
+  const issues: Issue[] = [];
+  const stack: Array<{ value: unknown; field: string; depth: number }> = [{ value: raw, field: '', depth: 0 }];
+  while (stack.length > 0) {
+    const { value, field, depth } = stack.pop() as { value: unknown; field: string; depth: number };
+    if (typeof value !== 'object' || value === null || value instanceof Date) continue;
+    if (depth > MAX_TOML_DEPTH) {
+      issues.push({ field, message: `tables and lists are nested more than ${MAX_TOML_DEPTH} deep here`, fix: 'A formula needs at most four levels (steps[i].retry.max); remove the extra nesting.' });
+      continue;
+    }
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => stack.push({ value: item, field: `${field}[${i}]`, depth: depth + 1 }));
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      const at = field ? `${field}.${key}` : key;
+      if (isUnsafeKey(key)) {
+        issues.push({ field: at, message: `"${key}" cannot be used as a key: it is never data, and reading it as such would change how the formula's objects behave`, fix: `Rename "${key}" (for a variable or a step, pick a plain name such as "mode").` });
+        continue;
+      }
+      stack.push({ value: (value as Table)[key], field: at, depth: depth + 1 });
+    }
+  }
+  return issues;
+}
 
 function isTable(value: unknown): value is Table {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
@@ -39,7 +79,8 @@ class ShapeReader {
 
   unknownKeys(table: Table, at: string, allowed: readonly string[], what: string): void {
     for (const key of Object.keys(table)) {
-      if (!allowed.includes(key)) {
+      // Prototype keys are reported once, by hostileKeys.
+      if (!allowed.includes(key) && !isUnsafeKey(key)) {
         const field = at ? `${at}.${key}` : key;
         this.issues.push({ field, message: `unknown key "${key}" in ${what}`, fix: `Remove it or fix the spelling; the allowed keys are ${list(allowed)}.` });
       }
@@ -208,6 +249,7 @@ class ShapeReader {
 /** Reads the shape of a parsed TOML document into a Formula, filling defaults; meaning is checked later. */
 export function readFormula(raw: unknown): { formula: Formula; issues: Issue[]; stepIndex: number[] } {
   const reader = new ShapeReader();
+  reader.issues.push(...hostileKeys(raw));
   const table: Table = isTable(raw) ? raw : {};
   if (!isTable(raw)) reader.issues.push({ field: 'name', message: 'a formula must be a TOML table', fix: 'Start the file with name = "...".' });
   reader.unknownKeys(table, '', FORMULA_KEYS, 'the formula');
@@ -225,7 +267,9 @@ export function readFormula(raw: unknown): { formula: Formula; issues: Issue[]; 
   const rawVars = table['vars'];
   if (rawVars !== undefined) {
     if (isTable(rawVars)) {
-      for (const [name, spec] of Object.entries(rawVars)) formula.vars[name] = reader.variable(name, spec);
+      for (const [name, spec] of Object.entries(rawVars)) {
+        if (!isUnsafeKey(name)) formula.vars[name] = reader.variable(name, spec);
+      }
     } else {
       reader.issues.push({ field: 'vars', message: `"vars" must be a table of variables, but it is ${describeValue(rawVars)}`, fix: 'Declare each variable as [vars.<name>].' });
     }
@@ -242,7 +286,8 @@ export function readFormula(raw: unknown): { formula: Formula; issues: Issue[]; 
         const { step, keys } = reader.step(rawStep, i, extendsName !== null);
         formula.steps.push(step);
         stepIndex.push(i);
-        if (extendsName !== null) formula.stepKeys[step.id] = keys;
+        // A step id such as "__proto__" is refused by validation; as a key here it would replace the prototype.
+        if (extendsName !== null && !isUnsafeKey(step.id)) formula.stepKeys[step.id] = keys;
       });
     } else {
       reader.issues.push({ field: 'steps', message: `"steps" must be a list of tables, but it is ${describeValue(rawSteps)}`, fix: 'Write each step as a [[steps]] table.' });
@@ -270,14 +315,35 @@ export interface ParseResult {
   problems: Problem[];
 }
 
-/** Parses and validates one formula file's text. `file` only labels the problems. */
+/** The key written at the start of a line (`x` in `x = [[[`), with the table it is in, for a problem smol-toml reports only by line. */
+function keyAtLine(source: string, line: number): string {
+  const lines = source.split(/\r?\n/, line);
+  const key = /^\s*([A-Za-z0-9_.-]+)\s*=/.exec(lines[line - 1] ?? '')?.[1] ?? '';
+  for (let i = line - 2; i >= 0; i -= 1) {
+    const header = /^\s*\[\[?([A-Za-z0-9_.-]*)\]/.exec(lines[i] as string);
+    if (header) return key ? `${header[1]}.${key}` : (header[1] as string);
+  }
+  return key;
+}
+
+/**
+ * Parses and validates one formula file's text. `file` only labels the problems. Never throws for any
+ * text: a file over MAX_FORMULA_LENGTH, a TOML syntax error, nesting deeper than MAX_TOML_DEPTH and
+ * prototype keys are problems with their line and field like any other.
+ */
 export function parseFormula(source: string, file = '<formula>'): ParseResult {
+  if (source.length > MAX_FORMULA_LENGTH) {
+    return { formula: null, problems: [{ file, line: 1, column: 1, field: '', message: `the file has ${source.length} characters; a formula may have at most ${MAX_FORMULA_LENGTH}`, fix: 'Split the workflow into formulas that start each other through run gates.' }] };
+  }
   let raw: unknown;
   try {
-    raw = parseToml(source);
+    raw = parseToml(source, { maxDepth: MAX_TOML_DEPTH });
   } catch (error) {
     if (error instanceof TomlError) {
       const message = error.message.split('\n')[0] ?? error.message;
+      if (/excessively nested/.test(message)) {
+        return { formula: null, problems: [{ file, line: error.line, column: error.column, field: keyAtLine(source, error.line), message: `lists or inline tables are nested more than ${MAX_TOML_DEPTH} deep`, fix: 'A formula needs at most four levels (steps[i].retry.max); remove the extra nesting.' }] };
+      }
       return { formula: null, problems: [{ file, line: error.line, column: error.column, field: '', message: `TOML syntax error: ${message}`, fix: 'Fix the TOML syntax at this line (unclosed quotes and brackets are the usual cause).' }] };
     }
     throw error;

@@ -1,9 +1,29 @@
 // Meaning checks on a formula that already has the right shape: references resolve, the steps form a
 // DAG, defaults fit their variables. The same checks guard parsed files, resolved extends and mutations.
+import { RE2JS } from 're2js';
 import { ExpressionError, expressionVars, parseExpression } from './expression';
 import { findCycles } from './graph';
+import { fileNameProblem, isUnsafeKey, MAX_NAME_LENGTH } from './names';
 import { referencedVars } from './template';
 import type { Formula, Issue, Step, VarSpec, VarValue } from './types';
+
+/**
+ * Size limits of a formula. Each is far above what a workflow needs and matches what a run can hold
+ * (src/ledger/inputs.ts: node titles up to 200 characters, instructions up to 20,000, 500 needs), so a
+ * formula that imports can also start; together they keep every check linear and every message short.
+ */
+export const LIMITS = {
+  steps: 50_000,
+  vars: 1000,
+  titleLength: 200,
+  instructionsLength: 20_000,
+  descriptionLength: 4000,
+  needs: 500,
+  enumValues: 1000,
+  valueLength: 20_000,
+  listItems: 1000,
+  patternLength: 1000,
+} as const;
 
 /** Formula and family names become folder names, so they stay plain. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
@@ -17,37 +37,88 @@ function isReserved(name: string): boolean {
   return (RESERVED_VARS as readonly string[]).includes(name);
 }
 
-/** Compiles a variable's pattern so that it must match the whole value. */
-export function compilePattern(pattern: string): RegExp | { error: string } {
-  try {
-    return new RegExp(`^(?:${pattern})$`, 'u');
-  } catch (error) {
-    return { error: (error as Error).message };
+const compiled = new Map<string, RE2JS | { error: string }>();
+
+/**
+ * Compiles a variable's pattern with RE2 semantics (the re2js package), so matching takes time linear
+ * in the value whatever the pattern: `(a+)+` against 34 "a" and a "!" answers at once. Constructs RE2
+ * cannot run in linear time (backreferences, lookaround) are refused with RE2's message. The pattern
+ * must match the whole value. Compiled patterns are cached, since the same few are checked on every run.
+ */
+export function compilePattern(pattern: string): RE2JS | { error: string } {
+  const known = compiled.get(pattern);
+  if (known) return known;
+  let result: RE2JS | { error: string };
+  if (pattern.length > LIMITS.patternLength) {
+    result = { error: `it has ${pattern.length} characters; at most ${LIMITS.patternLength} are allowed` };
+  } else {
+    try {
+      result = RE2JS.compile(pattern);
+    } catch (error) {
+      result = { error: error instanceof Error ? error.message : String(error) };
+    }
   }
+  // A bounded cache: patterns come from formulas, but an endless stream of new ones must not grow memory.
+  if (compiled.size >= 500) compiled.clear();
+  compiled.set(pattern, result);
+  return result;
 }
 
 /** Checks one value against a variable's enum and pattern; returns what is wrong, or null. */
 export function checkVarValue(spec: VarSpec, value: VarValue): string | null {
   const items = Array.isArray(value) ? value : [String(value)];
+  const allowed = spec.enum ? new Set(spec.enum) : null;
+  const pattern = spec.pattern === null ? null : compilePattern(spec.pattern);
   for (const item of items) {
-    if (spec.enum && !spec.enum.includes(item)) {
-      return `"${item}" is not one of ${spec.enum.map((v) => `"${v}"`).join(', ')}`;
+    if (allowed && !allowed.has(item)) {
+      return `"${clip(item)}" is not one of ${listNames(spec.enum as string[])}`;
     }
-    if (spec.pattern !== null) {
-      const compiled = compilePattern(spec.pattern);
-      if (compiled instanceof RegExp && !compiled.test(item)) return `"${item}" does not match the pattern /${spec.pattern}/`;
-    }
+    if (pattern instanceof RE2JS && !pattern.matches(item)) return `"${clip(item)}" does not match the pattern /${clip(spec.pattern as string)}/`;
+    if (pattern !== null && !(pattern instanceof RE2JS)) return `the pattern /${clip(spec.pattern as string)}/ cannot be used: ${pattern.error}`;
   }
   return null;
 }
 
+/** A value as it appears in a message: long ones are cut, so a message stays readable and small. */
+function clip(text: string, max = 60): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** Names for a fix message, quoted; at most 20, so a message about a huge formula stays small. */
+export function listNames(names: readonly string[]): string {
+  const shown = names.slice(0, 20).map((name) => `"${clip(name)}"`).join(', ');
+  return names.length > 20 ? `${shown} and ${names.length - 20} more` : shown;
+}
+
+/** What is wrong with a variable name, or null. */
+function varNameProblem(name: string): string | null {
+  if (isUnsafeKey(name)) return `"${name}" is reserved: as a key it would change how the object holding the variables behaves`;
+  if (name.length > MAX_NAME_LENGTH) return `it has ${name.length} characters; at most ${MAX_NAME_LENGTH} are allowed`;
+  if (!VAR_NAME_PATTERN.test(name)) return 'it is not a plain name';
+  return null;
+}
+
+function validateValue(value: VarValue, field: string, name: string, issues: Issue[]): void {
+  const items = Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
+  if (Array.isArray(value) && value.length > LIMITS.listItems) {
+    issues.push({ field, message: `the default of variable "${name}" lists ${value.length} items; at most ${LIMITS.listItems} are allowed`, fix: 'Pass long lists at run time instead.' });
+  }
+  if (items.some((item) => item.length > LIMITS.valueLength)) {
+    issues.push({ field, message: `the default of variable "${name}" is longer than ${LIMITS.valueLength} characters`, fix: 'Shorten it; long text belongs in the step instructions.' });
+  }
+}
+
 function validateVar(name: string, spec: VarSpec, issues: Issue[]): void {
   const at = `vars.${name}`;
-  if (!VAR_NAME_PATTERN.test(name)) {
-    issues.push({ field: at, message: `variable name "${name}" is not a plain name`, fix: 'Use letters, digits, "_" and "-", starting with a letter or "_".' });
+  const nameProblem = varNameProblem(name);
+  if (nameProblem) {
+    issues.push({ field: at, message: `variable name "${clipName(name)}" cannot be used: ${nameProblem}`, fix: `Use letters, digits, "_" and "-", starting with a letter or "_", at most ${MAX_NAME_LENGTH} characters.` });
   }
   if (isReserved(name)) {
     issues.push({ field: at, message: `"${name}" is reserved for the current fan-out item`, fix: `Rename the variable; "${RESERVED_VARS.join('" and "')}" are set by for_each.` });
+  }
+  if (spec.description.length > LIMITS.descriptionLength) {
+    issues.push({ field: `${at}.description`, message: `the description of variable "${name}" is longer than ${LIMITS.descriptionLength} characters`, fix: 'Shorten it to a sentence or two.' });
   }
   if (spec.required && spec.default !== null) {
     issues.push({ field: `${at}.default`, message: `variable "${name}" is required and also has a default, so the default would never be used`, fix: 'Remove the default, or set required = false.' });
@@ -55,20 +126,44 @@ function validateVar(name: string, spec: VarSpec, issues: Issue[]): void {
   if (spec.enum !== null && spec.enum.length === 0) {
     issues.push({ field: `${at}.enum`, message: `variable "${name}" has an empty enum, so no value is allowed`, fix: 'List the allowed values, or remove enum.' });
   }
+  if (spec.enum !== null && (spec.enum.length > LIMITS.enumValues || spec.enum.some((value) => value.length > LIMITS.valueLength))) {
+    issues.push({ field: `${at}.enum`, message: `variable "${name}" allows ${spec.enum.length} values; at most ${LIMITS.enumValues}, each up to ${LIMITS.valueLength} characters, are allowed`, fix: 'Use a pattern for a large set of values.' });
+  }
   let patternOk = true;
   if (spec.pattern !== null) {
     const compiled = compilePattern(spec.pattern);
-    if (!(compiled instanceof RegExp)) {
+    if (!(compiled instanceof RE2JS)) {
       patternOk = false;
-      issues.push({ field: `${at}.pattern`, message: `variable "${name}" has an invalid regular expression: ${compiled.error}`, fix: 'Write a JavaScript regular expression without slashes, e.g. pattern = "^[a-z-]+$".' });
+      issues.push({ field: `${at}.pattern`, message: `variable "${name}" has a pattern that cannot be used: ${compiled.error}`, fix: 'Write a regular expression in RE2 syntax, without slashes, e.g. pattern = "[a-z-]+"; backreferences and lookaround are not available, because patterns must match in linear time.' });
     }
   }
+  if (spec.default !== null) validateValue(spec.default, `${at}.default`, name, issues);
   if (spec.default !== null && patternOk) {
     const wrong = checkVarValue(spec, spec.default);
     if (wrong) {
-      issues.push({ field: `${at}.default`, message: `the default of variable "${name}" is not allowed: ${wrong}`, fix: spec.enum ? `Use one of ${spec.enum.map((v) => `"${v}"`).join(', ')} as the default.` : 'Change the default so it matches the pattern.' });
+      issues.push({ field: `${at}.default`, message: `the default of variable "${name}" is not allowed: ${wrong}`, fix: spec.enum ? `Use one of ${listNames(spec.enum)} as the default.` : 'Change the default so it matches the pattern.' });
     }
   }
+}
+
+/** A name as it appears in a message: a 300-character name is cut so the message stays readable. */
+function clipName(name: string): string {
+  return name.length > 60 ? `${name.slice(0, 60)}…` : name;
+}
+
+/**
+ * What keeps `name` from being a formula or family name, or null. Names become folder names under
+ * formulas/evolution/, so they are plain lowercase and valid folder names on Windows, macOS and Linux.
+ */
+export function familyNameProblem(name: string): string | null {
+  if (!NAME_PATTERN.test(name)) return 'it is not a plain lowercase name';
+  return fileNameProblem(name);
+}
+
+/** What keeps `id` from being a step id (it becomes part of node ids and file names), or null. */
+export function stepIdProblem(id: string): string | null {
+  if (!STEP_ID_PATTERN.test(id)) return 'it is not a plain name';
+  return fileNameProblem(id);
 }
 
 function validateStepText(step: Step, at: string, declared: (name: string) => boolean, issues: Issue[]): void {
@@ -97,15 +192,19 @@ function validateStepText(step: Step, at: string, declared: (name: string) => bo
 export function validateFormula(formula: Formula): Issue[] {
   const issues: Issue[] = [];
   const partial = formula.extends !== null;
-  if (!NAME_PATTERN.test(formula.name)) {
-    issues.push({ field: 'name', message: `formula name "${formula.name}" is not a plain lowercase name`, fix: 'Use lowercase letters, digits, ".", "_" and "-", e.g. name = "implement-and-review".' });
+  const nameProblem = familyNameProblem(formula.name);
+  if (nameProblem) {
+    issues.push({ field: 'name', message: `formula name "${clipName(formula.name)}" cannot be used: ${nameProblem}`, fix: `Use lowercase letters, digits, ".", "_" and "-", at most ${MAX_NAME_LENGTH} characters, not a Windows device name (con, nul, com1, …), e.g. name = "implement-and-review".` });
+  }
+  if (formula.description.length > LIMITS.descriptionLength) {
+    issues.push({ field: 'description', message: `the description is longer than ${LIMITS.descriptionLength} characters`, fix: 'Shorten it to a paragraph; details belong in the steps.' });
   }
   if (!Number.isInteger(formula.version) || formula.version < 1) {
     issues.push({ field: 'version', message: `version ${formula.version} is not a whole number of at least 1`, fix: 'Write version = 1 and raise it when the formula changes meaning.' });
   }
   if (formula.extends !== null) {
-    if (!NAME_PATTERN.test(formula.extends)) {
-      issues.push({ field: 'extends', message: `extends names "${formula.extends}", which is not a formula name`, fix: 'Write the parent formula\'s name, e.g. extends = "implement-and-review".' });
+    if (familyNameProblem(formula.extends) !== null) {
+      issues.push({ field: 'extends', message: `extends names "${clipName(formula.extends)}", which is not a formula name`, fix: 'Write the parent formula\'s name, e.g. extends = "implement-and-review".' });
     } else if (formula.extends === formula.name) {
       issues.push({ field: 'extends', message: `formula "${formula.name}" extends itself`, fix: 'Name a different parent formula, or remove extends.' });
     }
@@ -113,17 +212,27 @@ export function validateFormula(formula: Formula): Issue[] {
     issues.push({ field: 'remove_steps', message: 'remove_steps only applies to a formula that extends another', fix: 'Delete the steps directly, or add extends = "<parent>".' });
   }
 
-  for (const [name, spec] of Object.entries(formula.vars)) validateVar(name, spec, issues);
+  const varNames = Object.keys(formula.vars);
+  if (varNames.length > LIMITS.vars) {
+    issues.push({ field: 'vars', message: `the formula declares ${varNames.length} variables; at most ${LIMITS.vars} are allowed`, fix: 'Group related values into list variables.' });
+  }
+  for (const name of varNames) validateVar(name, formula.vars[name] as VarSpec, issues);
   const declared = (name: string): boolean => partial || Object.prototype.hasOwnProperty.call(formula.vars, name);
 
   if (!partial && formula.steps.length === 0) {
     issues.push({ field: 'steps', message: `formula "${formula.name}" has no steps`, fix: 'Add at least one [[steps]] table with an id and instructions.' });
   }
+  if (formula.steps.length > LIMITS.steps) {
+    // Checking each of a million steps would only produce a million messages; the count is the problem.
+    issues.push({ field: 'steps', message: `formula "${clipName(formula.name)}" has ${formula.steps.length} steps; at most ${LIMITS.steps} are allowed`, fix: 'Split the workflow into formulas that start each other through run gates.' });
+    return issues;
+  }
   const firstIndex = new Map<string, number>();
   formula.steps.forEach((step, i) => {
     const at = `steps[${i}]`;
-    if (!STEP_ID_PATTERN.test(step.id)) {
-      issues.push({ field: `${at}.id`, message: `step id "${step.id}" is not a plain name`, fix: 'Use letters, digits, "_" and "-", starting with a letter (brackets are reserved for fan-out instances).' });
+    const idProblem = stepIdProblem(step.id);
+    if (idProblem) {
+      issues.push({ field: `${at}.id`, message: `step id "${clipName(step.id)}" cannot be used: ${idProblem}`, fix: `Use letters, digits, "_" and "-", starting with a letter, at most ${MAX_NAME_LENGTH} characters, not a Windows device name (con, nul, com1, …); brackets are reserved for fan-out instances.` });
     }
     const earlier = firstIndex.get(step.id);
     if (earlier !== undefined) {
@@ -134,6 +243,7 @@ export function validateFormula(formula: Formula): Issue[] {
   });
 
   const stepIds = new Set(formula.steps.map((step) => step.id));
+  const stepIdList = [...stepIds];
   formula.steps.forEach((step, i) => {
     const at = `steps[${i}]`;
     const explicit = partial ? formula.stepKeys[step.id] : undefined;
@@ -144,6 +254,15 @@ export function validateFormula(formula: Formula): Issue[] {
     if (step.title.trim() === '' && sets('title')) {
       issues.push({ field: `${at}.title`, message: `step "${step.id}" has an empty title`, fix: 'Write a short title, or leave title out to use the step id.' });
     }
+    if (step.title.length > LIMITS.titleLength) {
+      issues.push({ field: `${at}.title`, message: `the title of step "${clipName(step.id)}" has ${step.title.length} characters; at most ${LIMITS.titleLength} are allowed`, fix: 'Keep the title short; put the detail in instructions.' });
+    }
+    if (step.instructions.length > LIMITS.instructionsLength) {
+      issues.push({ field: `${at}.instructions`, message: `the instructions of step "${clipName(step.id)}" have ${step.instructions.length} characters; at most ${LIMITS.instructionsLength} are allowed`, fix: 'Shorten them, or split the step into several.' });
+    }
+    if (step.needs.length > LIMITS.needs) {
+      issues.push({ field: `${at}.needs`, message: `step "${clipName(step.id)}" needs ${step.needs.length} steps; at most ${LIMITS.needs} are allowed`, fix: 'Add a step that joins them and need that one.' });
+    }
     const seen = new Set<string>();
     for (const need of step.needs) {
       if (seen.has(need)) {
@@ -153,7 +272,7 @@ export function validateFormula(formula: Formula): Issue[] {
       if (need === step.id) {
         issues.push({ field: `${at}.needs`, message: `step "${step.id}" needs itself`, fix: `Remove "${need}" from its needs.` });
       } else if (!partial && !stepIds.has(need)) {
-        issues.push({ field: `${at}.needs`, message: `step "${step.id}" needs "${need}", which is not a step in this formula`, fix: `Use one of the step ids: ${[...stepIds].map((id) => `"${id}"`).join(', ')}.` });
+        issues.push({ field: `${at}.needs`, message: `step "${step.id}" needs "${need}", which is not a step in this formula`, fix: `Use one of the step ids: ${listNames(stepIdList)}.` });
       }
     }
     if (step.forEach !== null) {
@@ -190,11 +309,15 @@ export function validateFormula(formula: Formula): Issue[] {
   });
 
   if (!partial) {
-    const needsOf = (id: string): string[] => formula.steps.find((step) => step.id === id)?.needs ?? [];
+    // A map, not a search of the steps per lookup: the search made validation quadratic in the steps.
+    const needsById = new Map<string, string[]>();
+    for (const step of formula.steps) if (!needsById.has(step.id)) needsById.set(step.id, step.needs);
+    const needsOf = (id: string): string[] => needsById.get(id) ?? [];
     for (const cycle of findCycles([...firstIndex.keys()], needsOf)) {
       const first = cycle[0] as string;
       if (cycle.length === 2) continue; // A step needing itself is already reported.
-      issues.push({ field: `steps[${firstIndex.get(first)}].needs`, message: `the steps form a cycle: ${cycle.join(' → ')}`, fix: `Remove one of these needs so that the steps can run in some order (for example "${cycle[1]}" from the needs of "${first}").` });
+      const path = cycle.length > 21 ? `${cycle.slice(0, 10).join(' → ')} → … (${cycle.length - 20} more) → ${cycle.slice(-10).join(' → ')}` : cycle.join(' → ');
+      issues.push({ field: `steps[${firstIndex.get(first)}].needs`, message: `the steps form a cycle: ${path}`, fix: `Remove one of these needs so that the steps can run in some order (for example "${cycle[1]}" from the needs of "${first}").` });
     }
   }
   return issues;

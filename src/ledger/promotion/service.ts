@@ -450,7 +450,7 @@ export class PromotionService {
       ], 'confirmed', 'confirm');
     }
     if (d.verdict === 'promote') {
-      const activation = this.formulas.activationEvents(sql, t.candidate_id, `promoted by decision ${decisionId}: ${d.reason}`);
+      const activation = this.formulas.activationEvents(sql, t.candidate_id, `promoted by decision ${decisionId}: ${d.reason}`, { decisionId });
       return done([
         record('promote', d.reason, { nextStage: 'watch', baseline: d.arms.incumbent }),
         ...activation.events,
@@ -465,7 +465,7 @@ export class PromotionService {
       ], 'rejected', 'reject');
     }
     // rollback: only the watch stage gives it.
-    const back = this.formulas.rollbackEvents(sql, familyId, `rolled back by decision ${decisionId}: ${d.reason}`);
+    const back = this.formulas.rollbackEvents(sql, familyId, `rolled back by decision ${decisionId}: ${d.reason}`, { decisionId });
     return done([
       record('rollback', d.reason),
       ...back.events,
@@ -592,7 +592,7 @@ export class PromotionService {
         const m = this.measure(sql, t, policy);
         // A promotion from the screen has no live incumbent runs of the period; the watch compares with recent ones.
         const baseline = t.stage === 'trial' ? m.decision.arms.incumbent : recentArm(sql, t.incumbent_id, BASELINE_RUNS);
-        const activation = this.formulas.activationEvents(sql, variantId, `promoted by ${by.actor} (decision ${decisionId}): ${by.reason}`);
+        const activation = this.formulas.activationEvents(sql, variantId, `promoted by ${by.actor} (decision ${decisionId}): ${by.reason}`, { decisionId });
         return {
           events: [
             ...resumed,
@@ -605,13 +605,15 @@ export class PromotionService {
       }
       if (v.status === 'active') throw conflict(`variant ${variantId} is already the active variant of ${v.family_id}`, 'variantId');
       const incumbentId = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [v.family_id])!.active_variant;
-      const activation = this.formulas.activationEvents(sql, variantId, `promoted by ${by.actor} (decision ${decisionId}): ${by.reason}`);
       if (!incumbentId) {
+        // Nothing to compare with or watch: the change is recorded as a plain decision of the person.
+        const first = this.formulas.activationEvents(sql, variantId, `promoted by ${by.actor}: ${by.reason}`, { verdict: 'promote' });
         return {
-          events: [...activation.events],
-          result: { familyId: v.family_id, trialId: null, action: 'promoted', verdict: 'promote', decisionId: null, reason: by.reason },
+          events: [...first.events],
+          result: { familyId: v.family_id, trialId: null, action: 'promoted', verdict: 'promote', decisionId: first.result.decisionId, reason: by.reason },
         };
       }
+      const activation = this.formulas.activationEvents(sql, variantId, `promoted by ${by.actor} (decision ${decisionId}): ${by.reason}`, { decisionId });
       // No trial: the numbers are each variant's recent runs, and a watch trial guards the change.
       const trialId = newId('t', (x) => !!sql.get('SELECT 1 FROM trials WHERE id = ?', [x]));
       const baseline = recentArm(sql, incumbentId, BASELINE_RUNS);
@@ -646,7 +648,7 @@ export class PromotionService {
       if (t && t.candidate_id === variantId) {
         const m = this.measure(sql, t, policy);
         if (t.stage === 'watch') {
-          const back = this.formulas.rollbackEvents(sql, v.family_id, `rolled back by ${by.actor} (decision ${decisionId}): ${by.reason}`);
+          const back = this.formulas.rollbackEvents(sql, v.family_id, `rolled back by ${by.actor} (decision ${decisionId}): ${by.reason}`, { decisionId });
           return {
             events: [this.personDecision(decisionId, t, 'watch', 'rollback', by, version, hash, m), ...back.events, event('trial.ended', { trialId: t.id, status: 'rolled_back' })],
             result: { familyId: v.family_id, trialId: t.id, action: 'rolled_back', verdict: 'rollback', decisionId, reason: by.reason },

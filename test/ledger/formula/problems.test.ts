@@ -172,7 +172,7 @@ instructions = "{{branch}}"
 `);
     const problem = onlyProblem(problems, 'vars.branch.pattern');
     assert.equal(problem.line, 5);
-    assert.match(problem.message, /invalid regular expression/);
+    assert.match(problem.message, /pattern that cannot be used: error parsing regexp: missing closing \)/);
   });
 
   test('unknown keys are named with the allowed ones, at every level', () => {
