@@ -125,7 +125,7 @@ test('a person cancels one node mid-turn, then the whole run: turns are interrup
   const x = s.ledger.getNode(`${runId}.x`)!;
   assert.deepEqual([x.state, x.worker, x.attempts], ['blocked', null, 0]);
   assert.ok(s.events.some((e) => e.type === 'turnEnded' && e.result.nodeId === `${runId}.x` && e.result.end === 'cancelled'));
-  assert.ok(s.events.some((e) => e.type === 'needsPerson' && e.nodes.some((n) => n.id === `${runId}.x`)));
+  await until(() => s.events.some((e) => e.type === 'needsPerson' && e.nodes.some((n) => n.id === `${runId}.x`)), 10_000, 'the controller to report that x needs a person');
   await c.cancelRun(runId, 'wrong task', 'person:test');
   await until(() => c.activity().length === 0, 20_000, 'the turn of y to end');
   await s.ledger.refresh();
