@@ -72,10 +72,11 @@ export function explainWait(node: WaitingNode, now: Date = new Date()): NodeWait
   if (gate?.kind === 'run') {
     const what = node.gateRunId
       ? `run ${node.gateRunId}${gate.formula ? ` (formula \`${gate.formula}\`)` : ''} to end with success`
-      : `${gate.formula ? `a run of formula \`${gate.formula}\`` : 'another run'}, which the controller starts,`;
+      : `${gate.formula ? `a run of formula \`${gate.formula}\`` : 'another run'} to end`;
+    const starts = node.gateRunId ? '' : ', after starting that run itself';
     return {
       nodeId: id, kind: 'run_gate', waitsFor: 'run',
-      text: `${id} waits at a run gate for ${what}; the Gas City controller opens it then (a person can open it early: \`gascity gate open ${id}\`).`,
+      text: `${id} waits at a run gate for ${what}; the Gas City controller opens it then${starts} (a person can open it early: \`gascity gate open ${id}\`).`,
     };
   }
   return { nodeId: id, kind: 'human_gate', waitsFor: 'person', text: `${id} waits for a person at its human gate: ${openByPerson}.` };

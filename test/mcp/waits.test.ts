@@ -91,7 +91,7 @@ test('a timer gate says when it opens; a run gate what run it waits for; both by
     assert.match(after.waiting!, /waits at a run gate for a run of formula `release` to end; the Gas City controller opens it then/);
     assert.match(view.next, /Nothing is ready until then: do not poll/);
     const ready = await h.ok<{ next: string }>('ready_work', {});
-    assert.match(ready.next, /^Nothing is ready to claim\. \S+ waits at a run gate .* 1 more node waits too \(workflow_view with states \["blocked","review"\] lists them\)\. Nothing is ready until then/);
+    assert.match(ready.next, /^Nothing is ready to claim\. \S+ waits at a timer gate .* 1 more node waits too \(workflow_view with states \["blocked","review"\] lists them\)\. Nothing is ready until then/);
   } finally {
     await h.close();
   }
