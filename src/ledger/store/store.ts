@@ -125,9 +125,7 @@ export class EventStore {
     const store = new EventStore(dir, projection, sql, seq, options);
     if (!fs.existsSync(store.journalPath)) {
       await store.withLock(() => {
-        if (!fs.existsSync(store.journalPath)) {
-          writeFreshJournal(store.journalPath, { journal: newJournalId(), base: store.seqValue, format: 1 }, store.ops);
-        }
+        if (!fs.existsSync(store.journalPath)) store.createJournal();
       });
     }
     await store.catchUp(false);
@@ -285,7 +283,7 @@ export class EventStore {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         if (!holdingLock) return applied;
-        writeFreshJournal(this.journalPath, { journal: newJournalId(), base: this.seqValue, format: 1 }, this.ops);
+        this.createJournal();
         continue;
       }
       if (this.journalFd === undefined || st.ino !== this.journalIno) {
@@ -355,6 +353,15 @@ export class EventStore {
       }
       if (applied.length > 0) this.emit({ events: applied, local: false });
       return applied;
+    }
+  }
+
+  /** Starts the journal of a new ledger (or one whose journal was removed), continuing from the snapshot. */
+  private createJournal(): void {
+    try {
+      writeFreshJournal(this.journalPath, { journal: newJournalId(), base: this.seqValue, format: 1 }, this.ops);
+    } catch (err) {
+      throw new LedgerError(`could not start the journal of the ledger in ${this.dir}; nothing was recorded. ${(err as Error).message}`, 'io');
     }
   }
 
