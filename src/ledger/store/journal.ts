@@ -143,13 +143,13 @@ export function appendLine(ops: FsOps, fd: number, path: string, line: string, e
       ops.fsync(fd);
     } catch (cut) {
       throw new LedgerError(
-        `could not record the commit in ${path}: the ${step} failed (${reason}), and cutting the journal back to ${end} bytes ` +
-          `failed too (${describeFsError(cut)}). The commit may or may not be recorded: look for it before trying again.`,
+        `could not record the commit in ${path}: the ${step} failed: ${reason}; cutting the journal back to ${end} bytes ` +
+          `failed too: ${describeFsError(cut)}. The commit may or may not be recorded: look for it before trying again.`,
         'io',
       );
     }
     throw new LedgerError(
-      `could not record the commit in ${path}: the ${step} failed (${reason}). Nothing was recorded; ` +
+      `could not record the commit in ${path}: the ${step} failed: ${reason}. Nothing was recorded; ` +
         'the journal is as it was before, and the command can be tried again once the cause is fixed.',
       'io',
     );
