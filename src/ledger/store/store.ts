@@ -9,11 +9,23 @@ import { describeFsError, writeFileAtomic } from './atomicWrite';
 import type { FsOps } from './fsOps';
 import { nodeFsOps } from './fsOps';
 import { Sql, loadSqlJs } from './sql';
+import type { LedgerEvent } from '../events';
+
+/**
+ * Any event the store can hold: a kind naming it and a payload. The ledger narrows it to the union
+ * of src/ledger/events.ts, so that an event with a misspelt kind or a wrong payload does not compile.
+ */
+export interface EventShape {
+  kind: string;
+  payload: unknown;
+}
 
 /**
  * What the store needs from the domain: a schema with migrations, and a pure function that applies
- * one event to the tables. `apply` may read only the event and the tables, never the clock, so that
- * replaying the journal rebuilds the same tables.
+ * one event to the tables (Emmett's `evolve`). `apply` may read only the event and the tables, never
+ * the clock, so that replaying the journal rebuilds the same tables. It receives events as read back
+ * from disk (`StoredEvent`, kind a string), since a journal may hold kinds that this version does not
+ * know; it throws for those, which stops the open with a `corrupt` error.
  */
 export interface Projection {
   readonly schemaVersion: number;
@@ -22,13 +34,15 @@ export interface Projection {
   apply(sql: Sql, event: StoredEvent): void;
 }
 
-export interface NewEvent {
-  kind: string;
-  payload: unknown;
-}
+/** An event that `decide` returns, before the store gives it a seq, timestamp and actor: one of `E`. */
+export type NewEvent<E extends EventShape = LedgerEvent> = E;
 
-export interface Decision<T> {
-  events: NewEvent[];
+/**
+ * What `decide` returns (Emmett's `decide`, with the state being the tables it reads): the events to
+ * commit, all of the union `E`, and the result the caller gets once they are durable.
+ */
+export interface Decision<T, E extends EventShape = LedgerEvent> {
+  events: E[];
   result: T;
 }
 
@@ -74,12 +88,14 @@ CREATE INDEX IF NOT EXISTS events_kind ON events(kind, seq);
 
 /**
  * The durable, multi-writer event store: a sql.js snapshot plus an append-only journal in one folder.
+ * `E` is the union of events that `write` accepts (the ledger's own by default): a decision returning
+ * an event of another kind, or a payload of the wrong shape, does not compile.
  *
  * Writers take the folder's lock, catch up on what other processes appended, decide their events
  * against the current tables, append one fsynced journal line and release. Readers catch up without
  * the lock. The database in memory always equals the snapshot plus the journal lines applied so far.
  */
-export class EventStore {
+export class EventStore<E extends EventShape = LedgerEvent> {
   readonly sql: Sql;
   private seqValue: number;
   private journalFd: number | undefined;
@@ -119,10 +135,10 @@ export class EventStore {
     this.clock = options.now ?? (() => new Date());
   }
 
-  static async open(dir: string, projection: Projection, options: StoreOptions = {}): Promise<EventStore> {
+  static async open<E extends EventShape = LedgerEvent>(dir: string, projection: Projection, options: StoreOptions = {}): Promise<EventStore<E>> {
     fs.mkdirSync(dir, { recursive: true });
     const { sql, seq } = await loadSnapshot(dir, projection);
-    const store = new EventStore(dir, projection, sql, seq, options);
+    const store = new EventStore<E>(dir, projection, sql, seq, options);
     if (!fs.existsSync(store.journalPath)) {
       await store.withLock(() => {
         if (!fs.existsSync(store.journalPath)) store.createJournal();
@@ -148,7 +164,7 @@ export class EventStore {
    * Decides and commits events atomically. `decide` sees the tables after catching up with every
    * other writer; if it throws, nothing is written and the error reaches the caller.
    */
-  write<T>(actor: string, decide: (ctx: WriteContext) => Decision<T>): Promise<{ result: T; events: StoredEvent[] }> {
+  write<T>(actor: string, decide: (ctx: WriteContext) => Decision<T, E>): Promise<{ result: T; events: Array<StoredEvent & E> }> {
     return this.serialize(async () => {
       this.assertOpen();
       return this.withLock(async () => {
@@ -156,12 +172,13 @@ export class EventStore {
         const now = this.clock();
         const ts = now.toISOString();
         this.sql.exec('BEGIN');
-        let stored: StoredEvent[];
+        let stored: Array<StoredEvent & E>;
         let result: T;
         try {
           const decision = decide({ now, sql: this.sql });
           result = decision.result;
-          stored = decision.events.map((e, i) => ({ seq: this.seqValue + 1 + i, ts, actor, kind: e.kind, payload: e.payload }));
+          // Only these five fields are stored, whatever else the caller's objects carry.
+          stored = decision.events.map((e, i) => ({ seq: this.seqValue + 1 + i, ts, actor, kind: e.kind, payload: e.payload }) as StoredEvent & E);
           for (const e of stored) this.applyOne(e);
           // The append is the commit point: once it returns, the line is durable and is acknowledged.
           if (stored.length > 0) this.append({ events: stored });
