@@ -128,3 +128,64 @@ export function withFault(base: FsOps, fault: Fault, nth: number): FsOps & { fir
     unlink: (p) => base.unlink(p),
   };
 }
+
+/** The error every operation throws once a simulated crash has happened. */
+export class SimulatedCrash extends Error {
+  constructor() {
+    super('simulated crash: this process is treated as killed, nothing more reaches the disk');
+    this.name = 'SimulatedCrash';
+  }
+}
+
+/**
+ * Wraps `base` so that the process "is killed" at its `nth` changing operation (1 for the first):
+ * that operation half happens (a write stores half its bytes, a rename or sync does not happen), and
+ * every operation after it throws SimulatedCrash, so none of the clean-up a live process would do
+ * reaches the disk. The files are then as a SIGKILL at that moment leaves them (the page cache
+ * survives a killed process, so what was written stays). For model-based tests that crash in-process.
+ */
+export function crashAt(base: FsOps, nth: number): FsOps & { crashed(): boolean } {
+  let seen = 0;
+  let crashed = false;
+  const step = (): boolean => {
+    if (crashed) throw new SimulatedCrash();
+    seen++;
+    if (seen < nth) return false;
+    crashed = true;
+    return true;
+  };
+  return {
+    crashed: () => crashed,
+    open: (p, flags, mode) => {
+      if (crashed) throw new SimulatedCrash();
+      return base.open(p, flags, mode);
+    },
+    write: (fd, buffer, offset, length, position) => {
+      if (!step()) return base.write(fd, buffer, offset, length, position);
+      const half = Math.floor(length / 2);
+      if (half > 0) base.write(fd, buffer, offset, half, position);
+      throw new SimulatedCrash();
+    },
+    fsync: (fd) => {
+      if (step()) throw new SimulatedCrash();
+      base.fsync(fd);
+    },
+    fdatasync: (fd) => {
+      if (step()) throw new SimulatedCrash();
+      base.fdatasync(fd);
+    },
+    ftruncate: (fd, length) => {
+      if (step()) throw new SimulatedCrash();
+      base.ftruncate(fd, length);
+    },
+    close: (fd) => base.close(fd),
+    rename: (from, to) => {
+      if (step()) throw new SimulatedCrash();
+      base.rename(from, to);
+    },
+    unlink: (p) => {
+      if (step()) throw new SimulatedCrash();
+      base.unlink(p);
+    },
+  };
+}

@@ -162,9 +162,12 @@ export class FileLock {
     this.held = undefined;
     liveTokens.delete(held.token);
     if (readOwner(this.path)?.token !== held.token) return;
-    // If the removal fails, the file names this process with a token it no longer holds, which
-    // breakIfStale recognises as stale, so nobody waits on it for long.
-    rmQuietly(this.path);
+    try {
+      this.ops.unlink(this.path);
+    } catch {
+      // The file names this process with a token it no longer holds, which breakIfStale recognises
+      // as stale, so nobody waits on it for long.
+    }
   }
 
   /**
