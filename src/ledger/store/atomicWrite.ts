@@ -88,9 +88,20 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
   }
 }
 
-/** Makes the folder's entries (a rename, a new file) durable. */
+/**
+ * Makes the folder's entries (a rename, a new file) durable. Windows cannot open a folder as a file
+ * (NTFS journals the rename itself), so there, and wherever opening a folder is refused, this does
+ * nothing; an fsync that fails on an opened folder is still an error.
+ */
 export function fsyncDir(dir: string, ops: FsOps = nodeFsOps): void {
-  const fd = ops.open(dir, 'r');
+  if (process.platform === 'win32') return;
+  let fd: number;
+  try {
+    fd = ops.open(dir, 'r');
+  } catch (e) {
+    if (['EISDIR', 'EPERM', 'EACCES', 'EINVAL', 'ENOTSUP'].includes(String((e as NodeJS.ErrnoException).code))) return;
+    throw e;
+  }
   try {
     ops.fsync(fd);
   } finally {
