@@ -12,7 +12,8 @@ import Database from 'better-sqlite3';
 import { openLedger } from '../src/ledger/index';
 import type { StoredEvent } from '../src/ledger/index';
 import { ledgerProjection } from '../src/ledger/projection';
-import { JOURNAL_FILE, SNAPSHOT_FILE, replay, writeAtomically } from '../src/ledger/store/store';
+import { JOURNAL_FILE, SNAPSHOT_FILE, replay } from '../src/ledger/store/store';
+import { writeFileAtomic } from '../src/ledger/store/atomicWrite';
 import { encodeLine } from '../src/ledger/store/journal';
 import { loadSqlJs } from '../src/ledger/store/sql';
 
@@ -59,7 +60,7 @@ async function prepareLedger(count: number): Promise<{ dir: string; bytes: numbe
   sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [String(ledgerProjection.schemaVersion)]);
   const data = sql.export();
   sql.close();
-  writeAtomically(dir, path.join(dir, SNAPSHOT_FILE), data);
+  writeFileAtomic(path.join(dir, SNAPSHOT_FILE), data);
   fs.writeFileSync(path.join(dir, JOURNAL_FILE), encodeLine({ journal: 'bench', base: count, format: 1 }));
   return { dir, bytes: data.length };
 }
@@ -86,7 +87,7 @@ async function benchRewrite(snapshot: string): Promise<number[]> {
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
     db.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [1e9 + i, 'ts', 'bench', 'note', JSON.stringify({ i, text: 'x'.repeat(150) })]);
-    writeAtomically(dir, file, db.export());
+    writeFileAtomic(file, db.export());
     samples.push(ms(t0));
   }
   db.close();

@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { LedgerError } from '../errors';
+import { describeFsError, writeFileAtomic } from './atomicWrite';
+import type { FsOps } from './fsOps';
+import { nodeFsOps, writeFully } from './fsOps';
 
 /**
  * The append-only journal: one line per commit, `<crc32 hex> <json>\n`.
@@ -57,6 +60,8 @@ export interface ReadResult {
   end: number;
   /** Bytes after `end` that do not yet form a complete line (a write in progress, or a torn one). */
   pendingBytes: number;
+  /** Where the last complete line read starts; undefined when none was read. */
+  lastLineStart?: number;
 }
 
 /**
@@ -77,6 +82,7 @@ export function readJournal(fd: number, path: string, offset: number): ReadResul
   const commits: CommitLine[] = [];
   let pos = 0;
   let lineNo = 0;
+  let lastLineStart: number | undefined;
   for (;;) {
     const nl = buf.indexOf(10, pos);
     if (nl < 0 || nl >= got) break;
@@ -100,30 +106,52 @@ export function readJournal(fd: number, path: string, offset: number): ReadResul
       commits.push({ events: body.events });
     }
     lineNo++;
+    lastLineStart = offset + pos;
     pos = nl + 1;
   }
-  return { header, commits, end: offset + pos, pendingBytes: got - pos };
+  return { header, commits, end: offset + pos, pendingBytes: got - pos, lastLineStart };
 }
 
 /** Writes a fresh journal holding only its header, atomically replacing any previous one. */
-export function writeFreshJournal(dir: string, path: string, header: JournalHeader): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, encodeLine(header));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, path);
-  fsyncDir(dir);
+export function writeFreshJournal(path: string, header: JournalHeader, ops: FsOps = nodeFsOps): void {
+  writeFileAtomic(path, encodeLine(header), { ops });
 }
 
-export function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
+/**
+ * Appends one encoded commit line to the journal open as `fd` (opened for appending), whose length
+ * the caller knows to be `end`: every byte is written (short writes are continued) and then synced.
+ * Returns the new length. The line is acknowledged only when this returns.
+ *
+ * When a write or the sync fails, the file is cut back to `end` and synced, so that no reader ever
+ * applies a line whose writer reported a failure, and the journal stays appendable. The LedgerError
+ * (code `io`) names the file, the step that failed and the kernel's reason, and says that nothing was
+ * recorded; in the rare case that even cutting back fails it says that the commit may have been
+ * recorded instead, since a client that retries on "nothing recorded" would otherwise record twice.
+ */
+export function appendLine(ops: FsOps, fd: number, path: string, line: string, end: number): number {
+  const bytes = Buffer.from(line, 'utf8');
+  let step = 'write';
   try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    writeFully(ops, fd, bytes);
+    step = 'fdatasync';
+    ops.fdatasync(fd);
+    return end + bytes.length;
+  } catch (err) {
+    const reason = describeFsError(err);
+    try {
+      ops.ftruncate(fd, end);
+      ops.fsync(fd);
+    } catch (cut) {
+      throw new LedgerError(
+        `could not record the commit in ${path}: the ${step} failed: ${reason}; cutting the journal back to ${end} bytes ` +
+          `failed too: ${describeFsError(cut)}. The commit may or may not be recorded: look for it before trying again.`,
+        'io',
+      );
+    }
+    throw new LedgerError(
+      `could not record the commit in ${path}: the ${step} failed: ${reason}. Nothing was recorded; ` +
+        'the journal is as it was before, and the command can be tried again once the cause is fixed.',
+      'io',
+    );
   }
 }

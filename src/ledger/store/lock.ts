@@ -1,95 +1,295 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LedgerError } from '../errors';
+import { describeFsError } from './atomicWrite';
+import type { FsOps } from './fsOps';
+import { nodeFsOps, writeFully } from './fsOps';
 
 /**
  * A cross-process lock on a ledger folder: a file created with O_EXCL that names its owner.
  *
  * O_EXCL creation is atomic on local file systems, so exactly one process holds the file at a time.
- * A process that dies while holding it leaves the file behind; the next writer sees that the owner's
- * pid is gone and breaks the lock. Breaking is itself guarded by a second O_EXCL file so that two
- * waiters cannot both break the lock and then remove each other's fresh one.
+ * A process that dies while holding it leaves the file behind, and the next writer breaks it once the
+ * owner is shown to be gone. The rule (docs/decisions/0002-lock-file.md):
+ *
+ * - An owner is identified by pid, the process's start time (/proc/PID/stat field 22, in clock ticks
+ *   since boot), the kernel's boot id (/proc/sys/kernel/random/boot_id), its pid namespace and host.
+ * - Same boot and same pid namespace: the owner is alive exactly when /proc/PID/stat exists with the
+ *   same start time. A pid reused by another process has another start time, so its lock is broken.
+ * - Same host name, other boot id: the machine restarted since, so the owner is gone.
+ * - Anything that cannot be checked (another pid namespace, another host or machine, a system without
+ *   /proc): the owner cannot be proven alive, so the lock is broken once it is older than
+ *   `unprovenStaleMs` — a live writer holds the lock for milliseconds, and it checks that the lock is
+ *   still its own right before it appends (see `assertHeld`).
+ * - A live owner that is stopped (SIGSTOP, Ctrl-Z, a debugger) is never broken, since it would go on
+ *   writing when resumed; waiters give up after `stoppedHolderMs` with an error naming it.
+ *
+ * Breaking is guarded by a second O_EXCL file so that two waiters cannot both break the lock and then
+ * remove each other's fresh one. Every wait is bounded by `timeoutMs`.
+ *
+ * Waiters queue fairly: a waiter leaves a ticket file named by the time it started waiting, and a
+ * process takes a free lock only when no older live ticket exists (or when the lock has stayed free
+ * for `handoverMs`, so a slow or stopped head of the queue cannot hold everyone up). Without the queue
+ * a process committing in a loop takes the lock again the moment it releases it, and others starve.
  */
 export interface LockOwner {
   pid: number;
   host: string;
   token: string;
+  /** When the lock was taken, in ms since the epoch. */
   at: number;
+  /** The kernel's boot id; absent where /proc is not available. */
+  boot?: string;
+  /** The process's start time in clock ticks since boot (/proc/PID/stat field 22). */
+  start?: number;
+  /** The pid namespace (the link text of /proc/self/ns/pid), since pids mean nothing outside it. */
+  pidns?: string;
 }
 
 export interface LockOptions {
-  /** Give up after this long; the error says who holds the lock. */
+  /** Give up after this long; the error says who holds the lock. Default 30 s. */
   timeoutMs?: number;
 }
 
+export interface FileLockOptions {
+  /** The file operations used to create the lock file. */
+  ops?: FsOps;
+  /** A lock whose owner cannot be proven alive is broken once it is this old. Default 10 s. */
+  unprovenStaleMs?: number;
+  /** Waiters give up this soon when the holder is a stopped process. Default 2 s. */
+  stoppedHolderMs?: number;
+  /** A free lock is taken out of turn after it stayed free this long. Default 20 ms. */
+  handoverMs?: number;
+}
+
+/** What a waiter can know about a lock's owner. */
+export type OwnerState = 'alive' | 'stopped' | 'dead' | 'unproven';
+
 const BREAKER_STALE_MS = 5_000;
+
+interface SelfIdentity {
+  pid: number;
+  host: string;
+  boot: string | undefined;
+  start: number | undefined;
+  pidns: string | undefined;
+}
+
+let selfIdentity: SelfIdentity | undefined;
+
+/** Tokens of the locks and tickets this process holds now; a record of this process with another token is stale. */
+const liveTokens = new Set<string>();
+
+/** This process's identity, read once (the host name is read each time: a container can be renamed). */
+function self(): SelfIdentity {
+  selfIdentity ??= {
+    pid: process.pid,
+    host: os.hostname(),
+    boot: readText('/proc/sys/kernel/random/boot_id')?.trim(),
+    start: procStat(process.pid)?.start,
+    pidns: readLink('/proc/self/ns/pid'),
+  };
+  return { ...selfIdentity, host: os.hostname() };
+}
 
 export class FileLock {
   private held: LockOwner | undefined;
+  private readonly ops: FsOps;
+  private readonly unprovenStaleMs: number;
+  private readonly stoppedHolderMs: number;
+  private readonly handoverMs: number;
 
-  constructor(readonly path: string) {}
+  constructor(readonly path: string, options: FileLockOptions = {}) {
+    this.ops = options.ops ?? nodeFsOps;
+    this.unprovenStaleMs = options.unprovenStaleMs ?? 10_000;
+    this.stoppedHolderMs = options.stoppedHolderMs ?? 2_000;
+    this.handoverMs = options.handoverMs ?? 20;
+  }
 
   get isHeld(): boolean {
     return this.held !== undefined;
   }
 
+  /**
+   * Takes the lock, waiting in turn behind earlier waiters. Throws a LedgerError: `lock_timeout` when
+   * the lock stays taken for `timeoutMs` or its holder is stopped, naming the holder (pid, host, since
+   * when, and whether it is stopped); `io` when the lock file cannot be written (a full disk).
+   */
   async acquire(options: LockOptions = {}): Promise<void> {
     if (this.held) throw new LedgerError(`lock ${this.path} is already held by this process`, 'conflict');
     const timeoutMs = options.timeoutMs ?? 30_000;
     const started = Date.now();
-    let delay = 1;
-    for (;;) {
-      if (this.tryAcquire()) return;
-      this.breakIfStale();
-      if (Date.now() - started > timeoutMs) {
+    let ticket: string | undefined;
+    let freeSince: number | undefined;
+    let stoppedSince: number | undefined;
+    let delay = 0.5;
+    try {
+      for (;;) {
+        const now = Date.now();
+        const ahead = this.waitersAhead(ticket);
+        if (!ahead || (freeSince !== undefined && now - freeSince >= this.handoverMs)) {
+          if (this.tryAcquire()) return;
+        }
+        ticket ??= this.takeTicket(started);
         const owner = readOwner(this.path);
-        throw new LedgerError(
-          `could not take the ledger lock ${this.path} within ${timeoutMs} ms` +
-            (owner ? `: held by pid ${owner.pid} on ${owner.host} since ${new Date(owner.at).toISOString()}` : '') +
-            '. If that process is gone, delete the lock file.',
-          'lock_timeout',
-        );
+        const state = owner ? ownerState(owner) : undefined;
+        if (!fs.existsSync(this.path)) freeSince ??= now;
+        else freeSince = undefined;
+        this.breakIfStale(owner, state);
+        if (state === 'stopped') stoppedSince ??= now;
+        else stoppedSince = undefined;
+        const stoppedTooLong = stoppedSince !== undefined && now - stoppedSince >= Math.min(this.stoppedHolderMs, timeoutMs);
+        if (stoppedTooLong || now - started > timeoutMs) throw this.timeoutError(owner, state, now - started);
+        // The head of the queue polls fast so that the lock changes hands within a millisecond or so;
+        // the others back off (with jitter, so that they do not retry in step).
+        await sleep(ahead ? delay + Math.random() * delay : 0.5);
+        delay = Math.min(delay * 2, 10);
       }
-      // Jittered backoff keeps many waiters from retrying in lock step.
-      await sleep(delay + Math.random() * delay);
-      delay = Math.min(delay * 2, 20);
+    } finally {
+      if (ticket) {
+        rmQuietly(ticket);
+        liveTokens.delete(ticketToken(ticket));
+      }
     }
   }
 
+  /** Removes the lock file if this process still holds it. Never throws: the commit it guarded is done. */
   release(): void {
-    if (!this.held) return;
+    const held = this.held;
+    if (!held) return;
     this.held = undefined;
-    // Only a dead owner's lock is ever broken, so while this process lives the file is still ours.
-    fs.rmSync(this.path, { force: true });
+    liveTokens.delete(held.token);
+    if (readOwner(this.path)?.token !== held.token) return;
+    try {
+      this.ops.unlink(this.path);
+    } catch {
+      // The file names this process with a token it no longer holds, which breakIfStale recognises
+      // as stale, so nobody waits on it for long.
+    }
+  }
+
+  /**
+   * Throws unless the lock file still names this holder: a last check before a write, so that a
+   * holder whose lock was broken (it was stopped for longer than `unprovenStaleMs` in a namespace
+   * that others cannot see into) does not write beside the new holder.
+   */
+  assertHeld(): void {
+    const owner = readOwner(this.path);
+    if (!this.held || owner?.token !== this.held.token) {
+      throw new LedgerError(`the ledger lock ${this.path} was taken over while this process held it; nothing was recorded`, 'lock_timeout');
+    }
+  }
+
+  private timeoutError(owner: LockOwner | undefined, state: OwnerState | undefined, waitedMs: number): LedgerError {
+    if (!owner) {
+      return new LedgerError(`could not take the ledger lock ${this.path} within ${waitedMs} ms; nothing was recorded`, 'lock_timeout');
+    }
+    const who = `pid ${owner.pid} on ${owner.host} since ${new Date(owner.at).toISOString()}`;
+    if (state === 'stopped') {
+      return new LedgerError(
+        `the ledger lock ${this.path} is held by ${who}, and that process is stopped (SIGSTOP, Ctrl-Z or a debugger). ` +
+          `Resume it (kill -CONT ${owner.pid}) or end it; nothing was recorded.`,
+        'lock_timeout',
+      );
+    }
+    return new LedgerError(
+      `could not take the ledger lock ${this.path} within ${waitedMs} ms: held by ${who}` +
+        `${state === 'unproven' ? ' (a process this one cannot check; the lock is broken once it is ' + this.unprovenStaleMs / 1000 + ' s old)' : ''}. ` +
+        'Nothing was recorded; try again when that process has finished.',
+      'lock_timeout',
+    );
   }
 
   private tryAcquire(): boolean {
-    const owner: LockOwner = { pid: process.pid, host: os.hostname(), token: randomBytes(8).toString('hex'), at: Date.now() };
+    const me = self();
+    const owner: LockOwner = { pid: me.pid, host: me.host, token: randomBytes(8).toString('hex'), at: Date.now(), boot: me.boot, start: me.start, pidns: me.pidns };
     let fd: number;
     try {
-      fd = fs.openSync(this.path, 'wx');
+      fd = this.ops.open(this.path, 'wx');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-      throw e;
+      throw new LedgerError(`could not create the ledger lock ${this.path}: ${describeFsError(e)}; nothing was recorded`, 'io');
     }
     try {
-      fs.writeSync(fd, JSON.stringify(owner));
-    } finally {
-      fs.closeSync(fd);
+      writeFully(this.ops, fd, Buffer.from(JSON.stringify(owner)));
+    } catch (e) {
+      // An empty or half-written lock file would make everyone wait: remove it before reporting.
+      try {
+        this.ops.close(fd);
+      } finally {
+        rmQuietly(this.path);
+      }
+      throw new LedgerError(`could not write the ledger lock ${this.path}: ${describeFsError(e)}; nothing was recorded`, 'io');
     }
+    this.ops.close(fd);
     this.held = owner;
+    liveTokens.add(owner.token);
     return true;
   }
 
-  /** Removes the lock file when its owner is a process of this host that no longer exists. */
-  private breakIfStale(): void {
-    const owner = readOwner(this.path);
+  /**
+   * Whether a live waiter that started before `ticket` (or any live waiter, without a ticket) is
+   * queued. Tickets of dead waiters are removed; those of waiters that cannot be checked count
+   * only while younger than `unprovenStaleMs`.
+   */
+  private waitersAhead(ticket: string | undefined): boolean {
+    const dir = path.dirname(this.path);
+    const prefix = `${path.basename(this.path)}.wait-`;
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return false;
+    }
+    const mine = ticket ? path.basename(ticket) : undefined;
+    for (const name of names) {
+      if (!name.startsWith(prefix) || name === mine) continue;
+      if (mine !== undefined && name > mine) continue;
+      const file = path.join(dir, name);
+      const owner = readOwner(file);
+      const state = owner ? ownerState(owner) : 'unproven';
+      if (state === 'dead') {
+        rmQuietly(file);
+        continue;
+      }
+      if (state === 'unproven') {
+        const age = fileAge(file);
+        if (age === undefined || age > this.unprovenStaleMs) continue;
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /** Queues this waiter: the name sorts by the time it started waiting. */
+  private takeTicket(started: number): string | undefined {
+    const me = self();
+    const owner: LockOwner = { pid: me.pid, host: me.host, token: randomBytes(4).toString('hex'), at: started, boot: me.boot, start: me.start, pidns: me.pidns };
+    const file = `${this.path}.wait-${String(started).padStart(15, '0')}-${owner.token}`;
+    try {
+      liveTokens.add(owner.token);
+      fs.writeFileSync(file, JSON.stringify(owner), { flag: 'wx' });
+      return file;
+    } catch {
+      // Without a ticket (a full disk) this waiter still gets the lock, only out of turn.
+      liveTokens.delete(owner.token);
+      rmQuietly(file);
+      return undefined;
+    }
+  }
+
+  /** Removes the lock file when its owner is shown to be gone (see the rule above). */
+  private breakIfStale(owner: LockOwner | undefined, state: OwnerState | undefined): void {
     if (owner === undefined) {
       // The file exists but says nothing yet: its creator is between open and write, or died there.
       const age = fileAge(this.path);
       if (age === undefined || age < BREAKER_STALE_MS) return;
-    } else if (owner.host !== os.hostname() || isAlive(owner.pid)) {
+    } else if (state === 'unproven') {
+      const age = fileAge(this.path);
+      if (age === undefined || age < this.unprovenStaleMs) return;
+    } else if (state !== 'dead') {
       return;
     }
     const breaker = `${this.path}.break`;
@@ -97,38 +297,109 @@ export class FileLock {
     try {
       fd = fs.openSync(breaker, 'wx');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return;
       // A breaker left by a process killed while breaking would block everyone forever.
       const age = fileAge(breaker);
-      if (age !== undefined && age > BREAKER_STALE_MS) fs.rmSync(breaker, { force: true });
+      if (age !== undefined && age > BREAKER_STALE_MS) rmQuietly(breaker);
       return;
     }
     try {
       const again = readOwner(this.path);
       const same = owner === undefined ? again === undefined : again?.token === owner.token;
-      if (same) fs.rmSync(this.path, { force: true });
+      if (same) rmQuietly(this.path);
     } finally {
       fs.closeSync(fd);
-      fs.rmSync(breaker, { force: true });
+      rmQuietly(breaker);
     }
   }
 }
 
-function readOwner(path: string): LockOwner | undefined {
+/**
+ * Whether `owner` is provably alive, stopped, provably gone, or beyond what this process can check.
+ * A record from this very process whose token is not held any more counts as dead: it is a lock that
+ * this process failed to remove.
+ */
+export function ownerState(owner: LockOwner): OwnerState {
+  const me = self();
+  if (owner.pid === me.pid && owner.host === me.host && owner.boot === me.boot && owner.start === me.start && owner.pidns === me.pidns) {
+    return liveTokens.has(owner.token) ? 'alive' : 'dead';
+  }
+  if (me.boot === undefined || owner.boot === undefined) {
+    // No /proc (macOS, Windows) or a record from an older version: pid liveness is all there is.
+    if (owner.host !== me.host) return 'unproven';
+    return isAlive(owner.pid) ? 'alive' : 'dead';
+  }
+  if (owner.boot !== me.boot) return owner.host === me.host ? 'dead' : 'unproven';
+  if (owner.pidns === undefined || owner.pidns !== me.pidns || owner.start === undefined) return 'unproven';
+  const stat = procStat(owner.pid);
+  if (!stat || stat.start !== owner.start) return 'dead';
+  return stat.state === 'T' || stat.state === 't' ? 'stopped' : 'alive';
+}
+
+/** Fields 3 (state) and 22 (start time, clock ticks since boot) of /proc/PID/stat; see proc(5). */
+export function procStat(pid: number): { state: string; start: number } | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const text = readText(`/proc/${pid}/stat`);
+  if (!text) return undefined;
+  // The command name (field 2) is in parentheses and may itself hold spaces and parentheses.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const start = Number(fields[19]);
+  return fields[0] && Number.isFinite(start) ? { state: fields[0], start } : undefined;
+}
+
+/** Reads a lock or ticket file; undefined when it is missing, empty or not an owner record. */
+export function readOwner(file: string): LockOwner | undefined {
   try {
-    const text = fs.readFileSync(path, 'utf8');
+    const text = fs.readFileSync(file, 'utf8');
     if (!text) return undefined;
     const v = JSON.parse(text) as Partial<LockOwner>;
     if (typeof v.pid !== 'number' || typeof v.token !== 'string' || typeof v.host !== 'string') return undefined;
-    return { pid: v.pid, host: v.host, token: v.token, at: Number(v.at ?? 0) };
+    return {
+      pid: v.pid,
+      host: v.host,
+      token: v.token,
+      at: Number(v.at ?? 0),
+      boot: typeof v.boot === 'string' ? v.boot : undefined,
+      start: typeof v.start === 'number' ? v.start : undefined,
+      pidns: typeof v.pidns === 'string' ? v.pidns : undefined,
+    };
   } catch {
     return undefined;
   }
 }
 
-function fileAge(path: string): number | undefined {
+/** The token at the end of a ticket's file name. */
+function ticketToken(ticket: string): string {
+  return ticket.slice(ticket.lastIndexOf('-') + 1);
+}
+
+function readText(file: string): string | undefined {
   try {
-    return Date.now() - fs.statSync(path).mtimeMs;
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function readLink(file: string): string | undefined {
+  try {
+    return fs.readlinkSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+function rmQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // What could not be removed is recognised as stale by the next waiter.
+  }
+}
+
+function fileAge(file: string): number | undefined {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs;
   } catch {
     return undefined;
   }

@@ -4,13 +4,28 @@ import { randomBytes } from 'node:crypto';
 import { LedgerError } from '../errors';
 import { FileLock } from './lock';
 import type { CommitLine, StoredEvent } from './journal';
-import { encodeLine, fsyncDir, readJournal, writeFreshJournal } from './journal';
+import { appendLine, encodeLine, readJournal, writeFreshJournal } from './journal';
+import { describeFsError, writeFileAtomic } from './atomicWrite';
+import type { FsOps } from './fsOps';
+import { nodeFsOps } from './fsOps';
 import { Sql, loadSqlJs } from './sql';
+import type { LedgerEvent } from '../events';
+
+/**
+ * Any event the store can hold: a kind naming it and a payload. The ledger narrows it to the union
+ * of src/ledger/events.ts, so that an event with a misspelt kind or a wrong payload does not compile.
+ */
+export interface EventShape {
+  kind: string;
+  payload: unknown;
+}
 
 /**
  * What the store needs from the domain: a schema with migrations, and a pure function that applies
- * one event to the tables. `apply` may read only the event and the tables, never the clock, so that
- * replaying the journal rebuilds the same tables.
+ * one event to the tables (Emmett's `evolve`). `apply` may read only the event and the tables, never
+ * the clock, so that replaying the journal rebuilds the same tables. It receives events as read back
+ * from disk (`StoredEvent`, kind a string), since a journal may hold kinds that this version does not
+ * know; it throws for those, which stops the open with a `corrupt` error.
  */
 export interface Projection {
   readonly schemaVersion: number;
@@ -19,13 +34,15 @@ export interface Projection {
   apply(sql: Sql, event: StoredEvent): void;
 }
 
-export interface NewEvent {
-  kind: string;
-  payload: unknown;
-}
+/** An event that `decide` returns, before the store gives it a seq, timestamp and actor: one of `E`. */
+export type NewEvent<E extends EventShape = LedgerEvent> = E;
 
-export interface Decision<T> {
-  events: NewEvent[];
+/**
+ * What `decide` returns (Emmett's `decide`, with the state being the tables it reads): the events to
+ * commit, all of the union `E`, and the result the caller gets once they are durable.
+ */
+export interface Decision<T, E extends EventShape = LedgerEvent> {
+  events: E[];
   result: T;
 }
 
@@ -43,6 +60,8 @@ export interface StoreOptions {
   lockTimeoutMs?: number;
   /** The clock, replaceable in tests. */
   now?: () => Date;
+  /** The file operations that change files; tests pass one that injects faults (see fsOps.ts). */
+  fsOps?: FsOps;
 }
 
 export interface StoreChange {
@@ -69,12 +88,14 @@ CREATE INDEX IF NOT EXISTS events_kind ON events(kind, seq);
 
 /**
  * The durable, multi-writer event store: a sql.js snapshot plus an append-only journal in one folder.
+ * `E` is the union of events that `write` accepts (the ledger's own by default): a decision returning
+ * an event of another kind, or a payload of the wrong shape, does not compile.
  *
  * Writers take the folder's lock, catch up on what other processes appended, decide their events
  * against the current tables, append one fsynced journal line and release. Readers catch up without
  * the lock. The database in memory always equals the snapshot plus the journal lines applied so far.
  */
-export class EventStore {
+export class EventStore<E extends EventShape = LedgerEvent> {
   readonly sql: Sql;
   private seqValue: number;
   private journalFd: number | undefined;
@@ -91,8 +112,14 @@ export class EventStore {
   private poller: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Where the last line read starts, and its bytes: a reader checks that it is still there (see catchUp). */
+  private lastLine: { start: number; bytes: Buffer } | undefined;
+  /** Automatic checkpoints wait until this many commits since the last one after one failed. */
+  private checkpointRetryAt = 0;
+  private lastCheckpointError: string | undefined;
   private readonly lock: FileLock;
   private readonly clock: () => Date;
+  private readonly ops: FsOps;
 
   private constructor(
     readonly dir: string,
@@ -103,19 +130,18 @@ export class EventStore {
   ) {
     this.sql = sql;
     this.seqValue = seq;
-    this.lock = new FileLock(path.join(dir, LOCK_FILE));
+    this.ops = options.fsOps ?? nodeFsOps;
+    this.lock = new FileLock(path.join(dir, LOCK_FILE), { ops: this.ops });
     this.clock = options.now ?? (() => new Date());
   }
 
-  static async open(dir: string, projection: Projection, options: StoreOptions = {}): Promise<EventStore> {
+  static async open<E extends EventShape = LedgerEvent>(dir: string, projection: Projection, options: StoreOptions = {}): Promise<EventStore<E>> {
     fs.mkdirSync(dir, { recursive: true });
     const { sql, seq } = await loadSnapshot(dir, projection);
-    const store = new EventStore(dir, projection, sql, seq, options);
+    const store = new EventStore<E>(dir, projection, sql, seq, options);
     if (!fs.existsSync(store.journalPath)) {
       await store.withLock(() => {
-        if (!fs.existsSync(store.journalPath)) {
-          writeFreshJournal(dir, store.journalPath, { journal: newJournalId(), base: store.seqValue, format: 1 });
-        }
+        if (!fs.existsSync(store.journalPath)) store.createJournal();
       });
     }
     await store.catchUp(false);
@@ -138,7 +164,7 @@ export class EventStore {
    * Decides and commits events atomically. `decide` sees the tables after catching up with every
    * other writer; if it throws, nothing is written and the error reaches the caller.
    */
-  write<T>(actor: string, decide: (ctx: WriteContext) => Decision<T>): Promise<{ result: T; events: StoredEvent[] }> {
+  write<T>(actor: string, decide: (ctx: WriteContext) => Decision<T, E>): Promise<{ result: T; events: Array<StoredEvent & E> }> {
     return this.serialize(async () => {
       this.assertOpen();
       return this.withLock(async () => {
@@ -146,24 +172,28 @@ export class EventStore {
         const now = this.clock();
         const ts = now.toISOString();
         this.sql.exec('BEGIN');
-        let stored: StoredEvent[];
+        let stored: Array<StoredEvent & E>;
         let result: T;
         try {
           const decision = decide({ now, sql: this.sql });
           result = decision.result;
-          stored = decision.events.map((e, i) => ({ seq: this.seqValue + 1 + i, ts, actor, kind: e.kind, payload: e.payload }));
+          // Only these five fields are stored, whatever else the caller's objects carry.
+          stored = decision.events.map((e, i) => ({ seq: this.seqValue + 1 + i, ts, actor, kind: e.kind, payload: e.payload }) as StoredEvent & E);
           for (const e of stored) this.applyOne(e);
+          // The append is the commit point: once it returns, the line is durable and is acknowledged.
           if (stored.length > 0) this.append({ events: stored });
-          this.sql.exec('COMMIT');
         } catch (err) {
           this.sql.exec('ROLLBACK');
           throw err;
         }
+        this.sql.exec('COMMIT');
         if (stored.length > 0) {
           this.seqValue += stored.length;
           this.commitsSinceCheckpoint++;
-          this.maybeCheckpoint();
           this.emit({ events: stored, local: true });
+          // A checkpoint only saves reading time later; the commit is durable already, so a failed
+          // checkpoint (a full disk) must not turn it into an error that a client would retry.
+          this.maybeCheckpoint();
         }
         return { result, events: stored };
       });
@@ -240,23 +270,21 @@ export class EventStore {
     // catchUp ran under this same lock, so the journal is the file read so far and ends on a line boundary.
     if (this.appendFd === undefined || this.appendIno !== this.journalIno) {
       if (this.appendFd !== undefined) fs.closeSync(this.appendFd);
-      this.appendFd = fs.openSync(this.journalPath, 'a');
-      this.appendIno = fs.fstatSync(this.appendFd).ino;
-      if (this.appendIno !== this.journalIno) throw new LedgerError(`journal ${this.journalPath} changed under the lock; refusing to append`, 'io');
+      this.appendFd = undefined;
+      const fd = this.ops.open(this.journalPath, 'a');
+      this.appendFd = fd;
+      this.appendIno = fs.fstatSync(fd).ino;
+      if (this.appendIno !== this.journalIno) throw new LedgerError(`journal ${this.journalPath} changed under the lock; nothing was recorded`, 'io');
     }
-    try {
-      fs.writeSync(this.appendFd, text);
-      fs.fdatasyncSync(this.appendFd);
-    } catch (err) {
-      // A line that is not acknowledged must not be read by anyone later: cut it off again.
-      try {
-        fs.ftruncateSync(this.appendFd, this.offset);
-      } catch {
-        // The next lock holder drops an incomplete tail anyway.
-      }
-      throw new LedgerError(`could not append to ${this.journalPath}: ${(err as Error).message}`, 'io');
+    // A journal longer than what was read means someone wrote without the lock: appending would bury it.
+    const size = fs.fstatSync(this.appendFd).size;
+    if (size !== this.offset) {
+      throw new LedgerError(`journal ${this.journalPath} is ${size} bytes, not the ${this.offset} read under the lock; nothing was recorded`, 'io');
     }
-    this.offset += Buffer.byteLength(text);
+    this.lock.assertHeld();
+    const start = this.offset;
+    this.offset = appendLine(this.ops, this.appendFd, this.journalPath, text, this.offset);
+    this.lastLine = { start, bytes: Buffer.from(text.slice(0, -1), 'utf8') };
   }
 
   /**
@@ -272,7 +300,7 @@ export class EventStore {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         if (!holdingLock) return applied;
-        writeFreshJournal(this.dir, this.journalPath, { journal: newJournalId(), base: this.seqValue, format: 1 });
+        this.createJournal();
         continue;
       }
       if (this.journalFd === undefined || st.ino !== this.journalIno) {
@@ -280,6 +308,14 @@ export class EventStore {
         this.journalFd = fs.openSync(this.journalPath, 'r');
         this.journalIno = fs.fstatSync(this.journalFd).ino;
         this.offset = 0;
+        this.lastLine = undefined;
+      } else if (!this.lastLineStillThere(st.size)) {
+        // A writer whose write or sync failed cut back a line this process had already read (it read
+        // it between the write and the failed sync). That commit was never acknowledged: forget it by
+        // starting over from the snapshot, so this process never acts on a commit that does not exist.
+        if (attempt > 5) throw new LedgerError(`journal ${this.journalPath} keeps changing under this reader`, 'io');
+        await this.restartFromSnapshot();
+        continue;
       }
       const read = readJournal(this.journalFd, this.journalPath, this.offset);
       if (this.offset === 0) {
@@ -294,12 +330,7 @@ export class EventStore {
         if (read.header.base > this.seqValue) {
           // Another process checkpointed events this process never read: start over from the new snapshot.
           if (attempt > 5) throw new LedgerError(`journal ${this.journalPath} starts after the snapshot ends`, 'corrupt');
-          const fresh = await loadSnapshot(this.dir, this.projection);
-          this.sql.close();
-          this.sql.db = fresh.sql.db;
-          this.seqValue = fresh.seq;
-          fs.closeSync(this.journalFd);
-          this.journalFd = undefined;
+          await this.restartFromSnapshot();
           continue;
         }
       }
@@ -321,14 +352,20 @@ export class EventStore {
         this.commitsSinceCheckpoint++;
         applied.push(...fresh);
       }
+      if (read.lastLineStart !== undefined) {
+        this.lastLine = { start: read.lastLineStart, bytes: readBytes(this.journalFd, read.lastLineStart, read.end - 1 - read.lastLineStart) };
+      }
       this.offset = read.end;
       if (holdingLock && read.pendingBytes > 0) {
-        const fd = fs.openSync(this.journalPath, 'r+');
+        // A writer killed mid-line left bytes that no one acknowledged: cut them off before appending.
+        const fd = this.ops.open(this.journalPath, 'r+');
         try {
-          fs.ftruncateSync(fd, this.offset);
-          fs.fsyncSync(fd);
+          this.ops.ftruncate(fd, this.offset);
+          this.ops.fsync(fd);
+        } catch (err) {
+          throw new LedgerError(`could not cut the unfinished last line off ${this.journalPath}: ${describeFsError(err)}; nothing was recorded`, 'io');
         } finally {
-          fs.closeSync(fd);
+          this.ops.close(fd);
         }
       }
       if (applied.length > 0) this.emit({ events: applied, local: false });
@@ -336,23 +373,69 @@ export class EventStore {
     }
   }
 
+  /** Starts the journal of a new ledger (or one whose journal was removed), continuing from the snapshot. */
+  private createJournal(): void {
+    try {
+      writeFreshJournal(this.journalPath, { journal: newJournalId(), base: this.seqValue, format: 1 }, this.ops);
+    } catch (err) {
+      throw new LedgerError(`could not start the journal of the ledger in ${this.dir}; nothing was recorded. ${(err as Error).message}`, 'io');
+    }
+  }
+
+  /** True when the last line this process read is still where and what it was. */
+  private lastLineStillThere(size: number): boolean {
+    if (size < this.offset) return false;
+    if (this.lastLine === undefined || this.journalFd === undefined) return true;
+    const { start, bytes } = this.lastLine;
+    return readBytes(this.journalFd, start, bytes.length).equals(bytes);
+  }
+
+  /** Drops what was read and loads the snapshot again; the journal is then read from its start. */
+  private async restartFromSnapshot(): Promise<void> {
+    const fresh = await loadSnapshot(this.dir, this.projection);
+    this.sql.close();
+    this.sql.db = fresh.sql.db;
+    this.seqValue = fresh.seq;
+    if (this.journalFd !== undefined) fs.closeSync(this.journalFd);
+    this.journalFd = undefined;
+    this.lastLine = undefined;
+  }
+
   private maybeCheckpoint(): void {
     const every = this.options.checkpointEvery ?? 5_000;
     const bytes = this.options.checkpointBytes ?? 8 * 1024 * 1024;
-    if (this.commitsSinceCheckpoint >= every || this.offset >= bytes) this.writeCheckpoint();
+    if (this.commitsSinceCheckpoint < this.checkpointRetryAt) return;
+    if (this.commitsSinceCheckpoint >= every || this.offset >= bytes) {
+      try {
+        this.writeCheckpoint();
+      } catch (err) {
+        // Try again after a while rather than after every commit: on a full disk each try writes a
+        // whole snapshot before it fails. The temporary files are gone already (writeFileAtomic).
+        this.lastCheckpointError = err instanceof Error ? err.message : String(err);
+        this.checkpointRetryAt = this.commitsSinceCheckpoint + Math.max(1, Math.ceil(every / 10));
+      }
+    }
   }
 
+  /**
+   * Writes the tables as the new snapshot, then a fresh journal that continues from it. A crash or a
+   * failure between the two leaves a snapshot that already holds some journal lines: readers skip
+   * lines at or below the snapshot's seq, so nothing is applied twice. Throws a LedgerError (`io`).
+   */
   private writeCheckpoint(): void {
     this.sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?)", [String(this.seqValue)]);
     const data = this.sql.export();
-    writeAtomically(this.dir, this.snapshotPath, data);
-    writeFreshJournal(this.dir, this.journalPath, { journal: newJournalId(), base: this.seqValue, format: 1 });
+    writeFileAtomic(this.snapshotPath, data, { ops: this.ops });
+    writeFreshJournal(this.journalPath, { journal: newJournalId(), base: this.seqValue, format: 1 }, this.ops);
     if (this.journalFd !== undefined) fs.closeSync(this.journalFd);
     this.journalFd = fs.openSync(this.journalPath, 'r');
     this.journalIno = fs.fstatSync(this.journalFd).ino;
     this.offset = fs.fstatSync(this.journalFd).size;
+    this.lastLine = undefined;
     this.journalBase = this.seqValue;
     this.commitsSinceCheckpoint = 0;
+    this.checkpointRetryAt = 0;
+    this.lastCheckpointError = undefined;
   }
 
   private emit(change: StoreChange): void {
@@ -387,8 +470,8 @@ export class EventStore {
   }
 
   /** Identifies the journal generation currently read; exposed for diagnostics. */
-  describe(): { seq: number; journal: string | undefined; base: number; offset: number } {
-    return { seq: this.seqValue, journal: this.journalId, base: this.journalBase, offset: this.offset };
+  describe(): { seq: number; journal: string | undefined; base: number; offset: number; lastCheckpointError: string | undefined } {
+    return { seq: this.seqValue, journal: this.journalId, base: this.journalBase, offset: this.offset, lastCheckpointError: this.lastCheckpointError };
   }
 }
 
@@ -396,18 +479,16 @@ function newJournalId(): string {
   return randomBytes(6).toString('hex');
 }
 
-export function writeAtomically(dir: string, file: string, data: Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    let off = 0;
-    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+/** Reads `length` bytes at `position` (fewer when the file is shorter). */
+function readBytes(fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.alloc(length);
+  let got = 0;
+  while (got < length) {
+    const n = fs.readSync(fd, buf, got, length - got, position + got);
+    if (n === 0) break;
+    got += n;
   }
-  fs.renameSync(tmp, file);
-  fsyncDir(dir);
+  return buf.subarray(0, got);
 }
 
 /**

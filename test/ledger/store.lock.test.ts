@@ -1,0 +1,176 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { LedgerError, openLedger } from '../../src/ledger/index';
+import type { LockOwner } from '../../src/ledger/store/lock';
+import { FileLock, ownerState, procStat, readOwner } from '../../src/ledger/store/lock';
+import { LOCK_FILE } from '../../src/ledger/store/store';
+import { collectAcks, exited, spawnWriter, tempDir } from './helpers';
+
+// A lock must name an owner that can be proven alive; anything else is broken, and every wait ends.
+// The forged lock files below are what the real ones look like after a pid was reused, a container
+// was renamed, or the machine rebooted.
+
+const oneNode = (title: string) => ({ title, nodes: [{ key: 'a', title: 'A' }] });
+const BOOT = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+const PIDNS = fs.readlinkSync('/proc/self/ns/pid');
+
+function forge(dir: string, owner: Partial<LockOwner>, ageMs = 0): string {
+  const file = path.join(dir, LOCK_FILE);
+  const full: LockOwner = { pid: 1, host: os.hostname(), token: 'forged', at: Date.now() - ageMs, boot: BOOT, start: 1, pidns: PIDNS, ...owner };
+  fs.writeFileSync(file, JSON.stringify(full));
+  const t = new Date(Date.now() - ageMs);
+  fs.utimesSync(file, t, t);
+  return file;
+}
+
+function spawnSleeper(): ChildProcess {
+  return spawn(process.execPath, ['-e', 'setInterval(() => {}, 60000)'], { stdio: 'ignore' });
+}
+
+async function commitTime(dir: string, title: string, lockTimeoutMs = 20_000): Promise<number> {
+  const l = await openLedger(dir, { lockTimeoutMs });
+  try {
+    const t0 = Date.now();
+    await l.startRun(oneNode(title));
+    return Date.now() - t0;
+  } finally {
+    l.close();
+  }
+}
+
+test('a lock whose pid now belongs to another live process is broken at once', async () => {
+  const dir = tempDir();
+  const sleeper = spawnSleeper();
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    const stat = procStat(sleeper.pid!);
+    assert.ok(stat, 'the sleeper runs');
+    // The lock's owner had this pid, but started at another time: the pid was reused.
+    forge(dir, { pid: sleeper.pid!, start: stat.start - 1 });
+    assert.equal(ownerState(readOwner(path.join(dir, LOCK_FILE))!), 'dead');
+    const ms = await commitTime(dir, 'after reuse');
+    assert.ok(ms < 5_000, `the writer waited ${ms} ms for a lock whose owner is gone`);
+    // The same record with the right start time is a live owner and is not broken.
+    forge(dir, { pid: sleeper.pid!, start: stat.start });
+    assert.equal(ownerState(readOwner(path.join(dir, LOCK_FILE))!), 'alive');
+    await assert.rejects(commitTime(dir, 'never', 1_000), (e: Error) =>
+      e instanceof LedgerError && e.code === 'lock_timeout' && new RegExp(`held by pid ${sleeper.pid} on ${os.hostname()} since \\d{4}-`).test(e.message));
+  } finally {
+    sleeper.kill('SIGKILL');
+  }
+});
+
+test('locks naming another host: a rebooted machine\'s is broken at once, one that cannot be checked once it is old', async () => {
+  const dir = tempDir();
+  // Same host name, another boot: every process of that boot is gone.
+  forge(dir, { host: os.hostname(), boot: '00000000-0000-0000-0000-000000000000' });
+  assert.ok(await commitTime(dir, 'after reboot') < 5_000);
+  // Another host name on this kernel (a renamed container) whose pid is gone: gone.
+  forge(dir, { host: 'old-container-name', pid: 999_999_999 });
+  assert.equal(ownerState(readOwner(path.join(dir, LOCK_FILE))!), 'dead');
+  assert.ok(await commitTime(dir, 'after rename') < 5_000);
+  // Another host and another boot (another machine, or a container from before a reboot), or another
+  // pid namespace: nothing can be checked, so the lock counts once it is older than a commit can take.
+  for (const owner of [{ host: 'elsewhere', boot: 'other-boot' }, { pidns: 'pid:[1]' }, { host: 'elsewhere', boot: undefined }]) {
+    forge(dir, owner, 60_000);
+    assert.equal(ownerState(readOwner(path.join(dir, LOCK_FILE))!), 'unproven');
+    assert.ok(await commitTime(dir, `after ${JSON.stringify(owner)}`) < 5_000, `an old unprovable lock ${JSON.stringify(owner)} was not broken`);
+  }
+  // A fresh one from a writer that cannot be checked is waited for, but not for ever.
+  forge(dir, { host: 'elsewhere', boot: 'other-boot' });
+  const l = await openLedger(dir, { lockTimeoutMs: 30_000 });
+  try {
+    const t0 = Date.now();
+    await l.startRun(oneNode('after a fresh unprovable lock'));
+    const ms = Date.now() - t0;
+    assert.ok(ms >= 8_000 && ms < 25_000, `waited ${ms} ms; the rule is: broken once 10 s old`);
+  } finally {
+    l.close();
+  }
+  const check = await openLedger(dir);
+  assert.equal(check.listRuns().length, 6);
+  check.close();
+});
+
+test('a stopped (SIGSTOP) lock holder: writers get a clear error naming it within seconds, and can write once it is gone', async () => {
+  const dir = tempDir();
+  const l = await openLedger(dir, { lockTimeoutMs: 30_000 });
+  const holder = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'storeLockHolder.ts'), path.join(dir, LOCK_FILE)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout!.on('data', (d: Buffer) => { if (d.toString().startsWith('held')) resolve(); });
+      holder.once('exit', () => reject(new Error('the holder exited')));
+    });
+    holder.kill('SIGSTOP');
+    try {
+      const t0 = Date.now();
+      await assert.rejects(l.startRun(oneNode('blocked')), (e: Error) => {
+        assert.ok(e instanceof LedgerError && e.code === 'lock_timeout');
+        assert.match(e.message, new RegExp(`held by pid ${holder.pid} on ${os.hostname()} since \\d{4}-\\d\\d-\\d\\dT`));
+        assert.match(e.message, new RegExp(`stopped .*kill -CONT ${holder.pid}.*nothing was recorded`));
+        return true;
+      });
+      const ms = Date.now() - t0;
+      assert.ok(ms < 10_000, `the writer waited ${ms} ms for a stopped holder`);
+      holder.kill('SIGKILL');
+      await exited(holder);
+      await l.startRun(oneNode('after the holder is gone'));
+      assert.deepEqual(l.listRuns().map((r) => r.title), ['after the holder is gone']);
+    } finally {
+      l.close();
+    }
+  } finally {
+    holder.kill('SIGKILL');
+  }
+});
+
+test('a holder that keeps the lock: the wait ends at lockTimeoutMs with the holder named', async () => {
+  const dir = tempDir();
+  const l = await openLedger(dir, { lockTimeoutMs: 800 });
+  const holder = new FileLock(path.join(dir, LOCK_FILE));
+  await holder.acquire();
+  try {
+    await assert.rejects(l.startRun(oneNode('never')), (e: Error) =>
+      e instanceof LedgerError && e.code === 'lock_timeout' && /within \d+ ms: held by pid \d+ .* since .*Nothing was recorded/.test(e.message));
+  } finally {
+    holder.release();
+    l.close();
+  }
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.lock')), [], 'no lock or queue ticket is left behind');
+});
+
+test('two writers committing in a loop take turns: neither commits many times in a row while the other waits', async (t) => {
+  const dir = tempDir();
+  const N = 150;
+  // A checkpoint every 50 commits puts long holds among the short ones.
+  const writers = [spawnWriter(dir, 'a', N, 50), spawnWriter(dir, 'b', N, 50)];
+  const acks = writers.map((w) => collectAcks(w));
+  const codes = await Promise.all(writers.map(exited));
+  codes.forEach((c, i) => assert.equal(c, 0, acks[i]!.stderr()));
+  const l = await openLedger(dir);
+  try {
+    const actors = l.events(0, 100_000).filter((e) => e.kind === 'run.started').map((e) => e.actor);
+    // While both are writing (up to the moment one finishes), count the longest streak of one writer.
+    const lastA = actors.lastIndexOf('writer:a');
+    const lastB = actors.lastIndexOf('writer:b');
+    const overlap = actors.slice(Math.max(actors.indexOf('writer:a'), actors.indexOf('writer:b')), Math.min(lastA, lastB) + 1);
+    let longest = 0;
+    let streak = 0;
+    for (let i = 0; i < overlap.length; i++) {
+      streak = i > 0 && overlap[i] === overlap[i - 1] ? streak + 1 : 1;
+      longest = Math.max(longest, streak);
+    }
+    t.diagnostic(`${overlap.length} commits while both wrote; longest streak of one writer: ${longest}`);
+    assert.equal(actors.length, 2 * N);
+    assert.ok(overlap.length > N / 2, `the writers barely overlapped (${overlap.length} commits)`);
+    assert.ok(longest <= 5, `one writer committed ${longest} times in a row while the other waited`);
+  } finally {
+    l.close();
+  }
+  assert.deepEqual(spawnSync('ls', [dir]).stdout.toString().split('\n').filter((f) => f.includes('.wait-')), []);
+});
