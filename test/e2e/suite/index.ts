@@ -83,6 +83,11 @@ function treeDescription(variantId: string): string {
 test('activates on use and registers its commands, views and status bar', async () => {
   const ext = vscode.extensions.getExtension<GasCityApi | undefined>(EXTENSION_ID);
   assert.ok(ext, `${EXTENSION_ID} is installed`);
+  // The copy under test is the one installed from the .vsix, not this repository's folder.
+  const extensionsDir = process.env.GASCITY_E2E_EXTENSIONS;
+  assert.ok(extensionsDir, 'the driver names the extensions folder');
+  assert.ok(ext.extensionPath.startsWith(extensionsDir + path.sep), `runs from the installed copy (${ext.extensionPath})`);
+  assert.ok(!fs.existsSync(path.join(ext.extensionPath, 'src')), 'the installed copy carries no sources');
   // Opening the activity-bar container is a use: it activates the extension through its views.
   await vscode.commands.executeCommand('workbench.view.extension.gascity');
   const exported = await eventually(async () => (ext.isActive ? ext.exports : await ext.activate()), 'activation');
