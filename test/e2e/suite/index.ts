@@ -233,6 +233,9 @@ test('closes the loop from the command palette: a trial, a person\'s verdict on 
   assert.match(report, /stage \*\*trial\*\*/);
   assert.match(report, /Still missing/);
   assert.match(report, /more candidate runs/);
+  const assessment = vscode.window.activeTextEditor?.document;
+  assert.equal(assessment?.uri.scheme, 'gascity-report', 'the assessment is a read-only report');
+  assert.equal(assessment?.isDirty, false);
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   assert.equal(await vscode.commands.executeCommand<boolean>('gascity.rejectVariant', grandchild.id, 'not worth the extra retries'), true);
   assert.equal(api.model.lineage.variant(grandchild.id)!.status, 'rejected');
@@ -243,22 +246,38 @@ test('closes the loop from the command palette: a trial, a person\'s verdict on 
   await eventually(() => /0 trials/.test(api.statusBar.text), 'the status bar drops the trial');
 });
 
-test('registers the MCP server with Codex, shows the change, and undoes it', async () => {
-  const registration = await vscode.commands.executeCommand<{ configPath: string; after: string } | undefined>('gascity.registerMcpServer');
+test('registers the MCP server with Codex in the global config, names the file, shows the change read-only, and undoes it', async () => {
+  const registration = await vscode.commands.executeCommand<{ configPath: string; after: string; global: boolean } | undefined>('gascity.registerMcpServer', { approvals: 'write' });
   assert.ok(registration, 'registered');
+  // HOME is the driver's temp folder, so this is the global ~/.codex/config.toml of this (test) user.
+  assert.equal(registration.configPath, path.join(process.env.HOME ?? '', '.codex', 'config.toml'));
+  assert.equal(registration.global, true);
   const text = fs.readFileSync(registration.configPath, 'utf8');
   assert.match(text, /\[mcp_servers\.gascity\]/);
-  assert.ok(text.includes(path.join('dist', 'mcp.js')), 'Codex will start our built server');
+  // The entry survives extension updates: it names the copy in global storage, not the versioned extension folder.
+  const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+  const script = /args = \["([^"]+)"/.exec(text)?.[1] ?? '';
+  assert.match(script, /globalStorage.*mcp-server[\\/]mcp\.js$/, `the registered server is the stable copy (${script})`);
+  assert.ok(!script.startsWith(ext.extensionPath), 'not the versioned extension folder');
+  assert.ok(fs.existsSync(script) && fs.existsSync(path.join(path.dirname(script), 'sql-wasm.wasm')), 'the copy and its WASM exist');
   assert.ok(!text.includes(api.ledgerDir), 'the global entry does not pin one workspace\'s ledger');
-  // Each Codex session finds its workspace's ledger through the pointer the extension keeps there.
+  // Codex may run read and ordinary write tools without asking; destructive ones ask.
+  assert.match(text, /\[mcp_servers\.gascity\.tools\.workflow_start\]\napproval_mode = "approve"/);
+  assert.match(text, /\[mcp_servers\.gascity\.tools\.formula_rollback\]\napproval_mode = "prompt"/);
+  // Each Codex session finds its workspace's ledger through the pointer the extension keeps there, out of git.
   const pointer = JSON.parse(fs.readFileSync(path.join(workspaceRoot(), '.gascity', 'ledger-location.json'), 'utf8')) as { dir: string };
   assert.equal(pointer.dir, api.ledgerDir);
-  const shown = vscode.window.activeTextEditor?.document.getText() ?? '';
-  assert.match(shown, /## After[\s\S]*mcp_servers\.gascity/, 'the change is shown to the person');
+  assert.match(fs.readFileSync(path.join(workspaceRoot(), '.gascity', '.gitignore'), 'utf8'), /^\*$/m);
+  const shown = vscode.window.activeTextEditor?.document;
+  assert.ok(shown, 'the change is shown');
+  assert.equal(shown.uri.scheme, 'gascity-report', 'in a read-only view, not an Untitled editor');
+  assert.match(shown.getText(), /global Codex config[\s\S]*## After[\s\S]*mcp_servers\.gascity/);
+  assert.equal(shown.isDirty, false);
   assert.equal(await vscode.commands.executeCommand<boolean>('gascity.unregisterMcpServer'), true);
   const after = fs.existsSync(registration.configPath) ? fs.readFileSync(registration.configPath, 'utf8') : '';
   assert.doesNotMatch(after, /mcp_servers\.gascity/);
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  assert.ok(vscode.workspace.textDocuments.every((d) => !(d.isUntitled && d.isDirty)), 'no Untitled editor asks to be saved');
 });
 
 export async function run(): Promise<void> {
