@@ -1,5 +1,6 @@
 // What the commands do. Each action picks what it needs (from its arguments, or by asking the person), calls the
 // ledger, and says what happened; ledger errors are shown as they are, since they say what to fix.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LedgerError } from '../ledger/index';
@@ -33,6 +34,15 @@ function runIdOf(arg: RunArg): string | undefined {
   return typeof arg === 'string' ? arg : arg?.run?.id;
 }
 
+/** Whether a folder holds at least one *.formula.toml (at its top; evolution files alone do not make a start). */
+function hasFormulas(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).some((f) => f.endsWith('.formula.toml'));
+  } catch {
+    return false;
+  }
+}
+
 function describe(e: unknown): string {
   if (e instanceof LedgerError) return e.message;
   return e instanceof Error ? e.message : String(e);
@@ -41,9 +51,14 @@ function describe(e: unknown): string {
 export class Actions implements GraphActions {
   private graph: GraphPanel | undefined;
 
+  /**
+   * `starterFormulasDir`: the formulas shipped inside the extension (its formulas/ folder), offered to a repository
+   * that has none.
+   */
   constructor(
     private readonly model: LedgerModel,
     private readonly log: vscode.LogOutputChannel,
+    private readonly starterFormulasDir: string,
   ) {}
 
   /** The graph panel and the actions need each other; the composition root ties the knot once. */
@@ -60,8 +75,15 @@ export class Actions implements GraphActions {
   private async pickFamily(placeHolder: string): Promise<string | undefined> {
     const families = this.lineage.families();
     if (families.length === 0) {
-      void vscode.window.showInformationMessage('The ledger has no formula families yet. Run "Gas City: Import Formulas" first.');
-      return undefined;
+      // A dead end otherwise: offer the import (which itself offers the starter formulas to a repository without any).
+      const importNow = 'Import Formulas';
+      const choice = await vscode.window.showInformationMessage('The ledger has no formula families yet: import the formulas of this workspace first.', importNow);
+      if (choice !== importNow) return undefined;
+      await this.importFormulas();
+      const imported = this.lineage.families();
+      if (imported.length === 1) return imported[0]!.id;
+      if (imported.length === 0) return undefined;
+      return (await vscode.window.showQuickPick(imported.map((f) => ({ label: f.id, description: f.description })), { placeHolder }))?.label;
     }
     if (families.length === 1) return families[0]!.id;
     const pick = await vscode.window.showQuickPick(
@@ -356,26 +378,70 @@ export class Actions implements GraphActions {
     return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   }
 
-  /** Imports formulas/*.formula.toml of the workspace: new families, or new candidate variants of edited files. */
-  async importFormulas(): Promise<{ families: number; variants: number; problems: number }> {
+  /** The shipped starter formulas (file names), for the offer to a repository without formulas. */
+  private starterFiles(): string[] {
+    try {
+      return fs.readdirSync(this.starterFormulasDir).filter((f) => f.endsWith('.formula.toml')).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Copies the shipped starter formulas into <workspace>/formulas/, never over a file that is there. Returns the
+   * names of the files it wrote.
+   */
+  addStarterFormulas(root: string): string[] {
+    const target = path.join(root, 'formulas');
+    fs.mkdirSync(target, { recursive: true });
+    const written: string[] = [];
+    for (const name of this.starterFiles()) {
+      try {
+        fs.copyFileSync(path.join(this.starterFormulasDir, name), path.join(target, name), fs.constants.COPYFILE_EXCL);
+        written.push(name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+    }
+    this.log.info(`added ${written.length} starter formula(s) to ${target}: ${written.join(', ')}`);
+    return written;
+  }
+
+  /**
+   * Imports formulas/*.formula.toml of the workspace: new families, or new candidate variants of edited files. A
+   * workspace without any is offered the starter formulas first (`options.addStarters` answers for scripted use).
+   */
+  async importFormulas(options: { readonly addStarters?: boolean } = {}): Promise<{ families: number; variants: number; problems: number; startersAdded: number }> {
     const root = this.workspaceRoot();
-    const counts = { families: 0, variants: 0, problems: 0 };
+    const counts = { families: 0, variants: 0, problems: 0, startersAdded: 0 };
     if (!root) {
-      void vscode.window.showWarningMessage('Open a folder with a formulas/ directory to import formulas.');
+      void vscode.window.showWarningMessage('Open a folder to import formulas: Gas City keeps them in its formulas/ folder.');
       return counts;
+    }
+    const dir = path.join(root, 'formulas');
+    if (!hasFormulas(dir)) {
+      const starters = this.starterFiles();
+      const add = `Add ${starters.length} Starter Formulas`;
+      const yes = options.addStarters ?? (starters.length > 0 && (await vscode.window.showInformationMessage(
+        `This workspace has no formulas/*.formula.toml. Add the ${starters.length} starter formulas (${starters.map((f) => f.replace(/\.formula\.toml$/, '')).join(', ')}) to formulas/ and import them?`,
+        add,
+      )) === add);
+      if (!yes) return counts;
+      counts.startersAdded = this.addStarterFormulas(root).length;
     }
     let result;
     try {
-      result = await this.lineage.importFormulas(path.join(root, 'formulas'), ACTOR);
+      result = await this.lineage.importFormulas(dir, ACTOR);
     } catch (e) {
-      void vscode.window.showErrorMessage(`Could not import ${path.join(root, 'formulas')}: ${describe(e)}`);
+      void vscode.window.showErrorMessage(`Could not import ${dir}: ${describe(e)}`);
       return counts;
     }
     for (const p of result.problems) this.log.warn(`${p.file}:${p.line} ${p.field}: ${p.message} — ${p.fix}`);
     counts.families = result.families;
     counts.variants = result.variants;
     counts.problems = result.problems.length;
-    const message = `Imported ${counts.families} new famil${counts.families === 1 ? 'y' : 'ies'} and ${counts.variants} new variant${counts.variants === 1 ? '' : 's'}.`;
+    const added = counts.startersAdded ? `Added ${counts.startersAdded} starter formula${counts.startersAdded === 1 ? '' : 's'} to formulas/. ` : '';
+    const message = `${added}Imported ${counts.families} new famil${counts.families === 1 ? 'y' : 'ies'} and ${counts.variants} new variant${counts.variants === 1 ? '' : 's'}.`;
     if (counts.problems) {
       void vscode.window.showWarningMessage(`${message} ${counts.problems} problem(s): see the Gas City log.`, 'Show Log').then((c) => {
         if (c) this.log.show();

@@ -96,7 +96,7 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
   }
 
   const model = new LedgerModel(ledger, ledgerDir, workspaceRoot, log);
-  const actions = new Actions(model, log);
+  const actions = new Actions(model, log, path.join(context.extensionUri.fsPath, 'formulas'));
   const loop = new LoopActions(model, log, context.extensionUri, reports);
   const graph = new GraphPanel(context.extensionUri, model, actions, log);
   actions.attachGraph(graph);
@@ -131,7 +131,7 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
     promoteVariant: (arg?: string) => actions.promote(arg),
     rollbackFamily: (arg?: string) => actions.rollback(arg),
     openLedgerGraph: () => actions.openLedgerGraph(),
-    importFormulas: () => actions.importFormulas(),
+    importFormulas: (options?: { addStarters?: boolean }) => actions.importFormulas(options),
     exportEvolution: () => actions.exportEvolution(),
     openLineage: (arg?: string, variantId?: string) => actions.openLineage(arg, variantId),
     openRunGraph: (arg?: string, nodeId?: string) => actions.openRunGraph(arg, nodeId),

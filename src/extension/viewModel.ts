@@ -162,3 +162,20 @@ export function toRunGraph(
 export function variantStatus(status: string): VariantStatus {
   return isVariantStatus(status) ? status : 'candidate';
 }
+
+/** Which graph a panel shows: a run's workflow graph or a family's lineage. */
+export type GraphTarget = { readonly kind: 'run'; readonly runId: string } | { readonly kind: 'lineage'; readonly familyId: string };
+
+/**
+ * The graph a restored panel showed, from the state its page saved with setState (src/webview/main.ts keeps the
+ * GraphView it shows as `view`); undefined for any other shape, since the state comes back from disk as it was.
+ */
+export function targetOfState(state: unknown): GraphTarget | undefined {
+  if (typeof state !== 'object' || state === null) return undefined;
+  const view = (state as { view?: unknown }).view;
+  if (typeof view !== 'object' || view === null) return undefined;
+  const v = view as { kind?: unknown; graph?: { runId?: unknown } | null; lineage?: { familyId?: unknown } | null };
+  if (v.kind === 'run' && typeof v.graph?.runId === 'string' && v.graph.runId) return { kind: 'run', runId: v.graph.runId };
+  if (v.kind === 'lineage' && typeof v.lineage?.familyId === 'string' && v.lineage.familyId) return { kind: 'lineage', familyId: v.lineage.familyId };
+  return undefined;
+}

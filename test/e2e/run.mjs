@@ -1,4 +1,4 @@
-/* global process, console, setTimeout, fetch */
+/* global process, console, setTimeout, fetch, document */
 // Runs the extension's end-to-end suite in a real VS Code extension host: code-server (a real VS Code server,
 // installed by scripts/e2e/setup.sh) opened in headless Chromium with the smoke-test driver's `payload`.
 //
@@ -239,18 +239,24 @@ try {
 }
 process.exit(exitCode);
 
-/** Finds the frame of our graph webview: VS Code nests it two iframes deep. */
-async function webviewFrame(page, timeout = 20_000) {
+/**
+ * Finds the frame of a graph webview: VS Code nests it two iframes deep. `view` (e.g. "run:" or "lineage:") picks the
+ * panel whose page shows that graph (body[data-view]) when a lineage and a run graph are open side by side.
+ */
+async function webviewFrame(page, timeout = 20_000, view = undefined) {
   const until = Date.now() + timeout;
   while (Date.now() < until) {
     for (const f of page.frames()) {
       try {
-        if (await f.$('#graph')) return f;
+        if (!(await f.$('#graph'))) continue;
+        if (view === undefined) return f;
+        const shown = await f.evaluate(() => document.body.dataset.view ?? '');
+        if (shown.startsWith(view)) return f;
       } catch { /* frame detached while we looked */ }
     }
     await sleep(100);
   }
-  throw new Error('graph webview frame not found');
+  throw new Error(`graph webview frame${view ? ` showing ${view}` : ''} not found`);
 }
 
 async function serve(page, r) {
@@ -274,27 +280,27 @@ async function serve(page, r) {
     case 'text':
       return await page.textContent(r.selector, { timeout: r.timeout ?? 10_000 });
     case 'webviewWait': {
-      const f = await webviewFrame(page, r.timeout);
+      const f = await webviewFrame(page, r.timeout, r.view);
       await f.waitForSelector(r.selector, { timeout: r.timeout ?? 10_000, state: r.state ?? 'visible' });
       return true;
     }
     case 'webviewClick': {
-      const f = await webviewFrame(page, r.timeout);
+      const f = await webviewFrame(page, r.timeout, r.view);
       await f.click(r.selector, { timeout: r.timeout ?? 10_000 });
       return true;
     }
     case 'webviewPress': {
-      const f = await webviewFrame(page, r.timeout);
+      const f = await webviewFrame(page, r.timeout, r.view);
       await f.focus(r.selector ?? '#graph');
       await f.press(r.selector ?? '#graph', r.key);
       return true;
     }
     case 'webviewText': {
-      const f = await webviewFrame(page, r.timeout);
+      const f = await webviewFrame(page, r.timeout, r.view);
       return await f.textContent(r.selector, { timeout: r.timeout ?? 10_000 });
     }
     case 'webviewAttribute': {
-      const f = await webviewFrame(page, r.timeout);
+      const f = await webviewFrame(page, r.timeout, r.view);
       return await f.getAttribute(r.selector, r.name, { timeout: r.timeout ?? 10_000 });
     }
     default:

@@ -57,6 +57,22 @@ describe('package.json conventions', () => {
   });
 });
 
+describe('the walkthrough', () => {
+  const walkthroughs = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    contributes: { walkthroughs?: Array<{ steps: Array<{ id: string; description: string; media: { markdown?: string } }> }> };
+  }).contributes.walkthroughs ?? [];
+
+  it('goes register → starters → start → Codex → graph → mutate → trial → promote, each step with its command and page', () => {
+    assert.equal(walkthroughs.length, 1);
+    const steps = walkthroughs[0]!.steps;
+    assert.deepEqual(steps.map((s) => s.id), ['register', 'starters', 'start', 'codex', 'graph', 'mutate', 'trial', 'promote']);
+    for (const s of steps) {
+      assert.match(s.description, /\(command:gascity\.\w+\)/, `${s.id} links a command`);
+      assert.ok(s.media.markdown && readFileSync(join(ROOT, s.media.markdown), 'utf8').startsWith('# '), `${s.id} has its page`);
+    }
+  });
+});
+
 describe('the .vsix file list (vsce ls)', () => {
   const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', '@vscode', 'vsce', 'vsce'), 'ls', '--no-dependencies'], {
     cwd: ROOT, encoding: 'utf8', timeout: 60_000,
@@ -78,6 +94,14 @@ describe('the .vsix file list (vsce ls)', () => {
       'formulas/research-then-plan.formula.toml',
       'media/gascity.svg',
       'media/icon.png',
+      'media/walkthrough/codex.md',
+      'media/walkthrough/graph.md',
+      'media/walkthrough/mutate.md',
+      'media/walkthrough/promote.md',
+      'media/walkthrough/register.md',
+      'media/walkthrough/start.md',
+      'media/walkthrough/starters.md',
+      'media/walkthrough/trial.md',
       'media/webview.css',
       'media/webview.js',
       'package.json',

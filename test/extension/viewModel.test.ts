@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvidenceRow, NodeRow, RunRow } from '../../src/ledger/index';
-import { summarizeEvidence, toLineageGraph, toRunGraph, variantLabel } from '../../src/extension/viewModel';
+import { summarizeEvidence, targetOfState, toLineageGraph, toRunGraph, variantLabel } from '../../src/extension/viewModel';
 import type { VariantInfo } from '../../src/extension/viewModel';
 import { isLineageGraph, isRunGraph } from '../../src/shared/protocol';
 
@@ -75,5 +75,17 @@ describe('summarizeEvidence', () => {
       evidence({ kind: 'intervention', success: null, interventions: 1 }),
     ]);
     assert.deepEqual(s, { runs: 2, successes: 1, failures: 1, interventions: 3, tokens: 10 });
+  });
+});
+
+describe('a graph panel restored after a reload', () => {
+  it('finds the run or family its page saved, and nothing in any other state', () => {
+    assert.deepEqual(targetOfState({ version: 1, view: { kind: 'run', graph: { runId: 'r-1', nodes: [] } } }), { kind: 'run', runId: 'r-1' });
+    assert.deepEqual(targetOfState({ version: 1, view: { kind: 'lineage', lineage: { familyId: 'fam' } } }), { kind: 'lineage', familyId: 'fam' });
+    for (const bad of [undefined, null, 'x', {}, { view: null }, { view: { kind: 'run' } }, { view: { kind: 'run', graph: null } },
+      { view: { kind: 'run', graph: { runId: 7 } } }, { view: { kind: 'run', graph: { runId: '' } } }, { view: { kind: 'other', lineage: { familyId: 'f' } } },
+      JSON.parse('{"__proto__": {"view": {"kind": "run", "graph": {"runId": "r"}}}}') as unknown]) {
+      assert.equal(targetOfState(bad), undefined, JSON.stringify(bad));
+    }
   });
 });

@@ -149,16 +149,16 @@ test('promotes the candidate with a real click in the lineage graph webview', as
   assert.ok(grandchild);
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   await vscode.commands.executeCommand('gascity.openLineage', FAMILY, candidate);
-  await driver({ kind: 'webviewWait', selector: 'body[data-rendered]', state: 'attached', timeout: 30_000 });
+  await driver({ kind: 'webviewWait', view: 'lineage:', selector: 'body[data-rendered]', state: 'attached', timeout: 30_000 });
   const label = variantLabel(api.model.lineage.variant(candidate)!);
-  await eventually(async () => String(await driver({ kind: 'webviewText', selector: '#details h2' })).includes(label), 'the candidate selected in the graph');
+  await eventually(async () => String(await driver({ kind: 'webviewText', view: 'lineage:', selector: '#details h2' })).includes(label), 'the candidate selected in the graph');
   await sleep(400);
   await driver({ kind: 'screenshot', name: 'lineage-graph' });
-  await driver({ kind: 'webviewClick', selector: '#promote' });
-  await driver({ kind: 'webviewWait', selector: '#confirm', state: 'visible' });
-  const question = String(await driver({ kind: 'webviewText', selector: '#confirm-text' }));
+  await driver({ kind: 'webviewClick', view: 'lineage:', selector: '#promote' });
+  await driver({ kind: 'webviewWait', view: 'lineage:', selector: '#confirm', state: 'visible' });
+  const question = String(await driver({ kind: 'webviewText', view: 'lineage:', selector: '#confirm-text' }));
   assert.match(question, new RegExp(`Promote ${label}`));
-  await driver({ kind: 'webviewClick', selector: '#confirm-yes' });
+  await driver({ kind: 'webviewClick', view: 'lineage:', selector: '#confirm-yes' });
   await eventually(() => activeVariantOf(FAMILY) === candidate, 'the ledger records the candidate as active');
   assert.equal(api.model.lineage.variant(rootVariant)!.status, 'retired');
   // A person's promotion is a recorded decision, and the new variant is watched against the one it replaced.
@@ -168,14 +168,14 @@ test('promotes the candidate with a real click in the lineage graph webview', as
   await eventually(() => /1 trial\b/.test(api.statusBar.text), 'the status bar counts the watch');
   await eventually(() => /★ active/.test(treeDescription(candidate)), 'the tree marks the candidate active');
   assert.match(treeDescription(rootVariant), /retired/);
-  await eventually(async () => String(await driver({ kind: 'webviewText', selector: '#details h2' })).includes('★'), 'the graph marks it active');
-  await eventually(async () => /now the active variant/.test(String(await driver({ kind: 'webviewText', selector: '#status' }))), 'the webview says what happened');
+  await eventually(async () => String(await driver({ kind: 'webviewText', view: 'lineage:', selector: '#details h2' })).includes('★'), 'the graph marks it active');
+  await eventually(async () => /now the active variant/.test(String(await driver({ kind: 'webviewText', view: 'lineage:', selector: '#status' }))), 'the webview says what happened');
 });
 
 test('rolls back from the webview with the keyboard (R, then Enter)', async () => {
-  await driver({ kind: 'webviewPress', key: 'r' });
-  await driver({ kind: 'webviewWait', selector: '#confirm', state: 'visible' });
-  await driver({ kind: 'webviewPress', selector: '#confirm-yes', key: 'Enter' });
+  await driver({ kind: 'webviewPress', view: 'lineage:', key: 'r' });
+  await driver({ kind: 'webviewWait', view: 'lineage:', selector: '#confirm', state: 'visible' });
+  await driver({ kind: 'webviewPress', view: 'lineage:', selector: '#confirm-yes', key: 'Enter' });
   await eventually(() => activeVariantOf(FAMILY) === rootVariant, 'the ledger records the rollback');
   await eventually(() => /★ active/.test(treeDescription(rootVariant)), 'the tree follows the rollback');
   // The ledger rejects a variant that was rolled away from, so it is not proposed again unnoticed.
@@ -190,7 +190,7 @@ test('starts a run and shows its workflow graph; arrow keys walk along edges', a
   const run = api.model.ledger.getRun(runId)!;
   assert.equal(run.variantId, rootVariant, 'a run of the family uses its active variant');
   await eventually(() => api.runs.getChildren().some((r) => r.kind === 'run' && r.run.id === runId), 'the runs tree lists the run');
-  await driver({ kind: 'webviewWait', selector: `body[data-view="run:${runId}"]`, state: 'attached', timeout: 30_000 });
+  await driver({ kind: 'webviewWait', view: 'run:', selector: `body[data-view="run:${runId}"]`, state: 'attached', timeout: 30_000 });
   // Claim and start the first node so the graph shows more than one state and a worker binding.
   const claim = await api.model.ledger.claimNode({ worker: 'codex-e2e', runId });
   assert.ok(claim);
@@ -199,12 +199,16 @@ test('starts a run and shows its workflow graph; arrow keys walk along edges', a
   const next = await api.model.ledger.claimNode({ worker: 'codex-e2e', runId });
   assert.ok(next);
   await api.model.ledger.dispatchNode({ nodeId: next.nodeId, worker: 'codex-e2e', threadId: 'thr_e2e_2' });
-  await driver({ kind: 'webviewPress', key: 'ArrowDown' });
-  await eventually(async () => String(await driver({ kind: 'webviewText', selector: '#details h2' })).includes('Plan the change'), 'the first node selected');
-  await eventually(async () => /done/.test(String(await driver({ kind: 'webviewText', selector: '#details' }))), 'the plan node shows done');
-  await driver({ kind: 'webviewPress', key: 'ArrowDown' });
-  const second = String(await driver({ kind: 'webviewText', selector: '#details h2' }));
+  await driver({ kind: 'webviewPress', view: 'run:', key: 'ArrowDown' });
+  await eventually(async () => String(await driver({ kind: 'webviewText', view: 'run:', selector: '#details h2' })).includes('Plan the change'), 'the first node selected');
+  await eventually(async () => /done/.test(String(await driver({ kind: 'webviewText', view: 'run:', selector: '#details' }))), 'the plan node shows done');
+  await driver({ kind: 'webviewPress', view: 'run:', key: 'ArrowDown' });
+  const second = String(await driver({ kind: 'webviewText', view: 'run:', selector: '#details h2' }));
   assert.ok(/Implement the code|Update the docs/.test(second), `ArrowDown followed an edge to ${second}`);
+  // The lineage graph stays open beside the run graph: one panel of each kind, in two editor groups.
+  assert.deepEqual(api.graph.openTargets.map((t) => t.kind), ['lineage', 'run']);
+  const columns = vscode.window.tabGroups.all.filter((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputWebview)).map((g) => g.viewColumn);
+  assert.equal(columns.length, 2, 'the two graphs are side by side');
   await sleep(400);
   await driver({ kind: 'screenshot', name: 'run-graph' });
   assert.match(api.statusBar.text, /1 run · 0 trials/);
@@ -278,6 +282,23 @@ test('registers the MCP server with Codex in the global config, names the file, 
   assert.doesNotMatch(after, /mcp_servers\.gascity/);
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   assert.ok(vscode.workspace.textDocuments.every((d) => !(d.isUntitled && d.isDirty)), 'no Untitled editor asks to be saved');
+});
+
+test('a repository without formulas is offered the starter formulas shipped in the .vsix', async () => {
+  const formulas = path.join(workspaceRoot(), 'formulas');
+  fs.renameSync(formulas, `${formulas}.mine`);
+  const before = api.model.lineage.families().length;
+  const r = await vscode.commands.executeCommand<{ families: number; startersAdded: number }>('gascity.importFormulas', { addStarters: true });
+  const shipped = fs.readdirSync(path.join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'formulas')).filter((f) => f.endsWith('.formula.toml'));
+  assert.ok(shipped.length >= 4, 'the installed extension carries its starter formulas');
+  assert.equal(r.startersAdded, shipped.length);
+  assert.deepEqual(fs.readdirSync(formulas).sort(), [...shipped].sort(), 'copied into the workspace, to read and edit');
+  assert.equal(r.families, shipped.length);
+  assert.equal(api.model.lineage.families().length, before + shipped.length);
+  // A second import finds them there and offers nothing.
+  const again = await vscode.commands.executeCommand<{ families: number; startersAdded: number }>('gascity.importFormulas', { addStarters: true });
+  assert.equal(again.startersAdded, 0);
+  assert.equal(again.families, 0);
 });
 
 export async function run(): Promise<void> {
