@@ -109,7 +109,7 @@ function formatMs(ms: number): string {
 export function nodeEvidence(node: NodeRow, evidence: readonly EvidenceRow[]): EvidenceItem[] {
   const items: EvidenceItem[] = [];
   if (node.state === 'skipped') items.push({ label: 'skipped', value: 'its condition was false when the run started' });
-  items.push({ label: 'attempts', value: `${node.attempts} of ${node.maxAttempts}` });
+  items.push({ label: 'attempts', value: attemptsText(node) });
   if (node.tokens) items.push({ label: 'tokens', value: node.tokens.toLocaleString('en-US') });
   if (node.durationMs) items.push({ label: 'duration', value: formatMs(node.durationMs) });
   if (node.review) items.push({ label: 'review', value: 'required' });
@@ -178,4 +178,61 @@ export function targetOfState(state: unknown): GraphTarget | undefined {
   if (v.kind === 'run' && typeof v.graph?.runId === 'string' && v.graph.runId) return { kind: 'run', runId: v.graph.runId };
   if (v.kind === 'lineage' && typeof v.lineage?.familyId === 'string' && v.lineage.familyId) return { kind: 'lineage', familyId: v.lineage.familyId };
   return undefined;
+}
+
+/**
+ * A run's nodes in workflow order: every node after the nodes it depends on (edges run from a dependency to its
+ * dependent), and among nodes free at the same time, the ledger's order (creation, then id). Kahn's algorithm
+ * (Kahn 1962, "Topological sorting of large networks"); nodes on a cycle, which the ledger refuses to create, would
+ * follow in the ledger's order rather than vanish.
+ */
+export function workflowOrder<N extends { readonly id: string }>(nodes: readonly N[], edges: readonly { readonly from: string; readonly to: string }[]): N[] {
+  const index = new Map(nodes.map((n, i) => [n.id, i]));
+  const waiting = new Array<number>(nodes.length).fill(0);
+  const next: number[][] = nodes.map(() => []);
+  for (const e of edges) {
+    const from = index.get(e.from);
+    const to = index.get(e.to);
+    if (from === undefined || to === undefined || from === to) continue;
+    next[from]!.push(to);
+    waiting[to]!++;
+  }
+  const free: number[] = [];
+  waiting.forEach((w, i) => { if (w === 0) free.push(i); });
+  const out: N[] = [];
+  const placed = new Array<boolean>(nodes.length).fill(false);
+  while (free.length) {
+    // The earliest free node in the ledger's order; free stays small next to the run, so a scan is enough.
+    let at = 0;
+    for (let k = 1; k < free.length; k++) if (free[k]! < free[at]!) at = k;
+    const i = free.splice(at, 1)[0]!;
+    placed[i] = true;
+    out.push(nodes[i]!);
+    for (const j of next[i]!) if (--waiting[j]! === 0) free.push(j);
+  }
+  nodes.forEach((n, i) => { if (!placed[i]) out.push(n); });
+  return out;
+}
+
+/**
+ * A node's attempts in words. The ledger counts failed attempts (`attempts`) against those allowed (`maxAttempts`):
+ * a node done on its first try has 0 failures, which "0 of 1" misreads as "never tried".
+ */
+export function attemptsText(node: Pick<NodeRow, 'state' | 'attempts' | 'maxAttempts'>): string {
+  const { attempts, maxAttempts: max } = node;
+  const failed = `${attempts} failed attempt${attempts === 1 ? '' : 's'}`;
+  switch (node.state) {
+    case 'done':
+      return `done on attempt ${attempts + 1} of ${max}`;
+    case 'skipped':
+      return 'not run (skipped)';
+    case 'failed':
+      return `${failed} of ${max} allowed`;
+    case 'claimed':
+    case 'active':
+    case 'review':
+      return `attempt ${attempts + 1} of ${max}`;
+    default:
+      return attempts ? `${failed}; ${Math.max(0, max - attempts)} of ${max} left` : `${max} attempt${max === 1 ? '' : 's'} allowed`;
+  }
 }
