@@ -8,6 +8,7 @@ import type { Mutation, VarValue } from '../ledger/formula/index';
 import type { GraphActions, GraphPanel } from './graphPanel';
 import type { LedgerModel } from './model';
 import { nodeUri, variantUri } from './documents';
+import { followersOf, insertStepMutations } from './stepInsert';
 import type { VariantInfo } from './viewModel';
 import { variantLabel } from './viewModel';
 
@@ -236,8 +237,11 @@ export class Actions implements GraphActions {
     if (!v) return this.fail(`No variant ${id} in the ledger.`);
     if (!confirmed) {
       const yes = 'Promote';
+      // Promoting by hand skips the evidence the family's rule waits for; say so when there is none at all.
+      const runs = this.lineage.evidenceSummary(v).runs;
+      const untried = runs === 0 ? ' It has no runs yet: nothing shows that it works.' : '';
       const answer = await vscode.window.showWarningMessage(
-        `Make ${variantLabel(v)} the active variant of ${v.familyId}? New runs will use it; the current one stays available for rollback.`,
+        `Make ${variantLabel(v)} the active variant of ${v.familyId}?${untried} New runs will use it; the current one stays available for rollback.`,
         { modal: true },
         yes,
       );
@@ -262,7 +266,10 @@ export class Actions implements GraphActions {
     if (!target) return this.fail(`${familyId} has no earlier active variant to roll back to.`);
     if (!confirmed) {
       const yes = 'Roll Back';
-      const answer = await vscode.window.showWarningMessage(`Roll ${familyId} back to ${variantLabel(target)}?`, { modal: true }, yes);
+      const activeId = this.lineage.family(familyId)?.activeVariantId;
+      const current = activeId ? this.lineage.variant(activeId) : undefined;
+      const answer = await vscode.window.showWarningMessage(
+        `Roll ${familyId} back to ${variantLabel(target)}?${current ? ` ${variantLabel(current)} will be marked rejected.` : ''}`, { modal: true }, yes);
       if (answer !== yes) return { ok: false, message: 'Rollback cancelled.' };
     }
     try {
@@ -344,11 +351,22 @@ export class Actions implements GraphActions {
       case 'add_step': {
         const after = await pickStep('Add the new step after which step?');
         if (!after) return undefined;
-        const newId = await vscode.window.showInputBox({ title: 'New step id', validateInput: (x) => (/^[a-z][a-z0-9_-]*$/.test(x) ? undefined : 'lowercase letters, digits, - and _') });
+        const taken = new Set(formula.steps.map((st) => st.id));
+        const newId = await vscode.window.showInputBox({
+          title: 'New step id', prompt: 'Used in needs = [...] and in node ids', ignoreFocusOut: true,
+          validateInput: (x) => (!/^[a-z][a-z0-9_-]*$/.test(x) ? 'lowercase letters, digits, - and _, starting with a letter' : taken.has(x) ? `there is a step "${x}" already` : undefined),
+        });
         if (!newId) return undefined;
-        const instructions = await vscode.window.showInputBox({ title: `Instructions of ${newId}`, ignoreFocusOut: true });
+        const title = await vscode.window.showInputBox({
+          title: `Title of ${newId}`, prompt: 'What a person sees in the runs tree and the graph', ignoreFocusOut: true,
+          validateInput: (x) => (x.trim() ? undefined : 'a short title, e.g. "Update the changelog"'),
+        });
+        if (!title) return undefined;
+        const instructions = await vscode.window.showInputBox({ title: `Instructions of ${newId}`, prompt: 'What the worker is asked to do', ignoreFocusOut: true });
         if (instructions === undefined) return undefined;
-        return [{ op: 'add_step', after, step: { id: newId, instructions, needs: [after] } }];
+        const followers = followersOf(formula.steps, after);
+        if (followers.length) this.log.info(`add_step ${newId}: ${followers.join(', ')} now wait for it instead of ${after}`);
+        return insertStepMutations(formula.steps, after, { id: newId, title: title.trim(), instructions });
       }
       case 'remove_step': {
         const stepId = await pickStep('Remove which step?');

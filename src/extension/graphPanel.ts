@@ -170,7 +170,7 @@ export class GraphPanel implements vscode.Disposable {
     if (!family) return undefined;
     return {
       kind: 'lineage',
-      lineage: toLineageGraph(family, lineage.variants(family.id), (v) => lineage.evidenceSummary(v), lineage.openTrials(family.id)),
+      lineage: toLineageGraph(family, lineage.variants(family.id), (v) => lineage.evidenceSummary(v), lineage.openTrials(family.id), lineage.previousActive(family.id)),
     };
   }
 

@@ -69,12 +69,14 @@ export function toLineageGraph(
   variants: readonly VariantInfo[],
   evidenceOf: (variant: VariantInfo) => EvidenceSummary,
   trials: readonly TrialInfo[],
+  rollbackToId?: string,
 ): LineageGraph {
   const known = new Set(variants.map((v) => v.id));
   return {
     familyId: family.id,
     familyName: family.id,
     ...(family.activeVariantId ? { activeVariantId: family.activeVariantId } : {}),
+    ...(rollbackToId && known.has(rollbackToId) ? { rollbackToId } : {}),
     variants: variants.map((v) => {
       const evidence = evidenceOf(v);
       const trial = trials.find((t) => t.candidateId === v.id && t.status === 'open');

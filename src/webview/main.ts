@@ -106,7 +106,6 @@ class GraphApp {
     this.graphHost.id = 'graph';
     this.graphHost.tabIndex = 0;
     this.graphHost.setAttribute('role', 'application');
-    this.graphHost.setAttribute('aria-label', 'Graph. Arrow keys move along edges, Enter opens, P promotes, R rolls back, F fits.');
     this.details = document.createElement('aside');
     this.details.id = 'details';
     main.append(this.graphHost, this.details);
@@ -344,7 +343,7 @@ class GraphApp {
     this.rollbackButton.hidden = !lineage;
     const v = this.selectedVariant();
     this.promoteButton.disabled = !v || this.isActive(v);
-    this.rollbackButton.disabled = !(this.view?.kind === 'lineage' && this.view.lineage.activeVariantId);
+    this.rollbackButton.disabled = !(this.view?.kind === 'lineage' && this.view.lineage.rollbackToId);
   }
 
   private askPromote(): void {
@@ -353,7 +352,9 @@ class GraphApp {
     if (!v) return this.say('Select a variant to promote first.', true);
     if (this.isActive(v)) return this.say(`${v.label} is already the active variant.`, true);
     const familyId = this.view.lineage.familyId;
-    this.ask(`Promote ${v.label} (generation ${v.generation}, ${v.status}) to active variant of ${this.view.lineage.familyName}?`, 'Promote', () => {
+    // Promoting by hand skips the evidence the rule waits for; say so when there is none at all.
+    const untried = v.evidence.runs === 0 ? ' It has no runs yet: nothing shows that it works.' : '';
+    this.ask(`Promote ${v.label} (generation ${v.generation}, ${v.status}) to active variant of ${this.view.lineage.familyName}?${untried}`, 'Promote', () => {
       this.say(`Promoting ${v.label}…`, false);
       this.post({ type: 'promoteVariant', familyId, variantId: v.id });
     });
@@ -361,8 +362,12 @@ class GraphApp {
 
   private askRollback(): void {
     if (this.view?.kind !== 'lineage') return;
-    const { familyId, familyName } = this.view.lineage;
-    this.ask(`Roll ${familyName} back to its previous active variant?`, 'Roll back', () => {
+    const { familyId, familyName, rollbackToId, activeVariantId, variants } = this.view.lineage;
+    const target = variants.find((v) => v.id === rollbackToId);
+    if (!target) return this.say(`${familyName} has no earlier active variant to roll back to.`, true);
+    const current = variants.find((v) => v.id === activeVariantId);
+    const rejected = current ? ` ${current.label} will be marked rejected.` : '';
+    this.ask(`Roll ${familyName} back to ${target.label} (generation ${target.generation})?${rejected}`, 'Roll back', () => {
       this.say(`Rolling back ${familyName}…`, false);
       this.post({ type: 'rollbackFamily', familyId });
     });
@@ -426,8 +431,15 @@ class GraphApp {
     e.preventDefault();
   }
 
+  /** The keys that work here: promote and roll back only act on a lineage, so a run graph does not offer them. */
   private hint(): void {
-    this.say('↑↓ follow edges · ←→ along the row · Enter opens · P promotes · R rolls back · F fits', false);
+    const lineage = this.view?.kind === 'lineage';
+    this.say(lineage
+      ? '↑↓ follow edges · ←→ along the row · Enter opens the formula · P promotes · R rolls back · F fits'
+      : '↑↓ follow edges · ←→ along the row · Enter opens the node · F fits', false);
+    this.graphHost.setAttribute('aria-label', lineage
+      ? 'Lineage graph. Arrow keys move along edges, Enter opens, P promotes, R rolls back, F fits.'
+      : 'Workflow graph. Arrow keys move along edges, Enter opens, F fits.');
   }
 
   private say(text: string, isError: boolean): void {

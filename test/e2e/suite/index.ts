@@ -158,6 +158,7 @@ test('promotes the candidate with a real click in the lineage graph webview', as
   await driver({ kind: 'webviewWait', view: 'lineage:', selector: '#confirm', state: 'visible' });
   const question = String(await driver({ kind: 'webviewText', view: 'lineage:', selector: '#confirm-text' }));
   assert.match(question, new RegExp(`Promote ${label}`));
+  assert.match(question, /no runs yet/, 'a candidate without runs is promoted with a warning');
   await driver({ kind: 'webviewClick', view: 'lineage:', selector: '#confirm-yes' });
   await eventually(() => activeVariantOf(FAMILY) === candidate, 'the ledger records the candidate as active');
   assert.equal(api.model.lineage.variant(rootVariant)!.status, 'retired');
@@ -175,6 +176,10 @@ test('promotes the candidate with a real click in the lineage graph webview', as
 test('rolls back from the webview with the keyboard (R, then Enter)', async () => {
   await driver({ kind: 'webviewPress', view: 'lineage:', key: 'r' });
   await driver({ kind: 'webviewWait', view: 'lineage:', selector: '#confirm', state: 'visible' });
+  const question = String(await driver({ kind: 'webviewText', view: 'lineage:', selector: '#confirm-text' }));
+  const back = variantLabel(api.model.lineage.variant(rootVariant)!);
+  const away = variantLabel(api.model.lineage.variant(candidate)!);
+  assert.ok(question.includes(`back to ${back}`) && question.includes(`${away} will be marked rejected`), `the confirmation names both variants: ${question}`);
   await driver({ kind: 'webviewPress', view: 'lineage:', selector: '#confirm-yes', key: 'Enter' });
   await eventually(() => activeVariantOf(FAMILY) === rootVariant, 'the ledger records the rollback');
   await eventually(() => /★ active/.test(treeDescription(rootVariant)), 'the tree follows the rollback');
@@ -209,6 +214,7 @@ test('starts a run and shows its workflow graph; arrow keys walk along edges', a
   assert.deepEqual(api.graph.openTargets.map((t) => t.kind), ['lineage', 'run']);
   const columns = vscode.window.tabGroups.all.filter((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputWebview)).map((g) => g.viewColumn);
   assert.equal(columns.length, 2, 'the two graphs are side by side');
+  assert.doesNotMatch(String(await driver({ kind: 'webviewText', view: 'run:', selector: '#status' })), /promote|roll/i, 'a run graph advertises no promotion keys');
   await sleep(400);
   await driver({ kind: 'screenshot', name: 'run-graph' });
   assert.match(api.statusBar.text, /1 run · 0 trials/);
