@@ -34,6 +34,10 @@ function isSavedState(x: unknown): x is SavedState {
 
 /** Graphs above this size trade eye candy for speed: textures while panning, edges hidden while moving. */
 const LARGE = 600;
+/** Zoom limits after a fit (see readableZoom): labels are 11 px at zoom 1, so 0.85 keeps them above 9 px. */
+const MAX_FIT_ZOOM = 1.2;
+const MIN_READABLE_ZOOM = 0.85;
+const READABLE_UP_TO = 60;
 
 /** What the button elements expose beyond HTMLElement. */
 type ButtonElement = HTMLElement & { disabled: boolean };
@@ -205,11 +209,7 @@ class GraphApp {
       if (cy.$('node:selected').empty()) this.onSelected(undefined);
     });
     cy.on('dbltap', 'node', (e: EventObject) => this.open(e.target.id() as string));
-    // A fitted small graph would be drawn huge; keep it at a comfortable reading size instead.
-    if (cy.zoom() > 1.2) {
-      cy.zoom(1.2);
-      cy.center();
-    }
+    this.readableZoom(cy);
     cy.on('viewport', () => this.saveSoon());
     cy.one('render', () => {
       requestAnimationFrame(() => {
@@ -217,6 +217,8 @@ class GraphApp {
         const ms = performance.now() - started;
         document.body.dataset.rendered = String(this.renders);
         document.body.dataset.view = built.key;
+        // The zoom a person reads the graph at, for the end-to-end test of readable fan-outs.
+        document.body.dataset.zoom = cy.zoom().toFixed(2);
         document.dispatchEvent(new CustomEvent('gascity:rendered', { detail: { ms, nodes: nodeCount } }));
       });
     });
@@ -252,9 +254,26 @@ class GraphApp {
     const cy = this.cy;
     if (!cy) return;
     cy.fit(undefined, 30);
-    if (cy.zoom() > 1.2) {
-      cy.zoom(1.2);
+    this.readableZoom(cy);
+  }
+
+  /**
+   * After a fit: a small graph fitted to the window would be drawn huge, and a wide one (a 9-way fan-out) so small
+   * that its 11 px labels shrink below 9 px. Both are brought back to a reading size; a graph too wide for the window
+   * then starts at its top, centred, and is panned (or walked with the arrow keys, which centre the selection).
+   * Graphs of hundreds of nodes keep the overview, since reading them starts from the whole shape.
+   */
+  private readableZoom(cy: Core): void {
+    if (cy.zoom() > MAX_FIT_ZOOM) {
+      cy.zoom(MAX_FIT_ZOOM);
       cy.center();
+    } else if (cy.zoom() < MIN_READABLE_ZOOM && cy.nodes().length <= READABLE_UP_TO) {
+      // Centred on the top row, where the workflow starts: the whole graph's centre may lie beside it.
+      const box = cy.elements().boundingBox();
+      const top = cy.nodes().filter((n) => n.position('y') <= box.y1 + n.outerHeight());
+      const topBox = (top.nonempty() ? top : cy.nodes()).boundingBox();
+      cy.zoom(MIN_READABLE_ZOOM);
+      cy.pan({ x: cy.width() / 2 - ((topBox.x1 + topBox.x2) / 2) * MIN_READABLE_ZOOM, y: 30 - box.y1 * MIN_READABLE_ZOOM });
     }
   }
 

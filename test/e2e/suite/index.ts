@@ -307,6 +307,58 @@ test('a repository without formulas is offered the starter formulas shipped in t
   assert.equal(again.families, 0);
 });
 
+const FAN_OUT = `name = "fan-out"
+version = 1
+description = "Nine reviews in parallel, then a merge; shipping also waits for the plan directly."
+
+[[steps]]
+id = "plan"
+title = "Plan the nine reviews"
+instructions = "Plan."
+${Array.from({ length: 9 }, (_, i) => `
+[[steps]]
+id = "review-${i + 1}"
+title = "Review area ${i + 1} of the change"
+instructions = "Review."
+needs = ["plan"]
+`).join('')}
+[[steps]]
+id = "merge"
+title = "Merge the reviews"
+instructions = "Merge."
+needs = [${Array.from({ length: 9 }, (_, i) => `"review-${i + 1}"`).join(', ')}]
+
+[[steps]]
+id = "ship"
+title = "Ship it"
+instructions = "Ship."
+needs = ["merge", "plan"]
+`;
+
+test('a 9-way fan-out is drawn at a reading size, and a direct edge bends around the nodes between', async () => {
+  const dir = fs.mkdtempSync(path.join(workspaceRoot(), '.fan-out-'));
+  fs.writeFileSync(path.join(dir, 'fan-out.formula.toml'), FAN_OUT);
+  await api.model.lineage.importFormulas(dir, 'e2e');
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  const runId = await vscode.commands.executeCommand<string | undefined>('gascity.startRun', 'fan-out');
+  assert.ok(runId);
+  await driver({ kind: 'webviewWait', view: 'run:', selector: `body[data-view="run:${runId}"]`, state: 'attached', timeout: 30_000 });
+  const zoom = Number(await driver({ kind: 'webviewAttribute', view: 'run:', selector: 'body', name: 'data-zoom' }));
+  assert.ok(zoom >= 0.85, `labels of 11 px are drawn at ${(11 * zoom).toFixed(1)} px (zoom ${zoom})`);
+  // The run graph's data says which edge is routed: plan → ship spans the review row and the merge.
+  const graph = api.graph.viewOf({ kind: 'run', runId });
+  assert.ok(graph?.kind === 'run');
+  assert.ok(graph.graph.edges.some((e) => e.source.endsWith('.plan') && e.target.endsWith('.ship')));
+  // The runs tree lists the nodes in workflow order: plan first, ship last.
+  const run = api.runs.getChildren().find((r) => r.kind === 'run' && r.run.id === runId)!;
+  const order = api.runs.getChildren(run).map((n) => (n.kind === 'node' ? n.node.stepId : ''));
+  assert.equal(order[0], 'plan');
+  assert.equal(order.at(-1), 'ship');
+  assert.equal(order.at(-2), 'merge');
+  await sleep(400);
+  await driver({ kind: 'screenshot', name: 'fan-out' });
+});
+
 export async function run(): Promise<void> {
   await runAll(() => ({ vscode: vscode.version, node: process.version, activation: api ? `${api.activationMs.toFixed(0)} ms` : 'unknown' }));
 }
