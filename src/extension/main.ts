@@ -14,6 +14,7 @@ import type { CommandHandlers } from './commandRegistry';
 import { CommandRegistry, errorMessage } from './commandRegistry';
 import { VIEWS } from './commands';
 import { LedgerDocuments, SCHEME } from './documents';
+import { FormulaLanguage } from './formulaLanguage/providers';
 import { GraphPanel } from './graphPanel';
 import type { RegistrationContext } from './mcpRegistration';
 import { refreshStableServer, registerMcpServerWithCodex, registerWithVsCode, unregisterMcpServerFromCodex } from './mcpRegistration';
@@ -106,7 +107,9 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
   const runsView = vscode.window.createTreeView(VIEWS.runs, { treeDataProvider: runs, showCollapseAll: true });
   const statusBar = new StatusBar(model);
   const documents = new LedgerDocuments(model);
+  const formulaLanguage = new FormulaLanguage(model, workspaceRoot);
   context.subscriptions.push(
+    formulaLanguage,
     model,
     graph,
     families,

@@ -1,15 +1,15 @@
 // The project's one writer of TOML values: strings, keys and inline values, for Codex's config.toml (the table edit in
-// ./tomlTable.ts) and for Codex's `-c key=value` overrides (src/codex/appServer.ts). Reading TOML is smol-toml's job.
+// ./tomlTable.ts) and for Codex's `-c key=value` overrides (src/codex/appServer.ts). Strings are escaped by the formula
+// canonicalizer's basicString (src/ledger/formula/canonical.ts), whose output the content hashes cover, so the project
+// has one string escaper. Reading TOML is smol-toml's job.
+import { basicString } from '../../ledger/formula/canonical';
 
 /** A value TOML can hold that the project writes: no dates, no NaN or infinities. */
 export type TomlValue = string | number | boolean | TomlValue[] | { [key: string]: TomlValue };
 
-/**
- * A TOML basic string (`"..."`). JSON's string escapes are all valid TOML escapes (TOML 1.0, "String"), and JSON
- * escapes every control character but DEL, which TOML also forbids unescaped, so DEL is escaped on top.
- */
+/** A TOML basic string (`"..."`): quotes, backslashes and every control character (DEL included) escaped. */
 export function tomlString(value: string): string {
-  return JSON.stringify(value).replace(/\u007f/g, '\\u007f');
+  return basicString(value);
 }
 
 /** A key written the way TOML needs it: bare when it is letters, digits, `_` and `-` only, else a basic string. */

@@ -359,6 +359,46 @@ test('a 9-way fan-out is drawn at a reading size, and a direct edge bends around
   await driver({ kind: 'screenshot', name: 'fan-out' });
 });
 
+test('a formula file is a language: problems as you type, completion, go to definition, live figures', async () => {
+  const file = path.join(workspaceRoot(), 'formulas', 'implement-and-review.formula.toml');
+  assert.ok(fs.existsSync(file), 'a starter formula from the earlier test');
+  const doc = await vscode.workspace.openTextDocument(file);
+  const editor = await vscode.window.showTextDocument(doc);
+  // The family's live figures above its name.
+  const lenses = await eventually(async () => {
+    const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', doc.uri);
+    return l.length ? l : undefined;
+  }, 'a CodeLens');
+  assert.match(lenses[0]!.command?.title ?? '', /^generation 1 · active · (no runs yet|\d+ of \d+ runs? ok)$/);
+  // A problem as it is typed: a need that names no step.
+  const needsLine = doc.getText().split('\n').findIndex((l) => /^\s*needs\s*=\s*\[/.test(l));
+  assert.ok(needsLine > 0, 'the formula has a needs line');
+  const line = doc.lineAt(needsLine);
+  const open = line.text.indexOf('[') + 1;
+  await editor.edit((e) => e.insert(new vscode.Position(needsLine, open), '"no-such-step", '));
+  const diagnostics = await eventually(() => {
+    const d = vscode.languages.getDiagnostics(doc.uri);
+    return d.length ? d : undefined;
+  }, 'a diagnostic');
+  assert.equal(diagnostics[0]!.range.start.line, needsLine);
+  assert.match(diagnostics[0]!.message, /needs "no-such-step".*Use one of the step ids/);
+  // Completion inside the quotes offers the formula's step ids.
+  const completions = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', doc.uri, new vscode.Position(needsLine, open + 1));
+  const labels = completions.items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
+  assert.ok(labels.includes('plan'), `step ids offered: ${labels.slice(0, 10).join(', ')}`);
+  // Go to definition on a real need lands on that step's id.
+  const firstNeed = /"([a-z0-9_-]+)"/.exec(doc.lineAt(needsLine).text.slice(open + '"no-such-step", '.length))!;
+  const col = open + '"no-such-step", '.length + firstNeed.index + 2;
+  const defs = await vscode.commands.executeCommand<(vscode.Location | vscode.LocationLink)[]>('vscode.executeDefinitionProvider', doc.uri, new vscode.Position(needsLine, col));
+  assert.equal(defs.length, 1);
+  const target = defs[0]! instanceof vscode.Location ? (defs[0] as vscode.Location).range : (defs[0] as vscode.LocationLink).targetRange;
+  assert.match(doc.lineAt(target.start.line).text, new RegExp(`^id = "${firstNeed[1]}"`));
+  // Undoing the edit clears the problem.
+  await vscode.commands.executeCommand('undo');
+  await eventually(() => vscode.languages.getDiagnostics(doc.uri).length === 0, 'the problem is gone');
+  await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+});
+
 export async function run(): Promise<void> {
   await runAll(() => ({ vscode: vscode.version, node: process.version, activation: api ? `${api.activationMs.toFixed(0)} ms` : 'unknown' }));
 }
