@@ -13,7 +13,7 @@
 // driver answers with response-N.json, and the suite ends by writing results.json.
 //
 // Every run picks a free port and its own temp folder, so two runs at once do not collide. It rewrites no tracked
-// file: the .vsix and the suite bundle go to out/e2e/, screenshots to out/screenshots/ unless E2E_SCREENSHOTS names
+// file: the .vsix and the suite bundle go to the run's temp folder, screenshots to out/screenshots/ unless E2E_SCREENSHOTS names
 // another folder (`npm run docs:images` points it at docs/images).
 // Env: E2E_TIMEOUT_MS (default 300000), E2E_SCREENSHOTS (folder), E2E_KEEP=1 keeps the temp folder.
 import * as esbuild from 'esbuild';
@@ -53,22 +53,45 @@ function run(command, args, options = {}) {
   return r.stdout;
 }
 
-// The .vsix, exactly as `npm run package` builds it (vsce runs the production build first).
+// Everything of this run lives in its own temp folder, so two runs at once (in one checkout or two) share nothing
+// but the build: the .vsix, the suite bundle, HOME, the workspace, the extensions folder.
+const tmp = mkdtempSync(join(tmpdir(), 'gascity-e2e-'));
+
+// The .vsix, exactly as `npm run package` builds it (vsce runs the production build first). The build writes dist/
+// and media/webview.js of the checkout, so runs of one checkout take turns (a lock folder) while packaging.
 const outDir = join(root, 'out', 'e2e');
 mkdirSync(outDir, { recursive: true });
-const vsix = join(outDir, 'gascity-codex.vsix');
-rmSync(vsix, { force: true });
-run(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', vsix], { cwd: root });
+const vsix = join(tmp, 'gascity-codex.vsix');
+const lock = join(outDir, '.packaging');
+for (const until = Date.now() + 180_000; ;) {
+  try {
+    mkdirSync(lock);
+    break;
+  } catch (e) {
+    if (e?.code !== 'EEXIST' || Date.now() > until) throw new Error(`could not take ${lock} (another run packaging? remove it if none is): ${e?.message ?? e}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+try {
+  run(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', vsix], { cwd: root });
+} catch (e) {
+  console.error(`e2e driver error: ${e?.stack ?? e}`);
+  console.log('# pass 0');
+  console.log('# fail 1');
+  rmSync(tmp, { recursive: true, force: true });
+  process.exit(1);
+} finally {
+  rmSync(lock, { recursive: true, force: true });
+}
 log(`packaged ${vsix} (${(statSync(vsix).size / 1024).toFixed(0)} KB)`);
 
 // The suite bundle: runs in the extension host (Node, CommonJS), `vscode` provided by the host.
-const suiteOut = join(outDir, 'suite', 'index.js');
+const suiteOut = join(tmp, 'suite', 'index.js');
 await esbuild.build({
   entryPoints: [join(root, 'test', 'e2e', 'suite', 'index.ts')],
   outfile: suiteOut, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'], sourcemap: 'inline', logLevel: 'warning',
 });
 
-const tmp = mkdtempSync(join(tmpdir(), 'gascity-e2e-'));
 const channel = join(tmp, 'channel');
 const workspace = join(tmp, 'workspace');
 const home = join(tmp, 'home');
