@@ -1,7 +1,9 @@
 // Builds the three bundles: the extension host (dist/extension.js), the MCP server (dist/mcp.js) and the CLI
 // (dist/cli.js) for Node, and the webview (media/webview.js) for the browser. sql.js's WASM file is copied beside them.
+// `--production` (what `npm run package` builds through vscode:prepublish) minifies and writes no source maps, and
+// removes maps an earlier development build left, so a package never carries them.
 import * as esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -16,7 +18,15 @@ const browser = [{ in: 'src/webview/main.ts', out: 'media/webview.js' }].filter(
 mkdirSync('dist', { recursive: true });
 copyFileSync('node_modules/sql.js/dist/sql-wasm.wasm', 'dist/sql-wasm.wasm');
 
-const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
+if (production) {
+  for (const e of [...node, ...browser]) rmSync(`${e.out}.map`, { force: true });
+}
+
+// keepNames: error classes are told apart by name in messages and logs, which minified names would garble.
+const common = {
+  bundle: true, sourcemap: !production, minify: production, keepNames: production, logLevel: 'warning',
+  define: { 'process.env.NODE_ENV': JSON.stringify(production ? 'production' : 'development') },
+};
 const contexts = [];
 for (const e of node) {
   contexts.push(await esbuild.context({

@@ -1,5 +1,6 @@
 // What the commands do. Each action picks what it needs (from its arguments, or by asking the person), calls the
 // ledger, and says what happened; ledger errors are shown as they are, since they say what to fix.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { LedgerError } from '../ledger/index';
@@ -7,6 +8,7 @@ import type { Mutation, VarValue } from '../ledger/formula/index';
 import type { GraphActions, GraphPanel } from './graphPanel';
 import type { LedgerModel } from './model';
 import { nodeUri, variantUri } from './documents';
+import { followersOf, insertStepMutations } from './stepInsert';
 import type { VariantInfo } from './viewModel';
 import { variantLabel } from './viewModel';
 
@@ -33,6 +35,15 @@ function runIdOf(arg: RunArg): string | undefined {
   return typeof arg === 'string' ? arg : arg?.run?.id;
 }
 
+/** Whether a folder holds at least one *.formula.toml (at its top; evolution files alone do not make a start). */
+function hasFormulas(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir).some((f) => f.endsWith('.formula.toml'));
+  } catch {
+    return false;
+  }
+}
+
 function describe(e: unknown): string {
   if (e instanceof LedgerError) return e.message;
   return e instanceof Error ? e.message : String(e);
@@ -41,9 +52,14 @@ function describe(e: unknown): string {
 export class Actions implements GraphActions {
   private graph: GraphPanel | undefined;
 
+  /**
+   * `starterFormulasDir`: the formulas shipped inside the extension (its formulas/ folder), offered to a repository
+   * that has none.
+   */
   constructor(
     private readonly model: LedgerModel,
     private readonly log: vscode.LogOutputChannel,
+    private readonly starterFormulasDir: string,
   ) {}
 
   /** The graph panel and the actions need each other; the composition root ties the knot once. */
@@ -60,8 +76,15 @@ export class Actions implements GraphActions {
   private async pickFamily(placeHolder: string): Promise<string | undefined> {
     const families = this.lineage.families();
     if (families.length === 0) {
-      void vscode.window.showInformationMessage('The ledger has no formula families yet. Run "Gas City: Import Formulas" first.');
-      return undefined;
+      // A dead end otherwise: offer the import (which itself offers the starter formulas to a repository without any).
+      const importNow = 'Import Formulas';
+      const choice = await vscode.window.showInformationMessage('The ledger has no formula families yet: import the formulas of this workspace first.', importNow);
+      if (choice !== importNow) return undefined;
+      await this.importFormulas();
+      const imported = this.lineage.families();
+      if (imported.length === 1) return imported[0]!.id;
+      if (imported.length === 0) return undefined;
+      return (await vscode.window.showQuickPick(imported.map((f) => ({ label: f.id, description: f.description })), { placeHolder }))?.label;
     }
     if (families.length === 1) return families[0]!.id;
     const pick = await vscode.window.showQuickPick(
@@ -214,8 +237,11 @@ export class Actions implements GraphActions {
     if (!v) return this.fail(`No variant ${id} in the ledger.`);
     if (!confirmed) {
       const yes = 'Promote';
+      // Promoting by hand skips the evidence the family's rule waits for; say so when there is none at all.
+      const runs = this.lineage.evidenceSummary(v).runs;
+      const untried = runs === 0 ? ' It has no runs yet: nothing shows that it works.' : '';
       const answer = await vscode.window.showWarningMessage(
-        `Make ${variantLabel(v)} the active variant of ${v.familyId}? New runs will use it; the current one stays available for rollback.`,
+        `Make ${variantLabel(v)} the active variant of ${v.familyId}?${untried} New runs will use it; the current one stays available for rollback.`,
         { modal: true },
         yes,
       );
@@ -240,7 +266,10 @@ export class Actions implements GraphActions {
     if (!target) return this.fail(`${familyId} has no earlier active variant to roll back to.`);
     if (!confirmed) {
       const yes = 'Roll Back';
-      const answer = await vscode.window.showWarningMessage(`Roll ${familyId} back to ${variantLabel(target)}?`, { modal: true }, yes);
+      const activeId = this.lineage.family(familyId)?.activeVariantId;
+      const current = activeId ? this.lineage.variant(activeId) : undefined;
+      const answer = await vscode.window.showWarningMessage(
+        `Roll ${familyId} back to ${variantLabel(target)}?${current ? ` ${variantLabel(current)} will be marked rejected.` : ''}`, { modal: true }, yes);
       if (answer !== yes) return { ok: false, message: 'Rollback cancelled.' };
     }
     try {
@@ -322,11 +351,22 @@ export class Actions implements GraphActions {
       case 'add_step': {
         const after = await pickStep('Add the new step after which step?');
         if (!after) return undefined;
-        const newId = await vscode.window.showInputBox({ title: 'New step id', validateInput: (x) => (/^[a-z][a-z0-9_-]*$/.test(x) ? undefined : 'lowercase letters, digits, - and _') });
+        const taken = new Set(formula.steps.map((st) => st.id));
+        const newId = await vscode.window.showInputBox({
+          title: 'New step id', prompt: 'Used in needs = [...] and in node ids', ignoreFocusOut: true,
+          validateInput: (x) => (!/^[a-z][a-z0-9_-]*$/.test(x) ? 'lowercase letters, digits, - and _, starting with a letter' : taken.has(x) ? `there is a step "${x}" already` : undefined),
+        });
         if (!newId) return undefined;
-        const instructions = await vscode.window.showInputBox({ title: `Instructions of ${newId}`, ignoreFocusOut: true });
+        const title = await vscode.window.showInputBox({
+          title: `Title of ${newId}`, prompt: 'What a person sees in the runs tree and the graph', ignoreFocusOut: true,
+          validateInput: (x) => (x.trim() ? undefined : 'a short title, e.g. "Update the changelog"'),
+        });
+        if (!title) return undefined;
+        const instructions = await vscode.window.showInputBox({ title: `Instructions of ${newId}`, prompt: 'What the worker is asked to do', ignoreFocusOut: true });
         if (instructions === undefined) return undefined;
-        return [{ op: 'add_step', after, step: { id: newId, instructions, needs: [after] } }];
+        const followers = followersOf(formula.steps, after);
+        if (followers.length) this.log.info(`add_step ${newId}: ${followers.join(', ')} now wait for it instead of ${after}`);
+        return insertStepMutations(formula.steps, after, { id: newId, title: title.trim(), instructions });
       }
       case 'remove_step': {
         const stepId = await pickStep('Remove which step?');
@@ -356,26 +396,70 @@ export class Actions implements GraphActions {
     return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   }
 
-  /** Imports formulas/*.formula.toml of the workspace: new families, or new candidate variants of edited files. */
-  async importFormulas(): Promise<{ families: number; variants: number; problems: number }> {
+  /** The shipped starter formulas (file names), for the offer to a repository without formulas. */
+  private starterFiles(): string[] {
+    try {
+      return fs.readdirSync(this.starterFormulasDir).filter((f) => f.endsWith('.formula.toml')).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Copies the shipped starter formulas into <workspace>/formulas/, never over a file that is there. Returns the
+   * names of the files it wrote.
+   */
+  addStarterFormulas(root: string): string[] {
+    const target = path.join(root, 'formulas');
+    fs.mkdirSync(target, { recursive: true });
+    const written: string[] = [];
+    for (const name of this.starterFiles()) {
+      try {
+        fs.copyFileSync(path.join(this.starterFormulasDir, name), path.join(target, name), fs.constants.COPYFILE_EXCL);
+        written.push(name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+    }
+    this.log.info(`added ${written.length} starter formula(s) to ${target}: ${written.join(', ')}`);
+    return written;
+  }
+
+  /**
+   * Imports formulas/*.formula.toml of the workspace: new families, or new candidate variants of edited files. A
+   * workspace without any is offered the starter formulas first (`options.addStarters` answers for scripted use).
+   */
+  async importFormulas(options: { readonly addStarters?: boolean } = {}): Promise<{ families: number; variants: number; problems: number; startersAdded: number }> {
     const root = this.workspaceRoot();
-    const counts = { families: 0, variants: 0, problems: 0 };
+    const counts = { families: 0, variants: 0, problems: 0, startersAdded: 0 };
     if (!root) {
-      void vscode.window.showWarningMessage('Open a folder with a formulas/ directory to import formulas.');
+      void vscode.window.showWarningMessage('Open a folder to import formulas: Gas City keeps them in its formulas/ folder.');
       return counts;
+    }
+    const dir = path.join(root, 'formulas');
+    if (!hasFormulas(dir)) {
+      const starters = this.starterFiles();
+      const add = `Add ${starters.length} Starter Formulas`;
+      const yes = options.addStarters ?? (starters.length > 0 && (await vscode.window.showInformationMessage(
+        `This workspace has no formulas/*.formula.toml. Add the ${starters.length} starter formulas (${starters.map((f) => f.replace(/\.formula\.toml$/, '')).join(', ')}) to formulas/ and import them?`,
+        add,
+      )) === add);
+      if (!yes) return counts;
+      counts.startersAdded = this.addStarterFormulas(root).length;
     }
     let result;
     try {
-      result = await this.lineage.importFormulas(path.join(root, 'formulas'), ACTOR);
+      result = await this.lineage.importFormulas(dir, ACTOR);
     } catch (e) {
-      void vscode.window.showErrorMessage(`Could not import ${path.join(root, 'formulas')}: ${describe(e)}`);
+      void vscode.window.showErrorMessage(`Could not import ${dir}: ${describe(e)}`);
       return counts;
     }
     for (const p of result.problems) this.log.warn(`${p.file}:${p.line} ${p.field}: ${p.message} — ${p.fix}`);
     counts.families = result.families;
     counts.variants = result.variants;
     counts.problems = result.problems.length;
-    const message = `Imported ${counts.families} new famil${counts.families === 1 ? 'y' : 'ies'} and ${counts.variants} new variant${counts.variants === 1 ? '' : 's'}.`;
+    const added = counts.startersAdded ? `Added ${counts.startersAdded} starter formula${counts.startersAdded === 1 ? '' : 's'} to formulas/. ` : '';
+    const message = `${added}Imported ${counts.families} new famil${counts.families === 1 ? 'y' : 'ies'} and ${counts.variants} new variant${counts.variants === 1 ? '' : 's'}.`;
     if (counts.problems) {
       void vscode.window.showWarningMessage(`${message} ${counts.problems} problem(s): see the Gas City log.`, 'Show Log').then((c) => {
         if (c) this.log.show();

@@ -48,5 +48,6 @@ export const TREE_CONTEXT = {
   family: 'family',
   variant: (status: string, isActive: boolean): string => `variant.${isActive ? 'active' : status}`,
   run: (status: string): string => `run.${status}`,
-  node: 'node',
+  /** The state is part of it so that "Run Node with Codex" shows only on ready nodes. */
+  node: (state: string): string => `node.${state}`,
 } as const;

@@ -2,6 +2,7 @@
 // parent with VS Code's own diff editor) and a node's instructions and result.
 import * as vscode from 'vscode';
 import type { LedgerModel } from './model';
+import { attemptsText } from './viewModel';
 
 export const SCHEME = 'gascity';
 
@@ -37,7 +38,7 @@ export class LedgerDocuments implements vscode.TextDocumentContentProvider, vsco
       const nodeId = parts[2].replace(/\.md$/, '');
       const n = this.model.ledger.getNode(nodeId);
       if (!n) return `# node ${nodeId} is not in the ledger\n`;
-      const lines = [`# ${n.title}`, '', `- node: \`${n.id}\` (step \`${n.stepId}\`)`, `- state: **${n.state}**`, `- attempts: ${n.attempts} of ${n.maxAttempts}`];
+      const lines = [`# ${n.title}`, '', `- node: \`${n.id}\` (step \`${n.stepId}\`)`, `- state: **${n.state}**`, `- attempts: ${attemptsText(n)}`];
       if (n.worker) lines.push(`- worker: ${n.worker}${n.leaseExpires ? ` (lease until ${n.leaseExpires})` : ''}`);
       lines.push('', '## Instructions', '', n.instructions || '_none_');
       if (n.result) lines.push('', '## Result', '', n.result);

@@ -1,13 +1,16 @@
-// The Cytoscape graph panel: one webview panel that shows a run's workflow graph or a family's lineage and
-// follows the ledger as it changes. Every message from the page is checked with the protocol's guards first.
+// The Cytoscape graph panels: a family's lineage and a run's workflow graph, each in its own webview panel (so they
+// can be side by side), following the ledger as it changes and restored after a window reload. Every message from a
+// page is checked with the protocol's guards first.
 import * as vscode from 'vscode';
 import type { GraphView, HostMessage, WebviewMessage } from '../shared/protocol';
 import { isWebviewMessage } from '../shared/protocol';
 import type { LedgerModel } from './model';
-import { toLineageGraph, toRunGraph } from './viewModel';
+import type { GraphTarget } from './viewModel';
+import { targetOfState, toLineageGraph, toRunGraph } from './viewModel';
+
+export type { GraphTarget } from './viewModel';
 import { graphHtml, newNonce } from './webviewHtml';
 
-export type GraphTarget = { readonly kind: 'run'; readonly runId: string } | { readonly kind: 'lineage'; readonly familyId: string };
 
 /** What the panel does with a person's actions in the page: the same handlers as the commands. */
 export interface GraphActions {
@@ -19,14 +22,26 @@ export interface GraphActions {
 
 export const GRAPH_VIEW_TYPE = 'gascity.graph';
 
+/** One webview panel: the lineage panel or the run panel. */
+interface Slot {
+  readonly panel: vscode.WebviewPanel;
+  target: GraphTarget;
+  ready: boolean;
+  pendingSelect: string | undefined;
+  readonly disposables: vscode.Disposable[];
+}
+
+/**
+ * The graph panels: one for a family's lineage and one for a run's workflow graph, so the two can be open side by
+ * side; each follows the ledger as it changes and comes back after a window reload (a webview panel serializer).
+ */
 export class GraphPanel implements vscode.Disposable {
-  private panel: vscode.WebviewPanel | undefined;
-  private target: GraphTarget | undefined;
-  private ready = false;
+  private readonly slots = new Map<GraphTarget['kind'], Slot>();
+  /** The kind of the panel shown or focused last: where `select` and `current` point. */
+  private lastKind: GraphTarget['kind'] | undefined;
   private readonly disposables: vscode.Disposable[] = [];
-  private panelDisposables: vscode.Disposable[] = [];
   private readonly received = new vscode.EventEmitter<WebviewMessage>();
-  /** Every valid message from the page, after it was handled (tests and the tree's selection sync listen). */
+  /** Every valid message from a page, after it was handled (tests and the tree's selection sync listen). */
   readonly onDidReceiveMessage = this.received.event;
   private lastSelection: { view: 'run' | 'lineage'; id: string } | undefined;
 
@@ -36,11 +51,19 @@ export class GraphPanel implements vscode.Disposable {
     private readonly actions: GraphActions,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.disposables.push(model.onDidChange(() => this.push('update')));
+    this.disposables.push(
+      model.onDidChange(() => {
+        for (const slot of this.slots.values()) this.push(slot, 'update');
+      }),
+      vscode.window.registerWebviewPanelSerializer(GRAPH_VIEW_TYPE, {
+        deserializeWebviewPanel: (panel, state) => this.restore(panel, state),
+      }),
+    );
   }
 
+  /** The graph shown or focused last. */
   get current(): GraphTarget | undefined {
-    return this.target;
+    return this.lastKind ? this.slots.get(this.lastKind)?.target : undefined;
   }
 
   get selection(): { view: 'run' | 'lineage'; id: string } | undefined {
@@ -48,66 +71,95 @@ export class GraphPanel implements vscode.Disposable {
   }
 
   get isVisible(): boolean {
-    return this.panel?.visible ?? false;
+    return [...this.slots.values()].some((s) => s.panel.visible);
+  }
+
+  /** The targets of the open panels, lineage first. */
+  get openTargets(): GraphTarget[] {
+    return (['lineage', 'run'] as const).flatMap((k) => (this.slots.get(k) ? [this.slots.get(k)!.target] : []));
+  }
+
+  private options(): vscode.WebviewOptions & vscode.WebviewPanelOptions {
+    // The page loads only our bundle and stylesheet; nothing else on disk is reachable from it.
+    return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'media')] };
   }
 
   show(target: GraphTarget, selectId?: string): void {
-    const changedTarget = JSON.stringify(target) !== JSON.stringify(this.target);
-    this.target = target;
-    if (!this.panel) {
-      this.panel = vscode.window.createWebviewPanel(GRAPH_VIEW_TYPE, this.title(), vscode.ViewColumn.Active, {
-        enableScripts: true,
-        // The page loads only our bundle and stylesheet; nothing else on disk is reachable from it.
-        localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'media')],
-      });
-      this.panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'gascity.svg');
-      this.ready = false;
-      this.panelDisposables.push(
-        this.panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(m)),
-        this.panel.onDidDispose(() => this.onPanelDisposed()),
-        // A hidden webview is torn down (no retainContextWhenHidden); it comes back from getState and says ready.
-        this.panel.onDidChangeViewState((e) => {
-          if (!e.webviewPanel.visible) this.ready = false;
-        }),
-      );
-      this.render();
+    let slot = this.slots.get(target.kind);
+    this.lastKind = target.kind;
+    if (!slot) {
+      // Beside the other kind's panel when it is open, so a lineage and a run can be read together.
+      const other = this.slots.get(target.kind === 'run' ? 'lineage' : 'run');
+      const column = other ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
+      const panel = vscode.window.createWebviewPanel(GRAPH_VIEW_TYPE, this.title(target), column, this.options());
+      slot = this.adopt(panel, target);
     } else {
-      this.panel.title = this.title();
-      this.panel.reveal(undefined, false);
-      if (changedTarget) this.push('show');
+      const changed = JSON.stringify(target) !== JSON.stringify(slot.target);
+      slot.target = target;
+      slot.panel.title = this.title(target);
+      slot.panel.reveal(undefined, false);
+      if (changed) this.push(slot, 'show');
     }
-    if (selectId) this.post({ type: 'select', id: selectId });
+    if (selectId) this.post(slot, { type: 'select', id: selectId });
   }
 
-  /** Asks the page to select a node (e.g. the variant picked in the tree). */
+  /** Asks the page of the graph shown last to select a node (e.g. the variant picked in the tree). */
   select(id: string): void {
-    this.post({ type: 'select', id });
+    const slot = this.lastKind ? this.slots.get(this.lastKind) : undefined;
+    if (slot) this.post(slot, { type: 'select', id });
   }
 
-  private render(): void {
-    const panel = this.panel;
-    if (!panel) return;
-    const webview = panel.webview;
+  /** A panel VS Code kept across a window reload: shown again with what its page saved, if that is still there. */
+  private async restore(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    const target = targetOfState(state);
+    const exists = target && (target.kind === 'run' ? this.model.ledger.getRun(target.runId) : this.model.lineage.family(target.familyId));
+    if (!target || !exists || this.slots.has(target.kind)) {
+      this.log.info(`graph panel: not restoring ${target ? JSON.stringify(target) : 'a panel without a saved graph'}`);
+      panel.dispose();
+      return;
+    }
+    panel.webview.options = this.options();
+    panel.title = this.title(target);
+    this.adopt(panel, target);
+    this.lastKind ??= target.kind;
+    this.log.info(`graph panel: restored ${JSON.stringify(target)} after a reload`);
+  }
+
+  private adopt(panel: vscode.WebviewPanel, target: GraphTarget): Slot {
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'gascity.svg');
+    const slot: Slot = { panel, target, ready: false, pendingSelect: undefined, disposables: [] };
+    this.slots.set(target.kind, slot);
+    slot.disposables.push(
+      panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(slot, m)),
+      panel.onDidDispose(() => this.onPanelDisposed(slot)),
+      // A hidden webview is torn down (no retainContextWhenHidden); it comes back from getState and says ready.
+      panel.onDidChangeViewState((e) => {
+        if (!e.webviewPanel.visible) slot.ready = false;
+        if (e.webviewPanel.active) this.lastKind = slot.target.kind;
+      }),
+    );
+    this.render(slot);
+    return slot;
+  }
+
+  private render(slot: Slot): void {
+    const webview = slot.panel.webview;
     webview.html = graphHtml({
       cspSource: webview.cspSource,
       scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'webview.js')).toString(),
       styleUri: webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', 'webview.css')).toString(),
-      title: this.title(),
+      title: this.title(slot.target),
       nonce: newNonce(),
     });
   }
 
-  private title(): string {
-    const t = this.target;
-    if (!t) return 'Gas City';
+  private title(t: GraphTarget): string {
     if (t.kind === 'lineage') return `Lineage: ${t.familyId}`;
     return `Run: ${this.model.ledger.getRun(t.runId)?.title ?? t.runId}`;
   }
 
-  /** The current target's data as the protocol shows it, or undefined when it is gone from the ledger. */
-  view(): GraphView | undefined {
-    const t = this.target;
-    if (!t) return undefined;
+  /** A target's data as the protocol shows it, or undefined when it is gone from the ledger. */
+  viewOf(t: GraphTarget): GraphView | undefined {
     if (t.kind === 'run') {
       const graph = this.model.ledger.runGraph(t.runId);
       if (!graph) return undefined;
@@ -118,30 +170,34 @@ export class GraphPanel implements vscode.Disposable {
     if (!family) return undefined;
     return {
       kind: 'lineage',
-      lineage: toLineageGraph(family, lineage.variants(family.id), (v) => lineage.evidenceSummary(v), lineage.openTrials(family.id)),
+      lineage: toLineageGraph(family, lineage.variants(family.id), (v) => lineage.evidenceSummary(v), lineage.openTrials(family.id), lineage.previousActive(family.id)),
     };
   }
 
-  private push(how: 'show' | 'update'): void {
-    if (!this.panel || !this.ready) return;
-    const view = this.view();
-    if (!view) return;
-    if (how === 'update') this.post({ type: 'update', view });
-    else if (view.kind === 'run') this.post({ type: 'showRunGraph', graph: view.graph });
-    else this.post({ type: 'showLineage', lineage: view.lineage });
+  /** The data of the graph shown last. */
+  view(): GraphView | undefined {
+    const t = this.current;
+    return t ? this.viewOf(t) : undefined;
   }
 
-  private post(message: HostMessage): void {
-    if (!this.panel || !this.ready) {
-      if (message.type === 'select') this.pendingSelect = message.id;
+  private push(slot: Slot, how: 'show' | 'update'): void {
+    if (!slot.ready) return;
+    const view = this.viewOf(slot.target);
+    if (!view) return;
+    if (how === 'update') this.post(slot, { type: 'update', view });
+    else if (view.kind === 'run') this.post(slot, { type: 'showRunGraph', graph: view.graph });
+    else this.post(slot, { type: 'showLineage', lineage: view.lineage });
+  }
+
+  private post(slot: Slot, message: HostMessage): void {
+    if (!slot.ready) {
+      if (message.type === 'select') slot.pendingSelect = message.id;
       return;
     }
-    void this.panel.webview.postMessage(message);
+    void slot.panel.webview.postMessage(message);
   }
 
-  private pendingSelect: string | undefined;
-
-  private async onMessage(raw: unknown): Promise<void> {
+  private async onMessage(slot: Slot, raw: unknown): Promise<void> {
     if (!isWebviewMessage(raw)) {
       this.log.warn(`graph panel: dropped a malformed message: ${JSON.stringify(raw)?.slice(0, 200)}`);
       return;
@@ -150,11 +206,11 @@ export class GraphPanel implements vscode.Disposable {
     try {
       switch (m.type) {
         case 'ready':
-          this.ready = true;
-          this.push('show');
-          if (this.pendingSelect) {
-            this.post({ type: 'select', id: this.pendingSelect });
-            this.pendingSelect = undefined;
+          slot.ready = true;
+          this.push(slot, 'show');
+          if (slot.pendingSelect) {
+            this.post(slot, { type: 'select', id: slot.pendingSelect });
+            slot.pendingSelect = undefined;
           }
           break;
         case 'selectNode':
@@ -168,12 +224,12 @@ export class GraphPanel implements vscode.Disposable {
           break;
         case 'promoteVariant': {
           const r = await this.actions.promote(m.variantId, true);
-          this.post({ type: 'actionResult', action: 'promoteVariant', ok: r.ok, message: r.message });
+          this.post(slot, { type: 'actionResult', action: 'promoteVariant', ok: r.ok, message: r.message });
           break;
         }
         case 'rollbackFamily': {
           const r = await this.actions.rollback(m.familyId, true);
-          this.post({ type: 'actionResult', action: 'rollbackFamily', ok: r.ok, message: r.message });
+          this.post(slot, { type: 'actionResult', action: 'rollbackFamily', ok: r.ok, message: r.message });
           break;
         }
         case 'log':
@@ -186,15 +242,14 @@ export class GraphPanel implements vscode.Disposable {
     this.received.fire(m);
   }
 
-  private onPanelDisposed(): void {
-    for (const d of this.panelDisposables) d.dispose();
-    this.panelDisposables = [];
-    this.panel = undefined;
-    this.ready = false;
+  private onPanelDisposed(slot: Slot): void {
+    for (const d of slot.disposables) d.dispose();
+    if (this.slots.get(slot.target.kind) === slot) this.slots.delete(slot.target.kind);
+    if (this.lastKind === slot.target.kind) this.lastKind = this.slots.keys().next().value;
   }
 
   dispose(): void {
-    this.panel?.dispose();
+    for (const slot of [...this.slots.values()]) slot.panel.dispose();
     for (const d of this.disposables) d.dispose();
     this.received.dispose();
   }

@@ -2,12 +2,13 @@
 // reject it, mark a run's result as a person (evidence the rule weighs), and hand a node to a Codex thread.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { AppServer } from '../codex/appServer';
+import { AppServer, AppServerError } from '../codex/appServer';
 import { CodexWorker } from '../codex/worker';
 import { LedgerError } from '../ledger/index';
 import type { Assessment } from '../ledger/index';
 import { ACTOR } from './actions';
 import type { LedgerModel } from './model';
+import type { Reports } from './reports';
 import { variantLabel } from './viewModel';
 
 type Arg = string | { readonly variant?: { readonly id: string }; readonly run?: { readonly id: string }; readonly node?: { readonly id: string } } | undefined;
@@ -50,6 +51,7 @@ export class LoopActions {
     private readonly model: LedgerModel,
     private readonly log: vscode.LogOutputChannel,
     private readonly extensionUri: vscode.Uri,
+    private readonly reports: Reports,
   ) {}
 
   private async pickVariant(placeHolder: string, statuses: readonly string[]): Promise<string | undefined> {
@@ -82,8 +84,8 @@ export class LoopActions {
     if (!id) return undefined;
     try {
       const text = renderAssessment(await this.model.lineage.promotion.assess(id));
-      const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: text });
-      await vscode.window.showTextDocument(doc, { preview: true });
+      // A read-only view: an assessment is a report to read, not a file to save.
+      await this.reports.show(`Assessment of ${id}.md`, text);
       return text;
     } catch (e) {
       void vscode.window.showErrorMessage(`Could not assess ${id}: ${describe(e)}`);
@@ -161,7 +163,11 @@ export class LoopActions {
         void vscode.window.showInformationMessage(message);
         return r.state;
       } catch (e) {
-        void vscode.window.showErrorMessage(`Codex could not run ${nodeId}: ${describe(e)}. Is the Codex CLI installed (setting gascity.codexPath)?`);
+        // Only a Codex that could not be started is a question of installation; the ledger's refusals say what to fix.
+        const notStarted = e instanceof AppServerError && (e.code === 'spawn' || e.code === 'exited');
+        void vscode.window.showErrorMessage(notStarted
+          ? `Codex could not be started (${describe(e)}). Is the Codex CLI installed? Set its path in the setting gascity.codexPath.`
+          : `Could not run ${nodeId} with Codex: ${describe(e)}`);
         return undefined;
       } finally {
         worker?.dispose();

@@ -1,6 +1,7 @@
-// The extension's composition root: activate() opens the workspace's ledger, builds the model, views, graph panel,
-// status bar and command handlers, hands each what it needs, and owns every registration through
-// context.subscriptions. Activation failures are shown to the person (VS Code would only log them) with the log.
+// The extension's composition root: activate() registers every command at once (each says why while it cannot run),
+// opens the workspace's ledger, builds the model, views, graph panel, status bar and command handlers, hands each what
+// it needs, and owns every registration through context.subscriptions. Activation failures are shown to the person
+// (VS Code would only log them) with the log.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -8,15 +9,21 @@ import { openLedger, writeLedgerPointer } from '../ledger/index';
 import type { Mutation } from '../ledger/formula/index';
 import { LoopActions } from './loopActions';
 import { Actions } from './actions';
-import type { CommandName } from './commands';
-import { COMMANDS, VIEWS } from './commands';
+import type { ApprovalChoice } from '../codex/config/registration';
+import type { CommandHandlers } from './commandRegistry';
+import { CommandRegistry, errorMessage } from './commandRegistry';
+import { VIEWS } from './commands';
 import { LedgerDocuments, SCHEME } from './documents';
+import { FormulaLanguage } from './formulaLanguage/providers';
 import { GraphPanel } from './graphPanel';
-import { registerMcpServerWithCodex, registerWithVsCode, unregisterMcpServerFromCodex } from './mcpRegistration';
+import type { RegistrationContext } from './mcpRegistration';
+import { refreshStableServer, registerMcpServerWithCodex, registerWithVsCode, unregisterMcpServerFromCodex } from './mcpRegistration';
 import { LedgerModel } from './model';
+import { Reports } from './reports';
 import { StatusBar } from './statusBar';
 import type { FamilyTreeItem, RunTreeItem } from './trees';
 import { FamiliesTree, RunsTree } from './trees';
+import { keepGasCityOutOfGit } from './workspaceFiles';
 
 /** What activate() returns: the composed services, for the end-to-end tests and for other extensions. */
 export interface GasCityApi {
@@ -42,41 +49,56 @@ function ledgerDirFor(context: vscode.ExtensionContext): string {
 export async function activate(context: vscode.ExtensionContext): Promise<GasCityApi | undefined> {
   const started = performance.now();
   const log = vscode.window.createOutputChannel('Gas City', { log: true });
-  context.subscriptions.push(log);
+  const reports = new Reports();
+  const commands = new CommandRegistry(log);
+  context.subscriptions.push(log, reports, commands);
+  // What works without the ledger is enabled at once: the log, and registering the MCP server with Codex.
+  const registration: RegistrationContext = { extension: context, log, reports };
+  refreshStableServer(context, log);
+  commands.bindEarly({
+    showLog: () => log.show(),
+    registerMcpServer: (options?: { approvals?: ApprovalChoice }) => registerMcpServerWithCodex(registration, options),
+    unregisterMcpServer: () => unregisterMcpServerFromCodex(registration),
+  });
   try {
-    const api = await compose(context, log);
+    const { api, handlers } = await compose(context, log, reports);
+    commands.enable(handlers);
     api.activationMs = performance.now() - started;
     log.info(`activated in ${api.activationMs.toFixed(0)} ms`);
     return api;
   } catch (e) {
     const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
     log.error(`activation failed: ${detail}`);
+    commands.disable(errorMessage(e));
     const show = 'Show Log';
-    void vscode.window.showErrorMessage(`Gas City could not start: ${e instanceof Error ? e.message : String(e)}`, show).then((c) => {
+    void vscode.window.showErrorMessage(`Gas City could not open its ledger: ${errorMessage(e)}`, show).then((c) => {
       if (c === show) log.show();
     });
     return undefined;
   }
 }
 
-async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): Promise<GasCityApi> {
+/** Opens the ledger and builds every service over it; the handlers of the commands that need them. */
+async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, reports: Reports): Promise<{ api: GasCityApi; handlers: CommandHandlers }> {
   const ledgerDir = ledgerDirFor(context);
   fs.mkdirSync(ledgerDir, { recursive: true });
   const ledger = await openLedger(ledgerDir, { actor: 'extension' });
   log.info(`ledger at ${ledgerDir} (seq ${ledger.seq})`);
   const workspaceRoot = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   if (workspaceRoot && context.storageUri) {
-    // MCP servers and the CLI started in this workspace find the same ledger through this pointer.
+    // MCP servers and the CLI started in this workspace find the same ledger through this pointer; it names a
+    // folder of this machine, so the folder it lives in is kept out of git.
     try {
       writeLedgerPointer(workspaceRoot, ledgerDir);
+      if (keepGasCityOutOfGit(workspaceRoot)) log.info(`wrote ${path.join(workspaceRoot, '.gascity', '.gitignore')}`);
     } catch (e) {
       log.warn(`could not write the ledger pointer into ${workspaceRoot}: ${String(e)}`);
     }
   }
 
   const model = new LedgerModel(ledger, ledgerDir, workspaceRoot, log);
-  const actions = new Actions(model, log);
-  const loop = new LoopActions(model, log, context.extensionUri);
+  const actions = new Actions(model, log, path.join(context.extensionUri.fsPath, 'formulas'));
+  const loop = new LoopActions(model, log, context.extensionUri, reports);
   const graph = new GraphPanel(context.extensionUri, model, actions, log);
   actions.attachGraph(graph);
   const families = new FamiliesTree(model);
@@ -85,7 +107,9 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
   const runsView = vscode.window.createTreeView(VIEWS.runs, { treeDataProvider: runs, showCollapseAll: true });
   const statusBar = new StatusBar(model);
   const documents = new LedgerDocuments(model);
+  const formulaLanguage = new FormulaLanguage(model, workspaceRoot);
   context.subscriptions.push(
+    formulaLanguage,
     model,
     graph,
     families,
@@ -103,16 +127,14 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
     log.warn(`VS Code's MCP registry is not available here: ${String(e)}`);
   }
 
-  // The command table's ids, each bound to its handler; a missing handler fails to compile.
-  const handlers: { readonly [K in CommandName]: (...args: never[]) => unknown } = {
+  // The command table's ids that need the ledger, each bound to its handler.
+  const handlers: CommandHandlers = {
     startRun: (arg?: string) => actions.startRun(arg),
     mutateFormula: (arg?: string, mutations?: Mutation[]) => actions.mutate(arg, mutations),
     promoteVariant: (arg?: string) => actions.promote(arg),
     rollbackFamily: (arg?: string) => actions.rollback(arg),
-    registerMcpServer: () => registerMcpServerWithCodex(context, ledgerDir, log),
-    unregisterMcpServer: () => unregisterMcpServerFromCodex(context, log),
     openLedgerGraph: () => actions.openLedgerGraph(),
-    importFormulas: () => actions.importFormulas(),
+    importFormulas: (options?: { addStarters?: boolean }) => actions.importFormulas(options),
     exportEvolution: () => actions.exportEvolution(),
     openLineage: (arg?: string, variantId?: string) => actions.openLineage(arg, variantId),
     openRunGraph: (arg?: string, nodeId?: string) => actions.openRunGraph(arg, nodeId),
@@ -124,25 +146,10 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
     markRunResult: (arg?: string, success?: boolean, note?: string) => loop.markRunResult(arg, success, note),
     runNodeWithCodex: (arg?: string) => loop.runNodeWithCodex(arg),
     refresh: () => model.refresh(),
-    showLog: () => log.show(),
   };
-  for (const name of Object.keys(COMMANDS) as CommandName[]) {
-    const handler = handlers[name] as (...args: unknown[]) => unknown;
-    context.subscriptions.push(
-      vscode.commands.registerCommand(COMMANDS[name].id, async (...args: unknown[]) => {
-        try {
-          return await handler(...args);
-        } catch (e) {
-          log.error(`${COMMANDS[name].id} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-          void vscode.window.showErrorMessage(`${COMMANDS[name].title} failed: ${e instanceof Error ? e.message : String(e)}`);
-          return undefined;
-        }
-      }),
-    );
-  }
 
   log.info('Gas City activated');
-  return { ledgerDir, model, actions, graph, families, familiesView, runs, runsView, statusBar, activationMs: 0 };
+  return { api: { ledgerDir, model, actions, graph, families, familiesView, runs, runsView, statusBar, activationMs: 0 }, handlers };
 }
 
 export function deactivate(): void {

@@ -5,7 +5,7 @@ import type { NodeRow, RunRow } from '../ledger/index';
 import { COMMANDS, TREE_CONTEXT } from './commands';
 import type { LedgerModel } from './model';
 import type { FamilyInfo, VariantInfo } from './viewModel';
-import { trialText, variantLabel } from './viewModel';
+import { trialText, variantLabel, workflowOrder } from './viewModel';
 
 export type FamilyTreeItem =
   | { readonly kind: 'family'; readonly family: FamilyInfo }
@@ -144,7 +144,10 @@ export class RunsTree implements vscode.TreeDataProvider<RunTreeItem>, vscode.Di
 
   getChildren(element?: RunTreeItem): RunTreeItem[] {
     if (!element) return this.model.ledger.listRuns({ limit: 200 }).map((run) => ({ kind: 'run', run }));
-    if (element.kind === 'run') return (this.model.ledger.runGraph(element.run.id)?.nodes ?? []).map((node) => ({ kind: 'node', node }));
+    if (element.kind === 'run') {
+      const graph = this.model.ledger.runGraph(element.run.id);
+      return graph ? workflowOrder(graph.nodes, graph.edges).map((node) => ({ kind: 'node', node })) : [];
+    }
     return [];
   }
 
@@ -164,7 +167,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunTreeItem>, vscode.Di
     const n = element.node;
     const item = new vscode.TreeItem(n.title, vscode.TreeItemCollapsibleState.None);
     item.id = `node:${n.id}`;
-    item.contextValue = TREE_CONTEXT.node;
+    item.contextValue = TREE_CONTEXT.node(n.state);
     const [icon, colour] = STATE_ICON[n.state] ?? ['circle-outline', 'descriptionForeground'];
     item.iconPath = new vscode.ThemeIcon(icon, new vscode.ThemeColor(colour));
     item.description = [n.state, n.worker ?? ''].filter(Boolean).join(' · ');

@@ -4,6 +4,8 @@ import type { BindingRow, EdgeRow, EvidenceRow, NodeRow, RunRow } from '../ledge
 import type { EdgeKind, EvidenceItem, EvidenceSummary, LineageGraph, NodeState, RunGraph, VariantStatus } from '../shared/protocol';
 import { isEdgeKind, isNodeState, isVariantStatus } from '../shared/protocol';
 
+export { workflowOrder } from '../shared/workflowOrder';
+
 /** A formula family as the views need it. */
 export interface FamilyInfo {
   readonly id: string;
@@ -69,12 +71,14 @@ export function toLineageGraph(
   variants: readonly VariantInfo[],
   evidenceOf: (variant: VariantInfo) => EvidenceSummary,
   trials: readonly TrialInfo[],
+  rollbackToId?: string,
 ): LineageGraph {
   const known = new Set(variants.map((v) => v.id));
   return {
     familyId: family.id,
     familyName: family.id,
     ...(family.activeVariantId ? { activeVariantId: family.activeVariantId } : {}),
+    ...(rollbackToId && known.has(rollbackToId) ? { rollbackToId } : {}),
     variants: variants.map((v) => {
       const evidence = evidenceOf(v);
       const trial = trials.find((t) => t.candidateId === v.id && t.status === 'open');
@@ -109,7 +113,7 @@ function formatMs(ms: number): string {
 export function nodeEvidence(node: NodeRow, evidence: readonly EvidenceRow[]): EvidenceItem[] {
   const items: EvidenceItem[] = [];
   if (node.state === 'skipped') items.push({ label: 'skipped', value: 'its condition was false when the run started' });
-  items.push({ label: 'attempts', value: `${node.attempts} of ${node.maxAttempts}` });
+  items.push({ label: 'attempts', value: attemptsText(node) });
   if (node.tokens) items.push({ label: 'tokens', value: node.tokens.toLocaleString('en-US') });
   if (node.durationMs) items.push({ label: 'duration', value: formatMs(node.durationMs) });
   if (node.review) items.push({ label: 'review', value: 'required' });
@@ -161,4 +165,44 @@ export function toRunGraph(
 
 export function variantStatus(status: string): VariantStatus {
   return isVariantStatus(status) ? status : 'candidate';
+}
+
+/** Which graph a panel shows: a run's workflow graph or a family's lineage. */
+export type GraphTarget = { readonly kind: 'run'; readonly runId: string } | { readonly kind: 'lineage'; readonly familyId: string };
+
+/**
+ * The graph a restored panel showed, from the state its page saved with setState (src/webview/main.ts keeps the
+ * GraphView it shows as `view`); undefined for any other shape, since the state comes back from disk as it was.
+ */
+export function targetOfState(state: unknown): GraphTarget | undefined {
+  if (typeof state !== 'object' || state === null) return undefined;
+  const view = (state as { view?: unknown }).view;
+  if (typeof view !== 'object' || view === null) return undefined;
+  const v = view as { kind?: unknown; graph?: { runId?: unknown } | null; lineage?: { familyId?: unknown } | null };
+  if (v.kind === 'run' && typeof v.graph?.runId === 'string' && v.graph.runId) return { kind: 'run', runId: v.graph.runId };
+  if (v.kind === 'lineage' && typeof v.lineage?.familyId === 'string' && v.lineage.familyId) return { kind: 'lineage', familyId: v.lineage.familyId };
+  return undefined;
+}
+
+/**
+ * A node's attempts in words. The ledger counts failed attempts (`attempts`) against those allowed (`maxAttempts`):
+ * a node done on its first try has 0 failures, which "0 of 1" misreads as "never tried".
+ */
+export function attemptsText(node: Pick<NodeRow, 'state' | 'attempts' | 'maxAttempts'>): string {
+  const { attempts, maxAttempts: max } = node;
+  const failed = `${attempts} failed attempt${attempts === 1 ? '' : 's'}`;
+  switch (node.state) {
+    case 'done':
+      return `done on attempt ${attempts + 1} of ${max}`;
+    case 'skipped':
+      return 'not run (skipped)';
+    case 'failed':
+      return `${failed} of ${max} allowed`;
+    case 'claimed':
+    case 'active':
+    case 'review':
+      return `attempt ${attempts + 1} of ${max}`;
+    default:
+      return attempts ? `${failed}; ${Math.max(0, max - attempts)} of ${max} left` : `${max} attempt${max === 1 ? '' : 's'} allowed`;
+  }
 }

@@ -85,6 +85,8 @@ export interface LineageGraph {
   readonly familyId: string;
   readonly familyName: string;
   readonly activeVariantId?: string;
+  /** The variant a rollback returns to (the previous active one), if there is one: named in the confirmation. */
+  readonly rollbackToId?: string;
   readonly variants: readonly LineageVariant[];
 }
 
@@ -273,6 +275,7 @@ export function isLineageGraph(x: unknown): x is LineageGraph {
     isId(x.familyId) &&
     isText(x.familyName) &&
     isOptional(x.activeVariantId, isId) &&
+    isOptional(x.rollbackToId, isId) &&
     isArrayOf(x.variants, isLineageVariant)
   );
 }

@@ -2,8 +2,8 @@
 // (top-to-bottom) adjacency that keyboard navigation walks.
 import type { ElementDefinition } from 'cytoscape';
 import type { EdgeKind, GraphView, LineageGraph, LineageVariant, RunGraph } from '../shared/protocol';
-import { layeredLayout } from './layout';
-import type { LayoutEdge, LayoutResult } from './layout';
+import { layeredLayout, routeKey } from './layout';
+import type { LayoutEdge, LayoutResult, Point } from './layout';
 
 export interface Flow {
   /** Nodes below (after) each node. */
@@ -52,6 +52,37 @@ function flowOf(ids: readonly string[], edges: readonly LayoutEdge[], layout: La
   return { down, up };
 }
 
+/**
+ * A long edge's bends as Cytoscape's `segments` edge wants them (with 'edge-distances': 'node-position'): each point
+ * as a weight along the line from the source's centre to the target's (0 at the source, 1 at the target) and a
+ * distance from that line along its normal (-dy, dx)/|d|, the normal Cytoscape's edge-control-points code uses.
+ */
+export function segmentsOf(source: Point, target: Point, points: readonly Point[]): { weights: number[]; distances: number[] } | undefined {
+  const dx = target.x - source.x;
+  const dy = target.y - source.y;
+  const length2 = dx * dx + dy * dy;
+  if (points.length === 0 || length2 === 0) return undefined;
+  const length = Math.sqrt(length2);
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    weights: points.map((p) => round(((p.x - source.x) * dx + (p.y - source.y) * dy) / length2)),
+    distances: points.map((p) => round(((p.x - source.x) * -dy + (p.y - source.y) * dx) / length)),
+  };
+}
+
+/** An edge element, drawn around the nodes between its ends when the layout routed it. */
+function edgeElement(id: string, source: string, target: string, classes: string, layout: LayoutResult): ElementDefinition {
+  const route = layout.routes.get(routeKey(source, target));
+  const s = layout.positions.get(source);
+  const t = layout.positions.get(target);
+  const segments = route && s && t ? segmentsOf(s, t, route) : undefined;
+  if (!segments) return { group: 'edges', data: { id, source, target }, classes, selectable: false };
+  return {
+    group: 'edges', data: { id, source, target, weights: segments.weights, distances: segments.distances },
+    classes: `${classes} routed`, selectable: false,
+  };
+}
+
 function buildRun(graph: RunGraph): BuiltView {
   const ids = graph.nodes.map((n) => n.id);
   const known = new Set(ids);
@@ -68,7 +99,7 @@ function buildRun(graph: RunGraph): BuiltView {
     });
   }
   for (const e of edges) {
-    elements.push({ group: 'edges', data: { id: `${e.id}`, source: e.source, target: e.target }, classes: e.kind, selectable: false });
+    elements.push(edgeElement(`${e.id}`, e.source, e.target, e.kind, layout));
   }
   return { key: viewKey({ kind: 'run', graph }), elements, layout, flow: flowOf(ids, flowEdges, layout) };
 }
@@ -100,7 +131,7 @@ function buildLineage(lineage: LineageGraph): BuiltView {
     });
   }
   for (const e of flowEdges) {
-    elements.push({ group: 'edges', data: { id: `${e.source}->${e.target}`, source: e.source, target: e.target }, classes: 'lineage', selectable: false });
+    elements.push(edgeElement(`${e.source}->${e.target}`, e.source, e.target, 'lineage', layout));
   }
   return { key: viewKey({ kind: 'lineage', lineage }), elements, layout, flow: flowOf(ids, flowEdges, layout) };
 }

@@ -11,7 +11,7 @@ export function graphStyle(p: Palette): StylesheetJson {
       style: {
         shape: 'round-rectangle',
         width: 150,
-        height: 40,
+        height: 44,
         'background-color': p.muted,
         'background-opacity': 0.22,
         'border-width': 2,
@@ -22,8 +22,9 @@ export function graphStyle(p: Palette): StylesheetJson {
         'font-size': 11,
         'text-valign': 'center',
         'text-halign': 'center',
-        'text-wrap': 'ellipsis',
-        'text-max-width': '140px',
+        // Two lines of a title fit; only a longer one is cut, rather than every title past 20 characters.
+        'text-wrap': 'wrap',
+        'text-max-width': '138px',
         // Below this on-screen size labels are skipped: a zoomed-out 2,000-node graph stays fast and uncluttered.
         'min-zoomed-font-size': 7,
       },
@@ -74,6 +75,11 @@ export function graphStyle(p: Palette): StylesheetJson {
       },
     },
     { selector: 'edge.lineage', style: { 'curve-style': 'bezier', width: 2 } },
+    // A long edge bends through the points the layout kept free for it, instead of running through the nodes between.
+    {
+      selector: 'edge.routed',
+      style: { 'curve-style': 'round-segments', 'edge-distances': 'node-position', 'segment-weights': 'data(weights)', 'segment-distances': 'data(distances)', 'segment-radii': [24] },
+    },
     {
       selector: 'node.variant',
       style: { shape: 'round-rectangle', width: 170, height: 58, 'text-wrap': 'wrap', 'text-max-width': '160px', 'font-size': 11 },

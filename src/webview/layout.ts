@@ -1,6 +1,8 @@
 // A layered (Sugiyama-style) layout for directed graphs, small enough to read and fast enough for a 2,000-node run:
-// cycles broken by DFS, longest-path layering (or fixed ranks such as a variant's generation), a few barycenter
-// sweeps to reduce crossings, then x coordinates pulled toward each node's parents without breaking the order.
+// cycles broken by DFS, longest-path layering (or fixed ranks such as a variant's generation), an edge that spans
+// several layers split by dummy points (one per layer it crosses, Sugiyama, Tagawa and Toda 1981) so it is ordered and
+// placed like a node and drawn around the nodes between its ends, a few barycenter sweeps to reduce crossings, then
+// x coordinates pulled toward each node's parents without breaking the order.
 // Pure: no DOM, no Cytoscape, so it is unit-tested on its own and the webview hands the result to a 'preset' layout.
 
 export interface LayoutEdge {
@@ -39,6 +41,16 @@ export interface LayoutResult {
   readonly layerOf: ReadonlyMap<string, number>;
   /** How many edges had to be reversed to make the graph acyclic. */
   readonly reversedEdges: number;
+  /**
+   * The bends of each strong edge that spans more than one layer, keyed `source>target` (the edge's own direction),
+   * from the source's end to the target's: one point per layer in between, placed where no node is.
+   */
+  readonly routes: ReadonlyMap<string, readonly Point[]>;
+}
+
+/** The key of an edge in LayoutResult.routes. */
+export function routeKey(source: string, target: string): string {
+  return `${source}>${target}`;
 }
 
 const DEFAULTS = { nodeSep: 170, rankSep: 90, sweeps: 4, maxRowSize: 60 };
@@ -85,9 +97,41 @@ export function layeredLayout(ids: readonly string[], edges: readonly LayoutEdge
   const layers: number[][] = Array.from({ length: layerCount }, () => []);
   for (const v of order) layers[layer[v]!]!.push(v);
 
+  // 2b. Long edges: a chain of dummy points, one per layer crossed, stands in for the edge in ordering and placement.
+  // Dummies get indices from n on; `chains` remembers each edge's dummies, top to bottom.
+  const above: number[][] = pred.map(() => []);
+  const below: number[][] = succ.map(() => []);
+  const chains: { key: string; dummies: number[]; downward: boolean }[] = [];
+  let total = n;
+  for (let u = 0; u < n; u++) {
+    for (const v of succ[u]!) {
+      const span = layer[v]! - layer[u]!;
+      if (span <= 1) {
+        below[u]!.push(v);
+        above[v]!.push(u);
+        continue;
+      }
+      const dummies: number[] = [];
+      let prev = u;
+      for (let l = layer[u]! + 1; l < layer[v]!; l++) {
+        const d = total++;
+        above.push([prev]);
+        below.push([]);
+        below[prev]!.push(d);
+        layer.push(l);
+        layers[l]!.push(d);
+        dummies.push(d);
+        prev = d;
+      }
+      below[prev]!.push(v);
+      above[v]!.push(prev);
+      // The acyclic step may have turned the edge around; the route follows the edge's own direction.
+      const downward = seen.has(`${u}>${v}`);
+      chains.push({ key: downward ? routeKey(names[u]!, names[v]!) : routeKey(names[v]!, names[u]!), dummies, downward });
+    }
+  }
+
   // Weak edges join the ordering as neighbours, oriented by the layers the strong edges decided.
-  const above: number[][] = pred.map((p) => [...p]);
-  const below: number[][] = succ.map((x) => [...x]);
   for (const [a, b] of weak) {
     if (layer[a] === layer[b]) continue;
     const [u, d] = layer[a]! < layer[b]! ? [a, b] : [b, a];
@@ -97,7 +141,7 @@ export function layeredLayout(ids: readonly string[], edges: readonly LayoutEdge
 
   // 3. Ordering: barycenter sweeps. A node's neighbours may sit several layers away (long edges), so positions are
   // compared as fractions of their layer's width rather than raw indices.
-  const frac = new Float64Array(n);
+  const frac = new Float64Array(total);
   const refresh = (row: readonly number[]): void => {
     row.forEach((v, i) => {
       frac[v] = (i + 0.5) / row.length;
@@ -129,8 +173,8 @@ export function layeredLayout(ids: readonly string[], edges: readonly LayoutEdge
 
   // 4. Coordinates. Rows are centred on x = 0; then each node is pulled toward the mean x of its parents, keeping
   // the order and the minimum separation (the mean of a left-packed and a right-packed placement keeps both).
-  const xs = new Float64Array(n);
-  const ys = new Float64Array(n);
+  const xs = new Float64Array(total);
+  const ys = new Float64Array(total);
   let row = 0;
   for (let l = 0; l < layerCount; l++) {
     const members = layers[l]!;
@@ -152,7 +196,12 @@ export function layeredLayout(ids: readonly string[], edges: readonly LayoutEdge
     positions.set(names[v]!, { x: xs[v]!, y: ys[v]! });
     layerOf.set(names[v]!, layer[v]!);
   }
-  return { positions, layers: layers.map((r) => r.map((v) => names[v]!)), layerOf, reversedEdges: reversed };
+  const routes = new Map<string, Point[]>();
+  for (const c of chains) {
+    const points = c.dummies.map((d) => ({ x: xs[d]!, y: ys[d]! }));
+    routes.set(c.key, c.downward ? points : points.reverse());
+  }
+  return { positions, layers: layers.map((r) => r.filter((v) => v < n).map((v) => names[v]!)), layerOf, reversedEdges: reversed, routes };
 }
 
 function acyclic(n: number, out: readonly number[][]): { succ: number[][]; pred: number[][]; reversed: number } {

@@ -34,6 +34,10 @@ function isSavedState(x: unknown): x is SavedState {
 
 /** Graphs above this size trade eye candy for speed: textures while panning, edges hidden while moving. */
 const LARGE = 600;
+/** Zoom limits after a fit (see readableZoom): labels are 11 px at zoom 1, so 0.85 keeps them above 9 px. */
+const MAX_FIT_ZOOM = 1.2;
+const MIN_READABLE_ZOOM = 0.85;
+const READABLE_UP_TO = 60;
 
 /** What the button elements expose beyond HTMLElement. */
 type ButtonElement = HTMLElement & { disabled: boolean };
@@ -106,7 +110,6 @@ class GraphApp {
     this.graphHost.id = 'graph';
     this.graphHost.tabIndex = 0;
     this.graphHost.setAttribute('role', 'application');
-    this.graphHost.setAttribute('aria-label', 'Graph. Arrow keys move along edges, Enter opens, P promotes, R rolls back, F fits.');
     this.details = document.createElement('aside');
     this.details.id = 'details';
     main.append(this.graphHost, this.details);
@@ -206,11 +209,7 @@ class GraphApp {
       if (cy.$('node:selected').empty()) this.onSelected(undefined);
     });
     cy.on('dbltap', 'node', (e: EventObject) => this.open(e.target.id() as string));
-    // A fitted small graph would be drawn huge; keep it at a comfortable reading size instead.
-    if (cy.zoom() > 1.2) {
-      cy.zoom(1.2);
-      cy.center();
-    }
+    this.readableZoom(cy);
     cy.on('viewport', () => this.saveSoon());
     cy.one('render', () => {
       requestAnimationFrame(() => {
@@ -218,6 +217,8 @@ class GraphApp {
         const ms = performance.now() - started;
         document.body.dataset.rendered = String(this.renders);
         document.body.dataset.view = built.key;
+        // The zoom a person reads the graph at, for the end-to-end test of readable fan-outs.
+        document.body.dataset.zoom = cy.zoom().toFixed(2);
         document.dispatchEvent(new CustomEvent('gascity:rendered', { detail: { ms, nodes: nodeCount } }));
       });
     });
@@ -253,9 +254,26 @@ class GraphApp {
     const cy = this.cy;
     if (!cy) return;
     cy.fit(undefined, 30);
-    if (cy.zoom() > 1.2) {
-      cy.zoom(1.2);
+    this.readableZoom(cy);
+  }
+
+  /**
+   * After a fit: a small graph fitted to the window would be drawn huge, and a wide one (a 9-way fan-out) so small
+   * that its 11 px labels shrink below 9 px. Both are brought back to a reading size; a graph too wide for the window
+   * then starts at its top, centred, and is panned (or walked with the arrow keys, which centre the selection).
+   * Graphs of hundreds of nodes keep the overview, since reading them starts from the whole shape.
+   */
+  private readableZoom(cy: Core): void {
+    if (cy.zoom() > MAX_FIT_ZOOM) {
+      cy.zoom(MAX_FIT_ZOOM);
       cy.center();
+    } else if (cy.zoom() < MIN_READABLE_ZOOM && cy.nodes().length <= READABLE_UP_TO) {
+      // Centred on the top row, where the workflow starts: the whole graph's centre may lie beside it.
+      const box = cy.elements().boundingBox();
+      const top = cy.nodes().filter((n) => n.position('y') <= box.y1 + n.outerHeight());
+      const topBox = (top.nonempty() ? top : cy.nodes()).boundingBox();
+      cy.zoom(MIN_READABLE_ZOOM);
+      cy.pan({ x: cy.width() / 2 - ((topBox.x1 + topBox.x2) / 2) * MIN_READABLE_ZOOM, y: 30 - box.y1 * MIN_READABLE_ZOOM });
     }
   }
 
@@ -344,7 +362,7 @@ class GraphApp {
     this.rollbackButton.hidden = !lineage;
     const v = this.selectedVariant();
     this.promoteButton.disabled = !v || this.isActive(v);
-    this.rollbackButton.disabled = !(this.view?.kind === 'lineage' && this.view.lineage.activeVariantId);
+    this.rollbackButton.disabled = !(this.view?.kind === 'lineage' && this.view.lineage.rollbackToId);
   }
 
   private askPromote(): void {
@@ -353,7 +371,9 @@ class GraphApp {
     if (!v) return this.say('Select a variant to promote first.', true);
     if (this.isActive(v)) return this.say(`${v.label} is already the active variant.`, true);
     const familyId = this.view.lineage.familyId;
-    this.ask(`Promote ${v.label} (generation ${v.generation}, ${v.status}) to active variant of ${this.view.lineage.familyName}?`, 'Promote', () => {
+    // Promoting by hand skips the evidence the rule waits for; say so when there is none at all.
+    const untried = v.evidence.runs === 0 ? ' It has no runs yet: nothing shows that it works.' : '';
+    this.ask(`Promote ${v.label} (generation ${v.generation}, ${v.status}) to active variant of ${this.view.lineage.familyName}?${untried}`, 'Promote', () => {
       this.say(`Promoting ${v.label}…`, false);
       this.post({ type: 'promoteVariant', familyId, variantId: v.id });
     });
@@ -361,8 +381,12 @@ class GraphApp {
 
   private askRollback(): void {
     if (this.view?.kind !== 'lineage') return;
-    const { familyId, familyName } = this.view.lineage;
-    this.ask(`Roll ${familyName} back to its previous active variant?`, 'Roll back', () => {
+    const { familyId, familyName, rollbackToId, activeVariantId, variants } = this.view.lineage;
+    const target = variants.find((v) => v.id === rollbackToId);
+    if (!target) return this.say(`${familyName} has no earlier active variant to roll back to.`, true);
+    const current = variants.find((v) => v.id === activeVariantId);
+    const rejected = current ? ` ${current.label} will be marked rejected.` : '';
+    this.ask(`Roll ${familyName} back to ${target.label} (generation ${target.generation})?${rejected}`, 'Roll back', () => {
       this.say(`Rolling back ${familyName}…`, false);
       this.post({ type: 'rollbackFamily', familyId });
     });
@@ -426,8 +450,15 @@ class GraphApp {
     e.preventDefault();
   }
 
+  /** The keys that work here: promote and roll back only act on a lineage, so a run graph does not offer them. */
   private hint(): void {
-    this.say('↑↓ follow edges · ←→ along the row · Enter opens · P promotes · R rolls back · F fits', false);
+    const lineage = this.view?.kind === 'lineage';
+    this.say(lineage
+      ? '↑↓ follow edges · ←→ along the row · Enter opens the formula · P promotes · R rolls back · F fits'
+      : '↑↓ follow edges · ←→ along the row · Enter opens the node · F fits', false);
+    this.graphHost.setAttribute('aria-label', lineage
+      ? 'Lineage graph. Arrow keys move along edges, Enter opens, P promotes, R rolls back, F fits.'
+      : 'Workflow graph. Arrow keys move along edges, Enter opens, F fits.');
   }
 
   private say(text: string, isError: boolean): void {

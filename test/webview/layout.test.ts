@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { countAdjacentCrossings, layeredLayout } from '../../src/webview/layout';
+import { countAdjacentCrossings, layeredLayout, routeKey } from '../../src/webview/layout';
+import { segmentsOf } from '../../src/webview/elements';
 import type { LayoutEdge } from '../../src/webview/layout';
 import { syntheticRunGraph } from '../../bench/ui.data';
 
@@ -106,5 +107,53 @@ describe('layeredLayout', () => {
     const unsorted = layeredLayout(ids, edges, { sweeps: 0 });
     assert.ok(countAdjacentCrossings(r, edges) < countAdjacentCrossings(unsorted, edges));
     assert.ok(ms < 500, `layout took ${ms.toFixed(0)} ms`);
+  });
+});
+
+describe('long edges are routed around the nodes between their ends', () => {
+  // plan → code → test → review, and a direct edge plan → review that a straight line would draw through code and test.
+  const ids = ['plan', 'code', 'test', 'review'];
+  const edges = [
+    { source: 'plan', target: 'code' }, { source: 'code', target: 'test' }, { source: 'test', target: 'review' }, { source: 'plan', target: 'review' },
+  ];
+
+  it('gives the direct edge one bend per layer it crosses, clear of every node there', () => {
+    const r = layeredLayout(ids, edges);
+    const route = r.routes.get(routeKey('plan', 'review'));
+    assert.ok(route, 'the long edge has a route');
+    assert.equal(route.length, 2);
+    for (const p of route) {
+      for (const id of ids) {
+        const n = r.positions.get(id)!;
+        if (n.y !== p.y) continue;
+        assert.ok(Math.abs(n.x - p.x) >= 150, `the bend at y=${p.y} keeps clear of ${id}`);
+      }
+    }
+    assert.ok(route[0]!.y < route[1]!.y, 'from the source end to the target end');
+    assert.equal(r.routes.size, 1, 'short edges need no route');
+    assert.deepEqual(r.layers.flat().sort(), [...ids].sort(), 'bends are not nodes');
+  });
+
+  it('routes a reversed edge of a cycle in the edge\'s own direction', () => {
+    const r = layeredLayout(['a', 'b', 'c'], [{ source: 'a', target: 'b' }, { source: 'b', target: 'c' }, { source: 'c', target: 'a' }]);
+    const route = r.routes.get(routeKey('c', 'a'));
+    if (route) assert.ok(route[0]!.y >= route.at(-1)!.y, 'starts at c, which sits lower');
+  });
+
+  it('turns bends into Cytoscape segment weights and distances that land on the same points', () => {
+    const s = { x: 10, y: 0 };
+    const t = { x: 50, y: 300 };
+    const points = [{ x: -160, y: 100 }, { x: -160, y: 200 }];
+    const seg = segmentsOf(s, t, points)!;
+    const dx = t.x - s.x;
+    const dy = t.y - s.y;
+    const l = Math.hypot(dx, dy);
+    seg.weights.forEach((w, i) => {
+      // Cytoscape: point = source + w·(target − source) + d·(−dy, dx)/|d|.
+      const x = s.x + w * dx + seg.distances[i]! * (-dy / l);
+      const y = s.y + w * dy + seg.distances[i]! * (dx / l);
+      assert.ok(Math.abs(x - points[i]!.x) < 0.5 && Math.abs(y - points[i]!.y) < 0.5, `point ${i}: ${x},${y}`);
+    });
+    assert.equal(segmentsOf(s, s, points), undefined);
   });
 });

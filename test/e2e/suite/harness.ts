@@ -59,11 +59,16 @@ export type DriverRequest =
   | { readonly kind: 'click'; readonly selector: string; readonly timeout?: number }
   | { readonly kind: 'press'; readonly key: string }
   | { readonly kind: 'text'; readonly selector: string; readonly timeout?: number }
-  | { readonly kind: 'webviewWait'; readonly selector: string; readonly timeout?: number; readonly state?: 'visible' | 'attached' | 'hidden' }
-  | { readonly kind: 'webviewClick'; readonly selector: string; readonly timeout?: number }
-  | { readonly kind: 'webviewPress'; readonly key: string; readonly selector?: string; readonly timeout?: number }
-  | { readonly kind: 'webviewText'; readonly selector: string; readonly timeout?: number }
-  | { readonly kind: 'webviewAttribute'; readonly selector: string; readonly name: string; readonly timeout?: number };
+  | ({ readonly kind: 'webviewWait'; readonly selector: string; readonly timeout?: number; readonly state?: 'visible' | 'attached' | 'hidden' } & InPanel)
+  | ({ readonly kind: 'webviewClick'; readonly selector: string; readonly timeout?: number } & InPanel)
+  | ({ readonly kind: 'webviewPress'; readonly key: string; readonly selector?: string; readonly timeout?: number } & InPanel)
+  | ({ readonly kind: 'webviewText'; readonly selector: string; readonly timeout?: number } & InPanel)
+  | ({ readonly kind: 'webviewAttribute'; readonly selector: string; readonly name: string; readonly timeout?: number } & InPanel);
+
+/** Which graph panel a webview request is for, by the start of its page's data-view ("run:", "lineage:ship-a-change"). */
+export interface InPanel {
+  readonly view?: string;
+}
 
 let seq = 0;
 

@@ -83,6 +83,11 @@ function treeDescription(variantId: string): string {
 test('activates on use and registers its commands, views and status bar', async () => {
   const ext = vscode.extensions.getExtension<GasCityApi | undefined>(EXTENSION_ID);
   assert.ok(ext, `${EXTENSION_ID} is installed`);
+  // The copy under test is the one installed from the .vsix, not this repository's folder.
+  const extensionsDir = process.env.GASCITY_E2E_EXTENSIONS;
+  assert.ok(extensionsDir, 'the driver names the extensions folder');
+  assert.ok(ext.extensionPath.startsWith(extensionsDir + path.sep), `runs from the installed copy (${ext.extensionPath})`);
+  assert.ok(!fs.existsSync(path.join(ext.extensionPath, 'src')), 'the installed copy carries no sources');
   // Opening the activity-bar container is a use: it activates the extension through its views.
   await vscode.commands.executeCommand('workbench.view.extension.gascity');
   const exported = await eventually(async () => (ext.isActive ? ext.exports : await ext.activate()), 'activation');
@@ -144,16 +149,17 @@ test('promotes the candidate with a real click in the lineage graph webview', as
   assert.ok(grandchild);
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   await vscode.commands.executeCommand('gascity.openLineage', FAMILY, candidate);
-  await driver({ kind: 'webviewWait', selector: 'body[data-rendered]', state: 'attached', timeout: 30_000 });
+  await driver({ kind: 'webviewWait', view: 'lineage:', selector: 'body[data-rendered]', state: 'attached', timeout: 30_000 });
   const label = variantLabel(api.model.lineage.variant(candidate)!);
-  await eventually(async () => String(await driver({ kind: 'webviewText', selector: '#details h2' })).includes(label), 'the candidate selected in the graph');
+  await eventually(async () => String(await driver({ kind: 'webviewText', view: 'lineage:', selector: '#details h2' })).includes(label), 'the candidate selected in the graph');
   await sleep(400);
   await driver({ kind: 'screenshot', name: 'lineage-graph' });
-  await driver({ kind: 'webviewClick', selector: '#promote' });
-  await driver({ kind: 'webviewWait', selector: '#confirm', state: 'visible' });
-  const question = String(await driver({ kind: 'webviewText', selector: '#confirm-text' }));
+  await driver({ kind: 'webviewClick', view: 'lineage:', selector: '#promote' });
+  await driver({ kind: 'webviewWait', view: 'lineage:', selector: '#confirm', state: 'visible' });
+  const question = String(await driver({ kind: 'webviewText', view: 'lineage:', selector: '#confirm-text' }));
   assert.match(question, new RegExp(`Promote ${label}`));
-  await driver({ kind: 'webviewClick', selector: '#confirm-yes' });
+  assert.match(question, /no runs yet/, 'a candidate without runs is promoted with a warning');
+  await driver({ kind: 'webviewClick', view: 'lineage:', selector: '#confirm-yes' });
   await eventually(() => activeVariantOf(FAMILY) === candidate, 'the ledger records the candidate as active');
   assert.equal(api.model.lineage.variant(rootVariant)!.status, 'retired');
   // A person's promotion is a recorded decision, and the new variant is watched against the one it replaced.
@@ -163,14 +169,18 @@ test('promotes the candidate with a real click in the lineage graph webview', as
   await eventually(() => /1 trial\b/.test(api.statusBar.text), 'the status bar counts the watch');
   await eventually(() => /★ active/.test(treeDescription(candidate)), 'the tree marks the candidate active');
   assert.match(treeDescription(rootVariant), /retired/);
-  await eventually(async () => String(await driver({ kind: 'webviewText', selector: '#details h2' })).includes('★'), 'the graph marks it active');
-  await eventually(async () => /now the active variant/.test(String(await driver({ kind: 'webviewText', selector: '#status' }))), 'the webview says what happened');
+  await eventually(async () => String(await driver({ kind: 'webviewText', view: 'lineage:', selector: '#details h2' })).includes('★'), 'the graph marks it active');
+  await eventually(async () => /now the active variant/.test(String(await driver({ kind: 'webviewText', view: 'lineage:', selector: '#status' }))), 'the webview says what happened');
 });
 
 test('rolls back from the webview with the keyboard (R, then Enter)', async () => {
-  await driver({ kind: 'webviewPress', key: 'r' });
-  await driver({ kind: 'webviewWait', selector: '#confirm', state: 'visible' });
-  await driver({ kind: 'webviewPress', selector: '#confirm-yes', key: 'Enter' });
+  await driver({ kind: 'webviewPress', view: 'lineage:', key: 'r' });
+  await driver({ kind: 'webviewWait', view: 'lineage:', selector: '#confirm', state: 'visible' });
+  const question = String(await driver({ kind: 'webviewText', view: 'lineage:', selector: '#confirm-text' }));
+  const back = variantLabel(api.model.lineage.variant(rootVariant)!);
+  const away = variantLabel(api.model.lineage.variant(candidate)!);
+  assert.ok(question.includes(`back to ${back}`) && question.includes(`${away} will be marked rejected`), `the confirmation names both variants: ${question}`);
+  await driver({ kind: 'webviewPress', view: 'lineage:', selector: '#confirm-yes', key: 'Enter' });
   await eventually(() => activeVariantOf(FAMILY) === rootVariant, 'the ledger records the rollback');
   await eventually(() => /★ active/.test(treeDescription(rootVariant)), 'the tree follows the rollback');
   // The ledger rejects a variant that was rolled away from, so it is not proposed again unnoticed.
@@ -185,7 +195,7 @@ test('starts a run and shows its workflow graph; arrow keys walk along edges', a
   const run = api.model.ledger.getRun(runId)!;
   assert.equal(run.variantId, rootVariant, 'a run of the family uses its active variant');
   await eventually(() => api.runs.getChildren().some((r) => r.kind === 'run' && r.run.id === runId), 'the runs tree lists the run');
-  await driver({ kind: 'webviewWait', selector: `body[data-view="run:${runId}"]`, state: 'attached', timeout: 30_000 });
+  await driver({ kind: 'webviewWait', view: 'run:', selector: `body[data-view="run:${runId}"]`, state: 'attached', timeout: 30_000 });
   // Claim and start the first node so the graph shows more than one state and a worker binding.
   const claim = await api.model.ledger.claimNode({ worker: 'codex-e2e', runId });
   assert.ok(claim);
@@ -194,12 +204,17 @@ test('starts a run and shows its workflow graph; arrow keys walk along edges', a
   const next = await api.model.ledger.claimNode({ worker: 'codex-e2e', runId });
   assert.ok(next);
   await api.model.ledger.dispatchNode({ nodeId: next.nodeId, worker: 'codex-e2e', threadId: 'thr_e2e_2' });
-  await driver({ kind: 'webviewPress', key: 'ArrowDown' });
-  await eventually(async () => String(await driver({ kind: 'webviewText', selector: '#details h2' })).includes('Plan the change'), 'the first node selected');
-  await eventually(async () => /done/.test(String(await driver({ kind: 'webviewText', selector: '#details' }))), 'the plan node shows done');
-  await driver({ kind: 'webviewPress', key: 'ArrowDown' });
-  const second = String(await driver({ kind: 'webviewText', selector: '#details h2' }));
+  await driver({ kind: 'webviewPress', view: 'run:', key: 'ArrowDown' });
+  await eventually(async () => String(await driver({ kind: 'webviewText', view: 'run:', selector: '#details h2' })).includes('Plan the change'), 'the first node selected');
+  await eventually(async () => /done/.test(String(await driver({ kind: 'webviewText', view: 'run:', selector: '#details' }))), 'the plan node shows done');
+  await driver({ kind: 'webviewPress', view: 'run:', key: 'ArrowDown' });
+  const second = String(await driver({ kind: 'webviewText', view: 'run:', selector: '#details h2' }));
   assert.ok(/Implement the code|Update the docs/.test(second), `ArrowDown followed an edge to ${second}`);
+  // The lineage graph stays open beside the run graph: one panel of each kind, in two editor groups.
+  assert.deepEqual(api.graph.openTargets.map((t) => t.kind), ['lineage', 'run']);
+  const columns = vscode.window.tabGroups.all.filter((g) => g.tabs.some((t) => t.input instanceof vscode.TabInputWebview)).map((g) => g.viewColumn);
+  assert.equal(columns.length, 2, 'the two graphs are side by side');
+  assert.doesNotMatch(String(await driver({ kind: 'webviewText', view: 'run:', selector: '#status' })), /promote|roll/i, 'a run graph advertises no promotion keys');
   await sleep(400);
   await driver({ kind: 'screenshot', name: 'run-graph' });
   assert.match(api.statusBar.text, /1 run · 0 trials/);
@@ -228,6 +243,9 @@ test('closes the loop from the command palette: a trial, a person\'s verdict on 
   assert.match(report, /stage \*\*trial\*\*/);
   assert.match(report, /Still missing/);
   assert.match(report, /more candidate runs/);
+  const assessment = vscode.window.activeTextEditor?.document;
+  assert.equal(assessment?.uri.scheme, 'gascity-report', 'the assessment is a read-only report');
+  assert.equal(assessment?.isDirty, false);
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   assert.equal(await vscode.commands.executeCommand<boolean>('gascity.rejectVariant', grandchild.id, 'not worth the extra retries'), true);
   assert.equal(api.model.lineage.variant(grandchild.id)!.status, 'rejected');
@@ -238,22 +256,147 @@ test('closes the loop from the command palette: a trial, a person\'s verdict on 
   await eventually(() => /0 trials/.test(api.statusBar.text), 'the status bar drops the trial');
 });
 
-test('registers the MCP server with Codex, shows the change, and undoes it', async () => {
-  const registration = await vscode.commands.executeCommand<{ configPath: string; after: string } | undefined>('gascity.registerMcpServer');
+test('registers the MCP server with Codex in the global config, names the file, shows the change read-only, and undoes it', async () => {
+  const registration = await vscode.commands.executeCommand<{ configPath: string; after: string; global: boolean } | undefined>('gascity.registerMcpServer', { approvals: 'write' });
   assert.ok(registration, 'registered');
+  // HOME is the driver's temp folder, so this is the global ~/.codex/config.toml of this (test) user.
+  assert.equal(registration.configPath, path.join(process.env.HOME ?? '', '.codex', 'config.toml'));
+  assert.equal(registration.global, true);
   const text = fs.readFileSync(registration.configPath, 'utf8');
   assert.match(text, /\[mcp_servers\.gascity\]/);
-  assert.ok(text.includes(path.join('dist', 'mcp.js')), 'Codex will start our built server');
+  // The entry survives extension updates: it names the copy in global storage, not the versioned extension folder.
+  const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
+  const script = /args = \["([^"]+)"/.exec(text)?.[1] ?? '';
+  assert.match(script, /globalStorage.*mcp-server[\\/]mcp\.js$/, `the registered server is the stable copy (${script})`);
+  assert.ok(!script.startsWith(ext.extensionPath), 'not the versioned extension folder');
+  assert.ok(fs.existsSync(script) && fs.existsSync(path.join(path.dirname(script), 'sql-wasm.wasm')), 'the copy and its WASM exist');
   assert.ok(!text.includes(api.ledgerDir), 'the global entry does not pin one workspace\'s ledger');
-  // Each Codex session finds its workspace's ledger through the pointer the extension keeps there.
+  // Codex may run read and ordinary write tools without asking; destructive ones ask.
+  assert.match(text, /\[mcp_servers\.gascity\.tools\.workflow_start\]\napproval_mode = "approve"/);
+  assert.match(text, /\[mcp_servers\.gascity\.tools\.formula_rollback\]\napproval_mode = "prompt"/);
+  // Each Codex session finds its workspace's ledger through the pointer the extension keeps there, out of git.
   const pointer = JSON.parse(fs.readFileSync(path.join(workspaceRoot(), '.gascity', 'ledger-location.json'), 'utf8')) as { dir: string };
   assert.equal(pointer.dir, api.ledgerDir);
-  const shown = vscode.window.activeTextEditor?.document.getText() ?? '';
-  assert.match(shown, /## After[\s\S]*mcp_servers\.gascity/, 'the change is shown to the person');
+  assert.match(fs.readFileSync(path.join(workspaceRoot(), '.gascity', '.gitignore'), 'utf8'), /^\*$/m);
+  const shown = vscode.window.activeTextEditor?.document;
+  assert.ok(shown, 'the change is shown');
+  assert.equal(shown.uri.scheme, 'gascity-report', 'in a read-only view, not an Untitled editor');
+  assert.match(shown.getText(), /global Codex config[\s\S]*## After[\s\S]*mcp_servers\.gascity/);
+  assert.equal(shown.isDirty, false);
   assert.equal(await vscode.commands.executeCommand<boolean>('gascity.unregisterMcpServer'), true);
   const after = fs.existsSync(registration.configPath) ? fs.readFileSync(registration.configPath, 'utf8') : '';
   assert.doesNotMatch(after, /mcp_servers\.gascity/);
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  assert.ok(vscode.workspace.textDocuments.every((d) => !(d.isUntitled && d.isDirty)), 'no Untitled editor asks to be saved');
+});
+
+test('a repository without formulas is offered the starter formulas shipped in the .vsix', async () => {
+  const formulas = path.join(workspaceRoot(), 'formulas');
+  fs.renameSync(formulas, `${formulas}.mine`);
+  const before = api.model.lineage.families().length;
+  const r = await vscode.commands.executeCommand<{ families: number; startersAdded: number }>('gascity.importFormulas', { addStarters: true });
+  const shipped = fs.readdirSync(path.join(vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath, 'formulas')).filter((f) => f.endsWith('.formula.toml'));
+  assert.ok(shipped.length >= 4, 'the installed extension carries its starter formulas');
+  assert.equal(r.startersAdded, shipped.length);
+  assert.deepEqual(fs.readdirSync(formulas).sort(), [...shipped].sort(), 'copied into the workspace, to read and edit');
+  assert.equal(r.families, shipped.length);
+  assert.equal(api.model.lineage.families().length, before + shipped.length);
+  // A second import finds them there and offers nothing.
+  const again = await vscode.commands.executeCommand<{ families: number; startersAdded: number }>('gascity.importFormulas', { addStarters: true });
+  assert.equal(again.startersAdded, 0);
+  assert.equal(again.families, 0);
+});
+
+const FAN_OUT = `name = "fan-out"
+version = 1
+description = "Nine reviews in parallel, then a merge; shipping also waits for the plan directly."
+
+[[steps]]
+id = "plan"
+title = "Plan the nine reviews"
+instructions = "Plan."
+${Array.from({ length: 9 }, (_, i) => `
+[[steps]]
+id = "review-${i + 1}"
+title = "Review area ${i + 1} of the change"
+instructions = "Review."
+needs = ["plan"]
+`).join('')}
+[[steps]]
+id = "merge"
+title = "Merge the reviews"
+instructions = "Merge."
+needs = [${Array.from({ length: 9 }, (_, i) => `"review-${i + 1}"`).join(', ')}]
+
+[[steps]]
+id = "ship"
+title = "Ship it"
+instructions = "Ship."
+needs = ["merge", "plan"]
+`;
+
+test('a 9-way fan-out is drawn at a reading size, and a direct edge bends around the nodes between', async () => {
+  const dir = fs.mkdtempSync(path.join(workspaceRoot(), '.fan-out-'));
+  fs.writeFileSync(path.join(dir, 'fan-out.formula.toml'), FAN_OUT);
+  await api.model.lineage.importFormulas(dir, 'e2e');
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  const runId = await vscode.commands.executeCommand<string | undefined>('gascity.startRun', 'fan-out');
+  assert.ok(runId);
+  await driver({ kind: 'webviewWait', view: 'run:', selector: `body[data-view="run:${runId}"]`, state: 'attached', timeout: 30_000 });
+  const zoom = Number(await driver({ kind: 'webviewAttribute', view: 'run:', selector: 'body', name: 'data-zoom' }));
+  assert.ok(zoom >= 0.85, `labels of 11 px are drawn at ${(11 * zoom).toFixed(1)} px (zoom ${zoom})`);
+  // The run graph's data says which edge is routed: plan → ship spans the review row and the merge.
+  const graph = api.graph.viewOf({ kind: 'run', runId });
+  assert.ok(graph?.kind === 'run');
+  assert.ok(graph.graph.edges.some((e) => e.source.endsWith('.plan') && e.target.endsWith('.ship')));
+  // The runs tree lists the nodes in workflow order: plan first, ship last.
+  const run = api.runs.getChildren().find((r) => r.kind === 'run' && r.run.id === runId)!;
+  const order = api.runs.getChildren(run).map((n) => (n.kind === 'node' ? n.node.stepId : ''));
+  assert.equal(order[0], 'plan');
+  assert.equal(order.at(-1), 'ship');
+  assert.equal(order.at(-2), 'merge');
+  await sleep(400);
+  await driver({ kind: 'screenshot', name: 'fan-out' });
+});
+
+test('a formula file is a language: problems as you type, completion, go to definition, live figures', async () => {
+  const file = path.join(workspaceRoot(), 'formulas', 'implement-and-review.formula.toml');
+  assert.ok(fs.existsSync(file), 'a starter formula from the earlier test');
+  const doc = await vscode.workspace.openTextDocument(file);
+  const editor = await vscode.window.showTextDocument(doc);
+  // The family's live figures above its name.
+  const lenses = await eventually(async () => {
+    const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', doc.uri);
+    return l.length ? l : undefined;
+  }, 'a CodeLens');
+  assert.match(lenses[0]!.command?.title ?? '', /^generation 1 · active · (no runs yet|\d+ of \d+ runs? ok)$/);
+  // A problem as it is typed: a need that names no step.
+  const needsLine = doc.getText().split('\n').findIndex((l) => /^\s*needs\s*=\s*\[/.test(l));
+  assert.ok(needsLine > 0, 'the formula has a needs line');
+  const line = doc.lineAt(needsLine);
+  const open = line.text.indexOf('[') + 1;
+  await editor.edit((e) => e.insert(new vscode.Position(needsLine, open), '"no-such-step", '));
+  const diagnostics = await eventually(() => {
+    const d = vscode.languages.getDiagnostics(doc.uri);
+    return d.length ? d : undefined;
+  }, 'a diagnostic');
+  assert.equal(diagnostics[0]!.range.start.line, needsLine);
+  assert.match(diagnostics[0]!.message, /needs "no-such-step".*Use one of the step ids/);
+  // Completion inside the quotes offers the formula's step ids.
+  const completions = await vscode.commands.executeCommand<vscode.CompletionList>('vscode.executeCompletionItemProvider', doc.uri, new vscode.Position(needsLine, open + 1));
+  const labels = completions.items.map((i) => (typeof i.label === 'string' ? i.label : i.label.label));
+  assert.ok(labels.includes('plan'), `step ids offered: ${labels.slice(0, 10).join(', ')}`);
+  // Go to definition on a real need lands on that step's id.
+  const firstNeed = /"([a-z0-9_-]+)"/.exec(doc.lineAt(needsLine).text.slice(open + '"no-such-step", '.length))!;
+  const col = open + '"no-such-step", '.length + firstNeed.index + 2;
+  const defs = await vscode.commands.executeCommand<(vscode.Location | vscode.LocationLink)[]>('vscode.executeDefinitionProvider', doc.uri, new vscode.Position(needsLine, col));
+  assert.equal(defs.length, 1);
+  const target = defs[0]! instanceof vscode.Location ? (defs[0] as vscode.Location).range : (defs[0] as vscode.LocationLink).targetRange;
+  assert.match(doc.lineAt(target.start.line).text, new RegExp(`^id = "${firstNeed[1]}"`));
+  // Undoing the edit clears the problem.
+  await vscode.commands.executeCommand('undo');
+  await eventually(() => vscode.languages.getDiagnostics(doc.uri).length === 0, 'the problem is gone');
+  await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
 });
 
 export async function run(): Promise<void> {

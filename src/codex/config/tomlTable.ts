@@ -1,6 +1,7 @@
 // Line-based editing of one `[mcp_servers.<name>]` table in a Codex config.toml. A TOML library would
 // parse and re-print the whole file, losing comments and layout that a person wrote; here only the lines
-// of that table (and its subtables) are touched, and every other byte of the file is kept as it was.
+// of that table (and its subtables) are touched, and every other byte of the file is kept as it was. The caller
+// (./registration.ts) parses the file before and after with smol-toml to prove that nothing else changed.
 
 /** A run of whole lines of the file that belongs to the server: its table header and the lines under it. */
 export interface Block {
@@ -84,16 +85,6 @@ export function parseDottedKey(source: string): string[] | undefined {
     if (s[i] !== '.') return undefined;
     i++;
   }
-}
-
-/** A key written the way TOML needs it: bare when it can be, else a basic string. */
-export function tomlKey(key: string): string {
-  return /^[A-Za-z0-9_-]+$/.test(key) ? key : tomlString(key);
-}
-
-/** A TOML basic string. JSON's escapes are TOML's, except that DEL must be escaped too. */
-export function tomlString(value: string): string {
-  return JSON.stringify(value).replace(/\u007f/g, '\\u007f');
 }
 
 interface Scan {
@@ -200,7 +191,18 @@ export function findBlocks(text: string, path: readonly string[]): Block[] {
   const { headers, keys } = scan(lines);
   const within = (p: readonly string[]) => p.length >= path.length && path.every((k, i) => p[i] === k);
   for (const k of keys) {
-    if (within([...k.table, ...k.key]) && !within(k.table)) {
+    const full = [...k.table, ...k.key];
+    // `mcp_servers = { docs = { ... } }` makes the whole parent an inline table: TOML allows no [mcp_servers.x]
+    // header beside it, so a table added after it would make Codex refuse the file.
+    if (full.length < path.length && full.every((part, i) => path[i] === part)) {
+      const name = full.join('.');
+      throw new TomlEditError(
+        `${name} is written as an inline value on line ${k.index + 1} (\`${k.key.join('.')} = ...\`), so no [${path.join('.')}] table can be added beside it; ` +
+        `rewrite it as [${name}.<name>] tables (one per server), or add ${path.slice(full.length).join('.')} inside it by hand`,
+        k.index + 1,
+      );
+    }
+    if (within(full) && !within(k.table)) {
       throw new TomlEditError(`${path.join('.')} is defined with keys on line ${k.index + 1}, not as a [${path.join('.')}] table; edit that line by hand or remove it first`, k.index + 1);
     }
   }
