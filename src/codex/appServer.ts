@@ -1,9 +1,15 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { tomlInline } from './config/toml';
+import type { TomlValue } from './config/toml';
 import type {
   ClientInfo, ClientRequestMethod, ClientRequests, InitializeResponse, JsonValue, RequestId, ServerNotification, ServerRequestMethod,
   ServerRequests,
 } from './protocol';
+
+// One TOML writer for the project (config.toml edits and `-c key=value` overrides alike).
+export { tomlInline };
+export type { TomlValue };
 
 /** How to start `codex app-server`. */
 export interface AppServerOptions {
@@ -26,7 +32,6 @@ export interface AppServerOptions {
   log?: (line: string) => void;
 }
 
-export type TomlValue = string | number | boolean | TomlValue[] | { [key: string]: TomlValue };
 
 export interface Disposable {
   dispose(): void;
@@ -301,18 +306,4 @@ export class AppServer {
       this.send({ id, error: { code: -32603, message: (e as Error).message } });
     }
   }
-}
-
-/** Writes a value as an inline TOML value, the form `-c key=value` parses. */
-export function tomlInline(value: TomlValue): string {
-  // JSON's string escapes are TOML's, except that TOML also wants DEL escaped.
-  if (typeof value === 'string') return JSON.stringify(value).replace(/\x7f/g, '\\u007f');
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error(`TOML has no value for ${value}`);
-    return String(value);
-  }
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (Array.isArray(value)) return `[${value.map(tomlInline).join(', ')}]`;
-  const entries = Object.entries(value).map(([k, v]) => `${/^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k)} = ${tomlInline(v)}`);
-  return `{ ${entries.join(', ')} }`;
 }

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LedgerError } from './errors';
-import { JOURNAL_FILE, SNAPSHOT_FILE, writeAtomically } from './store/store';
+import { writeFileAtomic } from './store/atomicWrite';
+import { JOURNAL_FILE, SNAPSHOT_FILE } from './store/store';
 
 /**
  * Where a process finds the ledger of the workspace it serves. The extension keeps the ledger in
@@ -137,9 +138,9 @@ export function writeLedgerPointer(workspaceDir: string, ledgerDir: string): voi
   const owners = ownersOf(ledgerDir);
   if (!owners.includes(realWorkspace)) {
     const text = `${JSON.stringify({ workspaces: [...owners, realWorkspace] }, null, 2)}\n`;
-    writeAtomically(ledgerDir, path.join(ledgerDir, OWNER_FILE), Buffer.from(text, 'utf8'));
+    writeFileAtomic(path.join(ledgerDir, OWNER_FILE), text);
   }
   const file = path.join(workspaceDir, POINTER_FILE);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  writeAtomically(path.dirname(file), file, Buffer.from(`${JSON.stringify({ dir: ledgerDir }, null, 2)}\n`, 'utf8'));
+  writeFileAtomic(file, `${JSON.stringify({ dir: ledgerDir }, null, 2)}\n`);
 }

@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../../ledger/store/atomicWrite';
 import { tomlKey, tomlString } from './toml';
 import { findBlocks, lineEnding, NOTHING_AROUND, replaceTable, TomlEditError } from './tomlTable';
 import type { Around } from './tomlTable';

@@ -4,7 +4,7 @@
 // registers that copy.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../../ledger/store/atomicWrite';
 
 /** The files the server needs at run time: the bundle and sql.js's WASM, which the bundle looks for beside itself. */
 export const SERVER_FILES = ['sql-wasm.wasm', 'mcp.js'] as const;
