@@ -10,6 +10,7 @@ import { PROJECTION_TABLES, dumpProjection } from '../ledger/schema';
 import { replay } from '../ledger/store/store';
 import { demo } from './demo';
 import { drive } from './drive';
+import { mcpCommand } from './mcp';
 
 /**
  * `gascity`: the ledger from a terminal. It opens the same ledger the extension and the MCP servers
@@ -52,6 +53,10 @@ Workers by hand
   ready                           nodes that can be claimed now (including ones whose lease ran out)
   claim WORKER [NODE]             claim a node (the oldest claimable one if NODE is omitted)
   report NODE WORKER done|failed [SUMMARY]
+
+Codex
+  mcp register|unregister|check [--approvals write|read|codex]
+                                  register the Gas City MCP server in ~/.codex/config.toml (see gascity mcp --help)
 
 Ledger
   status                          ledger location, families, runs, ready work
@@ -144,6 +149,8 @@ function parseJson<T>(text: string, what: string): T {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `gascity mcp …` has options of its own (--approvals, --json …): it parses its arguments itself.
+  if (argv[0] === 'mcp') return mcpCommand(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   const args = parseCommandLine(argv);
   const [cmd = 'help', ...rest] = args.rest;
   if (cmd === 'help') {

@@ -154,6 +154,10 @@ export class Actions implements GraphActions {
       const { runId } = await this.lineage.startRun(variant.familyId, chosenByLedger ? undefined : variant.id, given, title, ACTOR);
       this.log.info(`started run ${runId} of ${variant.id}`);
       this.openRunGraph(runId);
+      // The Start Run flow ends where the work begins: hand the run to Codex, or leave it for workers to claim.
+      void vscode.window.showInformationMessage(`Started run ${runId}. Run it with Codex now?`, 'Run with Codex').then((choice) => {
+        if (choice) void vscode.commands.executeCommand('gascity.runWithCodex', runId);
+      });
       return runId;
     } catch (e) {
       void vscode.window.showErrorMessage(`Could not start the run: ${describe(e)}`);

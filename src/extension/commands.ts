@@ -31,6 +31,12 @@ export const COMMANDS = {
   rejectVariant: { id: 'gascity.rejectVariant', title: 'Reject Variant', icon: '$(close)', palette: true },
   markRunResult: { id: 'gascity.markRunResult', title: 'Mark Run Result', icon: '$(pass)', palette: true },
   runNodeWithCodex: { id: 'gascity.runNodeWithCodex', title: 'Run Node with Codex', icon: '$(rocket)', palette: true },
+  runWithCodex: { id: 'gascity.runWithCodex', title: 'Run with Codex', icon: '$(run-all)', palette: true },
+  openGate: { id: 'gascity.openGate', title: 'Open Gate', icon: '$(unlock)', palette: true },
+  approveNode: { id: 'gascity.approveNode', title: 'Approve', icon: '$(check)', palette: true },
+  requestChanges: { id: 'gascity.requestChanges', title: 'Request Changes', icon: '$(comment-discussion)', palette: true },
+  cancelNode: { id: 'gascity.cancelNode', title: 'Cancel Node', icon: '$(debug-stop)', palette: false },
+  cancelRun: { id: 'gascity.cancelRun', title: 'Cancel Run', icon: '$(close-all)', palette: true },
   refresh: { id: 'gascity.refresh', title: 'Refresh', icon: '$(refresh)', palette: true },
   showLog: { id: 'gascity.showLog', title: 'Show Log', palette: true },
 } as const satisfies Record<string, CommandSpec>;
@@ -50,4 +56,7 @@ export const TREE_CONTEXT = {
   run: (status: string): string => `run.${status}`,
   /** The state is part of it so that "Run Node with Codex" shows only on ready nodes. */
   node: (state: string): string => `node.${state}`,
+  /** The "Needs you" group and its rows: `needs.open_gate` or `needs.review` choose the inline answers. */
+  needsGroup: 'needs',
+  needs: (action: string): string => `needs.${action}`,
 } as const;

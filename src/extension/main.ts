@@ -18,7 +18,9 @@ import { FormulaLanguage } from './formulaLanguage/providers';
 import { GraphPanel } from './graphPanel';
 import type { RegistrationContext } from './mcpRegistration';
 import { refreshStableServer, registerMcpServerWithCodex, registerWithVsCode, unregisterMcpServerFromCodex } from './mcpRegistration';
+import { CodexRuns } from './codexRuns';
 import { LedgerModel } from './model';
+import { PersonActions } from './personActions';
 import { Reports } from './reports';
 import { StatusBar } from './statusBar';
 import type { FamilyTreeItem, RunTreeItem } from './trees';
@@ -101,14 +103,17 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
   const loop = new LoopActions(model, log, context.extensionUri, reports);
   const graph = new GraphPanel(context.extensionUri, model, actions, log);
   actions.attachGraph(graph);
+  const codexRuns = new CodexRuns(model, context.extensionUri, workspaceRoot ?? path.dirname(ledgerDir), log);
+  const personActions = new PersonActions(model, codexRuns);
   const families = new FamiliesTree(model);
-  const runs = new RunsTree(model);
+  const runs = new RunsTree(model, codexRuns);
   const familiesView = vscode.window.createTreeView(VIEWS.families, { treeDataProvider: families, showCollapseAll: true });
   const runsView = vscode.window.createTreeView(VIEWS.runs, { treeDataProvider: runs, showCollapseAll: true });
   const statusBar = new StatusBar(model);
   const documents = new LedgerDocuments(model);
   const formulaLanguage = new FormulaLanguage(model, workspaceRoot);
   context.subscriptions.push(
+    codexRuns,
     formulaLanguage,
     model,
     graph,
@@ -145,8 +150,16 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
     rejectVariant: (arg?: string, reason?: string) => loop.reject(arg, reason),
     markRunResult: (arg?: string, success?: boolean, note?: string) => loop.markRunResult(arg, success, note),
     runNodeWithCodex: (arg?: string) => loop.runNodeWithCodex(arg),
+    runWithCodex: (arg?: unknown) => personActions.runWithCodex(arg),
+    openGate: (arg?: unknown, note?: string) => personActions.answer(arg, 'openGate', note),
+    approveNode: (arg?: unknown, note?: string) => personActions.answer(arg, 'approve', note),
+    requestChanges: (arg?: unknown, note?: string) => personActions.answer(arg, 'requestChanges', note),
+    cancelNode: (arg?: unknown, reason?: string) => personActions.cancel(arg, 'node', reason),
+    cancelRun: (arg?: unknown, reason?: string) => personActions.cancel(arg, 'run', reason),
     refresh: () => model.refresh(),
   };
+  // Runs a closed or reloaded window left with Codex work resume here; a failure is logged, not fatal.
+  codexRuns.resumeLeftovers().catch((e: unknown) => log.warn(`could not resume Codex work left by an earlier window: ${errorMessage(e)}`));
 
   log.info('Gas City activated');
   return { api: { ledgerDir, model, actions, graph, families, familiesView, runs, runsView, statusBar, activationMs: 0 }, handlers };

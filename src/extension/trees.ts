@@ -1,6 +1,7 @@
 // The two tree views of the Gas City activity-bar container: formula families → generations → variants, and
 // runs → nodes. Both re-read the ledger on every change event; the ledger's projection answers in microseconds.
 import * as vscode from 'vscode';
+import { explainWait, personAction } from '../controller/explain';
 import type { NodeRow, RunRow } from '../ledger/index';
 import { COMMANDS, TREE_CONTEXT } from './commands';
 import type { LedgerModel } from './model';
@@ -113,7 +114,16 @@ function variantIcon(status: string): vscode.ThemeIcon {
   }
 }
 
-export type RunTreeItem = { readonly kind: 'run'; readonly run: RunRow } | { readonly kind: 'node'; readonly node: NodeRow };
+export type RunTreeItem =
+  | { readonly kind: 'needs'; readonly nodes: NodeRow[] }
+  | { readonly kind: 'run'; readonly run: RunRow }
+  | { readonly kind: 'node'; readonly node: NodeRow; readonly needsYou?: boolean };
+
+/** What the runs tree shows of a node a Codex turn is working on now (thread, elapsed time, tokens, last item). */
+export interface NodeActivitySource {
+  activity(nodeId: string): { threadId: string; startedAt: number; tokens: number; lastItem: string | null } | undefined;
+  readonly onDidChangeActivity: vscode.Event<void>;
+}
 
 const STATE_ICON: Record<string, [string, string]> = {
   pending: ['circle-outline', 'descriptionForeground'],
@@ -136,14 +146,30 @@ const RUN_ICON: Record<RunRow['status'], [string, string]> = {
 export class RunsTree implements vscode.TreeDataProvider<RunTreeItem>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunTreeItem | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
-  private readonly subscription: vscode.Disposable;
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private activityTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly model: LedgerModel) {
-    this.subscription = model.onDidChange(() => this.changed.fire(undefined));
+  constructor(private readonly model: LedgerModel, private readonly activity?: NodeActivitySource) {
+    this.subscriptions.push(model.onDidChange(() => this.changed.fire(undefined)));
+    // Token counts tick many times a second while Codex works: the rows are refreshed at most once a second.
+    if (activity) {
+      this.subscriptions.push(activity.onDidChangeActivity(() => {
+        this.activityTimer ??= setTimeout(() => {
+          this.activityTimer = undefined;
+          this.changed.fire(undefined);
+        }, 1000);
+      }));
+    }
   }
 
   getChildren(element?: RunTreeItem): RunTreeItem[] {
-    if (!element) return this.model.ledger.listRuns({ limit: 200 }).map((run) => ({ kind: 'run', run }));
+    if (!element) {
+      // What waits for a person comes first: human gates, escalations, cancelled nodes and reviews.
+      const needs = this.model.ledger.needsPerson({ limit: 100 });
+      const runs: RunTreeItem[] = this.model.ledger.listRuns({ limit: 200 }).map((run) => ({ kind: 'run', run }));
+      return needs.length ? [{ kind: 'needs', nodes: needs }, ...runs] : runs;
+    }
+    if (element.kind === 'needs') return element.nodes.map((node) => ({ kind: 'node', node, needsYou: true }));
     if (element.kind === 'run') {
       const graph = this.model.ledger.runGraph(element.run.id);
       return graph ? workflowOrder(graph.nodes, graph.edges).map((node) => ({ kind: 'node', node })) : [];
@@ -152,6 +178,14 @@ export class RunsTree implements vscode.TreeDataProvider<RunTreeItem>, vscode.Di
   }
 
   getTreeItem(element: RunTreeItem): vscode.TreeItem {
+    if (element.kind === 'needs') {
+      const item = new vscode.TreeItem(`Needs you (${element.nodes.length})`, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = 'needs';
+      item.contextValue = TREE_CONTEXT.needsGroup;
+      item.iconPath = new vscode.ThemeIcon('bell-dot', new vscode.ThemeColor('charts.yellow'));
+      item.tooltip = 'Nodes that wait for a person: open a gate, approve, or request changes.';
+      return item;
+    }
     if (element.kind === 'run') {
       const r = element.run;
       const item = new vscode.TreeItem(r.title, vscode.TreeItemCollapsibleState.Collapsed);
@@ -166,18 +200,27 @@ export class RunsTree implements vscode.TreeDataProvider<RunTreeItem>, vscode.Di
     }
     const n = element.node;
     const item = new vscode.TreeItem(n.title, vscode.TreeItemCollapsibleState.None);
-    item.id = `node:${n.id}`;
-    item.contextValue = TREE_CONTEXT.node(n.state);
+    const action = element.needsYou ? personAction(n) : null;
+    item.id = `${element.needsYou ? 'needs' : 'node'}:${n.id}`;
+    item.contextValue = action ? TREE_CONTEXT.needs(action) : TREE_CONTEXT.node(n.state);
     const [icon, colour] = STATE_ICON[n.state] ?? ['circle-outline', 'descriptionForeground'];
     item.iconPath = new vscode.ThemeIcon(icon, new vscode.ThemeColor(colour));
-    item.description = [n.state, n.worker ?? ''].filter(Boolean).join(' · ');
-    item.tooltip = `${n.id}\n${n.state}${n.worker ? ` — ${n.worker}` : ''}`;
+    const turn = this.activity?.activity(n.id);
+    const doing = turn
+      ? [`${Math.round((Date.now() - turn.startedAt) / 1000)} s`, `${turn.tokens.toLocaleString('en')} tokens`, turn.lastItem ?? '', `thread ${turn.threadId.slice(0, 8)}`]
+      : [];
+    const why = explainWait(n)?.text;
+    item.description = element.needsYou
+      ? (action === 'review' ? 'review' : n.attempts > 0 && n.attempts >= n.maxAttempts ? 'escalated' : 'gate') + ` · ${n.runId}`
+      : [n.state, n.worker ?? '', ...doing].filter(Boolean).join(' · ');
+    item.tooltip = `${n.id}\n${n.state}${n.worker ? ` — ${n.worker}` : ''}${why ? `\n${why}` : ''}`;
     item.command = { command: COMMANDS.openRunGraph.id, title: COMMANDS.openRunGraph.title, arguments: [n.runId, n.id] };
     return item;
   }
 
   dispose(): void {
-    this.subscription.dispose();
+    clearTimeout(this.activityTimer);
+    for (const d of this.subscriptions) d.dispose();
     this.changed.dispose();
   }
 }
