@@ -220,6 +220,35 @@ test('starts a run and shows its workflow graph; arrow keys walk along edges', a
   assert.match(api.statusBar.text, /1 run · 0 trials/);
 });
 
+test('a human gate waits in the Needs you group, and a real click on Open Gate lets the node through', async () => {
+  const { runId } = await api.model.ledger.startRun({
+    title: 'gated deploy',
+    nodes: [{ key: 'approve', title: 'Approve the deploy', gate: { kind: 'human' } }, { key: 'deploy', title: 'Deploy it', needs: ['approve'] }],
+  });
+  const nodeId = `${runId}.approve`;
+  await vscode.commands.executeCommand('gascity.runs.focus');
+  await eventually(() => {
+    const [first] = api.runs.getChildren();
+    return first?.kind === 'needs' && first.nodes.some((n) => n.id === nodeId);
+  }, 'the runs tree opens with a Needs you group holding the gated node');
+  const row = api.runs.getChildren(api.runs.getChildren()[0]).find((r) => r.kind === 'node' && r.node.id === nodeId)!;
+  const item = api.runs.getTreeItem(row);
+  assert.equal(item.contextValue, 'needs.open_gate');
+  assert.match(String(item.tooltip), /waits for a person at its human gate: they open it in VS Code \(Needs you\)/);
+  // A person selects the row and clicks its inline Open Gate action.
+  const rowSelector = '.monaco-list-row:has-text("Approve the deploy")';
+  await driver({ kind: 'click', selector: rowSelector });
+  await sleep(300);
+  await driver({ kind: 'screenshot', name: 'needs-you' });
+  await driver({ kind: 'click', selector: `${rowSelector} .action-label[aria-label="Open Gate"]` });
+  await eventually(() => api.model.ledger.getNode(nodeId)?.state === 'ready', 'the gate opened and the node is ready');
+  const opened = api.model.ledger.events(0, 100_000).filter((e) => e.kind === 'node.gate_opened').at(-1)!;
+  assert.equal(opened.actor, 'person:vscode');
+  assert.equal((opened.payload as { nodeId: string }).nodeId, nodeId);
+  await eventually(() => api.runs.getChildren()[0]?.kind !== 'needs', 'nothing waits for a person any more');
+  await api.model.ledger.cancelRun({ runId, reason: 'end of the e2e test' });
+});
+
 test('closes the loop from the command palette: a trial, a person\'s verdict on a run, an assessment, a rejection', async () => {
   const grandchild = api.model.lineage.variants(FAMILY).find((v) => v.status === 'candidate');
   assert.ok(grandchild, 'a candidate to try');
