@@ -123,7 +123,7 @@ function answer(res: http.ServerResponse, n: number, step: Step): void {
   send('response.created', { response: { id: `resp_${n}` } });
   let item: Record<string, unknown>;
   if ('exec' in step) {
-    item = { type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'exec_command', arguments: JSON.stringify({ cmd: step.exec }) };
+    item = { type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'exec_command', arguments: JSON.stringify({ cmd: step.exec, login: false }) };
   } else if ('report' in step) {
     item = { type: 'function_call', id: `fc_${n}`, call_id: `call_${n}`, name: 'report_result', arguments: JSON.stringify({ outcome: step.report, summary: step.summary }) };
   } else {

@@ -114,7 +114,7 @@ export function describe(e: ControllerEvent, ledger: Ledger): string | null {
     case 'awaitingRun':
       return `⇢ ${e.nodeId}  waits for run ${e.runId}, started for its gate`;
     case 'needsPerson':
-      return e.nodes.length ? e.nodes.map((n: NodeRow) => `⏸ ${n.id}  ${explainWait(n, ledger.now())?.text ?? n.state}`).join('\n         ') : null;
+      return e.nodes.length ? e.nodes.map((n: NodeRow) => `⏸ ${explainWait(n, ledger.now())?.text ?? `${n.id} ${n.state}`}`).join('\n         ') : null;
     case 'runFinished':
       return `■ run ${e.run.id} ${e.run.status}${e.run.outcome ? ` (${e.run.outcome})` : ''}: ${e.run.tokens} tokens; outcome recorded as evidence for ${e.run.variantId ?? 'no variant'}`;
     case 'promotion':
