@@ -46,7 +46,11 @@ async function main(): Promise<void> {
     ledger, formulas, promotion, workspaceDir: ws, runIds: [runId], maxConcurrentNodes: WORKERS, pollMs: 1000,
     codex: { command: CODEX_BIN, codexHome: codexHomeFor(baseUrl), cwd: ws, requestTimeoutMs: 60_000 },
   });
-  controller.onEvent((e) => { if (e.type === 'claiming') claiming.set(e.nodeId, performance.now()); });
+  const claimed = new Map<string, number>();
+  controller.onEvent((e) => {
+    if (e.type === 'claiming') claiming.set(e.nodeId, performance.now());
+    if (e.type === 'dispatched') claimed.set(e.nodeId, performance.now());
+  });
   controller.onServerTrace((direction, m) => {
     const at = performance.now();
     const params = m.params as Record<string, unknown> | undefined;
@@ -71,6 +75,7 @@ async function main(): Promise<void> {
   await controller.start();
   const [run] = await controller.waitForRuns([runId]);
   const wall = performance.now() - t0;
+  const stats = controller.stats();
   await controller.stop();
   await model.stop();
   promotion.dispose();
@@ -78,17 +83,30 @@ async function main(): Promise<void> {
 
   const cost: number[] = [];
   const turn: number[] = [];
-  for (const p of perNode.values()) {
+  const claimCommit: number[] = [];
+  const toThreadStart: number[] = [];
+  const toTurnStart: number[] = [];
+  for (const [nodeId, p] of perNode) {
     if (p.claim === undefined || p.tsSent === undefined || p.tsAnswered === undefined || p.turnSent === undefined || p.turnDone === undefined) continue;
     cost.push((p.tsSent - p.claim) + (p.turnSent - p.tsAnswered));
     turn.push(p.turnDone - p.turnSent);
+    const c = claimed.get(nodeId);
+    if (c !== undefined) {
+      claimCommit.push(c - p.claim);
+      toThreadStart.push(p.tsSent - c);
+    }
+    toTurnStart.push(p.turnSent - p.tsAnswered);
   }
   const row = (name: string, xs: number[]) => `| ${name.padEnd(46)} | ${quantile(xs, 0.5).toFixed(2).padStart(8)} | ${quantile(xs, 0.99).toFixed(2).padStart(8)} |`;
   console.log(`controller: ${NODES} ready nodes, ${WORKERS} at once, real codex app-server, loopback model; run ${run?.status} in ${(wall / 1000).toFixed(1)} s; ${cost.length} nodes measured`);
   console.log('| figure (ms) | p50 | p99 |');
   console.log('|---|---:|---:|');
   console.log(row('controller cost per dispatched node', cost));
+  console.log(row('  of which: the claim commit', claimCommit));
+  console.log(row('  of which: claimed → thread/start sent', toThreadStart));
+  console.log(row('  of which: thread started → turn/start sent', toTurnStart));
   console.log(row('trivial Codex turn (peer, same run)', turn));
+  console.log(`reconcile passes: ${stats.reconciles}, ${(stats.reconcileMs / Math.max(1, stats.reconciles)).toFixed(2)} ms each on average, ${(stats.reconcileMs / 1000).toFixed(1)} s in all`);
   console.log(`ratio controller / trivial turn, p50: ${(quantile(cost, 0.5) / quantile(turn, 0.5) * 100).toFixed(2)} %  (target p50 ≤ 20 ms and < 1 %)`);
   fs.rmSync(ws, { recursive: true, force: true });
 }

@@ -338,8 +338,8 @@ export class CodexWorker implements Disposable {
    * Runs one node on a new thread: claims it (or keeps this worker's live claim), starts the thread,
    * binds it, and runs the turn to its end.
    */
-  async runNode(nodeId: string): Promise<NodeTurnResult> {
-    const node = await this.ensureClaim(nodeId);
+  async runNode(nodeId: string, options: { claimed?: boolean } = {}): Promise<NodeTurnResult> {
+    const node = options.claimed ? await this.requireMine(nodeId) : await this.ensureClaim(nodeId);
     const threadId = await this.startThread(node);
     await this.ledger.dispatchNode({ nodeId, worker: this.worker, workerKind: 'codex', threadId }, this.options.actor);
     return this.runTurn(node, threadId, node.instructions || node.title, false);
@@ -377,6 +377,17 @@ export class CodexWorker implements Disposable {
   }
 
   // ---- steps ----------------------------------------------------------------------------------------
+
+  /**
+   * The node as this worker just claimed it (the caller committed the claim in this process, so the
+   * tables already show it): no catch-up with other processes' writes, which waits behind every queued
+   * write. Falls back to ensureClaim when the claim is not this worker's after all.
+   */
+  private requireMine(nodeId: string): NodeRow | Promise<NodeRow> {
+    const n = this.requireNode(nodeId);
+    const mine = (n.state === 'claimed' || n.state === 'active') && n.worker === this.worker;
+    return mine ? n : this.ensureClaim(nodeId);
+  }
 
   private async ensureClaim(nodeId: string): Promise<NodeRow> {
     await this.ledger.refresh();

@@ -108,6 +108,7 @@ export class Controller {
   private loopRunning = false;
   private again = false;
   private ledgerSubscription: { dispose(): void } | undefined;
+  private readonly counters = { reconciles: 0, reconcileMs: 0 };
 
   constructor(private readonly options: ControllerOptions) {
     this.ledger = options.ledger;
@@ -173,6 +174,11 @@ export class Controller {
     return { dispose: () => { this.traceListeners.delete(listener); current?.dispose(); } };
   }
 
+  /** How many reconcile passes ran and their total time in ms, for benchmarks. */
+  stats(): { reconciles: number; reconcileMs: number } {
+    return { ...this.counters };
+  }
+
   /** The pid of the Codex app-server process now running, if any. */
   get serverPid(): number | undefined {
     return this.server?.pid;
@@ -224,13 +230,13 @@ export class Controller {
    */
   async cancelRun(runId: string, reason: string, actor?: string): Promise<void> {
     await this.ledger.cancelRun({ runId, reason }, actor ?? this.actor);
-    await this.interruptStale();
+    await this.interruptStale(true);
   }
 
   /** A person cancels one node's turn: recorded (the node waits behind a human gate), the turn interrupted. */
   async cancelNode(nodeId: string, reason: string, actor?: string): Promise<void> {
     await this.ledger.cancelNode({ nodeId, reason }, actor ?? this.actor);
-    await this.interruptStale();
+    await this.interruptStale(true);
   }
 
   /** Asks for a reconcile soon; calls made while one runs coalesce into one more. */
@@ -252,8 +258,11 @@ export class Controller {
     try {
       do {
         this.again = false;
+        const started = performance.now();
         try {
           await this.reconcile();
+          this.counters.reconciles++;
+          this.counters.reconcileMs += performance.now() - started;
         } catch (e) {
           this.emit({ type: 'error', message: `reconcile failed: ${message(e)}` });
         }
@@ -289,9 +298,9 @@ export class Controller {
   }
 
   /** Interrupts turns whose node is no longer held by this controller (cancelled, run cancelled, taken over). */
-  private async interruptStale(): Promise<void> {
+  private async interruptStale(refresh = false): Promise<void> {
     if (!this.codex) return;
-    await this.ledger.refresh();
+    if (refresh) await this.ledger.refresh();
     for (const a of this.codex.activity()) {
       const n = this.ledger.getNode(a.nodeId);
       const run = n ? this.ledger.getRun(n.runId) : undefined;
@@ -467,7 +476,7 @@ export class Controller {
     this.emit({ type: 'dispatched', nodeId, runId: node?.runId ?? '', resumed: resume });
     const turn = (async () => {
       try {
-        const result = resume ? await codex.resumeNode(nodeId) : await codex.runNode(nodeId);
+        const result = resume ? await codex.resumeNode(nodeId) : await codex.runNode(nodeId, { claimed: true });
         this.emit({ type: 'turnEnded', result });
       } catch (e) {
         if (e instanceof AppServerError && !this.stopping && (e.code === 'exited' || e.code === 'timeout')) {
