@@ -124,7 +124,7 @@ test('a person cancels one node mid-turn, then the whole run: turns are interrup
   await until(() => c.activity().length === 1, 20_000, 'the turn of x to end');
   const x = s.ledger.getNode(`${runId}.x`)!;
   assert.deepEqual([x.state, x.worker, x.attempts], ['blocked', null, 0]);
-  assert.ok(s.events.some((e) => e.type === 'turnEnded' && e.result.nodeId === `${runId}.x` && e.result.end === 'cancelled'));
+  await until(() => s.events.some((e) => e.type === 'turnEnded' && e.result.nodeId === `${runId}.x` && e.result.end === 'cancelled'), 10_000, 'the turn of x to end as cancelled');
   await until(() => s.events.some((e) => e.type === 'needsPerson' && e.nodes.some((n) => n.id === `${runId}.x`)), 10_000, 'the controller to report that x needs a person');
   await c.cancelRun(runId, 'wrong task', 'person:test');
   await until(() => c.activity().length === 0, 20_000, 'the turn of y to end');
@@ -161,4 +161,27 @@ test('Ctrl-C in `gascity run --codex` interrupts the turns, releases their nodes
   const verify = spawnSync(process.execPath, [cli, '--workspace', s.workspace, 'verify'], { encoding: 'utf8' });
   assert.equal(verify.status, 0, verify.stdout + verify.stderr);
   assert.match(verify.stdout, /^ok: integrity check passed/);
+});
+
+test('two controllers on one ledger (a window and a terminal) never run the same node twice', { timeout: 150_000 }, async () => {
+  const wide = `name = "wide"\nversion = 1\ndescription = "six at once"\n${Array.from({ length: 6 }, (_, i) => `[[steps]]\nid = "p${i}"\ninstructions = "Part ${i}."\n`).join('')}` +
+    '[[steps]]\nid = "join"\nneeds = ["p0", "p1", "p2", "p3", "p4", "p5"]\ninstructions = "Join."\n';
+  const s = await setup({ wide }, workerScript(() => ({ delayMs: 300 })));
+  const { runId } = await s.formulas.startRunFromFormula({ family: 'wide', vars: {} });
+  // A second process's view of the same ledger: its own store, lock and catch-up.
+  const { openLedger } = await import('../../src/ledger/index');
+  const other = await openLedger(s.ledgerDir, { actor: 'terminal' });
+  const [a, b] = await Promise.all([s.controller(), s.controller({ ledger: other })]);
+  assert.notEqual(a.worker, b.worker);
+  await Promise.all([a.waitForRuns([runId]), b.waitForRuns([runId])]);
+  await s.ledger.refresh();
+  assert.equal(s.ledger.getRun(runId)!.status, 'done');
+  const perNode = reportsPerNode(s);
+  assert.equal(perNode.size, 7);
+  assert.deepEqual([...perNode.values()], [1, 1, 1, 1, 1, 1, 1], 'every node reported exactly once');
+  const claims = s.ledger.sql.all<{ node_id: string; n: number }>('SELECT node_id, count(*) AS n FROM claims GROUP BY node_id');
+  assert.ok(claims.every((c) => c.n === 1), `every node was claimed once: ${JSON.stringify(claims)}`);
+  const workers = new Set(s.ledger.sql.all<{ worker: string }>('SELECT worker FROM claims').map((c) => c.worker));
+  assert.deepEqual([...workers].sort(), [a.worker, b.worker].sort(), 'both controllers took part');
+  other.close();
 });
