@@ -1,10 +1,10 @@
 // Evolved variants as files under formulas/evolution/<family>/, so that a mutation can be reviewed and
 // committed like code. The lineage lives in comment lines: the formula parser ignores comments, so the
 // content hash (and therefore the variant's identity) depends on the formula alone.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, posix, relative, isAbsolute } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
+import { writeFileAtomic } from '../store/atomicWrite';
 import { basicString, canonicalize, contentHash } from './canonical';
 import { MAX_FORMULA_LENGTH, parseFormula } from './parse';
 import type { Formula, Problem } from './types';
@@ -111,31 +111,8 @@ export async function writeEvolutionFile(rootDir: string, formula: Formula, line
   if (existing === text) return { path, hash, written: false };
   await mkdir(folder, { recursive: true });
   await checkInside(rootDir, folder);
-  const temp = join(folder, `.${hash.slice(0, 8)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'w');
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  // The rename is durable only once the folder's entry is on disk; some platforms cannot fsync a folder.
-  try {
-    const dir = await open(folder, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch {
-    // Best effort: Windows does not allow opening a folder for fsync.
-  }
+  // The project's one atomic write: temp file, fsync, rename, fsync of the folder; the temp file goes on failure.
+  writeFileAtomic(target, text);
   return { path, hash, written: true };
 }
 
