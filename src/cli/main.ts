@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { explainWait } from '../controller/explain';
-import { FormulaService, LedgerError, PromotionService, openLedger, resolveLedgerDir } from '../ledger/index';
+import { FormulaService, LedgerError, PromotionService, formatVariant, openLedger, resolveLedgerDir } from '../ledger/index';
 import type { Ledger } from '../ledger/index';
 import { ledgerProjection } from '../ledger/projection';
 import { PROJECTION_TABLES, dumpProjection } from '../ledger/schema';
@@ -218,7 +218,7 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       const l = formulas.lineage(need(rest[0], 'FAMILY'));
       if (!l) throw new LedgerError(`no family "${rest[0]}"`, 'not_found', 'FAMILY');
       return out(args, l, () => l.variants.map((v) =>
-        `g${v.generation} ${v.id}${v.id === l.activeVariantId ? ' *active*' : ''} [${v.status}] ${v.summary}` +
+        `${formatVariant(v)}${v.id === l.activeVariantId ? ' *active*' : ''} [${v.status}] ${v.summary}` +
         `${v.parents.length ? ` ← ${v.parents.join(', ')}` : ''}  runs ${v.finishedRuns}/${v.runs}, ${v.successes} succeeded`).join('\n'));
     }
     case 'variant': {

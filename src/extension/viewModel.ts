@@ -1,5 +1,6 @@
 // Turns ledger rows into what the trees and the graph webview show. Pure (no vscode import), so the mapping a
 // person sees (labels, states, evidence lines) is unit-tested without an editor.
+import { formatVariant } from '../ledger/families';
 import type { BindingRow, EdgeRow, EvidenceRow, NodeRow, RunRow } from '../ledger/index';
 import type { EdgeKind, EvidenceItem, EvidenceSummary, LineageGraph, NodeState, RunGraph, VariantStatus } from '../shared/protocol';
 import { isEdgeKind, isNodeState, isVariantStatus } from '../shared/protocol';
@@ -40,8 +41,9 @@ export interface TrialInfo {
   readonly status: string;
 }
 
-export function variantLabel(v: Pick<VariantInfo, 'generation' | 'contentHash' | 'id'>): string {
-  return `g${v.generation}·${(v.contentHash || v.id).slice(0, 7)}`;
+/** A variant as every surface shows it: its generation and the id commands and tools accept (`g3·v-7ecaea40`). */
+export function variantLabel(v: Pick<VariantInfo, 'generation' | 'id'>): string {
+  return formatVariant(v);
 }
 
 export function summarizeEvidence(rows: readonly EvidenceRow[]): EvidenceSummary {

@@ -64,7 +64,7 @@ describe('toLineageGraph', () => {
   });
 
   it('labels variants by generation and content hash', () => {
-    assert.equal(variantLabel({ id: 'v-x', generation: 3, contentHash: '0123456789abcdef' }), 'g3·0123456');
+    assert.equal(variantLabel({ id: 'v-7ecaea40', generation: 3 }), 'g3·v-7ecaea40', 'one id style: the id every command accepts');
   });
 });
 
