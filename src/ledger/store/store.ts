@@ -258,6 +258,13 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     }
   }
 
+  /** The events after `seq` as the tables hold them (a reloaded snapshot's, for its listeners). */
+  private eventsAfter(seq: number): StoredEvent[] {
+    return this.sql.all<{ seq: number; ts: string; actor: string; kind: string; payload: string }>(
+      'SELECT seq, ts, actor, kind, payload FROM events WHERE seq > ? ORDER BY seq', [seq])
+      .map((e) => ({ seq: e.seq, ts: e.ts, actor: e.actor, kind: e.kind, payload: JSON.parse(e.payload) as unknown })) as StoredEvent[];
+  }
+
   private applyOne(e: StoredEvent): void {
     this.sql.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [
       e.seq, e.ts, e.actor, e.kind, JSON.stringify(e.payload),
@@ -328,9 +335,13 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         this.journalBase = read.header.base;
         this.commitsSinceCheckpoint = 0;
         if (read.header.base > this.seqValue) {
-          // Another process checkpointed events this process never read: start over from the new snapshot.
+          // Another process checkpointed events this process never read: start over from the new snapshot,
+          // and tell the listeners about the events it folded in (the events table holds them), so that
+          // views and the promotion rule hear every event whether it came by journal or by snapshot.
           if (attempt > 5) throw new LedgerError(`journal ${this.journalPath} starts after the snapshot ends`, 'corrupt');
+          const before = this.seqValue;
           await this.restartFromSnapshot();
+          if (this.seqValue > before) applied.push(...this.eventsAfter(before));
           continue;
         }
       }
