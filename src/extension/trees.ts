@@ -19,19 +19,34 @@ export class FamiliesTree implements vscode.TreeDataProvider<FamilyTreeItem>, vs
   private readonly subscription: vscode.Disposable;
 
   constructor(private readonly model: LedgerModel) {
-    this.subscription = model.onDidChange(() => this.changed.fire(undefined));
+    this.subscription = model.onDidChange(() => {
+      this.memo.clear();
+      this.changed.fire(undefined);
+    });
+  }
+
+  /**
+   * What one refresh of the tree reads, read once: a family's variants are listed once (not once per
+   * generation), and its family row and open trials once (not once per variant row). Cleared on every
+   * change of the ledger.
+   */
+  private readonly memo = new Map<string, unknown>();
+
+  private once<T>(key: string, read: () => T): T {
+    if (!this.memo.has(key)) this.memo.set(key, read());
+    return this.memo.get(key) as T;
   }
 
   getChildren(element?: FamilyTreeItem): FamilyTreeItem[] {
     const lineage = this.model.lineage;
     if (!element) return lineage.families().map((family) => ({ kind: 'family', family }));
+    const variants = (familyId: string) => this.once(`variants:${familyId}`, () => lineage.variants(familyId));
     if (element.kind === 'family') {
-      const generations = [...new Set(lineage.variants(element.family.id).map((v) => v.generation))].sort((a, b) => a - b);
+      const generations = [...new Set(variants(element.family.id).map((v) => v.generation))].sort((a, b) => a - b);
       return generations.map((generation) => ({ kind: 'generation', familyId: element.family.id, generation }));
     }
     if (element.kind === 'generation') {
-      return lineage
-        .variants(element.familyId)
+      return variants(element.familyId)
         .filter((v) => v.generation === element.generation)
         .map((variant) => ({ kind: 'variant', variant }));
     }
@@ -70,14 +85,14 @@ export class FamiliesTree implements vscode.TreeDataProvider<FamilyTreeItem>, vs
   }
 
   private variantItem(v: VariantInfo): vscode.TreeItem {
-    const family = this.model.lineage.family(v.familyId);
+    const family = this.once(`family:${v.familyId}`, () => this.model.lineage.family(v.familyId));
     const isActive = family?.activeVariantId === v.id;
     const status = isActive ? 'active' : v.status;
     const item = new vscode.TreeItem(variantLabel(v), vscode.TreeItemCollapsibleState.None);
     item.id = `variant:${v.id}`;
     item.contextValue = TREE_CONTEXT.variant(v.status, isActive);
     const evidence = this.model.lineage.evidenceSummary(v);
-    const trial = this.model.lineage.openTrials(v.familyId).find((t) => t.candidateId === v.id);
+    const trial = this.once(`trials:${v.familyId}`, () => this.model.lineage.openTrials(v.familyId)).find((t) => t.candidateId === v.id);
     const standing = evidence.runs > 0 ? `${evidence.successes}/${evidence.runs} ok` : '';
     item.description = [isActive ? '★ active' : status, trial ? trialText(trial, evidence) : '', standing, v.summary && v.generation > 0 ? v.summary : '']
       .filter(Boolean)
