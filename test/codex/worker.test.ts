@@ -234,6 +234,8 @@ test('threadConfig passes MCP servers through to the node\'s thread, next to the
   const worker = new CodexWorker({
     ledger: s.ledger, server, workspaceDir: s.workspace, worker: 'codex-test',
     threadConfig: { 'mcp_servers.echo': { command: process.execPath, args: [script] } },
+    // Codex starts MCP servers in the background: without this wait the first request may lack them.
+    requireMcpServers: ['echo'],
   });
   const result = await worker.runNode(`${runId}.work`);
   worker.dispose();

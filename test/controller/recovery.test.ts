@@ -183,5 +183,7 @@ test('two controllers on one ledger (a window and a terminal) never run the same
   assert.ok(claims.every((c) => c.n === 1), `every node was claimed once: ${JSON.stringify(claims)}`);
   const workers = new Set(s.ledger.sql.all<{ worker: string }>('SELECT worker FROM claims').map((c) => c.worker));
   assert.deepEqual([...workers].sort(), [a.worker, b.worker].sort(), 'both controllers took part');
+  // The second controller works on the second ledger: it stops before that ledger closes.
+  await b.stop();
   other.close();
 });
