@@ -79,6 +79,11 @@ export interface Decision {
   readonly arms: { readonly incumbent: ArmStats; readonly candidate: ArmStats };
   /** One plain sentence a person can read. */
   readonly reason: string;
+  /**
+   * What the reason says without its numbers (for example "trial:too-few-runs"): a `continue` is
+   * recorded only when the verdict or this changes, not on every new run.
+   */
+  readonly basis: string;
   /** Evidence still needed before the rule can reach a verdict; empty once it has one. */
   readonly missing: readonly string[];
   readonly policyVersion: number;
@@ -202,6 +207,8 @@ interface RuleOutcome {
   nextStage: PromotionStage | 'done' | null;
   reason: string;
   missing: string[];
+  /** What the reason says without its numbers; defaults to the stage and verdict. */
+  basis?: string;
 }
 
 function decideScreen(input: DecisionInput, stats: DecisionStatistics, rows: GuardrailRow[]): RuleOutcome {
@@ -213,6 +220,7 @@ function decideScreen(input: DecisionInput, stats: DecisionStatistics, rows: Gua
       verdict: 'continue',
       nextStage: null,
       reason: `The screen has ${plural(n, 'paired replay')} and needs ${screen.minPairs} before it can be decided.`,
+      basis: 'screen:too-few-pairs',
       missing: [`${plural(screen.minPairs - n, 'more paired replay')} before the screen can be decided`],
     };
   }
@@ -256,6 +264,7 @@ function decideScreen(input: DecisionInput, stats: DecisionStatistics, rows: Gua
       stats.sprtVerdict === 'accept-h1'
         ? `The replays favour the candidate (${summary}) but ${failing.map(describeRow).join(' and ')}.`
         : `The replays are not yet conclusive: ${summary}.`,
+    basis: stats.sprtVerdict === 'accept-h1' ? `screen:guardrails:${failing.map((r) => r.name).join(',')}` : 'screen:inconclusive',
     missing,
   };
 }
@@ -333,7 +342,10 @@ function decideTrial(input: DecisionInput, stats: DecisionStatistics, rows: Guar
         : !lossOk
           ? `the expected loss is ${fmt(stats.expectedLoss)}, above ${fmt(d.maxExpectedLoss)}`
           : `the evidence ratio for the candidate is ${fmt(Math.exp(stats.trialLogEvidence ?? -Infinity))}, below the ${fmt(1 / d.falsePromotionRate)} a promotion needs`;
-  return { verdict: 'continue', nextStage: null, reason: `The trial continues: ${counts}, and ${why}.`, missing };
+  const basis = !enough ? 'trial:too-few-runs'
+    : failing.length > 0 && probOk && lossOk ? `trial:guardrails:${failing.map((r) => `${r.name}=${r.status}`).join(',')}`
+      : !probOk ? 'trial:probability' : !lossOk ? 'trial:expected-loss' : 'trial:evidence-ratio';
+  return { verdict: 'continue', nextStage: null, reason: `The trial continues: ${counts}, and ${why}.`, missing, basis };
 }
 
 function decideWatch(input: DecisionInput): { outcome: RuleOutcome; rows: GuardrailRow[] } {
@@ -399,6 +411,7 @@ function decideWatch(input: DecisionInput): { outcome: RuleOutcome; rows: Guardr
       verdict: 'continue',
       nextStage: null,
       reason: `The promoted variant is being watched: ${cand.runs} of ${plural(w.runs, 'run')} so far, with no regression that would force a rollback.`,
+      basis: 'watch:watching',
       missing: [`${plural(remaining, 'more watched run')} before the promotion is settled`],
     },
   };
@@ -458,6 +471,7 @@ export function decide(input: DecisionInput): Decision {
     guardrails: rows,
     arms: { incumbent: { ...inc }, candidate: { ...cand } },
     reason,
+    basis: verdict === outcome.verdict ? (outcome.basis ?? `${stage}:${verdict}`) : `${stage}:${verdict}:awaiting-approval`,
     missing,
     policyVersion: policy.version,
     policyHash: hash,
