@@ -218,6 +218,7 @@ CREATE TABLE trial_runs (
 CREATE INDEX trial_runs_trial ON trial_runs(trial_id);
 CREATE INDEX decisions_trial ON decisions(trial_id, seq) WHERE trial_id IS NOT NULL;
 CREATE INDEX runs_created ON runs(created_seq);
+CREATE INDEX runs_family ON runs(family_id, created_seq);
 CREATE INDEX evidence_node ON evidence(node_id, seq) WHERE node_id IS NOT NULL;
 CREATE INDEX nodes_worker ON nodes(worker, created_seq) WHERE worker IS NOT NULL;
 `,
