@@ -417,28 +417,53 @@ function decideWatch(input: DecisionInput): { outcome: RuleOutcome; rows: Guardr
   };
 }
 
+interface CountStatistics { probBetter: number; expectedLoss: number; trialLogEvidence: number | null }
+
+/** Recent results of countStatistics by their inputs; cleared when full. */
+const countCache = new Map<string, CountStatistics>();
+const COUNT_CACHE_SIZE = 512;
+
+/**
+ * The statistics that depend only on the arms' success counts and the policy's numbers. They take
+ * numerical integration (0.1-0.6 ms), and evaluation repeats them for every piece of evidence that
+ * leaves the counts as they were (tokens, notes, a second look), so recent results are remembered.
+ */
+function countStatistics(inc: ArmStats, cand: ArmStats, stage: PromotionStage, policy: EvolutionPolicy): CountStatistics {
+  const prior = policy.decision.prior;
+  const share = policy.stages.trial.candidateShare;
+  const concentration = policy.decision.evidenceConcentration;
+  const key = JSON.stringify([inc.successes, inc.runs, cand.successes, cand.runs, stage === 'trial', prior, share, concentration]);
+  const known = countCache.get(key);
+  if (known) return known;
+  const value: CountStatistics = {
+    probBetter: probBBeatsA(inc.successes, inc.runs - inc.successes, cand.successes, cand.runs - cand.successes, prior),
+    expectedLoss: expectedLoss(inc.successes, inc.runs - inc.successes, cand.successes, cand.runs - cand.successes, prior),
+    trialLogEvidence: stage === 'trial' ? logTrialEvidence(cand.successes, cand.runs - cand.successes, inc.successes, inc.runs - inc.successes, share, concentration) : null,
+  };
+  if (countCache.size >= COUNT_CACHE_SIZE) countCache.clear();
+  countCache.set(key, value);
+  return value;
+}
+
 /** Decides the next step for a candidate at the given stage; safe to call after every run. */
 export function decide(input: DecisionInput): Decision {
   const hash = checkedPolicyHash(input.policy);
   checkArm(input.incumbent, 'incumbent');
   checkArm(input.candidate, 'candidate');
   const { policy, incumbent: inc, candidate: cand, stage } = input;
-  const prior = policy.decision.prior;
   const sprt = policy.stages.screen.sprt;
   const bounds = sprtBounds(sprt.alpha, sprt.beta);
   const pairs = input.pairs ? countPairs(input.pairs) : null;
   const llr = pairs ? sprtLLR(pairs.wins, pairs.losses, sprt.p0, sprt.p1) : null;
+  const counts = countStatistics(inc, cand, stage, policy);
   const statistics: DecisionStatistics = {
-    probBetter: probBBeatsA(inc.successes, inc.runs - inc.successes, cand.successes, cand.runs - cand.successes, prior),
-    expectedLoss: expectedLoss(inc.successes, inc.runs - inc.successes, cand.successes, cand.runs - cand.successes, prior),
+    probBetter: counts.probBetter,
+    expectedLoss: counts.expectedLoss,
     sprtLLR: llr,
     sprtVerdict: llr === null ? null : sprtVerdict(llr, bounds),
     bounds,
     pairs,
-    trialLogEvidence:
-      stage === 'trial'
-        ? logTrialEvidence(cand.successes, cand.runs - cand.successes, inc.successes, inc.runs - inc.successes, policy.stages.trial.candidateShare, policy.decision.evidenceConcentration)
-        : null,
+    trialLogEvidence: counts.trialLogEvidence,
     trialEvidenceBound: Math.log(1 / policy.decision.falsePromotionRate),
   };
 
