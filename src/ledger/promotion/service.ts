@@ -28,8 +28,13 @@ import { REPLAY_ARM } from './arms';
 export { REPLAY_ARM };
 
 const LIVE = "('open', 'paused')";
-/** Event kinds after which a live trial's evidence may have changed. */
-const EVIDENCE_KINDS = new Set(['run.started', 'run.cancelled', 'node.reported', 'node.reviewed', 'evidence.recorded', 'family.policy_set']);
+/**
+ * Event kinds after which a live trial's evidence may have changed: those that start a run or change a
+ * run's outcome, interventions or review rejections (a failed run gate and a cancelled node do too).
+ */
+const EVIDENCE_KINDS = new Set([
+  'run.started', 'run.cancelled', 'node.reported', 'node.reviewed', 'node.gate_failed', 'node.cancelled', 'evidence.recorded', 'family.policy_set',
+]);
 
 /** Who a decision is about: a trial, or for a decision outside any trial, the same fields with no id. */
 interface DecisionSubject {
