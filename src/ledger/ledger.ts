@@ -521,6 +521,11 @@ export class Ledger {
     return r ? toRun(r) : undefined;
   }
 
+  /**
+   * Runs newest first (by created_seq), optionally of one status and/or family, at most `limit` (1 to
+   * 10,000; 100 when not given). Each filter has an index in that order (runs_status, runs_family,
+   * runs_created), so a page costs the same however many runs the ledger holds.
+   */
   listRuns(options: { status?: string; familyId?: string; limit?: number } = {}): RunRow[] {
     const where: string[] = [];
     const params: string[] = [];
@@ -529,6 +534,17 @@ export class Ledger {
     const limit = Math.max(1, Math.min(options.limit ?? 100, 10_000));
     return this.sql.all<RawRun>(
       `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_seq DESC LIMIT ${limit}`, params).map(toRun);
+  }
+
+  /**
+   * The nodes `worker` holds now (claimed or active, in running runs), newest run first and in graph
+   * order within a run. Read through the nodes-by-worker index: a node has a worker only while held.
+   */
+  heldBy(worker: string): NodeRow[] {
+    return this.sql.all<RawNode>(
+      `SELECT n.* FROM nodes n JOIN runs r ON r.id = n.run_id
+       WHERE n.worker = ? AND n.state IN ('claimed', 'active') AND r.status = 'running'
+       ORDER BY r.created_seq DESC, n.created_seq, n.rowid`, [worker]).map(toNode);
   }
 
   getNode(nodeId: string): NodeRow | undefined {
@@ -548,10 +564,15 @@ export class Ledger {
     return { run, nodes, edges, bindings };
   }
 
-  evidence(filter: { runId?: string; variantId?: string; limit?: number } = {}): EvidenceRow[] {
+  /**
+   * Evidence newest first (by seq), optionally about one run, node and/or variant, at most `limit` (1 to
+   * 10,000; 200 when not given). A node's evidence is read through its own index (evidence_node).
+   */
+  evidence(filter: { runId?: string; nodeId?: string; variantId?: string; limit?: number } = {}): EvidenceRow[] {
     const where: string[] = [];
     const params: string[] = [];
     if (filter.runId) { where.push('run_id = ?'); params.push(filter.runId); }
+    if (filter.nodeId) { where.push('node_id = ?'); params.push(filter.nodeId); }
     if (filter.variantId) { where.push('variant_id = ?'); params.push(filter.variantId); }
     const limit = Math.max(1, Math.min(filter.limit ?? 200, 10_000));
     return this.sql.all<RawEvidence>(`SELECT * FROM evidence ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`, params)

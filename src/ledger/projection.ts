@@ -1,5 +1,6 @@
 import type { EdgeSpec, EventKind, EventPayloads, GateSpec, NodeSpec, NodeState } from './events';
 import { BLOCKING_EDGE_KINDS } from './events';
+import { trackTrialArms } from './promotion/arms';
 import { SCHEMA_VERSION, migrate } from './schema';
 import type { StoredEvent } from './store/journal';
 import type { Projection } from './store/store';
@@ -16,6 +17,8 @@ export const ledgerProjection: Projection = {
     const handler = handlers[e.kind as EventKind] as Handler<EventKind> | undefined;
     if (!handler) throw new Error(`unknown event kind "${e.kind}"`);
     handler(sql, e.payload as never, e);
+    // Per-arm counts of live trials follow the runs they count (promotion/arms.ts).
+    trackTrialArms(sql, e);
   },
 };
 

@@ -1,10 +1,11 @@
+import { backfillTrialArms } from './promotion/arms';
 import type { Sql } from './store/sql';
 
 /**
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -187,6 +188,48 @@ CREATE INDEX nodes_lease ON nodes(lease_expires) WHERE lease_expires IS NOT NULL
 CREATE INDEX nodes_gate_due ON nodes(gate_due_at) WHERE gate_due_at IS NOT NULL;
 CREATE INDEX nodes_gate_run ON nodes(gate_run_id) WHERE gate_run_id IS NOT NULL;
 `,
+  // Costs that stay flat as history grows (issue 11): each live trial arm's counts kept as runs change
+  // (trial_arms, with each counted run's share in trial_runs), decisions found by trial, and the
+  // indexes the lists read in order (all runs by age, a node's evidence, the nodes a worker holds).
+  3: `
+CREATE TABLE trial_arms (
+  trial_id TEXT NOT NULL,
+  variant_id TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  runs INTEGER NOT NULL DEFAULT 0,
+  successes INTEGER NOT NULL DEFAULT 0,
+  interventions INTEGER NOT NULL DEFAULT 0,
+  review_rejections INTEGER NOT NULL DEFAULT 0,
+  tokens INTEGER NOT NULL DEFAULT 0,
+  duration_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (trial_id, variant_id)
+);
+CREATE TABLE trial_runs (
+  run_id TEXT PRIMARY KEY,
+  trial_id TEXT NOT NULL,
+  variant_id TEXT NOT NULL,
+  runs INTEGER NOT NULL DEFAULT 0,
+  successes INTEGER NOT NULL DEFAULT 0,
+  interventions INTEGER NOT NULL DEFAULT 0,
+  review_rejections INTEGER NOT NULL DEFAULT 0,
+  tokens INTEGER NOT NULL DEFAULT 0,
+  duration_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX trial_runs_trial ON trial_runs(trial_id);
+CREATE INDEX decisions_trial ON decisions(trial_id, seq) WHERE trial_id IS NOT NULL;
+CREATE INDEX runs_created ON runs(created_seq);
+CREATE INDEX runs_family ON runs(family_id, created_seq);
+CREATE INDEX evidence_node ON evidence(node_id, seq) WHERE node_id IS NOT NULL;
+CREATE INDEX nodes_worker ON nodes(worker, created_seq) WHERE worker IS NOT NULL;
+`,
+};
+
+/**
+ * Fills what a migration's new tables would hold had they existed from the first event, so a migrated
+ * ledger equals one replayed from its journal.
+ */
+const BACKFILLS: Record<number, (sql: Sql) => void> = {
+  3: backfillTrialArms,
 };
 
 export function migrate(sql: Sql, fromVersion: number): void {
@@ -194,12 +237,13 @@ export function migrate(sql: Sql, fromVersion: number): void {
     const ddl = MIGRATIONS[v];
     if (ddl === undefined) throw new Error(`no migration to schema version ${v}`);
     sql.exec(ddl);
+    BACKFILLS[v]?.(sql);
   }
 }
 
 /** The projection tables, in a fixed order, for comparing two databases. */
 export const PROJECTION_TABLES = [
-  'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'events',
+  'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'trial_arms', 'trial_runs', 'events',
 ] as const;
 
 /** Every projection table's rows in insertion order: what two databases must agree on to be the same ledger. */

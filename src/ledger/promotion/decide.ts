@@ -79,6 +79,11 @@ export interface Decision {
   readonly arms: { readonly incumbent: ArmStats; readonly candidate: ArmStats };
   /** One plain sentence a person can read. */
   readonly reason: string;
+  /**
+   * What the reason says without its numbers (for example "trial:too-few-runs"): a `continue` is
+   * recorded only when the verdict or this changes, not on every new run.
+   */
+  readonly basis: string;
   /** Evidence still needed before the rule can reach a verdict; empty once it has one. */
   readonly missing: readonly string[];
   readonly policyVersion: number;
@@ -202,6 +207,8 @@ interface RuleOutcome {
   nextStage: PromotionStage | 'done' | null;
   reason: string;
   missing: string[];
+  /** What the reason says without its numbers; defaults to the stage and verdict. */
+  basis?: string;
 }
 
 function decideScreen(input: DecisionInput, stats: DecisionStatistics, rows: GuardrailRow[]): RuleOutcome {
@@ -213,6 +220,7 @@ function decideScreen(input: DecisionInput, stats: DecisionStatistics, rows: Gua
       verdict: 'continue',
       nextStage: null,
       reason: `The screen has ${plural(n, 'paired replay')} and needs ${screen.minPairs} before it can be decided.`,
+      basis: 'screen:too-few-pairs',
       missing: [`${plural(screen.minPairs - n, 'more paired replay')} before the screen can be decided`],
     };
   }
@@ -256,6 +264,7 @@ function decideScreen(input: DecisionInput, stats: DecisionStatistics, rows: Gua
       stats.sprtVerdict === 'accept-h1'
         ? `The replays favour the candidate (${summary}) but ${failing.map(describeRow).join(' and ')}.`
         : `The replays are not yet conclusive: ${summary}.`,
+    basis: stats.sprtVerdict === 'accept-h1' ? `screen:guardrails:${failing.map((r) => r.name).join(',')}` : 'screen:inconclusive',
     missing,
   };
 }
@@ -333,7 +342,10 @@ function decideTrial(input: DecisionInput, stats: DecisionStatistics, rows: Guar
         : !lossOk
           ? `the expected loss is ${fmt(stats.expectedLoss)}, above ${fmt(d.maxExpectedLoss)}`
           : `the evidence ratio for the candidate is ${fmt(Math.exp(stats.trialLogEvidence ?? -Infinity))}, below the ${fmt(1 / d.falsePromotionRate)} a promotion needs`;
-  return { verdict: 'continue', nextStage: null, reason: `The trial continues: ${counts}, and ${why}.`, missing };
+  const basis = !enough ? 'trial:too-few-runs'
+    : failing.length > 0 && probOk && lossOk ? `trial:guardrails:${failing.map((r) => `${r.name}=${r.status}`).join(',')}`
+      : !probOk ? 'trial:probability' : !lossOk ? 'trial:expected-loss' : 'trial:evidence-ratio';
+  return { verdict: 'continue', nextStage: null, reason: `The trial continues: ${counts}, and ${why}.`, missing, basis };
 }
 
 function decideWatch(input: DecisionInput): { outcome: RuleOutcome; rows: GuardrailRow[] } {
@@ -399,9 +411,38 @@ function decideWatch(input: DecisionInput): { outcome: RuleOutcome; rows: Guardr
       verdict: 'continue',
       nextStage: null,
       reason: `The promoted variant is being watched: ${cand.runs} of ${plural(w.runs, 'run')} so far, with no regression that would force a rollback.`,
+      basis: 'watch:watching',
       missing: [`${plural(remaining, 'more watched run')} before the promotion is settled`],
     },
   };
+}
+
+interface CountStatistics { probBetter: number; expectedLoss: number; trialLogEvidence: number | null }
+
+/** Recent results of countStatistics by their inputs; cleared when full. */
+const countCache = new Map<string, CountStatistics>();
+const COUNT_CACHE_SIZE = 512;
+
+/**
+ * The statistics that depend only on the arms' success counts and the policy's numbers. They take
+ * numerical integration (0.1-0.6 ms), and evaluation repeats them for every piece of evidence that
+ * leaves the counts as they were (tokens, notes, a second look), so recent results are remembered.
+ */
+function countStatistics(inc: ArmStats, cand: ArmStats, stage: PromotionStage, policy: EvolutionPolicy): CountStatistics {
+  const prior = policy.decision.prior;
+  const share = policy.stages.trial.candidateShare;
+  const concentration = policy.decision.evidenceConcentration;
+  const key = JSON.stringify([inc.successes, inc.runs, cand.successes, cand.runs, stage === 'trial', prior, share, concentration]);
+  const known = countCache.get(key);
+  if (known) return known;
+  const value: CountStatistics = {
+    probBetter: probBBeatsA(inc.successes, inc.runs - inc.successes, cand.successes, cand.runs - cand.successes, prior),
+    expectedLoss: expectedLoss(inc.successes, inc.runs - inc.successes, cand.successes, cand.runs - cand.successes, prior),
+    trialLogEvidence: stage === 'trial' ? logTrialEvidence(cand.successes, cand.runs - cand.successes, inc.successes, inc.runs - inc.successes, share, concentration) : null,
+  };
+  if (countCache.size >= COUNT_CACHE_SIZE) countCache.clear();
+  countCache.set(key, value);
+  return value;
 }
 
 /** Decides the next step for a candidate at the given stage; safe to call after every run. */
@@ -410,22 +451,19 @@ export function decide(input: DecisionInput): Decision {
   checkArm(input.incumbent, 'incumbent');
   checkArm(input.candidate, 'candidate');
   const { policy, incumbent: inc, candidate: cand, stage } = input;
-  const prior = policy.decision.prior;
   const sprt = policy.stages.screen.sprt;
   const bounds = sprtBounds(sprt.alpha, sprt.beta);
   const pairs = input.pairs ? countPairs(input.pairs) : null;
   const llr = pairs ? sprtLLR(pairs.wins, pairs.losses, sprt.p0, sprt.p1) : null;
+  const counts = countStatistics(inc, cand, stage, policy);
   const statistics: DecisionStatistics = {
-    probBetter: probBBeatsA(inc.successes, inc.runs - inc.successes, cand.successes, cand.runs - cand.successes, prior),
-    expectedLoss: expectedLoss(inc.successes, inc.runs - inc.successes, cand.successes, cand.runs - cand.successes, prior),
+    probBetter: counts.probBetter,
+    expectedLoss: counts.expectedLoss,
     sprtLLR: llr,
     sprtVerdict: llr === null ? null : sprtVerdict(llr, bounds),
     bounds,
     pairs,
-    trialLogEvidence:
-      stage === 'trial'
-        ? logTrialEvidence(cand.successes, cand.runs - cand.successes, inc.successes, inc.runs - inc.successes, policy.stages.trial.candidateShare, policy.decision.evidenceConcentration)
-        : null,
+    trialLogEvidence: counts.trialLogEvidence,
     trialEvidenceBound: Math.log(1 / policy.decision.falsePromotionRate),
   };
 
@@ -458,6 +496,7 @@ export function decide(input: DecisionInput): Decision {
     guardrails: rows,
     arms: { incumbent: { ...inc }, candidate: { ...cand } },
     reason,
+    basis: verdict === outcome.verdict ? (outcome.basis ?? `${stage}:${verdict}`) : `${stage}:${verdict}:awaiting-approval`,
     missing,
     policyVersion: policy.version,
     policyHash: hash,

@@ -1,7 +1,7 @@
 // The promotion loop inside the ledger: trials, measurement, recorded decisions, promotion, watch and
 // rollback. The rule itself (decide.ts) is pure; this service feeds it what the ledger holds and
 // turns its verdicts into events, each decision committed atomically with what it does.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { conflict, invalid, LedgerError, notFound } from '../errors';
 import type { VariantStatus } from '../events';
 import { event } from '../events';
@@ -13,147 +13,32 @@ import type { Sql } from '../store/sql';
 import type { NewEvent } from '../store/store';
 import { assignArm } from './assign';
 import { decide } from './decide';
-import type { ArmStats, Decision, DecisionStatistics, GuardrailRow, PromotionStage, Verdict } from './decide';
-import { canonicalJson, defaultPolicy, parsePolicy, policyHash, PolicyValidationError } from './policy';
+import type { Decision } from './decide';
+import { BASELINE_RUNS, emptyArm, measure, recentArm, watermark } from './measurement';
+import type { Measured, RawTrial } from './measurement';
+import { defaultPolicy, parsePolicy, policyHash, PolicyValidationError } from './policy';
 import type { EvolutionPolicy } from './policy';
-import type { PairedCounts, PairedResult } from './stats';
+import type {
+  Assessment, DecisionDetail, DecisionRecord, EvaluationAction, EvaluationResult, PersonDecision, PolicyRecord, RecordedVerdict, TrialRow,
+  TrialStage, TrialStatus,
+} from './types';
 
-export type TrialStage = PromotionStage;
-/** open and paused trials are live; the others are how a trial ended. */
-export type TrialStatus = 'open' | 'paused' | 'confirmed' | 'rejected' | 'rolled_back' | 'superseded';
-/**
- * What a decision record says happened. The rule's own verdicts, plus `advance` (the screen passed,
- * the trial on live runs begins), `confirm` (the watch window closed clean) and `resume` (a person
- * reopened a paused trial).
- */
-export type RecordedVerdict = Verdict | 'advance' | 'confirm' | 'resume';
-
-export interface TrialRow {
-  id: string;
-  familyId: string;
-  candidateId: string;
-  incumbentId: string;
-  stage: TrialStage;
-  /** Share of new tasks routed to the candidate; 0 outside the trial stage. */
-  share: number;
-  status: TrialStatus;
-  startedSeq: number;
-  startedAt: string;
-  endedAt: string | null;
-}
-
-export interface PolicyRecord {
-  policy: EvolutionPolicy;
-  version: number;
-  hash: string;
-  /** False when the family has no policy of its own and the defaults apply. */
-  custom: boolean;
-}
-
-/** Everything a decision record keeps besides its columns, so a verdict can be re-derived later. */
-export interface DecisionDetail {
-  /** What the rule alone said (it differs from the recorded verdict for a person's decision or an approval pause). */
-  ruleVerdict: Verdict;
-  ruleReason: string;
-  /** The stage this decision moved the trial into, if any. */
-  nextStage: TrialStage | 'done' | null;
-  arms: { incumbent: ArmStats; candidate: ArmStats };
-  pairs: PairedCounts | null;
-  statistics: DecisionStatistics;
-  guardrails: GuardrailRow[];
-  missing: string[];
-  /** The runs counted: those created at or after `fromSeq` (and before `toSeq` when set). */
-  period: { fromSeq: number; toSeq: number | null };
-  /** Fingerprint of the counted evidence; a `continue` is recorded only when it changes. */
-  watermark: string;
-  /** On a promotion: the previous variant's numbers the watch window compares against. */
-  baseline?: ArmStats;
-  /** The process that wrote the decision (the ledger's actor), next to the decision's actor. */
-  evaluatedBy: string;
-}
-
-export interface DecisionRecord {
-  id: string;
-  familyId: string;
-  candidateId: string;
-  incumbentId: string | null;
-  trialId: string | null;
-  stage: string;
-  verdict: string;
-  actor: string;
-  reason: string;
-  policyVersion: number | null;
-  policyHash: string | null;
-  detail: DecisionDetail | Record<string, unknown>;
-  seq: number;
-  at: string;
-}
-
-export interface Assessment {
-  variantId: string;
-  familyId: string;
-  status: VariantStatus;
-  /** The variant's trial: the live one, else the latest it had; null when it never had one. */
-  trial: TrialRow | null;
-  /** The stage the numbers are for; 'trial' for a hypothetical reading of a variant without a live trial. */
-  stage: TrialStage;
-  arms: { incumbent: ArmStats; candidate: ArmStats };
-  pairs: PairedCounts | null;
-  statistics: DecisionStatistics;
-  guardrails: readonly GuardrailRow[];
-  /** What the rule would do now (after the approval gate), and what it says on its own. */
-  verdict: Verdict;
-  ruleVerdict: Verdict;
-  nextStage: TrialStage | 'done' | null;
-  reason: string;
-  /** Evidence still needed, in plain words. */
-  missing: string[];
-  policyVersion: number;
-  policyHash: string;
-  period: { fromSeq: number; toSeq: number | null };
-}
-
-export type EvaluationAction = 'none' | 'recorded' | 'advanced' | 'promoted' | 'rejected' | 'paused' | 'confirmed' | 'rolled_back' | 'superseded';
-
-export interface EvaluationResult {
-  familyId: string;
-  trialId: string | null;
-  /** What the evaluation did; 'none' when it wrote nothing. */
-  action: EvaluationAction;
-  verdict: RecordedVerdict | null;
-  decisionId: string | null;
-  reason: string;
-}
-
-export interface PersonDecision {
-  actor: string;
-  reason: string;
-}
+export type * from './types';
+import { REPLAY_ARM } from './arms';
+export { REPLAY_ARM };
 
 const LIVE = "('open', 'paused')";
-/** Runs made by recordReplay: they pair up in the screen and never count as live trial runs. */
-export const REPLAY_ARM = 'replay';
-/** Runs of the previous variant a trial-less promotion's watch window is compared against. */
-const BASELINE_RUNS = 100;
-/** Event kinds after which a live trial's evidence may have changed. */
-const EVIDENCE_KINDS = new Set(['run.started', 'run.cancelled', 'node.reported', 'node.reviewed', 'evidence.recorded', 'family.policy_set']);
-
-interface RawTrial {
-  id: string; family_id: string; candidate_id: string; incumbent_id: string; stage: string; share: number; status: string;
-  started_seq: number; started_at: string; ended_at: string | null;
-}
+/**
+ * Event kinds after which a live trial's evidence may have changed: those that start a run or change a
+ * run's outcome, interventions or review rejections (a failed run gate and a cancelled node do too).
+ */
+const EVIDENCE_KINDS = new Set([
+  'run.started', 'run.cancelled', 'node.reported', 'node.reviewed', 'node.gate_failed', 'node.cancelled', 'evidence.recorded', 'family.policy_set',
+]);
 
 /** Who a decision is about: a trial, or for a decision outside any trial, the same fields with no id. */
 interface DecisionSubject {
   id: string | null; family_id: string; candidate_id: string; incumbent_id: string | null;
-}
-
-interface Measured {
-  decision: Decision;
-  period: { fromSeq: number; toSeq: number | null };
-  watermark: string;
-  /** Whether any evidence at all was counted (runs on either arm, or pairs). */
-  counted: boolean;
 }
 
 interface Planned {
@@ -391,6 +276,32 @@ export class PromotionService {
     return out;
   }
 
+  /**
+   * The one evaluate-and-record step every writer calls after its own write (the extension on a ledger
+   * change, the MCP server after a tool's write, the CLI and the controller after theirs): puts the
+   * events after `since` — a seq, read from the ledger a page at a time, or the events themselves —
+   * before the rule of each family whose open trial they may affect, records what it decides, and
+   * returns only the evaluations that wrote something (a decision, a stage change, an ended trial).
+   * Throws what evaluate throws (a LedgerError when a commit fails).
+   */
+  async evaluateAndRecord(since: number | ReadonlyArray<Pick<StoredEvent, 'kind' | 'payload'>>, actor = 'rule'): Promise<EvaluationResult[]> {
+    let events: ReadonlyArray<Pick<StoredEvent, 'kind' | 'payload'>>;
+    if (typeof since === 'number') {
+      await this.ledger.refresh();
+      const all: StoredEvent[] = [];
+      for (let after = since; ;) {
+        const page = this.ledger.events(after, 1000);
+        all.push(...page);
+        if (page.length < 1000) break;
+        after = page[page.length - 1]!.seq;
+      }
+      events = all;
+    } else {
+      events = since;
+    }
+    return (await this.evaluateAffected(events, actor)).filter((r) => r.action !== 'none');
+  }
+
   /** What evaluating `familyId` now would write, and the result; pure over `sql`. */
   private plan(sql: Sql, familyId: string): Planned {
     const none = (reason: string, trialId: string | null = null): Planned => ({
@@ -411,7 +322,7 @@ export class PromotionService {
       }
       return { events, result: { familyId, trialId: t.id, action: 'superseded', verdict: null, decisionId: null, reason: `the active variant changed to ${active} outside the trial` } };
     }
-    const m = this.measure(sql, t, policy);
+    const m = measure(sql, t, policy);
     const d = m.decision;
     const stage = t.stage as TrialStage;
     const decisionId = newId('d', (x) => !!sql.get('SELECT 1 FROM decisions WHERE id = ?', [x]));
@@ -432,6 +343,8 @@ export class PromotionService {
     if (d.verdict === 'continue') {
       const last = this.lastDecision(sql, t.id, stage);
       if (last ? last.watermark === m.watermark : !m.counted) return none(`no new evidence since the last decision: ${d.reason}`, t.id);
+      // A continue says why the trial goes on; another is recorded only when that changes, not on every run.
+      if (last?.verdict === 'continue' && last.basis === d.basis) return none(`the verdict and its reason are unchanged since the last decision: ${d.reason}`, t.id);
       return done([record('continue', d.reason)], 'recorded', 'continue');
     }
     if (d.verdict === 'pause') {
@@ -477,86 +390,20 @@ export class PromotionService {
     return {
       ruleVerdict: d.ruleVerdict, ruleReason: d.reason, nextStage: d.nextStage, arms: d.arms, pairs: d.statistics.pairs,
       statistics: d.statistics, guardrails: [...d.guardrails], missing: [...d.missing], period: m.period, watermark: m.watermark,
-      evaluatedBy: this.ledger.actor, ...extra,
+      basis: d.basis, evaluatedBy: this.ledger.actor, ...extra,
     };
   }
 
-  /** The trial's latest decision in `stage`, with its watermark. */
-  private lastDecision(sql: Sql, trialId: string, stage: string): { verdict: string; watermark: string | null } | undefined {
+  /**
+   * The trial's latest decision in `stage`, with its watermark and basis. The decisions-by-trial index
+   * walks the trial's decisions newest first; the first in `stage` is the answer.
+   */
+  private lastDecision(sql: Sql, trialId: string, stage: string): { verdict: string; watermark: string | null; basis: string | null } | undefined {
     const r = sql.get<{ verdict: string; detail: string }>(
       'SELECT verdict, detail FROM decisions WHERE trial_id = ? AND stage = ? ORDER BY seq DESC LIMIT 1', [trialId, stage]);
     if (!r) return undefined;
-    const detail = JSON.parse(r.detail) as { watermark?: string };
-    return { verdict: r.verdict, watermark: detail.watermark ?? null };
-  }
-
-  /** The decision that moved the trial into `stage`: its seq starts that stage's period. */
-  private entered(sql: Sql, t: RawTrial, stage: TrialStage): { seq: number; detail: Partial<DecisionDetail> } | undefined {
-    const rows = sql.all<{ seq: number; detail: string }>(
-      `SELECT seq, detail FROM decisions WHERE family_id = ? AND trial_id = ? AND detail LIKE ? ORDER BY seq DESC`,
-      [t.family_id, t.id, `%"nextStage":"${stage}"%`]);
-    for (const r of rows) {
-      const detail = JSON.parse(r.detail) as Partial<DecisionDetail>;
-      if (detail.nextStage === stage) return { seq: r.seq, detail };
-    }
-    return undefined;
-  }
-
-  /**
-   * Counts the evidence of a trial's current stage and applies the rule. The screen compares paired
-   * replays; the trial compares both variants' runs created since the trial stage began (the same
-   * period for both); the watch compares the promoted variant's runs since its promotion with the
-   * baseline recorded in the promotion decision.
-   */
-  private measure(sql: Sql, t: RawTrial, policy: EvolutionPolicy): Measured {
-    const stage = t.stage as TrialStage;
-    if (stage === 'screen') {
-      const { pairs, candidate, incumbent } = this.pairs(sql, t, t.started_seq);
-      const decision = decide({ policy, incumbent, candidate, pairs, stage });
-      return { decision, period: { fromSeq: t.started_seq, toSeq: null }, watermark: watermark(stage, decision.arms, decision.statistics.pairs), counted: pairs.length > 0 };
-    }
-    if (stage === 'trial') {
-      const fromSeq = this.entered(sql, t, 'trial')?.seq ?? t.started_seq;
-      const candidate = armStats(sql, t.candidate_id, fromSeq, null);
-      const incumbent = armStats(sql, t.incumbent_id, fromSeq, null);
-      const decision = decide({ policy, incumbent, candidate, stage });
-      return { decision, period: { fromSeq, toSeq: null }, watermark: watermark(stage, decision.arms, null), counted: candidate.runs + incumbent.runs > 0 };
-    }
-    const promotion = this.entered(sql, t, 'watch');
-    const fromSeq = promotion?.seq ?? t.started_seq;
-    const baseline = promotion?.detail.baseline ?? emptyArm();
-    const candidate = armStats(sql, t.candidate_id, fromSeq + 1, null);
-    const decision = decide({ policy, incumbent: baseline, candidate, stage });
-    return { decision, period: { fromSeq: fromSeq + 1, toSeq: null }, watermark: watermark(stage, decision.arms, null), counted: candidate.runs > 0 };
-  }
-
-  /**
-   * Paired replays of a screen: for every task key with a finished run of both variants since the
-   * screen began, the earliest run of each. Pairs come from runs, whether recordReplay made them or
-   * someone ran the candidate by hand on a task the incumbent ran in the same period.
-   */
-  private pairs(sql: Sql, t: RawTrial, fromSeq: number): { pairs: PairedResult[]; candidate: ArmStats; incumbent: ArmStats } {
-    const rows = sql.all<RawArmRun>(
-      `SELECT variant_id, task_key, outcome, interventions, review_rejections, tokens, duration_ms FROM runs
-       WHERE variant_id IN (?, ?) AND created_seq >= ? AND outcome IS NOT NULL AND task_key IS NOT NULL
-       ORDER BY created_seq`, [t.candidate_id, t.incumbent_id, fromSeq]);
-    const first = new Map<string, { c?: RawArmRun; i?: RawArmRun }>();
-    for (const r of rows) {
-      const slot = first.get(r.task_key!) ?? {};
-      if (r.variant_id === t.candidate_id) slot.c ??= r;
-      else slot.i ??= r;
-      first.set(r.task_key!, slot);
-    }
-    const pairs: PairedResult[] = [];
-    const c: RawArmRun[] = [];
-    const i: RawArmRun[] = [];
-    for (const [task, slot] of first) {
-      if (!slot.c || !slot.i) continue;
-      pairs.push({ task, candidateSuccess: slot.c.outcome === 'success', incumbentSuccess: slot.i.outcome === 'success' });
-      c.push(slot.c);
-      i.push(slot.i);
-    }
-    return { pairs, candidate: sumArm(c), incumbent: sumArm(i) };
+    const detail = JSON.parse(r.detail) as { watermark?: string; basis?: string };
+    return { verdict: r.verdict, watermark: detail.watermark ?? null, basis: detail.basis ?? null };
   }
 
   // ---- a person's decisions ---------------------------------------------------------------------------
@@ -579,7 +426,7 @@ export class PromotionService {
       const decisionId = newId('d', (x) => !!sql.get('SELECT 1 FROM decisions WHERE id = ?', [x]));
       const resumed: NewEvent[] = t?.status === 'paused' ? [event('trial.status_changed', { trialId: t.id, status: 'open', reason: `decided by ${by.actor}` })] : [];
       if (t && t.stage === 'watch') {
-        const m = this.measure(sql, t, policy);
+        const m = measure(sql, t, policy);
         return {
           events: [
             this.personDecision(decisionId, t, 'watch', 'confirm', by, version, hash, m, { nextStage: 'done' }),
@@ -589,7 +436,7 @@ export class PromotionService {
         };
       }
       if (t) {
-        const m = this.measure(sql, t, policy);
+        const m = measure(sql, t, policy);
         // A promotion from the screen has no live incumbent runs of the period; the watch compares with recent ones.
         const baseline = t.stage === 'trial' ? m.decision.arms.incumbent : recentArm(sql, t.incumbent_id, BASELINE_RUNS);
         const activation = this.formulas.activationEvents(sql, variantId, `promoted by ${by.actor} (decision ${decisionId}): ${by.reason}`, { decisionId });
@@ -646,7 +493,7 @@ export class PromotionService {
       const { policy, version, hash } = this.policyIn(sql, v.family_id);
       const decisionId = newId('d', (x) => !!sql.get('SELECT 1 FROM decisions WHERE id = ?', [x]));
       if (t && t.candidate_id === variantId) {
-        const m = this.measure(sql, t, policy);
+        const m = measure(sql, t, policy);
         if (t.stage === 'watch') {
           const back = this.formulas.rollbackEvents(sql, v.family_id, `rolled back by ${by.actor} (decision ${decisionId}): ${by.reason}`, { decisionId });
           return {
@@ -687,7 +534,7 @@ export class PromotionService {
       const decisionId = newId('d', (x) => !!sql.get('SELECT 1 FROM decisions WHERE id = ?', [x]));
       return {
         events: [
-          this.personDecision(decisionId, t, t.stage, 'resume', by, version, hash, this.measure(sql, t, policy)),
+          this.personDecision(decisionId, t, t.stage, 'resume', by, version, hash, measure(sql, t, policy)),
           event('trial.status_changed', { trialId: t.id, status: 'open', reason: `resumed by ${by.actor}: ${by.reason}` }),
         ],
         result: { familyId, trialId: t.id, action: 'recorded', verdict: 'resume', decisionId, reason: by.reason },
@@ -729,7 +576,7 @@ export class PromotionService {
     const own = live?.candidate_id === variantId ? live
       : sql.get<RawTrial>('SELECT * FROM trials WHERE candidate_id = ? ORDER BY started_seq DESC LIMIT 1', [variantId]);
     if (own && (own.status === 'open' || own.status === 'paused')) {
-      const m = this.measure(sql, own, policy);
+      const m = measure(sql, own, policy);
       const missing = [...m.decision.missing];
       if (own.status === 'paused') missing.unshift(`a person's decision: the trial is paused (promote or reject ${variantId}, or resume the trial)`);
       return toAssessment(variantId, v, toTrial(own), own.stage as TrialStage, m, missing);
@@ -761,49 +608,6 @@ export class PromotionService {
 interface RawDecision {
   id: string; family_id: string; candidate_id: string; incumbent_id: string | null; trial_id: string | null; stage: string; verdict: string;
   actor: string; reason: string; policy_version: number | null; policy_hash: string | null; detail: string; seq: number; at: string;
-}
-
-interface RawArmRun {
-  variant_id: string; task_key: string | null; outcome: string; interventions: number; review_rejections: number; tokens: number; duration_ms: number;
-}
-
-function emptyArm(): ArmStats {
-  return { runs: 0, successes: 0, interventions: 0, reviewRejections: 0, tokens: 0, durationMs: 0 };
-}
-
-function sumArm(rows: readonly RawArmRun[]): ArmStats {
-  const a = { ...emptyArm() };
-  for (const r of rows) {
-    a.runs++;
-    if (r.outcome === 'success') a.successes++;
-    a.interventions += r.interventions;
-    a.reviewRejections += r.review_rejections;
-    a.tokens += r.tokens;
-    a.durationMs += r.duration_ms;
-  }
-  return a;
-}
-
-/** A variant's live runs with an outcome created in [fromSeq, toSeq); replays are not live runs. */
-function armStats(sql: Sql, variantId: string, fromSeq: number, toSeq: number | null): ArmStats {
-  const r = sql.get<{ runs: number; successes: number | null; interventions: number | null; rr: number | null; tokens: number | null; duration: number | null }>(
-    `SELECT count(*) AS runs, sum(outcome = 'success') AS successes, sum(interventions) AS interventions, sum(review_rejections) AS rr,
-       sum(tokens) AS tokens, sum(duration_ms) AS duration
-     FROM runs WHERE variant_id = ? AND created_seq >= ? ${toSeq === null ? '' : 'AND created_seq < ?'}
-       AND outcome IS NOT NULL AND (arm IS NULL OR arm <> '${REPLAY_ARM}')`,
-    toSeq === null ? [variantId, fromSeq] : [variantId, fromSeq, toSeq])!;
-  return { runs: r.runs, successes: r.successes ?? 0, interventions: r.interventions ?? 0, reviewRejections: r.rr ?? 0, tokens: r.tokens ?? 0, durationMs: r.duration ?? 0 };
-}
-
-/** A variant's most recent `limit` live runs with an outcome, whenever they ran. */
-function recentArm(sql: Sql, variantId: string, limit: number): ArmStats {
-  return sumArm(sql.all<RawArmRun>(
-    `SELECT variant_id, task_key, outcome, interventions, review_rejections, tokens, duration_ms FROM runs
-     WHERE variant_id = ? AND outcome IS NOT NULL AND (arm IS NULL OR arm <> '${REPLAY_ARM}') ORDER BY created_seq DESC LIMIT ${limit}`, [variantId]));
-}
-
-function watermark(stage: string, arms: Decision['arms'], pairs: PairedCounts | null): string {
-  return createHash('sha256').update(`${stage}\u0000${canonicalJson({ arms, pairs })}`).digest('hex').slice(0, 16);
 }
 
 function checkPerson(by: PersonDecision): void {

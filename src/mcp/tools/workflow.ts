@@ -340,7 +340,7 @@ const workerPeek = tool({
       const shown = detail(node, { instructions: a.instructionsFrom, result: a.resultFrom });
       // The latest bindings: a node is rebound when a turn is resumed in another thread.
       const bindings = (ctx.ledger.runGraph(node.runId)?.bindings ?? []).filter((b) => b.nodeId === node.id).slice(-5);
-      const all = ctx.ledger.evidence({ runId: node.runId, limit: 10_000 }).filter((e) => e.nodeId === node.id)
+      const all = ctx.ledger.evidence({ nodeId: node.id, limit: 10_000 })
         .map((e) => ({ ...e, note: clip(e.note, EVIDENCE_NOTE, () => '`gascity events`') }));
       const half = Math.floor(PAGE_BUDGET * (a.worker === undefined ? 1 : 0.6));
       const page = pageOf(all, {
@@ -351,10 +351,8 @@ const workerPeek = tool({
     }
     let held: NodeRow[] = [];
     if (a.worker !== undefined) {
-      // The ledger has no query by worker yet, so the running runs' graphs are scanned; they are few.
-      held = ctx.ledger.listRuns({ status: 'running', limit: 10_000 })
-        .flatMap((r) => ctx.ledger.runGraph(r.id)?.nodes ?? [])
-        .filter((n) => n.worker === a.worker && (n.state === 'claimed' || n.state === 'active'));
+      // Answered from the nodes-by-worker index, not by reading every running run's graph.
+      held = ctx.ledger.heldBy(a.worker);
     }
     const page = pageOf(held, {
       query: `worker_peek:${a.worker ?? ''}`, cursor: a.cursor, limit: DEFAULT_LIMIT.held, key: (n) => n.id,

@@ -321,31 +321,40 @@ test('only runs of the same period count: incumbent runs from before the trial a
 test('evaluating twice on unchanged evidence records nothing new, even from two processes at once', async () => {
   const w = await setup(FAST);
   try {
-    await w.promotion.startTrial({ variantId: w.candidate });
-    const random = rng(5);
-    for (let i = 0; i < 3; i++) await arrive(w, { [w.incumbent]: 0.5, [w.candidate]: 0.5 }, random);
-    const n = w.promotion.decisions(FAMILY).length;
-    assert.ok(n >= 2, 'new evidence was recorded as continue decisions');
-    assert.ok(w.promotion.decisions(FAMILY).filter((d) => d.trialId !== null).every((d) => d.verdict === 'continue'));
+    const trial = await w.promotion.startTrial({ variantId: w.candidate });
+    // Evidence arrives with no evaluation yet: the trial has no decision at all.
+    const run = await w.formulas.startRunFromFormula({ family: FAMILY, vars: { task: 'x' }, taskKey: 'race' });
+    await w.ledger.recordEvidence({ runId: run.runId, kind: 'run_outcome', success: true });
+    assert.deepEqual(w.promotion.decisions(FAMILY, { trialId: trial.id }), []);
+
+    // A second process (its own Ledger on the same files) evaluates at the same time: one continue between them.
+    const other = await openLedger(path.join(w.workspace, '.gascity', 'ledger'), { actor: 'other' });
+    try {
+      const otherPromotion = new PromotionService(other, new FormulaService(other, { workspaceDir: w.workspace }));
+      const both: EvaluationResult[] = await Promise.all([w.promotion.evaluate(FAMILY), otherPromotion.evaluate(FAMILY)]);
+      assert.deepEqual(both.map((r) => r.action).sort(), ['none', 'recorded']);
+    } finally {
+      other.close();
+    }
+    await w.ledger.refresh();
+    const recorded = w.promotion.decisions(FAMILY, { trialId: trial.id });
+    assert.deepEqual(recorded.map((d) => d.verdict), ['continue']);
+    assert.match(recorded[0]!.reason, /not yet enough runs/);
+    assert.equal((recorded[0]!.detail as DecisionDetail).basis, 'trial:too-few-runs');
+
     const seq = w.ledger.seq;
     const again = await w.promotion.evaluate(FAMILY);
     assert.equal(again.action, 'none');
     assert.match(again.reason, /no new evidence/);
     assert.equal(w.ledger.seq, seq);
 
-    // A second process (its own Ledger on the same files) sees the same state: one continue between them.
-    const other = await openLedger(path.join(w.workspace, '.gascity', 'ledger'), { actor: 'other' });
-    try {
-      const otherPromotion = new PromotionService(other, new FormulaService(other, { workspaceDir: w.workspace }));
-      const run = await w.formulas.startRunFromFormula({ family: FAMILY, vars: { task: 'x' }, taskKey: 'race' });
-      await w.ledger.recordEvidence({ runId: run.runId, kind: 'run_outcome', success: true });
-      const both: EvaluationResult[] = await Promise.all([w.promotion.evaluate(FAMILY), otherPromotion.evaluate(FAMILY)]);
-      assert.deepEqual(both.map((r) => r.action).sort(), ['none', 'recorded']);
-      await w.ledger.refresh();
-      assert.equal(w.promotion.decisions(FAMILY).length, n + 1);
-    } finally {
-      other.close();
+    // New runs that leave the verdict and its reason as they were ("not yet enough runs") record nothing.
+    const random = rng(5);
+    for (let i = 0; i < 3; i++) {
+      const { results } = await arrive(w, { [w.incumbent]: 0.5, [w.candidate]: 0.5 }, random);
+      assert.deepEqual(results.map((r) => [r.action, r.reason.replace(/:.*/, '')]), [['none', 'the verdict and its reason are unchanged since the last decision']]);
     }
+    assert.equal(w.promotion.decisions(FAMILY, { trialId: trial.id }).length, 1);
     // Nothing open anywhere: the hook returns at once.
     assert.deepEqual(await w.promotion.evaluateAffected([]), []);
   } finally {
