@@ -172,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
     const code = await run(cmd, rest, args, ledger, formulas, promotion, dir);
     // Evidence this command wrote (a finished run, a review) is put before the family's rule at once.
     if (ledger.seq > before) {
-      for (const r of await promotion.evaluateAffected(ledger.events(before, Number.MAX_SAFE_INTEGER))) {
+      for (const r of await promotion.evaluateAndRecord(before)) {
         if (r.action !== 'none') process.stderr.write(`promotion: ${r.familyId} ${r.action}: ${r.reason}\n`);
       }
     }

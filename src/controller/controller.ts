@@ -423,7 +423,7 @@ export class Controller {
       await this.ledger.recordRunOutcome(runId, `${run.status}: derived from the node states when the run ended`, this.actor);
       this.emit({ type: 'runFinished', run: this.ledger.getRun(runId) ?? run });
       if (this.options.promotion && this.ledger.seq > before) {
-        const results = await this.options.promotion.evaluateAffected(this.ledger.events(before, 10_000));
+        const results = await this.options.promotion.evaluateAndRecord(before);
         if (results.some((r) => r.action !== 'none')) this.emit({ type: 'promotion', results });
       }
     }

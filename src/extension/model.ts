@@ -33,9 +33,9 @@ export class LedgerModel implements vscode.Disposable {
    * record one decision.
    */
   private evaluate(events: readonly StoredEvent[]): void {
-    this.lineage.promotion.evaluateAffected(events).then(
+    this.lineage.promotion.evaluateAndRecord(events).then(
       (results) => {
-        for (const r of results) if (r.action !== 'none') this.log.info(`promotion: ${r.familyId} ${r.action} (${r.reason})`);
+        for (const r of results) this.log.info(`promotion: ${r.familyId} ${r.action} (${r.reason})`);
       },
       (e: unknown) => this.log.error(`promotion evaluation failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
     );

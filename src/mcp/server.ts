@@ -206,7 +206,7 @@ const PROMOTION_TEXT = 350;
 async function evaluate(ctx: ToolContext, promotions: PromotionService, afterSeq: number, log: (message: string) => void): Promise<Array<Record<string, unknown>>> {
   let results: EvaluationResult[];
   try {
-    results = (await promotions.evaluateAffected(ctx.ledger.events(afterSeq))).filter((r) => r.action !== 'none');
+    results = await promotions.evaluateAndRecord(afterSeq);
   } catch (e) {
     log(`promotion evaluation failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
     return [];
