@@ -379,7 +379,7 @@ function show(args: Args, ledger: Ledger, runId: string): void {
   if (!g) throw new LedgerError(`no run "${runId}"`, 'not_found', 'RUN_ID');
   const now = ledger.now();
   // Ground truth: what the formula's checks found, and the model's own report beside it.
-  const truth = ledger.evidence({ runId, limit: 1000 }).filter((e) => ['check', 'model_report', 'false_done'].includes(e.kind));
+  const truth = ledger.evidence({ runId, limit: 1000 }).reverse().filter((e) => ['check', 'model_report', 'false_done'].includes(e.kind));
   out(args, { ...g, nodes: g.nodes.map((n) => ({ ...n, waitsFor: explainWait(n, now)?.text ?? null })), checks: truth }, () => [
     `${g.run.id} ${g.run.status}${g.run.outcome ? ` (${g.run.outcome})` : ''} ${g.run.title}`,
     ...g.nodes.map((n) => {
