@@ -77,3 +77,27 @@ export async function recordCheckedOutcome(ledger: Ledger, runId: string, result
     return { events, result: events[events.length - 1]!.payload.evidenceId };
   }, actor);
 }
+
+/** How often a variant's model said "done" when its checks said otherwise. */
+export interface FalseDoneRate {
+  /** Runs whose checks decided the outcome and whose model reported them done. */
+  reportedDone: number;
+  /** Of those, the runs whose checks failed. */
+  falseDone: number;
+  /** falseDone / reportedDone, or null before any run was reported done. */
+  rate: number | null;
+}
+
+/**
+ * The false-done rate of a variant: of its runs that the model reported done and whose checks decided
+ * the outcome (`model_report` with success), the share whose checks failed (`false_done`). The input a
+ * promotion guardrail "false-done rate" compares between candidate and incumbent. Two indexed counts.
+ */
+export function falseDoneRate(ledger: Ledger, variantId: string): FalseDoneRate {
+  const row = ledger.sql.get<{ done: number | null; false_done: number | null }>(
+    `SELECT sum(kind = '${CHECK_EVIDENCE.modelReport}' AND success = 1) AS done, sum(kind = '${CHECK_EVIDENCE.falseDone}') AS false_done
+     FROM evidence WHERE variant_id = ? AND kind IN ('${CHECK_EVIDENCE.modelReport}', '${CHECK_EVIDENCE.falseDone}')`, [variantId]);
+  const reportedDone = row?.done ?? 0;
+  const falseDone = row?.false_done ?? 0;
+  return { reportedDone, falseDone, rate: reportedDone === 0 ? null : falseDone / reportedDone };
+}

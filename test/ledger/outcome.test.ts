@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FormulaService, openLedger } from '../../src/ledger/index';
 import type { Ledger } from '../../src/ledger/index';
-import { recordCheckedOutcome } from '../../src/ledger/outcome';
+import { falseDoneRate, recordCheckedOutcome } from '../../src/ledger/outcome';
 import type { CheckedResult } from '../../src/ledger/outcome';
 import { tempDir } from './helpers';
 
@@ -136,4 +136,17 @@ test('nothing is recorded for a running or cancelled run, nor over an outcome a 
   assert.equal(await recordCheckedOutcome(ledger, marked, [passing]), null);
   assert.equal(ledger.getRun(marked)!.outcome, 'failure');
   await assert.rejects(recordCheckedOutcome(ledger, 'r-nothere', [passing]), /r-nothere/);
+});
+
+test('the false-done rate of a variant counts the runs its model called done that their checks failed', async () => {
+  const { ledger, formulas } = await workspace();
+  const first = await finishedRun(ledger, formulas);
+  const variantId = ledger.getRun(first)!.variantId!;
+  assert.deepEqual(falseDoneRate(ledger, variantId), { reportedDone: 0, falseDone: 0, rate: null });
+  await recordCheckedOutcome(ledger, first, [failing]);
+  await recordCheckedOutcome(ledger, await finishedRun(ledger, formulas), [passing]);
+  await recordCheckedOutcome(ledger, await finishedRun(ledger, formulas), [passing]);
+  // A run the model failed is no claim of "done", whatever its checks say.
+  await recordCheckedOutcome(ledger, await finishedRun(ledger, formulas, { edit: 'failed' }), [failing]);
+  assert.deepEqual(falseDoneRate(ledger, variantId), { reportedDone: 3, falseDone: 1, rate: 1 / 3 });
 });
