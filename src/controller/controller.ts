@@ -353,6 +353,8 @@ export class Controller {
         if (this.scope && !this.scope.has(g.awaitedRunId)) this.include(g.awaitedRunId);
         continue;
       }
+      // Ground truth: a run whose checks have not decided yet has no outcome to open the gate with.
+      if (g.awaitedRunId && this.awaitsChecks(g.awaitedRunId)) continue;
       try {
         if (g.awaitedRunId && g.awaited) {
           if (g.awaited.status === 'done' && g.awaited.outcome === 'success') {
@@ -452,6 +454,13 @@ export class Controller {
       this.log(`run ${run.id}: its checks cannot be read (${e.message}); its outcome comes from the node states`);
       return [];
     }
+  }
+
+  /** True while a finished run's checks run or have yet to start: its outcome is not decided. */
+  private awaitsChecks(runId: string): boolean {
+    if (this.checking.has(runId)) return true;
+    const run = this.ledger.getRun(runId);
+    return !!run && run.status !== 'running' && this.checksOf(run).length > 0;
   }
 
   /**

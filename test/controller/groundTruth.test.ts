@@ -80,3 +80,39 @@ test('a check overrides the model\'s false "done": the run ends as a failure wit
   assert.match(shown.stdout, /check: check tests \(run\) failed: exited with code 1.*\n {4}\$ node -e .*\n {4}1 failing: login returns 500/);
   assert.match(shown.stdout, /false_done: the model reported the run done, but 1 of 2 checks failed: tests/);
 });
+
+test('a run gate waits for the checks of the run it awaits: a model\'s false "done" there fails the gated node', { timeout: 120_000 }, async () => {
+  const formulas = {
+    build: `name = "build"
+version = 1
+[[steps]]
+id = "compile"
+instructions = "Compile."
+
+[[checks]]
+id = "binary"
+file_exists = "out/app"
+`,
+    release: `name = "release"
+version = 1
+[[steps]]
+id = "ship"
+instructions = "Ship."
+[steps.gate]
+kind = "run"
+formula = "build"
+`,
+  };
+  const s = await setup(formulas, workerScript());
+  const { runId } = await s.formulas.startRunFromFormula({ family: 'release', vars: {} });
+  const c = await s.controller({ runIds: [runId] });
+  const [run] = await c.waitForRuns([runId]);
+  // The gate forgets the run once it failed (a new attempt would start another); the ledger keeps it.
+  const [awaited] = s.ledger.listRuns({ familyId: 'build' });
+  assert.ok(awaited);
+  const awaitedId = awaited.id;
+  assert.deepEqual([awaited.status, awaited.outcome], ['done', 'failure'], 'the model said done; out/app is missing');
+  assert.equal(s.ledger.events(0).some((e) => e.kind === 'node.gate_opened'), false, 'the gate never opened');
+  assert.equal(run!.status, 'failed');
+  assert.match(s.ledger.getNode(`${runId}.ship`)!.result ?? '', new RegExp(`${awaitedId}, ended done \\(failure\\)`));
+});
