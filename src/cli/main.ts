@@ -385,7 +385,9 @@ function show(args: Args, ledger: Ledger, runId: string): void {
   const g = ledger.runGraph(runId);
   if (!g) throw new LedgerError(`no run "${runId}"`, 'not_found', 'RUN_ID');
   const now = ledger.now();
-  out(args, { ...g, nodes: g.nodes.map((n) => ({ ...n, waitsFor: explainWait(n, now)?.text ?? null })) }, () => [
+  // Ground truth: what the formula's checks found, and the model's own report beside it.
+  const truth = ledger.evidence({ runId, limit: 1000 }).reverse().filter((e) => ['check', 'model_report', 'false_done'].includes(e.kind));
+  out(args, { ...g, nodes: g.nodes.map((n) => ({ ...n, waitsFor: explainWait(n, now)?.text ?? null })), checks: truth }, () => [
     `${g.run.id} ${g.run.status}${g.run.outcome ? ` (${g.run.outcome})` : ''} ${g.run.title}`,
     ...g.nodes.map((n) => {
       const wait = n.state === 'done' || n.state === 'failed' || n.state === 'skipped' ? '' : `: ${explainWait(n, now)?.text ?? n.state}`;
@@ -393,6 +395,7 @@ function show(args: Args, ledger: Ledger, runId: string): void {
       return `  ${n.state.padEnd(8)} ${n.id} — ${n.title}${attempts}${wait}`;
     }),
     ...g.edges.map((e) => `  ${e.from} -${e.kind}-> ${e.to}`),
+    ...truth.map((e) => `  ${e.kind}: ${e.note.replace(/\n/g, '\n    ')}`),
   ].join('\n'));
 }
 

@@ -5,6 +5,9 @@ import { CodexWorker } from '../codex/worker';
 import type { CodexWorkerOptions, NodeTurnResult, TurnActivity } from '../codex/worker';
 import { LedgerError } from '../ledger/index';
 import type { EvaluationResult, FormulaService, Ledger, NodeRow, PromotionService, RunRow } from '../ledger/index';
+import type { Check } from '../ledger/formula/types';
+import { recordCheckedOutcome } from '../ledger/outcome';
+import { runChecks } from './checks';
 import { holderIsGone, newControllerWorkerName, releaseWorkerName } from './liveness';
 
 /** How a controller runs: its ledger, how to start Codex, and how much at once. */
@@ -109,6 +112,9 @@ export class Controller {
   private again = false;
   private ledgerSubscription: { dispose(): void } | undefined;
   private readonly counters = { reconciles: 0, reconcileMs: 0 };
+  /** Runs whose formula's checks are running now (ground truth), and the signal that stops them. */
+  private readonly checking = new Map<string, Promise<void>>();
+  private readonly checksAbort = new AbortController();
 
   constructor(private readonly options: ControllerOptions) {
     this.ledger = options.ledger;
@@ -142,6 +148,9 @@ export class Controller {
     clearTimeout(this.wakeTimer);
     clearTimeout(this.restartTimer);
     this.ledgerSubscription?.dispose();
+    // Checks stopped half way decide nothing; the run's outcome is left for the next controller.
+    this.checksAbort.abort();
+    await Promise.allSettled([...this.checking.values()]);
     const reason = options.reason ?? 'the controller stopped';
     if (options.cancelTurns && this.codex) {
       const nodes = [...this.running.keys()];
@@ -353,6 +362,8 @@ export class Controller {
         if (this.scope && !this.scope.has(g.awaitedRunId)) this.include(g.awaitedRunId);
         continue;
       }
+      // Ground truth: a run whose checks have not decided yet has no outcome to open the gate with.
+      if (g.awaitedRunId && this.awaitsChecks(g.awaitedRunId)) continue;
       try {
         if (g.awaitedRunId && g.awaited) {
           if (g.awaited.status === 'done' && g.awaited.outcome === 'success') {
@@ -418,15 +429,79 @@ export class Controller {
       }
       // A run is settled once its last turns have also recorded their tokens and time.
       if (run.status === 'running' || this.busyIn(runId)) continue;
+      // ---- ground truth (src/controller/checks.ts): a run whose formula declares checks gets its
+      // outcome from them, recorded when they finish (startChecks); the run stays watched until then.
+      if (this.checking.has(runId)) continue;
+      const checks = this.checksOf(run);
+      if (checks.length > 0) {
+        this.startChecks(run, checks);
+        continue;
+      }
+      // ---- no checks: the outcome derived from the node states, as before.
       this.watchedRuns.delete(runId);
       const before = this.ledger.seq;
       await this.ledger.recordRunOutcome(runId, `${run.status}: derived from the node states when the run ended`, this.actor);
       this.emit({ type: 'runFinished', run: this.ledger.getRun(runId) ?? run });
       if (this.options.promotion && this.ledger.seq > before) {
         const results = await this.options.promotion.evaluateAndRecord(before);
-        if (results.some((r) => r.action !== 'none')) this.emit({ type: 'promotion', results });
+        if (results.length) this.emit({ type: 'promotion', results });
       }
     }
+  }
+
+  /**
+   * The checks of the formula a finished run ran, or none: for a cancelled run, a run without a variant,
+   * a variant that no longer parses, and a run whose outcome is already recorded (a person marked it).
+   */
+  private checksOf(run: RunRow): Check[] {
+    if ((run.status !== 'done' && run.status !== 'failed') || !run.variantId) return [];
+    if (this.ledger.evidence({ runId: run.id, limit: 1000 }).some((e) => e.kind === 'run_outcome')) return [];
+    try {
+      return this.options.formulas.variantFormula(run.variantId).checks;
+    } catch (e) {
+      if (!(e instanceof LedgerError)) throw e;
+      this.log(`run ${run.id}: its checks cannot be read (${e.message}); its outcome comes from the node states`);
+      return [];
+    }
+  }
+
+  /** True while a finished run's checks run or have yet to start: its outcome is not decided. */
+  private awaitsChecks(runId: string): boolean {
+    if (this.checking.has(runId)) return true;
+    const run = this.ledger.getRun(runId);
+    return !!run && run.status !== 'running' && this.checksOf(run).length > 0;
+  }
+
+  /**
+   * Runs a finished run's checks in the workspace folder without holding up the loop, then records
+   * their results, the model's report and the outcome in one commit (recordCheckedOutcome: once per run,
+   * whichever controller finishes first) and puts the outcome before the promotion rule.
+   */
+  private startChecks(run: RunRow, checks: Check[]): void {
+    this.log(`run ${run.id} ended ${run.status}; running its ${checks.length} check(s)`);
+    const job = (async () => {
+      try {
+        const reviews = (this.ledger.runGraph(run.id)?.nodes ?? []).filter((n) => n.review).map((n) => ({ nodeId: n.id, state: n.state }));
+        const results = await runChecks(checks, { dir: this.options.workspaceDir, vars: run.vars, reviews, signal: this.checksAbort.signal });
+        const before = this.ledger.seq;
+        await recordCheckedOutcome(this.ledger, run.id, results, this.actor);
+        this.watchedRuns.delete(run.id);
+        for (const r of results) this.log(`run ${run.id}: check ${r.id} ${r.passed ? 'passed' : 'failed'}: ${r.summary}`);
+        this.emit({ type: 'runFinished', run: this.ledger.getRun(run.id) ?? run });
+        if (this.options.promotion && this.ledger.seq > before) {
+          const evaluated = await this.options.promotion.evaluateAndRecord(before);
+          if (evaluated.length) this.emit({ type: 'promotion', results: evaluated });
+        }
+      } catch (e) {
+        if (this.stopping) return;
+        this.watchedRuns.delete(run.id);
+        this.emit({ type: 'error', message: `run ${run.id}: its checks could not be recorded: ${message(e)}` });
+      } finally {
+        this.checking.delete(run.id);
+        this.kick();
+      }
+    })();
+    this.checking.set(run.id, job);
   }
 
   private reportNeedsPerson(): void {

@@ -1,7 +1,8 @@
 // The canonical text of a formula: one fixed key order and one formatting, so that equal content gives
 // equal bytes and therefore an equal hash, whatever whitespace, comments or key order the author used.
 import { createHash } from 'node:crypto';
-import type { Formula, Gate, Retry, Step, StepKey, VarSpec, VarValue } from './types';
+import { CHECK_TIMEOUT_DEFAULT_SECONDS } from './types';
+import type { Check, Formula, Gate, Retry, Step, StepKey, VarSpec, VarValue } from './types';
 
 const BARE_KEY = /^[A-Za-z0-9_-]+$/;
 
@@ -104,6 +105,21 @@ function stepLines(step: Step, explicit: readonly StepKey[] | undefined): string
   return [...lines, ...tables];
 }
 
+/** A check's lines; defaults (600 seconds, exit code 0) are left out so that equal checks read the same. */
+function checkLines(check: Check): string[] {
+  const lines = ['[[checks]]', `id = ${basicString(check.id)}`];
+  if (check.kind === 'run') {
+    lines.push(`run = ${text(check.run)}`);
+    if (check.timeoutSeconds !== CHECK_TIMEOUT_DEFAULT_SECONDS) lines.push(`timeout_seconds = ${check.timeoutSeconds}`);
+    if (!(check.exitCodes.length === 1 && check.exitCodes[0] === 0)) lines.push(`exit_codes = [${check.exitCodes.join(', ')}]`);
+  } else if (check.kind === 'file_exists') {
+    lines.push(`file_exists = ${basicString(check.path)}`);
+  } else {
+    lines.push(`verdict = ${basicString(check.verdict)}`);
+  }
+  return lines;
+}
+
 /** The canonical TOML text of a formula. */
 export function canonicalize(formula: Formula): string {
   const lines = [`name = ${basicString(formula.name)}`, `version = ${formula.version}`];
@@ -117,6 +133,8 @@ export function canonicalize(formula: Formula): string {
     const explicit = formula.extends !== null ? (formula.stepKeys[step.id] ?? []) : undefined;
     lines.push('', ...stepLines(step, explicit));
   }
+  // Checks come last, so a formula without checks keeps the text (and the hash) it had before checks existed.
+  for (const check of formula.checks) lines.push('', ...checkLines(check));
   return `${lines.join('\n')}\n`;
 }
 

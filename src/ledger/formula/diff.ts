@@ -9,7 +9,7 @@ export interface FieldChange {
 }
 
 export type FormulaChange =
-  | { kind: 'formula_changed'; field: 'name' | 'description' | 'version' | 'extends' | 'removeSteps'; before: unknown; after: unknown }
+  | { kind: 'formula_changed'; field: 'name' | 'description' | 'version' | 'extends' | 'removeSteps' | 'checks'; before: unknown; after: unknown }
   | { kind: 'step_added'; stepId: string; index: number; step: Step }
   | { kind: 'step_removed'; stepId: string; step: Step }
   | { kind: 'step_changed'; stepId: string; fields: FieldChange[] }
@@ -64,7 +64,7 @@ function commonOrder(a: readonly string[], b: readonly string[]): Set<string> {
 /** The changes that turn `parent` into `child`, in a stable order: formula, vars, then steps. */
 export function diffFormulas(parent: Formula, child: Formula): FormulaChange[] {
   const changes: FormulaChange[] = [];
-  for (const field of ['name', 'version', 'description', 'extends', 'removeSteps'] as const) {
+  for (const field of ['name', 'version', 'description', 'extends', 'removeSteps', 'checks'] as const) {
     if (!same(parent[field], child[field])) changes.push({ kind: 'formula_changed', field, before: parent[field], after: child[field] });
   }
   const varNames = [...new Set([...Object.keys(parent.vars), ...Object.keys(child.vars)])].sort();

@@ -1,6 +1,6 @@
 // Flattening `extends`: a child formula starts from its parent's steps and variables, drops the steps it
 // names in remove_steps, merges its own steps over the parent's by id and appends the new ones.
-import type { Formula, Issue, Problem, Step, StepKey } from './types';
+import type { Check, Formula, Issue, Problem, Step, StepKey } from './types';
 import { listNames, validateFormula } from './validate';
 
 /** Longest chain of extends (a child, its parent, the parent's parent, …): deeper chains are refused. */
@@ -27,6 +27,22 @@ function mergeStep(parent: Step, child: Step, keys: readonly StepKey[]): Step {
     if (name === 'id') continue;
     const field = STEP_FIELDS[name];
     (merged as unknown as Record<string, unknown>)[field] = structuredClone(child[field]);
+  }
+  return merged;
+}
+
+/** A child's check replaces the parent's check of the same id, in its place; new checks come after. */
+function mergeChecks(parent: readonly Check[], child: readonly Check[]): Check[] {
+  const merged = parent.map((check) => structuredClone(check));
+  const position = new Map(merged.map((check, i) => [check.id, i]));
+  for (const check of child) {
+    const at = position.get(check.id);
+    if (at === undefined) {
+      position.set(check.id, merged.length);
+      merged.push(structuredClone(check));
+    } else {
+      merged[at] = structuredClone(check);
+    }
   }
   return merged;
 }
@@ -62,6 +78,7 @@ function applyChild(parent: Formula, child: Formula, issues: Issue[]): Formula {
     removeSteps: [],
     vars: { ...structuredClone(parent.vars), ...structuredClone(child.vars) },
     steps,
+    checks: mergeChecks(parent.checks, child.checks),
     stepKeys: {},
   };
 }

@@ -1,10 +1,10 @@
 // The formula layer's public surface: parse and validate formula files, flatten extends, hash and write
 // canonical text, mutate, diff, instantiate run plans, and read and write evolution files.
-export type { Formula, Gate, GateKind, Issue, Problem, Retry, RetryExhaustion, Step, StepKey, VarSpec, VarValue } from './types';
-export { STEP_KEYS } from './types';
+export type { Check, CheckKind, Formula, Gate, GateKind, Issue, Problem, Retry, RetryExhaustion, Step, StepKey, VarSpec, VarValue } from './types';
+export { STEP_KEYS, CHECK_TIMEOUT_DEFAULT_SECONDS, CHECK_TIMEOUT_MAX_SECONDS } from './types';
 export { parseFormula, readFormula } from './parse';
 export type { ParseResult } from './parse';
-export { validateFormula, familyNameProblem, stepIdProblem, LIMITS, NAME_PATTERN, STEP_ID_PATTERN, RESERVED_VARS } from './validate';
+export { validateFormula, checkPathProblem, familyNameProblem, stepIdProblem, LIMITS, NAME_PATTERN, STEP_ID_PATTERN, RESERVED_VARS } from './validate';
 export { fileNameProblem, findUnsafeKey, isUnsafeKey, MAX_NAME_LENGTH, UNSAFE_KEYS } from './names';
 export { MAX_FORMULA_LENGTH, MAX_TOML_DEPTH } from './parse';
 export { MAX_EXTENDS_DEPTH } from './extends';

@@ -5,10 +5,20 @@ import { SourceLocator } from './locate';
 import { isUnsafeKey } from './names';
 import { forEachVarName } from './template';
 import { STEP_KEYS } from './types';
-import type { Formula, Gate, Issue, Problem, Retry, RetryExhaustion, Step, StepKey, VarSpec, VarValue } from './types';
+import { CHECK_TIMEOUT_DEFAULT_SECONDS } from './types';
+import type { Check, Formula, Gate, Issue, Problem, Retry, RetryExhaustion, Step, StepKey, VarSpec, VarValue } from './types';
 import { validateFormula } from './validate';
 
-const FORMULA_KEYS = ['name', 'description', 'version', 'extends', 'remove_steps', 'vars', 'steps'] as const;
+const FORMULA_KEYS = ['name', 'description', 'version', 'extends', 'remove_steps', 'vars', 'steps', 'checks'] as const;
+/** What a check does: exactly one of these keys says it. */
+const CHECK_KINDS = ['run', 'file_exists', 'verdict'] as const;
+const CHECK_KEYS: Record<(typeof CHECK_KINDS)[number], readonly string[]> = {
+  run: ['id', 'run', 'timeout_seconds', 'exit_codes'],
+  file_exists: ['id', 'file_exists'],
+  verdict: ['id', 'verdict'],
+};
+/** Verdicts a `verdict` check can wait for. */
+const VERDICTS = ['review'] as const;
 const VAR_KEYS = ['description', 'default', 'required', 'enum', 'pattern'] as const;
 const RETRY_KEYS = ['max', 'on_exhausted'] as const;
 const EXHAUSTION: readonly RetryExhaustion[] = ['fail', 'skip', 'escalate'];
@@ -214,6 +224,46 @@ class ShapeReader {
     return null;
   }
 
+  /** One `[[checks]]` table: its id and exactly one of run, file_exists and verdict. */
+  check(raw: Table, index: number): Check | null {
+    const at = `checks[${index}]`;
+    const id = this.string(raw, 'id', at, `check-${index + 1}`, true);
+    const kinds = CHECK_KINDS.filter((kind) => raw[kind] !== undefined);
+    if (kinds.length !== 1) {
+      this.issues.push({
+        field: at,
+        message: kinds.length === 0 ? `check "${id}" says nothing to check` : `check "${id}" sets ${list(kinds)}; a check does one thing`,
+        fix: 'Give the check exactly one of run = "npm test", file_exists = "dist/out.js" or verdict = "review"; write several [[checks]] for several things.',
+      });
+      if (kinds.length === 0) {
+        this.unknownKeys(raw, at, ['id', ...CHECK_KINDS, 'timeout_seconds', 'exit_codes'], `check "${id}"`);
+        return null;
+      }
+    }
+    const kind = kinds[0] as (typeof CHECK_KINDS)[number];
+    this.unknownKeys(raw, at, kinds.length === 1 ? CHECK_KEYS[kind] : ['id', ...CHECK_KINDS, 'timeout_seconds', 'exit_codes'], `a ${kind} check ("${id}")`);
+    if (kind === 'run') {
+      const timeoutSeconds = this.integer(raw, 'timeout_seconds', at, CHECK_TIMEOUT_DEFAULT_SECONDS, false);
+      return { id, kind, run: this.string(raw, 'run', at, ''), timeoutSeconds, exitCodes: this.integerList(raw, 'exit_codes', at) ?? [0] };
+    }
+    if (kind === 'file_exists') return { id, kind, path: this.string(raw, 'file_exists', at, '') };
+    const verdict = this.string(raw, 'verdict', at, 'review');
+    if (!(VERDICTS as readonly string[]).includes(verdict)) {
+      this.issues.push({ field: `${at}.verdict`, message: `check "${id}" waits for the verdict "${verdict}", which is not a known verdict`, fix: 'Write verdict = "review": the check passes when every review step of the run was approved.' });
+    }
+    return { id, kind, verdict: 'review' };
+  }
+
+  integerList(table: Table, key: string, at: string): number[] | null {
+    const value = table[key];
+    if (value === undefined) return null;
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'number' && Number.isInteger(item))) {
+      this.issues.push({ field: `${at}.${key}`, message: `"${key}" must be a list of whole numbers, but it is ${Array.isArray(value) ? 'a list with other values in it' : describeValue(value)}`, fix: `Write ${key} = [0, 1].` });
+      return [0];
+    }
+    return value as number[];
+  }
+
   step(raw: Table, index: number, extending: boolean): { step: Step; keys: StepKey[] } {
     const at = `steps[${index}]`;
     const id = this.string(raw, 'id', at, `step-${index + 1}`, true);
@@ -247,7 +297,7 @@ class ShapeReader {
 }
 
 /** Reads the shape of a parsed TOML document into a Formula, filling defaults; meaning is checked later. */
-export function readFormula(raw: unknown): { formula: Formula; issues: Issue[]; stepIndex: number[] } {
+export function readFormula(raw: unknown): { formula: Formula; issues: Issue[]; stepIndex: number[]; checkIndex: number[] } {
   const reader = new ShapeReader();
   reader.issues.push(...hostileKeys(raw));
   const table: Table = isTable(raw) ? raw : {};
@@ -262,6 +312,7 @@ export function readFormula(raw: unknown): { formula: Formula; issues: Issue[]; 
     removeSteps: reader.stringList(table, 'remove_steps', '') ?? [],
     vars: {},
     steps: [],
+    checks: [],
     stepKeys: {},
   };
   const rawVars = table['vars'];
@@ -293,15 +344,37 @@ export function readFormula(raw: unknown): { formula: Formula; issues: Issue[]; 
       reader.issues.push({ field: 'steps', message: `"steps" must be a list of tables, but it is ${describeValue(rawSteps)}`, fix: 'Write each step as a [[steps]] table.' });
     }
   }
-  return { formula, issues: reader.issues, stepIndex };
+  const checkIndex: number[] = [];
+  const rawChecks = table['checks'];
+  if (rawChecks !== undefined) {
+    if (Array.isArray(rawChecks)) {
+      rawChecks.forEach((rawCheck, i) => {
+        if (!isTable(rawCheck)) {
+          reader.issues.push({ field: `checks[${i}]`, message: `check ${i + 1} must be a table, but it is ${describeValue(rawCheck)}`, fix: 'Write each check as a [[checks]] table.' });
+          return;
+        }
+        const check = reader.check(rawCheck, i);
+        if (check) {
+          formula.checks.push(check);
+          checkIndex.push(i);
+        }
+      });
+    } else {
+      reader.issues.push({ field: 'checks', message: `"checks" must be a list of tables, but it is ${describeValue(rawChecks)}`, fix: 'Write each check as a [[checks]] table.' });
+    }
+  }
+  return { formula, issues: reader.issues, stepIndex, checkIndex };
 }
 
-/** Places issues in a file: the field path finds the line, and step indices are mapped back to the file's. */
-export function issuesToProblems(issues: readonly Issue[], file: string, locator: SourceLocator | null, stepIndex?: readonly number[]): Problem[] {
+/** Places issues in a file: the field path finds the line, and step and check indices are mapped back to the file's. */
+export function issuesToProblems(issues: readonly Issue[], file: string, locator: SourceLocator | null, stepIndex?: readonly number[], checkIndex?: readonly number[]): Problem[] {
   return issues.map((issue) => {
     let field = issue.field;
     if (stepIndex) {
       field = field.replace(/^steps\[(\d+)\]/, (_whole, index: string) => `steps[${stepIndex[Number(index)] ?? index}]`);
+    }
+    if (checkIndex) {
+      field = field.replace(/^checks\[(\d+)\]/, (_whole, index: string) => `checks[${checkIndex[Number(index)] ?? index}]`);
     }
     if (!locator) return { file, line: 0, field, message: issue.message, fix: issue.fix };
     const position = locator.find(field);
@@ -348,10 +421,10 @@ export function parseFormula(source: string, file = '<formula>'): ParseResult {
     }
     throw error;
   }
-  const { formula, issues, stepIndex } = readFormula(raw);
+  const { formula, issues, stepIndex, checkIndex } = readFormula(raw);
   const meaning = validateFormula(formula);
   const locator = new SourceLocator(source);
-  const problems = [...issuesToProblems(issues, file, locator), ...issuesToProblems(meaning, file, locator, stepIndex)];
+  const problems = [...issuesToProblems(issues, file, locator), ...issuesToProblems(meaning, file, locator, stepIndex, checkIndex)];
   // Several checks can land on one key; keep each message once.
   const seen = new Set<string>();
   const unique = problems.filter((problem) => {

@@ -50,6 +50,25 @@ export interface Step {
 export const STEP_KEYS = ['id', 'title', 'instructions', 'needs', 'for_each', 'when', 'review', 'retry', 'gate'] as const;
 export type StepKey = (typeof STEP_KEYS)[number];
 
+/**
+ * A check that decides a run's outcome when the run ends (ground truth), instead of the model's own report.
+ * - `run`: a shell command run in the run's folder; it passes when it exits with one of `exitCodes`
+ *   (default `[0]`) within `timeoutSeconds` (default 600, at most 3600). `{{vars}}` in the command are
+ *   replaced by the run's values, each quoted for a POSIX shell.
+ * - `file_exists`: a path relative to the run's folder (never absolute, never with `..`) that must exist.
+ * - `verdict`: `review` passes when every review step of the run was approved by a person or a reviewer.
+ */
+export type Check =
+  | { id: string; kind: 'run'; run: string; timeoutSeconds: number; exitCodes: number[] }
+  | { id: string; kind: 'file_exists'; path: string }
+  | { id: string; kind: 'verdict'; verdict: 'review' };
+
+export type CheckKind = Check['kind'];
+
+/** Default and largest time a `run` check may take, in seconds. */
+export const CHECK_TIMEOUT_DEFAULT_SECONDS = 600;
+export const CHECK_TIMEOUT_MAX_SECONDS = 3600;
+
 export interface Formula {
   name: string;
   description: string;
@@ -61,6 +80,11 @@ export interface Formula {
   vars: Record<string, VarSpec>;
   /** Steps in file order. */
   steps: Step[];
+  /**
+   * Checks that decide a run's outcome, in file order; empty when the formula declares none (then the
+   * outcome is derived from the node states). A child formula's check replaces the parent's of the same id.
+   */
+  checks: Check[];
   /**
    * For a formula that extends another: the TOML keys each step sets itself. A step whose id matches a
    * parent step merges over it key by key, so a child can change one field without restating the rest.

@@ -5,7 +5,8 @@ import { ExpressionError, expressionVars, parseExpression } from './expression';
 import { findCycles } from './graph';
 import { fileNameProblem, isUnsafeKey, MAX_NAME_LENGTH } from './names';
 import { referencedVars } from './template';
-import type { Formula, Issue, Step, VarSpec, VarValue } from './types';
+import { CHECK_TIMEOUT_MAX_SECONDS } from './types';
+import type { Check, Formula, Issue, Step, VarSpec, VarValue } from './types';
 
 /**
  * Size limits of a formula. Each is far above what a workflow needs and matches what a run can hold
@@ -23,6 +24,11 @@ export const LIMITS = {
   valueLength: 20_000,
   listItems: 1000,
   patternLength: 1000,
+  /** Checks per formula, and the sizes of one check. */
+  checks: 20,
+  checkCommandLength: 4000,
+  checkPathLength: 1000,
+  checkExitCodes: 32,
 } as const;
 
 /** Formula and family names become folder names, so they stay plain. */
@@ -186,6 +192,73 @@ function validateStepText(step: Step, at: string, declared: (name: string) => bo
 }
 
 /**
+ * What keeps `path` from naming a file inside the run's folder, or null: it must be relative, without
+ * `..`, and plain text. Both `/` and `\\` separate parts, so a path refused on one system is refused on all.
+ */
+export function checkPathProblem(path: string): string | null {
+  if (path.trim() === '') return 'it is empty';
+  if (path.length > LIMITS.checkPathLength) return `it has ${path.length} characters; at most ${LIMITS.checkPathLength} are allowed`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f]/.test(path)) return 'it contains control characters';
+  if (/^[/\\]/.test(path) || /^[A-Za-z]:/.test(path) || path.startsWith('~')) return 'it is absolute; a check may only look inside the run\'s folder';
+  if (path.split(/[/\\]/).includes('..')) return 'it leaves the run\'s folder through ".."';
+  return null;
+}
+
+function validateCheck(check: Check, at: string, formula: Formula, partial: boolean, declared: (name: string) => boolean, issues: Issue[]): void {
+  const idProblem = stepIdProblem(check.id);
+  if (idProblem) {
+    issues.push({ field: `${at}.id`, message: `check id "${clipName(check.id)}" cannot be used: ${idProblem}`, fix: 'Use letters, digits, "_" and "-", starting with a letter, e.g. id = "tests".' });
+  }
+  if (check.kind === 'run') {
+    if (check.run.trim() === '') {
+      issues.push({ field: `${at}.run`, message: `check "${check.id}" runs an empty command`, fix: 'Write the command that decides the outcome, e.g. run = "npm test".' });
+    }
+    if (check.run.length > LIMITS.checkCommandLength) {
+      issues.push({ field: `${at}.run`, message: `the command of check "${clipName(check.id)}" has ${check.run.length} characters; at most ${LIMITS.checkCommandLength} are allowed`, fix: 'Put a long command in a script in the repository and run that.' });
+    }
+    for (const name of referencedVars(check.run)) {
+      if (isReserved(name) || !declared(name)) {
+        issues.push({ field: `${at}.run`, message: `check "${check.id}" uses {{${name}}} in its command, but no variable "${name}" is declared`, fix: `Declare it with a [vars.${name}] table, or fix the spelling.` });
+      }
+    }
+    if (!Number.isInteger(check.timeoutSeconds) || check.timeoutSeconds < 1 || check.timeoutSeconds > CHECK_TIMEOUT_MAX_SECONDS) {
+      issues.push({ field: `${at}.timeout_seconds`, message: `check "${check.id}" may run ${check.timeoutSeconds} seconds; timeout_seconds must be a whole number from 1 to ${CHECK_TIMEOUT_MAX_SECONDS}`, fix: 'Write e.g. timeout_seconds = 600, or leave it out for 600.' });
+    }
+    const codes = check.exitCodes;
+    if (codes.length === 0 || codes.length > LIMITS.checkExitCodes || codes.some((code) => !Number.isInteger(code) || code < 0 || code > 255) || new Set(codes).size !== codes.length) {
+      issues.push({ field: `${at}.exit_codes`, message: `check "${check.id}" accepts the exit codes [${codes.slice(0, 10).join(', ')}${codes.length > 10 ? ', …' : ''}]; they must be 1 to ${LIMITS.checkExitCodes} different whole numbers from 0 to 255`, fix: 'Write e.g. exit_codes = [0, 1], or leave it out to accept only 0.' });
+    }
+  } else if (check.kind === 'file_exists') {
+    const problem = checkPathProblem(check.path);
+    if (problem) {
+      issues.push({ field: `${at}.file_exists`, message: `check "${check.id}" looks for "${clipName(check.path)}", which cannot be used: ${problem}`, fix: 'Write a path relative to the run\'s folder, e.g. file_exists = "dist/report.md".' });
+    }
+  } else if (!partial && !formula.steps.some((step) => step.review)) {
+    issues.push({ field: `${at}.verdict`, message: `check "${check.id}" waits for the review verdict, but no step of formula "${clipName(formula.name)}" has review = true`, fix: 'Add review = true to the step a person or reviewer must approve, or remove the check.' });
+  }
+}
+
+/** Problems of a formula's checks: their number, unique ids and each check's fields. */
+function validateChecks(formula: Formula, partial: boolean, declared: (name: string) => boolean, issues: Issue[]): void {
+  if (formula.checks.length > LIMITS.checks) {
+    issues.push({ field: 'checks', message: `formula "${clipName(formula.name)}" declares ${formula.checks.length} checks; at most ${LIMITS.checks} are allowed`, fix: 'Combine commands into one script that the check runs.' });
+    return;
+  }
+  const seen = new Map<string, number>();
+  formula.checks.forEach((check, i) => {
+    const at = `checks[${i}]`;
+    const earlier = seen.get(check.id);
+    if (earlier !== undefined) {
+      issues.push({ field: `${at}.id`, message: `check id "${check.id}" is used twice (checks ${earlier + 1} and ${i + 1})`, fix: 'Give each check its own id.' });
+    } else {
+      seen.set(check.id, i);
+    }
+    validateCheck(check, at, formula, partial, declared, issues);
+  });
+}
+
+/**
  * Every meaning problem in a formula. A formula that extends another is checked only for what it can
  * know alone; references to the parent's steps and variables are checked after resolveExtends.
  */
@@ -307,6 +380,8 @@ export function validateFormula(formula: Formula): Issue[] {
       issues.push({ field: `${at}.gate.formula`, message: `the run gate of step "${step.id}" waits for "${step.gate.formula}", which is not a formula name`, fix: 'Name the formula whose run must complete, e.g. formula = "research-then-plan".' });
     }
   });
+
+  validateChecks(formula, partial, declared, issues);
 
   if (!partial) {
     // A map, not a search of the steps per lookup: the search made validation quadratic in the steps.
