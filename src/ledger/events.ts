@@ -64,6 +64,8 @@ export interface EventPayloads {
     arm: string | null;
     nodes: NodeSpec[];
     edges: EdgeSpec[];
+    /** The formula declares checks: the run's outcome is theirs, recorded as evidence, never derived from its nodes. */
+    awaitsChecks?: boolean;
   };
   'run.cancelled': { runId: string; reason: string };
   'node.claimed': { nodeId: string; claimId: string; worker: string; expiresAt: string };

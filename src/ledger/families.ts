@@ -421,7 +421,7 @@ export class FormulaService {
     const nodes = planned.plan.nodes.map(toPlanNode);
     const title = p.title ?? `${formula.name}${p.taskKey ? `: ${p.taskKey}` : ''}`;
     const { runId, nodeIds } = await this.ledger.startRun(
-      { title, variantId, vars: planned.plan.vars, taskKey: p.taskKey ?? null, arm, nodes }, actor);
+      { title, variantId, vars: planned.plan.vars, taskKey: p.taskKey ?? null, arm, nodes, awaitsChecks: formula.checks.length > 0 }, actor);
     const generation = this.getVariant(variantId)!.generation;
     return { runId, variantId, generation, arm, nodeIds };
   }

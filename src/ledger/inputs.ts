@@ -37,6 +37,7 @@ export const startRunSchema = z.object({
   vars: z.record(z.string(), z.unknown()).default({}),
   taskKey: z.string().max(400).nullable().default(null),
   arm: z.string().max(40).nullable().default(null),
+  awaitsChecks: z.boolean().default(false),
   nodes: z.array(planNodeSchema).min(1, 'a run needs at least one node').max(5000, 'a run may have at most 5000 nodes'),
 });
 

@@ -159,7 +159,7 @@ export class Ledger {
       const runId = newId('r', (x) => !!sql.get('SELECT 1 FROM runs WHERE id = ?', [x]));
       const { nodes, edges } = buildGraph(runId, p.nodes, 'nodes', new Set());
       return {
-        events: [event('run.started', { runId, familyId: p.familyId, variantId: p.variantId, generation: p.generation, title: p.title, vars: p.vars, taskKey: p.taskKey, arm: p.arm, nodes, edges })],
+        events: [event('run.started', { runId, familyId: p.familyId, variantId: p.variantId, generation: p.generation, title: p.title, vars: p.vars, taskKey: p.taskKey, arm: p.arm, nodes, edges, ...(p.awaitsChecks ? { awaitsChecks: true } : {}) })],
         result: { runId, nodeIds: nodes.map((n) => n.id) },
       };
     }, actor);

@@ -109,11 +109,13 @@ function closeNode(sql: Sql, runId: string, ts: string): void {
 }
 
 function finishRun(sql: Sql, runId: string, status: string, outcome: string, ts: string): void {
-  // An outcome a person or a reviewer recorded as evidence outranks the one derived from node states.
+  // An outcome a person or a reviewer recorded as evidence outranks the one derived from node states, and a
+  // run that awaits its formula's checks gets no derived outcome at all: until the checks are recorded its
+  // outcome is unknown, so no promotion rule can count the model's word as the result.
   sql.run(
     `UPDATE runs SET status = ?, finished_at = ?,
-       outcome = CASE WHEN outcome_source = 'evidence' THEN outcome ELSE ? END,
-       outcome_source = CASE WHEN outcome_source = 'evidence' THEN outcome_source ELSE 'derived' END
+       outcome = CASE WHEN outcome_source = 'evidence' THEN outcome WHEN awaits_checks = 1 THEN NULL ELSE ? END,
+       outcome_source = CASE WHEN outcome_source = 'evidence' THEN outcome_source WHEN awaits_checks = 1 THEN NULL ELSE 'derived' END
      WHERE id = ?`,
     [status, ts, outcome, runId],
   );
@@ -210,9 +212,9 @@ const handlers: { [K in EventKind]: Handler<K> } = {
   },
   'run.started'(sql, p, e) {
     sql.run(
-      `INSERT INTO runs(id, family_id, variant_id, generation, title, vars, task_key, arm, status, created_seq, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)`,
-      [p.runId, p.familyId, p.variantId, p.generation, p.title, JSON.stringify(p.vars), p.taskKey, p.arm, e.seq, e.ts],
+      `INSERT INTO runs(id, family_id, variant_id, generation, title, vars, task_key, arm, status, awaits_checks, created_seq, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
+      [p.runId, p.familyId, p.variantId, p.generation, p.title, JSON.stringify(p.vars), p.taskKey, p.arm, p.awaitsChecks ? 1 : 0, e.seq, e.ts],
     );
     const open = insertNodes(sql, p.runId, p.nodes, p.edges, e);
     sql.run('UPDATE runs SET open_nodes = ? WHERE id = ?', [open, p.runId]);

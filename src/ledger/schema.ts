@@ -5,7 +5,7 @@ import type { Sql } from './store/sql';
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -221,6 +221,10 @@ CREATE INDEX runs_created ON runs(created_seq);
 CREATE INDEX runs_family ON runs(family_id, created_seq);
 CREATE INDEX evidence_node ON evidence(node_id, seq) WHERE node_id IS NOT NULL;
 CREATE INDEX nodes_worker ON nodes(worker, created_seq) WHERE worker IS NOT NULL;
+`,
+  // Ground truth: a run of a formula with checks gets no outcome from its node states; its checks decide it.
+  4: `
+ALTER TABLE runs ADD COLUMN awaits_checks INTEGER NOT NULL DEFAULT 0;
 `,
 };
 
