@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { procStat } from '../ledger/store/lock';
 
 /**
  * Who holds a claim, and whether that holder can still be alive. A controller claims nodes under a
@@ -53,17 +54,15 @@ export function holderIsGone(worker: string, claimedAt: string): boolean {
   return started !== null && started > Date.parse(claimedAt) + 1000;
 }
 
-/** When process `pid` started (epoch ms), from /proc; null where that cannot be read. */
+/** When process `pid` started (epoch ms), from /proc (the store's `procStat` and the boot time); null where that cannot be read. */
 export function processStartTime(pid: number): number | null {
+  const stat = procStat(pid);
+  if (!stat) return null;
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may hold spaces: count fields after its last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[19]);
     const btime = /^btime (\d+)$/m.exec(fs.readFileSync('/proc/stat', 'utf8'));
-    if (!Number.isFinite(ticks) || !btime) return null;
+    if (!btime) return null;
     // USER_HZ is 100 on every Linux architecture Node supports (sysconf(_SC_CLK_TCK)).
-    return Number(btime[1]) * 1000 + ticks * 10;
+    return Number(btime[1]) * 1000 + stat.start * 10;
   } catch {
     return null;
   }

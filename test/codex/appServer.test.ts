@@ -11,6 +11,7 @@ import { textInput } from '../../src/codex/protocol';
 import { developerInstructions, nodeTools, resumeInput } from '../../src/codex/worker';
 import type { NodeRow, RunRow } from '../../src/ledger/index';
 import { validateAgainst, validateClientMessage } from './schema';
+import { alive } from '../support/process';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gascity-appserver-'));
 const servers: AppServer[] = [];
@@ -49,20 +50,6 @@ async function fake(options: { requestTimeoutMs?: number } = {}): Promise<AppSer
   });
   servers.push(server);
   return server;
-}
-
-/** Running, and not a zombie waiting for a parent that is gone to reap it. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return process.platform !== 'linux';
-  }
 }
 
 test('config overrides become -c key=value arguments in TOML', async () => {

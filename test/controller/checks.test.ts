@@ -8,25 +8,12 @@ import * as path from 'node:path';
 import { runChecks, TrimmedOutput } from '../../src/controller/checks';
 import type { Check } from '../../src/ledger/formula/index';
 import { cleanup, tempDir, until } from './helpers';
+import { alive } from '../support/process';
 
 after(cleanup);
 
 const NODE = JSON.stringify(process.execPath);
 const run = (id: string, command: string, extra: Partial<Extract<Check, { kind: 'run' }>> = {}): Check => ({ id, kind: 'run', run: command, timeoutSeconds: 600, exitCodes: [0], ...extra });
-
-/** Whether a process runs: a zombie (killed, waiting for a parent to reap it) does not. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 test('a command passes on an accepted exit code and fails on any other, saying which', async () => {
   const dir = tempDir('gascity-checks-');
