@@ -701,9 +701,14 @@ export class CodexWorker implements Disposable {
     const a = parseArgs(handoffArgs, args);
     if (typeof a === 'string') return toolError(a);
     const toWorker = this.options.handoffTo ?? 'person';
-    const r = await this.ledger.handoffNode({ nodeId: ctx.nodeId, fromWorker: this.worker, toWorker, note: a.note, leaseSeconds: this.leaseSeconds }, this.options.actor);
+    // The default is a person: the node then waits for them (Needs you) instead of under a lease that runs out.
+    const toPerson = toWorker === 'person';
+    const r = await this.ledger.handoffNode({ nodeId: ctx.nodeId, fromWorker: this.worker, toWorker, note: a.note, leaseSeconds: this.leaseSeconds, toPerson }, this.options.actor);
     ctx.terminal = { end: 'handed_off', outcome: null, summary: a.note };
-    return toolOk({ handedOff: true, nodeId: ctx.nodeId, toWorker, handoffId: r.handoffId, next: 'The node is handed off. End your turn now.' });
+    return toolOk({
+      handedOff: true, nodeId: ctx.nodeId, toWorker, handoffId: r.handoffId,
+      next: toPerson ? 'The node now waits for a person, who reads your note. End your turn now.' : 'The node is handed off. End your turn now.',
+    });
   }
 
   private async expand(ctx: TurnContext, args: unknown): Promise<DynamicToolCallResponse> {

@@ -46,6 +46,12 @@ export function explainWait(node: WaitingNode, now: Date = new Date()): NodeWait
   }
   if (node.state !== 'blocked') return null;
   const gate = node.gate;
+  if (node.result?.startsWith('handed off to a person') && (!gate || gate.kind === 'human')) {
+    return {
+      nodeId: id, kind: 'human_gate', waitsFor: 'person',
+      text: `${id} was ${node.result.slice(0, 300)}; it waits for them: they do what it needs, then ${openByPerson} to give it back to the workers (or cancel the run).`,
+    };
+  }
   if (node.result?.startsWith('cancelled') && (!gate || gate.kind === 'human')) {
     return {
       nodeId: id, kind: 'cancelled', waitsFor: 'person',

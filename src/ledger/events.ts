@@ -75,7 +75,8 @@ export interface EventPayloads {
   'node.reported': { nodeId: string; outcome: 'done' | 'failed'; summary: string; tokens: number; durationMs: number };
   'node.reviewed': { nodeId: string; verdict: 'approve' | 'reject'; note: string };
   'node.recovered': { nodeId: string; claimId: string | null; reason: string };
-  'node.handed_off': { nodeId: string; handoffId: string; fromWorker: string; toWorker: string; claimId: string; expiresAt: string; note: string };
+  /** With `toPerson`, no claim is made: the node waits behind a human gate for the person (claimId and expiresAt are empty). */
+  'node.handed_off': { nodeId: string; handoffId: string; fromWorker: string; toWorker: string; claimId: string; expiresAt: string; note: string; toPerson?: boolean };
   'node.expanded': { nodeId: string; children: NodeSpec[]; edges: EdgeSpec[] };
   'node.gate_opened': { nodeId: string; note: string };
   /** A claim's lease ran out before its holder reported: the node is free again; `worker` was the holder. */

@@ -80,6 +80,8 @@ export const handoffSchema = z.object({
   toWorker: worker,
   note: note.default(''),
   leaseSeconds: z.number().int().min(1).max(7 * 24 * 3600).default(900),
+  /** A person takes over: the node waits for them behind a human gate instead of under a lease that runs out. */
+  toPerson: z.boolean().default(false),
 });
 
 export const expandSchema = z.object({

@@ -280,8 +280,14 @@ export class Ledger {
     return this.commit(({ sql, now }) => {
       this.requireHolder(sql, p.nodeId, p.fromWorker, now, 'fromWorker');
       if (p.fromWorker === p.toWorker) throw invalid('toWorker', 'hand off to a different worker');
-      const claimId = newId('c', (x) => !!sql.get('SELECT 1 FROM claims WHERE id = ?', [x]));
       const handoffId = newId('h', (x) => !!sql.get('SELECT 1 FROM handoffs WHERE id = ?', [x]));
+      if (p.toPerson) {
+        return {
+          events: [event('node.handed_off', { nodeId: p.nodeId, handoffId, fromWorker: p.fromWorker, toWorker: p.toWorker, claimId: '', expiresAt: '', note: p.note, toPerson: true })],
+          result: { nodeId: p.nodeId, claimId: '', handoffId },
+        };
+      }
+      const claimId = newId('c', (x) => !!sql.get('SELECT 1 FROM claims WHERE id = ?', [x]));
       const expiresAt = new Date(now.getTime() + p.leaseSeconds * 1000).toISOString();
       return {
         events: [event('node.handed_off', { nodeId: p.nodeId, handoffId, fromWorker: p.fromWorker, toWorker: p.toWorker, claimId, expiresAt, note: p.note })],

@@ -273,6 +273,15 @@ const handlers: { [K in EventKind]: Handler<K> } = {
     const n = node(sql, p.nodeId);
     releaseClaim(sql, n, 'handed off', e.ts);
     sql.run('INSERT INTO handoffs(id, node_id, from_worker, to_worker, note, at) VALUES (?, ?, ?, ?, ?, ?)', [p.handoffId, p.nodeId, p.fromWorker, p.toWorker, p.note, e.ts]);
+    if (p.toPerson) {
+      // A person holds no lease that could run out under them: the node waits for them at a human gate,
+      // and opening it gives the node back to the workers with the handoff's note as its last result.
+      const gate: GateSpec = { kind: 'human' };
+      sql.run('UPDATE nodes SET gate = ?, gate_open = 0, gate_due_at = NULL, result = ? WHERE id = ?', [JSON.stringify(gate), `handed off to a person: ${p.note}`, n.id]);
+      sql.run('UPDATE runs SET interventions = interventions + 1 WHERE id = ?', [n.run_id]);
+      setState(sql, n.id, 'blocked', e.ts);
+      return;
+    }
     sql.run('INSERT INTO claims(id, node_id, worker, claimed_at, expires_at) VALUES (?, ?, ?, ?, ?)', [p.claimId, p.nodeId, p.toWorker, e.ts, p.expiresAt]);
     sql.run("UPDATE nodes SET state = 'claimed', claim_id = ?, worker = ?, lease_expires = ?, updated_at = ? WHERE id = ?", [p.claimId, p.toWorker, p.expiresAt, e.ts, p.nodeId]);
   },

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { CODEX_BIN, REPO, cleanup, nodeOf, setup, until, workerScript } from './helpers';
+import { CODEX_BIN, REPO, afterToolCall, cleanup, nodeOf, setup, until, workerScript } from './helpers';
 import type { Setup } from './helpers';
 
 after(cleanup);
@@ -186,4 +186,29 @@ test('two controllers on one ledger (a window and a terminal) never run the same
   // The second controller works on the second ledger: it stops before that ledger closes.
   await b.stop();
   other.close();
+});
+
+test("a model's request_handoff puts the node in a person's hands; the controller leaves it until they open its gate", { timeout: 120_000 }, async () => {
+  let handedOff = false;
+  const s = await setup({ chain: CHAIN }, (request, n) => {
+    const nodeId = nodeOf(request);
+    if (nodeId.endsWith('.two') && !handedOff && !afterToolCall(request)) {
+      handedOff = true;
+      return { call: 'request_handoff', args: { note: 'I need the staging credentials' } };
+    }
+    return workerScript()(request, n);
+  });
+  const { runId } = await s.formulas.startRunFromFormula({ family: 'chain', vars: {} });
+  const c = await s.controller({ leaseSeconds: 2 });
+  await until(() => s.events.some((e) => e.type === 'needsPerson' && e.nodes.some((x) => x.id === `${runId}.two`)), 60_000, 'node two to wait for a person');
+  // Well past the 2 s lease: the controller does not take the node back.
+  await new Promise((r) => setTimeout(r, 3500));
+  await s.ledger.refresh();
+  const two = s.ledger.getNode(`${runId}.two`)!;
+  assert.deepEqual([two.state, two.worker], ['blocked', null]);
+  assert.match(two.result ?? '', /handed off to a person: I need the staging credentials/);
+  assert.equal(s.events.filter((e) => e.type === 'dispatched' && e.nodeId === `${runId}.two`).length, 1);
+  await s.ledger.openGate({ nodeId: `${runId}.two`, note: 'credentials are in the vault now' }, 'person:test');
+  const [run] = await c.waitForRuns([runId]);
+  assert.equal(run!.status, 'done');
 });

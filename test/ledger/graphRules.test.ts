@@ -233,3 +233,20 @@ test("a finished run's outcome is recorded as evidence once, and not for a runni
     assert.equal(await l.recordRunOutcome(c.runId, 'x'), null);
   });
 });
+
+test('a handoff to a person holds the node for them at a human gate: no lease runs out under them', async () => {
+  await withLedger(async (l, clock) => {
+    const { runId } = await l.startRun({ title: 'deploy', nodes: [{ key: 'deploy', title: 'Deploy' }] });
+    const nodeId = `${runId}.deploy`;
+    await l.claimNode({ nodeId, worker: 'codex' });
+    await l.handoffNode({ nodeId, fromWorker: 'codex', toWorker: 'person', note: 'needs the production password', toPerson: true });
+    const n = l.getNode(nodeId)!;
+    assert.deepEqual([n.state, n.worker, n.attempts, n.result], ['blocked', null, 0, 'handed off to a person: needs the production password']);
+    clock.t += 7 * 24 * 3600 * 1000;
+    assert.deepEqual(l.readyWork(), [], 'nothing is claimable, however long the person takes');
+    assert.deepEqual(l.needsPerson().map((x) => x.id), [nodeId]);
+    assert.equal(l.getRun(runId)!.interventions, 1);
+    await l.openGate({ nodeId, note: 'password set; go on' });
+    assert.deepEqual(l.readyWork().map((x) => x.id), [nodeId]);
+  });
+});
