@@ -3,7 +3,7 @@ import type { AppServerOptions, ExitInfo, TraceListener } from '../codex/appServ
 import type { JsonValue } from '../codex/protocol';
 import { CodexWorker } from '../codex/worker';
 import type { CodexWorkerOptions, NodeTurnResult, TurnActivity } from '../codex/worker';
-import { LedgerError } from '../ledger/index';
+import { LedgerError, errorMessage } from '../ledger/index';
 import type { EvaluationResult, FormulaService, Ledger, NodeRow, PromotionService, RunRow } from '../ledger/index';
 import type { Check } from '../ledger/formula/types';
 import { recordCheckedOutcome } from '../ledger/outcome';
@@ -273,7 +273,7 @@ export class Controller {
           this.counters.reconciles++;
           this.counters.reconcileMs += performance.now() - started;
         } catch (e) {
-          this.emit({ type: 'error', message: `reconcile failed: ${message(e)}` });
+          this.emit({ type: 'error', message: `reconcile failed: ${errorMessage(e)}` });
         }
       } while (this.again && !this.stopping);
     } finally {
@@ -495,7 +495,7 @@ export class Controller {
       } catch (e) {
         if (this.stopping) return;
         this.watchedRuns.delete(run.id);
-        this.emit({ type: 'error', message: `run ${run.id}: its checks could not be recorded: ${message(e)}` });
+        this.emit({ type: 'error', message: `run ${run.id}: its checks could not be recorded: ${errorMessage(e)}` });
       } finally {
         this.checking.delete(run.id);
         this.kick();
@@ -561,7 +561,7 @@ export class Controller {
         } else if (e instanceof LedgerError) {
           this.log(`node ${nodeId}: ${e.message}`);
         } else if (!this.stopping) {
-          this.emit({ type: 'error', message: `node ${nodeId}: ${message(e)}` });
+          this.emit({ type: 'error', message: `node ${nodeId}: ${errorMessage(e)}` });
         }
       } finally {
         this.running.delete(nodeId);
@@ -638,7 +638,7 @@ export class Controller {
     this.restartTimer = setTimeout(() => {
       if (this.stopping) return;
       this.startServer().then(() => this.kick(), (e: unknown) => {
-        this.emit({ type: 'error', message: `could not restart the Codex app-server: ${message(e)}` });
+        this.emit({ type: 'error', message: `could not restart the Codex app-server: ${errorMessage(e)}` });
         this.scheduleRestart({ code: null, signal: null });
       });
     }, wait);
@@ -649,14 +649,10 @@ export class Controller {
       try {
         l(e);
       } catch (err) {
-        this.log(`a controller listener threw: ${message(err)}`);
+        this.log(`a controller listener threw: ${errorMessage(err)}`);
       }
     }
   }
-}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 function delay(ms: number): Promise<void> {

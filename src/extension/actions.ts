@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LedgerError } from '../ledger/index';
+import { errorMessage } from '../ledger/index';
 import type { Mutation, VarValue } from '../ledger/formula/index';
 import type { GraphActions, GraphPanel } from './graphPanel';
 import type { LedgerModel } from './model';
@@ -44,10 +44,6 @@ function hasFormulas(dir: string): boolean {
   }
 }
 
-function describe(e: unknown): string {
-  if (e instanceof LedgerError) return e.message;
-  return e instanceof Error ? e.message : String(e);
-}
 
 export class Actions implements GraphActions {
   private graph: GraphPanel | undefined;
@@ -160,7 +156,7 @@ export class Actions implements GraphActions {
       });
       return runId;
     } catch (e) {
-      void vscode.window.showErrorMessage(`Could not start the run: ${describe(e)}`);
+      void vscode.window.showErrorMessage(`Could not start the run: ${errorMessage(e)}`);
       return undefined;
     }
   }
@@ -258,7 +254,7 @@ export class Actions implements GraphActions {
       void vscode.window.showInformationMessage(message);
       return { ok: true, message };
     } catch (e) {
-      return this.fail(`Could not promote ${variantLabel(v)}: ${describe(e)}`);
+      return this.fail(`Could not promote ${variantLabel(v)}: ${errorMessage(e)}`);
     }
   }
 
@@ -283,7 +279,7 @@ export class Actions implements GraphActions {
       void vscode.window.showInformationMessage(message);
       return { ok: true, message };
     } catch (e) {
-      return this.fail(`Could not roll back ${familyId}: ${describe(e)}`);
+      return this.fail(`Could not roll back ${familyId}: ${errorMessage(e)}`);
     }
   }
 
@@ -312,7 +308,7 @@ export class Actions implements GraphActions {
       });
       return r.variantId;
     } catch (e) {
-      void vscode.window.showErrorMessage(`Mutation refused: ${describe(e)}`);
+      void vscode.window.showErrorMessage(`Mutation refused: ${errorMessage(e)}`);
       return undefined;
     }
   }
@@ -387,7 +383,7 @@ export class Actions implements GraphActions {
           const parsed = JSON.parse(text) as unknown;
           return Array.isArray(parsed) ? (parsed as Mutation[]) : [parsed as Mutation];
         } catch (e) {
-          void vscode.window.showErrorMessage(`That is not JSON: ${describe(e)}`);
+          void vscode.window.showErrorMessage(`That is not JSON: ${errorMessage(e)}`);
           return undefined;
         }
       }
@@ -455,7 +451,7 @@ export class Actions implements GraphActions {
     try {
       result = await this.lineage.importFormulas(dir, ACTOR);
     } catch (e) {
-      void vscode.window.showErrorMessage(`Could not import ${dir}: ${describe(e)}`);
+      void vscode.window.showErrorMessage(`Could not import ${dir}: ${errorMessage(e)}`);
       return counts;
     }
     for (const p of result.problems) this.log.warn(`${p.file}:${p.line} ${p.field}: ${p.message} — ${p.fix}`);

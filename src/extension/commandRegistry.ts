@@ -11,10 +11,8 @@ export type CommandHandler = (...args: never[]) => unknown;
 
 export type CommandHandlers = { readonly [K in CommandName]?: CommandHandler };
 
-/** The message of an unknown thrown value. */
-export function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
+export { errorMessage } from '../ledger/errors';
+import { errorMessage } from '../ledger/errors';
 
 export class CommandRegistry implements vscode.Disposable {
   private handlers: CommandHandlers = {};

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { AppServer, AppServerError } from '../codex/appServer';
 import { CodexWorker } from '../codex/worker';
-import { LedgerError } from '../ledger/index';
+import { errorMessage } from '../ledger/index';
 import type { Assessment } from '../ledger/index';
 import { ACTOR } from './actions';
 import type { LedgerModel } from './model';
@@ -17,9 +17,6 @@ function idOf(arg: Arg, key: 'variant' | 'run' | 'node'): string | undefined {
   return typeof arg === 'string' ? arg : arg?.[key]?.id;
 }
 
-function describe(e: unknown): string {
-  return e instanceof LedgerError || e instanceof Error ? e.message : String(e);
-}
 
 /** A plain-words report of an assessment, for a person deciding whether to wait, promote or reject. */
 export function renderAssessment(a: Assessment): string {
@@ -74,7 +71,7 @@ export class LoopActions {
       void vscode.window.showInformationMessage(message);
       return t.id;
     } catch (e) {
-      void vscode.window.showErrorMessage(`Could not start a trial of ${id}: ${describe(e)}`);
+      void vscode.window.showErrorMessage(`Could not start a trial of ${id}: ${errorMessage(e)}`);
       return undefined;
     }
   }
@@ -88,7 +85,7 @@ export class LoopActions {
       await this.reports.show(`Assessment of ${id}.md`, text);
       return text;
     } catch (e) {
-      void vscode.window.showErrorMessage(`Could not assess ${id}: ${describe(e)}`);
+      void vscode.window.showErrorMessage(`Could not assess ${id}: ${errorMessage(e)}`);
       return undefined;
     }
   }
@@ -103,7 +100,7 @@ export class LoopActions {
       void vscode.window.showInformationMessage(`${id} rejected: ${r.reason}`);
       return true;
     } catch (e) {
-      void vscode.window.showErrorMessage(`Could not reject ${id}: ${describe(e)}`);
+      void vscode.window.showErrorMessage(`Could not reject ${id}: ${errorMessage(e)}`);
       return false;
     }
   }
@@ -126,7 +123,7 @@ export class LoopActions {
       void vscode.window.showInformationMessage(`${runId} marked as ${success ? 'succeeded' : 'failed'}.`);
       return true;
     } catch (e) {
-      void vscode.window.showErrorMessage(`Could not mark ${runId}: ${describe(e)}`);
+      void vscode.window.showErrorMessage(`Could not mark ${runId}: ${errorMessage(e)}`);
       return false;
     }
   }
@@ -166,8 +163,8 @@ export class LoopActions {
         // Only a Codex that could not be started is a question of installation; the ledger's refusals say what to fix.
         const notStarted = e instanceof AppServerError && (e.code === 'spawn' || e.code === 'exited');
         void vscode.window.showErrorMessage(notStarted
-          ? `Codex could not be started (${describe(e)}). Is the Codex CLI installed? Set its path in the setting gascity.codexPath.`
-          : `Could not run ${nodeId} with Codex: ${describe(e)}`);
+          ? `Codex could not be started (${errorMessage(e)}). Is the Codex CLI installed? Set its path in the setting gascity.codexPath.`
+          : `Could not run ${nodeId} with Codex: ${errorMessage(e)}`);
         return undefined;
       } finally {
         worker?.dispose();

@@ -13,6 +13,11 @@ export class LedgerError extends Error {
   }
 }
 
+/** The message of an unknown thrown value: an Error's message, else the value as text. The project's one. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 export type LedgerErrorCode =
   | 'invalid_input'
   | 'not_found'

@@ -1,6 +1,6 @@
 export { Ledger } from './ledger';
 export type { BindingRow, EdgeRow, EvidenceRow, LedgerOptions, NodeRow, RunRow } from './ledger';
-export { LedgerError } from './errors';
+export { LedgerError, errorMessage } from './errors';
 export type { LedgerErrorCode } from './errors';
 export type { EdgeKind, GateSpec, NodeState, VariantStatus } from './events';
 export { resolveLedgerDir, writeLedgerPointer, POINTER_FILE, DEFAULT_LEDGER_DIR } from './location';
