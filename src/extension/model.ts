@@ -1,14 +1,21 @@
 // The extension's view of one workspace's ledger: the ledger service itself, the lineage reads and writes over it,
 // and one debounced change event that every view listens to (changes from this process and from MCP servers or
-// the CLI writing the same ledger arrive the same way).
+// the CLI writing the same ledger arrive the same way). The event says which runs changed, so a view of 91k runs
+// refreshes the one that did.
 import * as vscode from 'vscode';
 import type { Ledger, StoredEvent } from '../ledger/index';
+import type { LedgerChangeSummary } from './changes';
+import { ChangeAccumulator } from './changes';
 import { Lineage } from './lineage';
+
+export type { LedgerChangeSummary } from './changes';
 
 export class LedgerModel implements vscode.Disposable {
   readonly lineage: Lineage;
-  private readonly changed = new vscode.EventEmitter<void>();
+  private readonly changed = new vscode.EventEmitter<LedgerChangeSummary>();
+  /** Fires at most every 50 ms with what changed since the last time (which runs, whether runs started). */
   readonly onDidChange = this.changed.event;
+  private readonly pending: ChangeAccumulator;
   private readonly subscription: { dispose(): void };
   private timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -19,8 +26,10 @@ export class LedgerModel implements vscode.Disposable {
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.lineage = new Lineage(ledger, workspaceDir);
+    this.pending = new ChangeAccumulator((nodeId) => ledger.getNode(nodeId)?.runId);
     this.subscription = ledger.onDidChange((change) => {
       this.log.trace(`ledger changed: ${change.events.length} event(s) from ${change.local ? 'this window' : 'another process'}`);
+      this.pending.add(change.events);
       this.fireSoon();
       this.evaluate(change.events);
     });
@@ -46,14 +55,15 @@ export class LedgerModel implements vscode.Disposable {
     if (this.timer !== undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.changed.fire();
+      this.changed.fire(this.pending.take());
     }, 50);
   }
 
   /** Re-reads the journal now (the Refresh command), in case a file event was missed. */
   async refresh(): Promise<void> {
     await this.ledger.refresh();
-    this.changed.fire();
+    this.pending.addEverything();
+    this.changed.fire(this.pending.take());
   }
 
   dispose(): void {

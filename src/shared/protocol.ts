@@ -90,6 +90,19 @@ export interface LineageGraph {
   readonly variants: readonly LineageVariant[];
 }
 
+/**
+ * The difference from one `RunGraph` of a run to the next: nodes and edges added or changed (`upsert*`, whole
+ * elements, matched by id) and ids removed (`remove*`). `title` is present only when the run's title changed.
+ */
+export interface RunGraphPatch {
+  readonly runId: string;
+  readonly title?: string;
+  readonly upsertNodes: readonly RunGraphNode[];
+  readonly removeNodes: readonly string[];
+  readonly upsertEdges: readonly RunGraphEdge[];
+  readonly removeEdges: readonly string[];
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Host → webview
 
@@ -107,6 +120,14 @@ export interface UpdateMessage {
   readonly view: GraphView;
 }
 /** The outcome of an action the webview asked for, so it can say what happened. */
+/**
+ * The run graph on screen changed: apply this patch (src/shared/graphPatch.ts) instead of re-reading the whole graph.
+ * States and evidence are patched in place; the layout is computed again only when nodes or edges come or go.
+ */
+export interface PatchRunGraphMessage {
+  readonly type: 'patchRunGraph';
+  readonly patch: RunGraphPatch;
+}
 export interface ActionResultMessage {
   readonly type: 'actionResult';
   readonly action: 'promoteVariant' | 'rollbackFamily';
@@ -120,7 +141,7 @@ export interface SelectMessage {
 
 export type GraphView = { readonly kind: 'run'; readonly graph: RunGraph } | { readonly kind: 'lineage'; readonly lineage: LineageGraph };
 
-export type HostMessage = ShowRunGraphMessage | ShowLineageMessage | UpdateMessage | ActionResultMessage | SelectMessage;
+export type HostMessage = ShowRunGraphMessage | ShowLineageMessage | UpdateMessage | PatchRunGraphMessage | ActionResultMessage | SelectMessage;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Webview → host
@@ -253,6 +274,18 @@ export function isRunGraph(x: unknown): x is RunGraph {
     isArrayOf(x.edges, isRunGraphEdge)
   );
 }
+/** True when `x` is a well-formed patch of a run graph (every upserted element is checked as in a whole graph). */
+export function isRunGraphPatch(x: unknown): x is RunGraphPatch {
+  return (
+    isRecord(x) &&
+    isId(x.runId) &&
+    isOptional(x.title, isText) &&
+    isArrayOf(x.upsertNodes, isRunGraphNode) &&
+    isArrayOf(x.removeNodes, isId) &&
+    isArrayOf(x.upsertEdges, isRunGraphEdge) &&
+    isArrayOf(x.removeEdges, isId)
+  );
+}
 function isEvidenceSummary(x: unknown): x is EvidenceSummary {
   return isRecord(x) && isCount(x.runs) && isCount(x.successes) && isCount(x.failures) && isCount(x.interventions) && isCount(x.tokens);
 }
@@ -290,6 +323,7 @@ const hostGuards: { readonly [K in HostMessage['type']]: (m: Fields) => boolean 
   showRunGraph: (m) => isRunGraph(m.graph),
   showLineage: (m) => isLineageGraph(m.lineage),
   update: (m) => isGraphView(m.view),
+  patchRunGraph: (m) => isRunGraphPatch(m.patch),
   actionResult: (m) => (m.action === 'promoteVariant' || m.action === 'rollbackFamily') && typeof m.ok === 'boolean' && isText(m.message),
   select: (m) => isId(m.id),
 };

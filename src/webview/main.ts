@@ -4,7 +4,8 @@
 import cytoscape from 'cytoscape';
 import type { Core, EventObject, NodeSingular } from 'cytoscape';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
-import type { GraphView, HostMessage, LineageVariant, RunGraphNode, WebviewMessage } from '../shared/protocol';
+import type { GraphView, HostMessage, LineageVariant, RunGraphNode, RunGraphPatch, WebviewMessage } from '../shared/protocol';
+import { applyRunGraphPatch, changesStructure } from '../shared/graphPatch';
 import { NODE_STATES, VARIANT_STATUSES, isHostMessage, viewOf } from '../shared/protocol';
 import { renderEmpty, renderRunNode, renderVariant } from './details';
 import { buildView, viewKey } from './elements';
@@ -152,7 +153,9 @@ class GraphApp {
       this.show(view);
       return;
     }
-    if (m.type === 'actionResult') {
+    if (m.type === 'patchRunGraph') {
+      this.applyPatch(m.patch);
+    } else if (m.type === 'actionResult') {
       this.say(m.message, !m.ok);
     } else if (m.type === 'select') {
       this.select(m.id, { notify: false, center: true });
@@ -222,6 +225,48 @@ class GraphApp {
         document.dispatchEvent(new CustomEvent('gascity:rendered', { detail: { ms, nodes: nodeCount } }));
       });
     });
+  }
+
+  /**
+   * A change of the run on screen, as a patch from the host. One that only changes what nodes say (a state, a worker,
+   * evidence) restyles those nodes in one batch and keeps every position; one that adds or removes nodes or edges
+   * goes through show(), which lays the graph out again. A patch for a graph this page does not show (it was
+   * reloaded in between) asks the host for the whole graph again.
+   */
+  private applyPatch(patch: RunGraphPatch): void {
+    const view = this.view;
+    const cy = this.cy;
+    if (!cy || view?.kind !== 'run' || view.graph.runId !== patch.runId) {
+      this.post({ type: 'ready' });
+      return;
+    }
+    const graph = applyRunGraphPatch(view.graph, patch);
+    if (changesStructure(view.graph, patch)) {
+      this.show({ kind: 'run', graph });
+      return;
+    }
+    this.view = { kind: 'run', graph };
+    cy.batch(() => {
+      for (const n of patch.upsertNodes) {
+        const ele = cy.getElementById(n.id);
+        if (ele.empty()) continue;
+        ele.data('label', n.title || n.id);
+        ele.classes(`state-${n.state}`);
+      }
+    });
+    if (patch.title !== undefined) this.title.textContent = `Run · ${graph.title || graph.runId}`;
+    const selected = this.selectedId;
+    if (selected !== undefined && patch.upsertNodes.some((n) => n.id === selected)) {
+      // The details panel shows the selected node: it is drawn again from the patched node.
+      this.details.dataset.showing = '';
+      this.select(selected, { notify: false, center: false });
+    }
+    this.renders++;
+    document.body.dataset.rendered = String(this.renders);
+    document.body.dataset.patched = String(patch.upsertNodes.length);
+    document.dispatchEvent(new CustomEvent('gascity:patched', { detail: { nodes: patch.upsertNodes.length } }));
+    // The whole graph goes into the saved state; a burst of patches writes it once.
+    this.saveSoon();
   }
 
   /** The same graph changed: patch elements in place so selection, zoom and pan stay where the person left them. */
