@@ -35,6 +35,11 @@ export class CodexRuns implements vscode.Disposable {
   ) {}
 
   /** The running turn on a node, if this window's controller runs it. */
+  /** The nodes a Codex turn is working on now. */
+  activeNodeIds(): string[] {
+    return [...this.activityByNode.keys()];
+  }
+
   activity(nodeId: string): TurnActivity | undefined {
     return this.activityByNode.get(nodeId);
   }

@@ -1,10 +1,11 @@
 // The two tree views of the Gas City activity-bar container: formula families → generations → variants, and
-// runs → nodes. Both re-read the ledger on every change event; the ledger's projection answers in microseconds.
+// runs → nodes. The families tree reads again on every change; the runs tree refreshes the runs a change touched
+// (a workspace holds tens of thousands of runs) and pages what is large.
 import * as vscode from 'vscode';
 import { explainWait, personAction } from '../controller/explain';
 import type { NodeRow, RunRow } from '../ledger/index';
 import { COMMANDS, TREE_CONTEXT } from './commands';
-import type { LedgerModel } from './model';
+import type { LedgerChangeSummary, LedgerModel } from './model';
 import type { FamilyInfo, VariantInfo } from './viewModel';
 import { trialText, variantLabel, workflowOrder } from './viewModel';
 
@@ -129,14 +130,33 @@ function variantIcon(status: string): vscode.ThemeIcon {
   }
 }
 
+/**
+ * A row of the runs tree. Run and needs rows are kept (one object per run for the tree's life) and updated in place,
+ * so a change of one run refreshes that row alone (VS Code matches `onDidChangeTreeData(element)` by identity).
+ * `olderRuns` and `moreNodes` are lazy pages: their children are read when a person expands them.
+ */
 export type RunTreeItem =
-  | { readonly kind: 'needs'; readonly nodes: NodeRow[] }
-  | { readonly kind: 'run'; readonly run: RunRow }
-  | { readonly kind: 'node'; readonly node: NodeRow; readonly needsYou?: boolean };
+  | { readonly kind: 'needs'; nodes: NodeRow[] }
+  | { readonly kind: 'run'; run: RunRow }
+  | { readonly kind: 'node'; readonly node: NodeRow; readonly needsYou?: boolean }
+  | { readonly kind: 'olderRuns'; readonly offset: number }
+  | { readonly kind: 'moreNodes'; readonly runId: string; readonly offset: number };
+
+type RunItem = Extract<RunTreeItem, { kind: 'run' }>;
+type NeedsItem = Extract<RunTreeItem, { kind: 'needs' }>;
+
+/** Runs per page of the tree: the newest page at the top level, older ones in nested "Older runs" rows. */
+export const RUNS_PAGE = 200;
+/** Nodes of one run listed before a "More nodes" row (a 2,000-node run opens without 2,000 rows at once). */
+export const NODES_PAGE = 500;
+/** Rows of the "Needs you" group. */
+const NEEDS_LIMIT = 100;
 
 /** What the runs tree shows of a node a Codex turn is working on now (thread, elapsed time, tokens, last item). */
 export interface NodeActivitySource {
   activity(nodeId: string): { threadId: string; startedAt: number; tokens: number; lastItem: string | null } | undefined;
+  /** The nodes a turn is working on now. */
+  activeNodeIds(): string[];
   readonly onDidChangeActivity: vscode.Event<void>;
 }
 
@@ -163,36 +183,128 @@ export class RunsTree implements vscode.TreeDataProvider<RunTreeItem>, vscode.Di
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscriptions: vscode.Disposable[] = [];
   private activityTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The top-level rows as last read; undefined when they must be read again. */
+  private roots: RunTreeItem[] | undefined;
+  /** The row of each run shown (on any page), so a change of that run refreshes it alone. */
+  private readonly runItems = new Map<string, RunItem>();
+  private needsItem: NeedsItem | undefined;
 
   constructor(private readonly model: LedgerModel, private readonly activity?: NodeActivitySource) {
-    this.subscriptions.push(model.onDidChange(() => this.changed.fire(undefined)));
-    // Token counts tick many times a second while Codex works: the rows are refreshed at most once a second.
+    this.subscriptions.push(model.onDidChange((change) => this.onLedgerChange(change)));
+    // Token counts tick many times a second while Codex works: the rows of the runs at work are refreshed at most
+    // once a second.
     if (activity) {
       this.subscriptions.push(activity.onDidChangeActivity(() => {
         this.activityTimer ??= setTimeout(() => {
           this.activityTimer = undefined;
-          this.changed.fire(undefined);
+          this.refreshRuns(new Set(activity.activeNodeIds().map((id) => this.model.ledger.getNode(id)?.runId ?? '')));
         }, 1000);
       }));
     }
   }
 
+  /**
+   * Refreshes what a change touched: the rows of the runs it names (each re-read by id), the "Needs you" group when
+   * its nodes changed, and the whole top level only when a run started (the newest page changes) or anything may have
+   * changed (the Refresh command).
+   */
+  private onLedgerChange(change: LedgerChangeSummary): void {
+    if (change.everything || change.runsStarted || this.roots === undefined) {
+      this.roots = undefined;
+      this.changed.fire(undefined);
+      return;
+    }
+    if (change.runIds.size === 0) return;
+    const needs = this.model.ledger.needsPerson({ limit: NEEDS_LIMIT });
+    const had = this.needsItem;
+    if (!had !== !needs.length) {
+      // The group comes or goes: the top level changes, but the runs in it are the same rows.
+      this.needsItem = needs.length ? { kind: 'needs', nodes: needs } : undefined;
+      this.roots = [...(this.needsItem ? [this.needsItem] : []), ...this.roots.filter((r) => r.kind !== 'needs')];
+      this.refreshRuns(change.runIds, false);
+      this.changed.fire(undefined);
+      return;
+    }
+    if (had && !sameNodes(had.nodes, needs)) {
+      had.nodes = needs;
+      this.changed.fire(had);
+    }
+    this.refreshRuns(change.runIds);
+  }
+
+  /** Re-reads the rows of these runs that are shown and refreshes each (with its children, when expanded). */
+  private refreshRuns(runIds: ReadonlySet<string>, fire = true): void {
+    for (const runId of runIds) {
+      const item = this.runItems.get(runId);
+      if (!item) continue;
+      const run = this.model.ledger.getRun(runId);
+      if (!run) continue;
+      item.run = run;
+      if (fire) this.changed.fire(item);
+    }
+  }
+
+  /** The row of a run, the same object each time, holding the run as last read. */
+  private runItem(run: RunRow): RunItem {
+    const item = this.runItems.get(run.id);
+    if (item) {
+      item.run = run;
+      return item;
+    }
+    const fresh: RunItem = { kind: 'run', run };
+    this.runItems.set(run.id, fresh);
+    return fresh;
+  }
+
+  /** One page of runs, newest first, followed by a row that holds the next page when there may be one. */
+  private runsPage(offset: number): RunTreeItem[] {
+    // The ledger pages by a limit from the newest run; older pages read the newer ones too, but only when a person
+    // opens them.
+    const rows = this.model.ledger.listRuns({ limit: offset + RUNS_PAGE }).slice(offset);
+    const page: RunTreeItem[] = rows.map((run) => this.runItem(run));
+    if (rows.length === RUNS_PAGE && offset + RUNS_PAGE < 10_000) page.push({ kind: 'olderRuns', offset: offset + RUNS_PAGE });
+    return page;
+  }
+
   getChildren(element?: RunTreeItem): RunTreeItem[] {
     if (!element) {
+      if (this.roots) return this.roots;
       // What waits for a person comes first: human gates, escalations, cancelled nodes and reviews.
-      const needs = this.model.ledger.needsPerson({ limit: 100 });
-      const runs: RunTreeItem[] = this.model.ledger.listRuns({ limit: 200 }).map((run) => ({ kind: 'run', run }));
-      return needs.length ? [{ kind: 'needs', nodes: needs }, ...runs] : runs;
+      const needs = this.model.ledger.needsPerson({ limit: NEEDS_LIMIT });
+      this.needsItem = needs.length ? { kind: 'needs', nodes: needs } : undefined;
+      this.roots = [...(this.needsItem ? [this.needsItem] : []), ...this.runsPage(0)];
+      return this.roots;
     }
     if (element.kind === 'needs') return element.nodes.map((node) => ({ kind: 'node', node, needsYou: true }));
-    if (element.kind === 'run') {
-      const graph = this.model.ledger.runGraph(element.run.id);
-      return graph ? workflowOrder(graph.nodes, graph.edges).map((node) => ({ kind: 'node', node })) : [];
+    if (element.kind === 'olderRuns') return this.runsPage(element.offset);
+    if (element.kind === 'run' || element.kind === 'moreNodes') {
+      const runId = element.kind === 'run' ? element.run.id : element.runId;
+      const offset = element.kind === 'run' ? 0 : element.offset;
+      const graph = this.model.ledger.runGraph(runId);
+      if (!graph) return [];
+      const ordered = workflowOrder(graph.nodes, graph.edges);
+      const page: RunTreeItem[] = ordered.slice(offset, offset + NODES_PAGE).map((node) => ({ kind: 'node', node }));
+      if (ordered.length > offset + NODES_PAGE) page.push({ kind: 'moreNodes', runId, offset: offset + NODES_PAGE });
+      return page;
     }
     return [];
   }
 
   getTreeItem(element: RunTreeItem): vscode.TreeItem {
+    if (element.kind === 'olderRuns') {
+      const item = new vscode.TreeItem(`Older runs (from the ${ordinal(element.offset + 1)})`, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = `older:${element.offset}`;
+      item.iconPath = new vscode.ThemeIcon('history');
+      item.tooltip = `Runs ${element.offset + 1} to ${element.offset + RUNS_PAGE}, newest first; read when opened.`;
+      return item;
+    }
+    if (element.kind === 'moreNodes') {
+      const item = new vscode.TreeItem(`More nodes (from the ${ordinal(element.offset + 1)})`, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = `more:${element.runId}:${element.offset}`;
+      item.iconPath = new vscode.ThemeIcon('ellipsis');
+      item.tooltip = `Nodes ${element.offset + 1} to ${element.offset + NODES_PAGE} of this run in workflow order; read when opened.`;
+      return item;
+    }
     if (element.kind === 'needs') {
       const item = new vscode.TreeItem(`Needs you (${element.nodes.length})`, vscode.TreeItemCollapsibleState.Expanded);
       item.id = 'needs';
@@ -235,7 +347,23 @@ export class RunsTree implements vscode.TreeDataProvider<RunTreeItem>, vscode.Di
 
   dispose(): void {
     clearTimeout(this.activityTimer);
+    this.runItems.clear();
     for (const d of this.subscriptions) d.dispose();
     this.changed.dispose();
   }
+}
+
+/** 1st, 2nd, 3rd, 4th, … 11th, 12th, 13th, 21st: the position of the first row of a page. */
+export function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n.toLocaleString('en-US')}${suffix}`;
+}
+
+/** Whether two lists of nodes show the same rows (id, state, attempts and worker, in order). */
+function sameNodes(a: readonly NodeRow[], b: readonly NodeRow[]): boolean {
+  return a.length === b.length && a.every((n, i) => {
+    const m = b[i]!;
+    return n.id === m.id && n.state === m.state && n.attempts === m.attempts && n.worker === m.worker && n.updatedAt === m.updatedAt;
+  });
 }
