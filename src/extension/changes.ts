@@ -12,10 +12,25 @@ export interface LedgerChangeSummary {
   readonly otherThanRuns: boolean;
   /** Anything may have changed (the Refresh command, a missed file event): every view reads everything again. */
   readonly everything: boolean;
+  /** The events themselves, oldest first (empty with `everything`), for views that follow single nodes. */
+  readonly events: readonly ChangeEvent[];
 }
 
+/** An event as the store delivers it: its kind and its payload (not yet checked). */
+export interface ChangeEvent {
+  readonly kind: string;
+  readonly payload: unknown;
+}
+
+/**
+ * A burst longer than this (another process catching up after a long pause, a checkpoint folding thousands of
+ * commits) is summarized as `everything`: reading the views once is cheaper than following each event, and the
+ * events are not kept.
+ */
+export const MAX_FOLLOWED_EVENTS = 10_000;
+
 /** The summary of a change nothing is known about: every view reads everything again. */
-export const EVERYTHING: LedgerChangeSummary = { runIds: new Set(), runsStarted: true, otherThanRuns: true, everything: true };
+export const EVERYTHING: LedgerChangeSummary = { runIds: new Set(), runsStarted: true, otherThanRuns: true, everything: true, events: [] };
 
 /** The one field of an event's payload this module reads, if it is a non-empty string. */
 function stringField(payload: unknown, field: 'runId' | 'nodeId'): string | undefined {
@@ -35,12 +50,19 @@ export class ChangeAccumulator {
   private runsStarted = false;
   private otherThanRuns = false;
   private everything = false;
+  private events: ChangeEvent[] = [];
 
   constructor(private readonly runOfNode: (nodeId: string) => string | undefined) {}
 
   /** Notes what `events` (each `{ kind, payload }`, as the store delivers them) touched. */
-  add(events: readonly { readonly kind: string; readonly payload: unknown }[]): void {
+  add(events: readonly ChangeEvent[]): void {
+    if (this.everything) return;
+    if (this.events.length + events.length > MAX_FOLLOWED_EVENTS) {
+      this.addEverything();
+      return;
+    }
     for (const e of events) {
+      this.events.push(e);
       if (e.kind === 'run.started') this.runsStarted = true;
       const runId = stringField(e.payload, 'runId');
       const nodeId = stringField(e.payload, 'nodeId');
@@ -56,6 +78,7 @@ export class ChangeAccumulator {
   /** Marks that anything may have changed (the next summary says `everything`). */
   addEverything(): void {
     this.everything = true;
+    this.events = [];
   }
 
   /** True when nothing was added since the last `take()`. */
@@ -67,11 +90,12 @@ export class ChangeAccumulator {
   take(): LedgerChangeSummary {
     const summary: LedgerChangeSummary = this.everything
       ? EVERYTHING
-      : { runIds: this.runIds, runsStarted: this.runsStarted, otherThanRuns: this.otherThanRuns, everything: false };
+      : { runIds: this.runIds, runsStarted: this.runsStarted, otherThanRuns: this.otherThanRuns, everything: false, events: this.events };
     this.runIds = new Set();
     this.runsStarted = false;
     this.otherThanRuns = false;
     this.everything = false;
+    this.events = [];
     return summary;
   }
 }

@@ -2,10 +2,10 @@
 // can be side by side), following the ledger as it changes and restored after a window reload. Every message from a
 // page is checked with the protocol's guards first.
 import * as vscode from 'vscode';
-import { diffRunGraph } from '../shared/graphPatch';
 import type { GraphView, HostMessage, WebviewMessage } from '../shared/protocol';
 import { isWebviewMessage } from '../shared/protocol';
 import type { LedgerChangeSummary, LedgerModel } from './model';
+import { RunGraphFollower } from './runGraphFollower';
 import type { GraphTarget } from './viewModel';
 import { targetOfState, toLineageGraph, toRunGraph } from './viewModel';
 
@@ -29,8 +29,8 @@ interface Slot {
   target: GraphTarget;
   ready: boolean;
   pendingSelect: string | undefined;
-  /** The view the page was last sent: what the next change of a run graph is diffed against. */
-  shown: GraphView | undefined;
+  /** For a run panel, the run's graph as the page was last sent it, followed change by change. */
+  follower: RunGraphFollower | undefined;
   readonly disposables: vscode.Disposable[];
 }
 
@@ -128,17 +128,14 @@ export class GraphPanel implements vscode.Disposable {
 
   private adopt(panel: vscode.WebviewPanel, target: GraphTarget): Slot {
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'gascity.svg');
-    const slot: Slot = { panel, target, ready: false, pendingSelect: undefined, shown: undefined, disposables: [] };
+    const slot: Slot = { panel, target, ready: false, pendingSelect: undefined, follower: undefined, disposables: [] };
     this.slots.set(target.kind, slot);
     slot.disposables.push(
       panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(slot, m)),
       panel.onDidDispose(() => this.onPanelDisposed(slot)),
       // A hidden webview is torn down (no retainContextWhenHidden); it comes back from getState and says ready.
       panel.onDidChangeViewState((e) => {
-        if (!e.webviewPanel.visible) {
-          slot.ready = false;
-          slot.shown = undefined;
-        }
+        if (!e.webviewPanel.visible) slot.ready = false;
         if (e.webviewPanel.active) this.lastKind = slot.target.kind;
       }),
     );
@@ -185,32 +182,42 @@ export class GraphPanel implements vscode.Disposable {
   }
 
   /**
-   * A run panel follows only its own run: a change of another run (or of the families alone) costs it nothing. A
-   * lineage panel reads again on every change, since run outcomes are its evidence.
+   * A run panel follows only its own run: a change of another run (or of the families alone) costs it nothing, and
+   * a change of its run sends the page a patch of what changed (nothing when nothing it shows changed). A lineage
+   * panel reads again on every change, since run outcomes are its evidence.
    */
   private onLedgerChange(change: LedgerChangeSummary): void {
     for (const slot of this.slots.values()) {
       const t = slot.target;
-      if (t.kind === 'run' && !change.everything && !change.runIds.has(t.runId)) continue;
-      this.push(slot, 'update');
+      if (t.kind === 'lineage') {
+        this.push(slot, 'update');
+        continue;
+      }
+      if (!slot.ready || (!change.everything && !change.runIds.has(t.runId))) continue;
+      const follower = slot.follower;
+      if (!follower || follower.runId !== t.runId || !follower.current) {
+        this.push(slot, 'update');
+        continue;
+      }
+      const followed = follower.follow(change.events, change.everything);
+      if (followed?.patch) this.post(slot, { type: 'patchRunGraph', patch: followed.patch });
     }
   }
 
-  /**
-   * Sends a panel its graph: whole (`show`, or an update of a lineage or of a run the page does not have), or, for
-   * the run graph on screen, only what changed (a patch; nothing at all when nothing it shows changed).
-   */
+  /** Sends a panel its whole graph: on `show` as a new graph, on `update` as a change of the graph on screen. */
   private push(slot: Slot, how: 'show' | 'update'): void {
     if (!slot.ready) return;
-    const view = this.viewOf(slot.target);
-    if (!view) return;
-    const shown = slot.shown;
-    slot.shown = view;
-    if (how === 'update' && view.kind === 'run' && shown?.kind === 'run' && shown.graph.runId === view.graph.runId) {
-      const patch = diffRunGraph(shown.graph, view.graph);
-      if (patch) this.post(slot, { type: 'patchRunGraph', patch });
-      return;
+    const t = slot.target;
+    let view: GraphView | undefined;
+    if (t.kind === 'run') {
+      // The whole run is read once here; later changes of it are followed node by node (RunGraphFollower).
+      slot.follower = new RunGraphFollower(this.model.ledger, t.runId);
+      const graph = slot.follower.readAll();
+      view = graph ? { kind: 'run', graph } : undefined;
+    } else {
+      view = this.viewOf(t);
     }
+    if (!view) return;
     if (how === 'update') this.post(slot, { type: 'update', view });
     else if (view.kind === 'run') this.post(slot, { type: 'showRunGraph', graph: view.graph });
     else this.post(slot, { type: 'showLineage', lineage: view.lineage });

@@ -2,7 +2,7 @@
 // person sees (labels, states, evidence lines) is unit-tested without an editor.
 import { formatVariant } from '../ledger/families';
 import type { BindingRow, EdgeRow, EvidenceRow, NodeRow, RunRow } from '../ledger/index';
-import type { EdgeKind, EvidenceItem, EvidenceSummary, LineageGraph, NodeState, RunGraph, VariantStatus } from '../shared/protocol';
+import type { EdgeKind, EvidenceItem, EvidenceSummary, LineageGraph, NodeState, RunGraph, RunGraphNode, VariantStatus } from '../shared/protocol';
 import { isEdgeKind, isNodeState, isVariantStatus } from '../shared/protocol';
 
 export { workflowOrder } from '../shared/workflowOrder';
@@ -150,27 +150,32 @@ export function toRunGraph(
     title: run.title,
     ...(run.familyId ? { familyId: run.familyId } : {}),
     ...(run.variantId ? { variantId: run.variantId } : {}),
-    nodes: graph.nodes.map((n) => {
-      const binding = threadOf.get(n.id);
-      const worker = n.worker ?? binding?.workerKind;
-      return {
-        id: n.id,
-        title: n.title,
-        state: nodeState(n.state),
-        kind: n.stepId,
-        ...(worker
-          ? {
-              worker: {
-                worker,
-                ...(binding ? { threadId: binding.threadId } : {}),
-                ...(n.leaseExpires ? { leaseExpiresAt: n.leaseExpires } : {}),
-              },
-            }
-          : {}),
-        evidence: nodeEvidence(n, evidenceOf.get(n.id) ?? []),
-      };
-    }),
+    nodes: graph.nodes.map((n) => toRunGraphNode(n, threadOf.get(n.id), evidenceOf.get(n.id) ?? [])),
     edges: graph.edges.map((e, i) => ({ id: `e${i}:${e.from}>${e.to}`, source: e.from, target: e.to, kind: edgeKind(e.kind) })),
+  };
+}
+
+/**
+ * One node of a run graph as the page shows it: its row, the thread bound to it last (if any) and its evidence rows
+ * (those of other nodes are ignored).
+ */
+export function toRunGraphNode(n: NodeRow, binding: Pick<BindingRow, 'workerKind' | 'threadId'> | undefined, evidence: readonly EvidenceRow[]): RunGraphNode {
+  const worker = n.worker ?? binding?.workerKind;
+  return {
+    id: n.id,
+    title: n.title,
+    state: nodeState(n.state),
+    kind: n.stepId,
+    ...(worker
+      ? {
+          worker: {
+            worker,
+            ...(binding ? { threadId: binding.threadId } : {}),
+            ...(n.leaseExpires ? { leaseExpiresAt: n.leaseExpires } : {}),
+          },
+        }
+      : {}),
+    evidence: nodeEvidence(n, evidence),
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChangeAccumulator } from '../../src/extension/changes';
+import { ChangeAccumulator, MAX_FOLLOWED_EVENTS } from '../../src/extension/changes';
 
 const known = new Map([['r-1.plan', 'r-1'], ['odd-node', 'r-3']]);
 const runOf = (nodeId: string) => known.get(nodeId);
@@ -51,5 +51,16 @@ describe('ChangeAccumulator (which runs a burst of events touched)', () => {
     acc.addEverything();
     assert.equal(acc.take().everything, true);
     assert.equal(acc.take().everything, false);
+  });
+
+  it('hands over the events in order, and turns a burst too long to follow into everything', () => {
+    const acc = new ChangeAccumulator(runOf);
+    acc.add([{ kind: 'node.claimed', payload: { nodeId: 'r-1.plan' } }, { kind: 'node.dispatched', payload: { nodeId: 'r-1.plan' } }]);
+    assert.deepEqual(acc.take().events.map((e) => e.kind), ['node.claimed', 'node.dispatched']);
+    const burst = Array.from({ length: MAX_FOLLOWED_EVENTS + 1 }, (_, i) => ({ kind: 'node.claimed', payload: { nodeId: `r-${i}.a` } }));
+    acc.add(burst);
+    const s = acc.take();
+    assert.equal(s.everything, true);
+    assert.equal(s.events.length, 0);
   });
 });
