@@ -1,7 +1,7 @@
 // Every command of the table is registered the moment the extension activates, before the ledger opens, as
 // rust-analyzer does (editors/code/src/ctx.ts): each has an enabled form (its handler, once the services exist) and a
-// disabled form, which says why the command cannot run and offers the log. A command invoked while the ledger is
-// still opening waits for it.
+// disabled form, which says why the command cannot run and offers the log. A command invoked before the ledger is
+// open starts its opening (whenNeeded) and waits for it.
 import * as vscode from 'vscode';
 import type { CommandName } from './commands';
 import { COMMANDS } from './commands';
@@ -28,6 +28,13 @@ export class CommandRegistry implements vscode.Disposable {
     }
   }
 
+  private needed: (() => void) | undefined;
+
+  /** Called (once) when a command that needs the ledger runs before it is open: it starts the opening. */
+  whenNeeded(open: () => void): void {
+    this.needed = open;
+  }
+
   /** Handlers that work without the ledger (Show Log, Codex registration): enabled from the start. */
   bindEarly(handlers: CommandHandlers): void {
     this.handlers = { ...this.handlers, ...handlers };
@@ -48,7 +55,10 @@ export class CommandRegistry implements vscode.Disposable {
 
   private async run(name: CommandName, args: unknown[]): Promise<unknown> {
     const spec = COMMANDS[name];
-    if (!this.handlers[name]) await this.settled;
+    if (!this.handlers[name]) {
+      this.needed?.();
+      await this.settled;
+    }
     const handler = this.handlers[name] as ((...a: unknown[]) => unknown) | undefined;
     if (!handler) {
       const why = this.disabledBecause ?? 'it is not available in this window';

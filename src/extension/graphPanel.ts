@@ -56,9 +56,6 @@ export class GraphPanel implements vscode.Disposable {
   ) {
     this.disposables.push(
       model.onDidChange((change) => this.onLedgerChange(change)),
-      vscode.window.registerWebviewPanelSerializer(GRAPH_VIEW_TYPE, {
-        deserializeWebviewPanel: (panel, state) => this.restore(panel, state),
-      }),
     );
   }
 
@@ -110,8 +107,11 @@ export class GraphPanel implements vscode.Disposable {
     if (slot) this.post(slot, { type: 'select', id });
   }
 
-  /** A panel VS Code kept across a window reload: shown again with what its page saved, if that is still there. */
-  private async restore(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+  /**
+   * A panel VS Code kept across a window reload: shown again with what its page saved, if that is still there.
+   * activate() registers the serializer that calls this (before the ledger opens), so a reload restores the panel.
+   */
+  async restore(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
     const target = targetOfState(state);
     const exists = target && (target.kind === 'run' ? this.model.ledger.getRun(target.runId) : this.model.lineage.family(target.familyId));
     if (!target || !exists || this.slots.has(target.kind)) {

@@ -1,7 +1,9 @@
-// The extension's composition root: activate() registers every command at once (each says why while it cannot run),
-// opens the workspace's ledger, builds the model, views, graph panel, status bar and command handlers, hands each what
-// it needs, and owns every registration through context.subscriptions. Activation failures are shown to the person
-// (VS Code would only log them) with the log.
+// The extension's composition root: activate() registers every command and both views at once (each command says why
+// while it cannot run) and returns; the workspace's ledger is opened when something first needs it (a view asks for
+// its rows, a command runs, a graph panel is restored, a formula file is opened) or shortly after start-up, and then
+// the model, trees, graph panel, status bar and command handlers are built over it, each handed what it needs. A
+// 100k-event ledger takes seconds to open; activation no longer waits for it. Every registration is owned through
+// context.subscriptions. Failures to open are shown to the person (VS Code would only log them) with the log.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -14,11 +16,12 @@ import type { CommandHandlers } from './commandRegistry';
 import { CommandRegistry, errorMessage } from './commandRegistry';
 import { VIEWS } from './commands';
 import { LedgerDocuments, SCHEME } from './documents';
-import { FormulaLanguage } from './formulaLanguage/providers';
-import { GraphPanel } from './graphPanel';
+import { FORMULA_SELECTOR, FormulaLanguage } from './formulaLanguage/providers';
+import { GRAPH_VIEW_TYPE, GraphPanel } from './graphPanel';
 import type { RegistrationContext } from './mcpRegistration';
 import { refreshStableServer, registerMcpServerWithCodex, registerWithVsCode, unregisterMcpServerFromCodex } from './mcpRegistration';
 import { CodexRuns } from './codexRuns';
+import { DeferredTree } from './deferredTree';
 import { LedgerModel } from './model';
 import { PersonActions } from './personActions';
 import { Reports } from './reports';
@@ -27,7 +30,21 @@ import type { FamilyTreeItem, RunTreeItem } from './trees';
 import { FamiliesTree, RunsTree } from './trees';
 import { keepGasCityOutOfGit } from './workspaceFiles';
 
-/** What activate() returns: the composed services, for the end-to-end tests and for other extensions. */
+/**
+ * What activate() returns, at once: where the ledger lives, how long activation took, and `open()`, which opens the
+ * ledger if nothing has yet and resolves with the services (undefined when the ledger could not be opened).
+ */
+export interface GasCityActivation {
+  readonly ledgerDir: string;
+  /** How long activate() took, in milliseconds: registering commands and views, not opening the ledger. */
+  readonly activationMs: number;
+  open(): Promise<GasCityApi | undefined>;
+}
+
+/** Waits this long after activation before opening the ledger when nothing asked for it (background work needs it). */
+const OPEN_AFTER_MS = 3000;
+
+/** The composed services, for the end-to-end tests and for other extensions. */
 export interface GasCityApi {
   readonly ledgerDir: string;
   readonly model: LedgerModel;
@@ -38,8 +55,10 @@ export interface GasCityApi {
   readonly runs: RunsTree;
   readonly runsView: vscode.TreeView<RunTreeItem>;
   readonly statusBar: StatusBar;
-  /** How long activate() took: opening the ledger, building the views, registering commands. */
+  /** How long activate() took (see GasCityActivation). */
   activationMs: number;
+  /** How long opening the ledger and building the services took, in milliseconds. */
+  openMs: number;
 }
 
 /** The ledger lives in VS Code's storage for this workspace; without a workspace, in the global storage. */
@@ -48,7 +67,7 @@ function ledgerDirFor(context: vscode.ExtensionContext): string {
   return path.join(base.fsPath, 'ledger');
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<GasCityApi | undefined> {
+export function activate(context: vscode.ExtensionContext): GasCityActivation {
   const started = performance.now();
   const log = vscode.window.createOutputChannel('Gas City', { log: true });
   const reports = new Reports();
@@ -62,27 +81,83 @@ export async function activate(context: vscode.ExtensionContext): Promise<GasCit
     registerMcpServer: (options?: { approvals?: ApprovalChoice }) => registerMcpServerWithCodex(registration, options),
     unregisterMcpServer: () => unregisterMcpServerFromCodex(registration),
   });
-  try {
-    const { api, handlers } = await compose(context, log, reports);
-    commands.enable(handlers);
-    api.activationMs = performance.now() - started;
-    log.info(`activated in ${api.activationMs.toFixed(0)} ms`);
-    return api;
-  } catch (e) {
-    const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
-    log.error(`activation failed: ${detail}`);
-    commands.disable(errorMessage(e));
-    const show = 'Show Log';
-    void vscode.window.showErrorMessage(`Gas City could not open its ledger: ${errorMessage(e)}`, show).then((c) => {
-      if (c === show) log.show();
-    });
-    return undefined;
+  const ledgerDir = ledgerDirFor(context);
+
+  let opening: Promise<GasCityApi | undefined> | undefined;
+  const open = (): Promise<GasCityApi | undefined> => (opening ??= openServices());
+  const families = new DeferredTree<FamilyTreeItem>(open);
+  const runs = new DeferredTree<RunTreeItem>(open);
+  const familiesView = vscode.window.createTreeView(VIEWS.families, { treeDataProvider: families, showCollapseAll: true });
+  const runsView = vscode.window.createTreeView(VIEWS.runs, { treeDataProvider: runs, showCollapseAll: true });
+  context.subscriptions.push(families, runs, familiesView, runsView);
+  const activationMs = performance.now() - started;
+
+  async function openServices(): Promise<GasCityApi | undefined> {
+    const t0 = performance.now();
+    try {
+      const { api, handlers } = await compose(context, log, reports, ledgerDir, { familiesView, runsView });
+      families.attach(api.families);
+      runs.attach(api.runs);
+      commands.enable(handlers);
+      api.activationMs = activationMs;
+      api.openMs = performance.now() - t0;
+      log.info(`opened the ledger and built the views in ${api.openMs.toFixed(0)} ms`);
+      return api;
+    } catch (e) {
+      const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      log.error(`activation failed: ${detail}`);
+      commands.disable(errorMessage(e));
+      const why = `Gas City could not open its ledger: ${errorMessage(e)}`;
+      familiesView.message = why;
+      runsView.message = why;
+      const show = 'Show Log';
+      void vscode.window.showErrorMessage(why, show).then((c) => {
+        if (c === show) log.show();
+      });
+      return undefined;
+    }
   }
+
+  // What needs the ledger opens it: a command (the registry waits for it), a graph panel VS Code restores after a
+  // reload, a formula file (its completions and lenses read the ledger); the views do through DeferredTree.
+  commands.whenNeeded(() => void open());
+  context.subscriptions.push(
+    vscode.window.registerWebviewPanelSerializer(GRAPH_VIEW_TYPE, {
+      deserializeWebviewPanel: async (panel, state) => {
+        const api = await open();
+        if (api) await api.graph.restore(panel, state);
+        else panel.dispose();
+      },
+    }),
+  );
+  const isFormula = (d: vscode.TextDocument) => vscode.languages.match(FORMULA_SELECTOR, d) > 0;
+  if (vscode.workspace.textDocuments.some(isFormula)) void open();
+  else {
+    const watch = vscode.workspace.onDidOpenTextDocument((d) => {
+      if (!isFormula(d)) return;
+      watch.dispose();
+      void open();
+    });
+    context.subscriptions.push(watch);
+  }
+  // Background work (promotion decisions on other processes' evidence, Codex work a closed window left) needs the
+  // ledger too: it opens after start-up has settled even when nothing asked for it.
+  const timer = setTimeout(() => void open(), OPEN_AFTER_MS);
+  context.subscriptions.push({ dispose: () => clearTimeout(timer) });
+
+  log.info(`activated in ${activationMs.toFixed(1)} ms; the ledger opens when first needed`);
+  return { ledgerDir, activationMs, open };
 }
 
 /** Opens the ledger and builds every service over it; the handlers of the commands that need them. */
-async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, reports: Reports): Promise<{ api: GasCityApi; handlers: CommandHandlers }> {
-  const ledgerDir = ledgerDirFor(context);
+async function compose(
+  context: vscode.ExtensionContext,
+  log: vscode.LogOutputChannel,
+  reports: Reports,
+  ledgerDir: string,
+  views: { familiesView: vscode.TreeView<FamilyTreeItem>; runsView: vscode.TreeView<RunTreeItem> },
+): Promise<{ api: GasCityApi; handlers: CommandHandlers }> {
+  const { familiesView, runsView } = views;
   fs.mkdirSync(ledgerDir, { recursive: true });
   const ledger = await openLedger(ledgerDir, { actor: 'extension' });
   log.info(`ledger at ${ledgerDir} (seq ${ledger.seq})`);
@@ -107,8 +182,6 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
   const personActions = new PersonActions(model, codexRuns);
   const families = new FamiliesTree(model);
   const runs = new RunsTree(model, codexRuns);
-  const familiesView = vscode.window.createTreeView(VIEWS.families, { treeDataProvider: families, showCollapseAll: true });
-  const runsView = vscode.window.createTreeView(VIEWS.runs, { treeDataProvider: runs, showCollapseAll: true });
   const statusBar = new StatusBar(model);
   const documents = new LedgerDocuments(model);
   const formulaLanguage = new FormulaLanguage(model, workspaceRoot);
@@ -119,8 +192,6 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
     graph,
     families,
     runs,
-    familiesView,
-    runsView,
     statusBar,
     documents,
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, documents),
@@ -161,8 +232,7 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
   // Runs a closed or reloaded window left with Codex work resume here; a failure is logged, not fatal.
   codexRuns.resumeLeftovers().catch((e: unknown) => log.warn(`could not resume Codex work left by an earlier window: ${errorMessage(e)}`));
 
-  log.info('Gas City activated');
-  return { api: { ledgerDir, model, actions, graph, families, familiesView, runs, runsView, statusBar, activationMs: 0 }, handlers };
+  return { api: { ledgerDir, model, actions, graph, families, familiesView, runs, runsView, statusBar, activationMs: 0, openMs: 0 }, handlers };
 }
 
 export function deactivate(): void {

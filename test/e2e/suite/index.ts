@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { GasCityApi } from '../../../src/extension/main';
+import type { GasCityActivation, GasCityApi } from '../../../src/extension/main';
 import type { FamilyTreeItem } from '../../../src/extension/trees';
 import { variantLabel } from '../../../src/extension/viewModel';
 import { driver, eventually, runAll, sleep, test } from './harness';
@@ -81,7 +81,7 @@ function treeDescription(variantId: string): string {
 }
 
 test('activates on use and registers its commands, views and status bar', async () => {
-  const ext = vscode.extensions.getExtension<GasCityApi | undefined>(EXTENSION_ID);
+  const ext = vscode.extensions.getExtension<GasCityActivation>(EXTENSION_ID);
   assert.ok(ext, `${EXTENSION_ID} is installed`);
   // The copy under test is the one installed from the .vsix, not this repository's folder.
   const extensionsDir = process.env.GASCITY_E2E_EXTENSIONS;
@@ -90,8 +90,11 @@ test('activates on use and registers its commands, views and status bar', async 
   assert.ok(!fs.existsSync(path.join(ext.extensionPath, 'src')), 'the installed copy carries no sources');
   // Opening the activity-bar container is a use: it activates the extension through its views.
   await vscode.commands.executeCommand('workbench.view.extension.gascity');
-  const exported = await eventually(async () => (ext.isActive ? ext.exports : await ext.activate()), 'activation');
-  api = exported;
+  const activation = await eventually(async () => (ext.isActive ? ext.exports : await ext.activate()), 'activation');
+  // The views asked for their rows, which opens the ledger; open() hands over the services once it is open.
+  const opened = await activation.open();
+  assert.ok(opened, 'the ledger opened');
+  api = opened;
   const commands = await vscode.commands.getCommands(true);
   for (const id of ['gascity.startRun', 'gascity.promoteVariant', 'gascity.rollbackFamily', 'gascity.openLedgerGraph', 'gascity.importFormulas']) {
     assert.ok(commands.includes(id), `${id} registered`);
