@@ -14,6 +14,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { install } from './ui.vscode';
+import type { StoredEvent } from '../src/ledger/index';
+import type { RunTreeItem } from '../src/extension/trees';
+import type { LedgerChangeSummary as Summary } from '../src/extension/changes';
+import type { LedgerModel as Model } from '../src/extension/model';
 
 install();
 
@@ -39,10 +43,6 @@ async function main(): Promise<void> {
   const { ChangeAccumulator, EVERYTHING } = await import('../src/extension/changes');
   const { RunsTree } = await import('../src/extension/trees');
   const { EventEmitter } = (await import('./ui.vscode')).standIn;
-  type StoredEvent = import('../src/ledger/index').StoredEvent;
-  type RunTreeItem = import('../src/extension/trees').RunTreeItem;
-  type Summary = import('../src/extension/changes').LedgerChangeSummary;
-  type Model = import('../src/extension/model').LedgerModel;
 
   // History: RUNS runs of three nodes; all but the newest RUNNING are done; a few of those wait at a review.
   let seq = 0;
