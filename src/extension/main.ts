@@ -75,7 +75,10 @@ export function activate(context: vscode.ExtensionContext): GasCityActivation {
   context.subscriptions.push(log, reports, commands);
   // What works without the ledger is enabled at once: the log, and registering the MCP server with Codex.
   const registration: RegistrationContext = { extension: context, log, reports };
-  refreshStableServer(context, log);
+  // The stable copy of the MCP server (what Codex's config names) is brought up to date right after activation
+  // rather than in it: comparing the bundles reads megabytes, and registering with Codex refreshes it anyway.
+  const refresh = setTimeout(() => refreshStableServer(context, log), 0);
+  context.subscriptions.push({ dispose: () => clearTimeout(refresh) });
   commands.bindEarly({
     showLog: () => log.show(),
     registerMcpServer: (options?: { approvals?: ApprovalChoice }) => registerMcpServerWithCodex(registration, options),
