@@ -207,6 +207,11 @@ test('starts a run and shows its workflow graph; arrow keys walk along edges', a
   const next = await api.model.ledger.claimNode({ worker: 'codex-e2e', runId });
   assert.ok(next);
   await api.model.ledger.dispatchNode({ nodeId: next.nodeId, worker: 'codex-e2e', threadId: 'thr_e2e_2' });
+  // The open graph follows these changes as patches of the nodes that changed, not as the whole graph again.
+  await driver({ kind: 'webviewWait', view: 'run:', selector: 'body[data-patched]', state: 'attached', timeout: 15_000 });
+  // The run's row in the tree was refreshed in place: one node done, four open.
+  const runRow = api.runs.getChildren().find((r) => r.kind === 'run' && r.run.id === runId)!;
+  await eventually(() => /4 open/.test(String(api.runs.getTreeItem(runRow).description)), 'the run row counts four open nodes');
   await driver({ kind: 'webviewPress', view: 'run:', key: 'ArrowDown' });
   await eventually(async () => String(await driver({ kind: 'webviewText', view: 'run:', selector: '#details h2' })).includes('Plan the change'), 'the first node selected');
   await eventually(async () => /done/.test(String(await driver({ kind: 'webviewText', view: 'run:', selector: '#details' }))), 'the plan node shows done');
@@ -432,5 +437,10 @@ test('a formula file is a language: problems as you type, completion, go to defi
 });
 
 export async function run(): Promise<void> {
-  await runAll(() => ({ vscode: vscode.version, node: process.version, activation: api ? `${api.activationMs.toFixed(0)} ms` : 'unknown' }));
+  await runAll(() => ({
+    vscode: vscode.version,
+    node: process.version,
+    activation: api ? `${api.activationMs.toFixed(1)} ms` : 'unknown',
+    'ledger open': api ? `${api.openMs.toFixed(0)} ms` : 'unknown',
+  }));
 }
