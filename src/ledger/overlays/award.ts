@@ -19,7 +19,7 @@ export interface BidForAward {
  *
  * 1. lowest score = cost / confidence (the expected cost of one success, if a failed attempt costs as much
  *    as a successful one: cost × 1/confidence expected attempts, the mean of a geometric distribution);
- *    a bid with confidence 0 has no score and ranks after every bid that has one;
+ *    a bid with confidence 0 (or so small that the quotient overflows) has no score and ranks after every bid that has one;
  * 2. then higher confidence; 3. then lower cost; 4. then the earlier bid (lower `seq`);
  * 5. then the bidder name in code-unit order, so that the order is total and never depends on input order.
  *
@@ -27,7 +27,7 @@ export interface BidForAward {
  * score and rank (1 = the winner), as the `round.awarded` event records them. An empty list ranks to [].
  */
 export function rankBids(bids: readonly BidForAward[]): ComparedBid[] {
-  const scored = bids.map((b) => ({ b, score: b.confidence > 0 ? b.cost / b.confidence : null }));
+  const scored = bids.map((b) => ({ b, score: scoreOf(b) }));
   scored.sort((x, y) => compareScores(x.score, y.score)
     || y.b.confidence - x.b.confidence
     || x.b.cost - y.b.cost
@@ -41,4 +41,10 @@ function compareScores(a: number | null, b: number | null): number {
   if (a === null) return b === null ? 0 : 1;
   if (b === null) return -1;
   return a - b;
+}
+
+/** cost / confidence, or null when it is not a finite number (confidence 0, or a quotient that overflows). */
+export function scoreOf(b: Pick<BidForAward, 'cost' | 'confidence'>): number | null {
+  const s = b.confidence > 0 ? b.cost / b.confidence : Infinity;
+  return Number.isFinite(s) ? s : null;
 }

@@ -1,7 +1,7 @@
 // The coordination overlays (issue 13): a run's blackboard, contract-net allocation, coalitions and mail, as
 // events in the ledger replayed like the rest. docs/overlays.md describes the events, tables and rules.
 export { OverlayService, TURN_MAIL_LIMIT } from './service';
-export { AWARD_RULE, rankBids } from './award';
+export { AWARD_RULE, rankBids, scoreOf } from './award';
 export type { BidForAward } from './award';
 export { GLOB_LIMITS, checkGlob, claimMatcher, workspacePath } from './globs';
 export * as overlayInputs from './inputs';
