@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AWARD_RULE, LedgerError } from '../../../src/ledger/index';
+import type { LedgerError } from '../../../src/ledger/index';
+import { AWARD_RULE } from '../../../src/ledger/index';
 import { ledgerProjection } from '../../../src/ledger/projection';
 import { replay } from '../../../src/ledger/store/store';
 import { dumpTables } from '../helpers';
