@@ -58,7 +58,7 @@ export const bidSchema = z.object({
   nodeId: id('node').optional(),
   bidder: name('bidder'),
   /** Estimated cost in tokens. */
-  cost: z.number().finite('cost must be a finite number').min(0, 'cost must not be negative').max(1e12, 'cost is implausibly large'),
+  cost: z.number().int('cost is a whole number of tokens').min(0, 'cost must not be negative').max(1e12, 'cost is implausibly large'),
   confidence: z.number().finite().min(0, 'confidence is between 0 and 1').max(1, 'confidence is between 0 and 1'),
   rationale: text('rationale', 4000).default(''),
 });
