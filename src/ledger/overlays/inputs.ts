@@ -124,3 +124,9 @@ export const mailReadSchema = z.object({
   markRead: z.boolean().default(false),
   limit: z.number().int().min(1).max(500).default(50),
 });
+
+export const markReadSchema = z.object({
+  reader: name('reader'),
+  nodeId: id('node').optional(),
+  mailIds: z.array(id('mail')).min(1, 'name at least one message').max(500, 'at most 500 messages at once'),
+});

@@ -10,7 +10,7 @@ import { AWARD_RULE, rankBids } from './award';
 import { checkGlob, claimMatcher } from './globs';
 import {
   announceSchema, bidSchema, bidsViewSchema, blackboardReadSchema, blackboardWriteSchema, changesSchema, coalitionClaimSchema, coalitionFormSchema,
-  coalitionMemberSchema, coalitionMergeSchema, coalitionSplitSchema, mailReadSchema, mailSendSchema,
+  coalitionMemberSchema, coalitionMergeSchema, coalitionSplitSchema, mailReadSchema, mailSendSchema, markReadSchema,
 } from './inputs';
 import type {
   BidRow, BlackboardEntry, CoalitionRow, MailRow, OverlapRow, PartnershipRow, RoundRow, RoundStatus, RunOverlays,
@@ -461,6 +461,22 @@ export class OverlayService {
       const rows = inbox(sql, p.reader, p.nodeId, p.unreadOnly, p.limit);
       const unread = rows.filter((r) => !r.read);
       return { events: readEvents(unread, p.reader, p.nodeId), result: rows.map((r) => ({ ...r, read: true })) };
+    }, actor);
+  }
+
+  /**
+   * Marks messages read by `reader` (working on `nodeId`, if given): mail to a node or run as read by the node.
+   * Throws not_found (`mailIds.N`) for an id that names no message; a message already read stays read.
+   */
+  async markRead(input: unknown, actor?: string): Promise<void> {
+    const p = parseInput(markReadSchema, input);
+    await this.ledger.commit(({ sql }) => {
+      const rows = p.mailIds.map((id, i) => {
+        const m = sql.get<RawMail>('SELECT * FROM mail WHERE id = ?', [id]);
+        if (!m) throw notFound(`mailIds.${i}`, 'message', id);
+        return toMail(m, false);
+      });
+      return { events: readEvents(rows, p.reader, p.nodeId), result: undefined };
     }, actor);
   }
 
