@@ -114,3 +114,44 @@ test('announced nodes wait for their round: awarded to the best bid, or dispatch
   assert.equal(lapsed.actor, 'controller');
   await c.stop();
 });
+
+const PAIR = `
+name = "pair"
+version = 1
+description = "two independent steps"
+[[steps]]
+id = "store"
+instructions = "Store."
+[[steps]]
+id = "ui"
+instructions = "UI."
+`;
+
+test('a turn that changes files inside another worker\'s claim tells both by mail (fileChange items of the real Codex)', { timeout: 180_000 }, async () => {
+  const patch = "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: src/ledger/store/cache.ts\n+export const cache = new Map<string, string>();\n*** End Patch\nEOF\n";
+  const script = (request: ResponsesRequest): ModelStep => {
+    const outputs = parsedToolOutputs(request).length;
+    if (outputs === 0) return { call: 'exec_command', args: { cmd: patch } };
+    if (outputs === 1) return { call: 'report_result', args: { outcome: 'done', summary: 'added a cache' } };
+    return { say: 'Done.' };
+  };
+  const s = await setup({ pair: PAIR }, script);
+  const { runId } = await s.formulas.startRunFromFormula({ family: 'pair', vars: {} });
+  const [store, ui] = [`${runId}.store`, `${runId}.ui`];
+  const overlays = new OverlayService(s.ledger);
+  // A person works on the store node and claims its folder; the ui node is for Codex.
+  await s.ledger.claimNode({ worker: 'ana', nodeId: store, leaseSeconds: 3600 });
+  const claim = await overlays.writeEntry({ runId, kind: 'claim', author: 'ana', nodeId: store, title: 'the store', paths: ['src/ledger/store'] });
+  await s.controller({ threadParams: { sandbox: 'workspace-write' } });
+  await until(async () => { await s.ledger.refresh(); return overlays.overlaps(runId).length > 0 && s.ledger.getNode(ui)?.state === 'done'; }, 90_000, 'the overlap to be recorded');
+  const [o] = overlays.overlaps(runId);
+  assert.equal(o!.entryId, claim.entryId);
+  assert.equal(o!.nodeId, ui);
+  assert.deepEqual(o!.files, ['src/ledger/store/cache.ts']);
+  const toAna = await overlays.readMail({ reader: 'ana' });
+  assert.equal(toAna.length, 1);
+  assert.match(toAna[0]!.body, /changed files inside your claim .*: src\/ledger\/store\/cache\.ts/);
+  const toUi = await overlays.readMail({ reader: 'someone', nodeId: ui });
+  assert.equal(toUi.length, 1);
+  assert.match(toUi[0]!.body, /ana \(node .*\.store\) claimed/);
+});
