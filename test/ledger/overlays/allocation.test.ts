@@ -92,3 +92,58 @@ test('a round whose node was taken meanwhile closes void; bids past the deadline
     t.close();
   }
 });
+
+test('bad announcements and bids are refused naming the field, and write nothing', async () => {
+  const t = await overlayLedger();
+  try {
+    const { runId, node } = await startRun(t.ledger, ['a', 'b']);
+    await t.ledger.claimNode({ worker: 'w', nodeId: node('b') });
+    const seq = t.ledger.seq;
+    const announce: Array<[Record<string, unknown>, string]> = [
+      [{ deadlineSeconds: 0 }, 'deadlineSeconds'],
+      [{ deadlineSeconds: 7 * 24 * 3600 + 1 }, 'deadlineSeconds'],
+      [{ deadlineSeconds: 1.5 }, 'deadlineSeconds'],
+      [{ deadlineSeconds: '60' }, 'deadlineSeconds'],
+      [{ quorum: 0 }, 'quorum'],
+      [{ quorum: 101 }, 'quorum'],
+      [{ leaseSeconds: -1 }, 'leaseSeconds'],
+      [{ announcedBy: '' }, 'announcedBy'],
+      [{ announcedBy: 'a\u001bb' }, 'announcedBy'],
+      [{ nodeId: node('b') }, 'nodeId'],
+      [{ nodeId: 'r-none.a' }, 'nodeId'],
+      [{ nodeId: runId }, 'nodeId'],
+    ];
+    for (const [over, field] of announce) {
+      await assert.rejects(t.overlays.announce({ nodeId: node('a'), announcedBy: 'lead', deadlineSeconds: 60, ...over }), (e: LedgerError) => e.field === field,
+        `announce ${JSON.stringify(over)} names ${field}`);
+    }
+    const round = await t.overlays.announce({ nodeId: node('a'), announcedBy: 'lead', deadlineSeconds: 60, quorum: 3 });
+    const bids: Array<[Record<string, unknown>, string]> = [
+      [{ cost: -1 }, 'cost'],
+      [{ cost: 1e13 }, 'cost'],
+      [{ cost: 2.5 }, 'cost'],
+      [{ cost: Infinity }, 'cost'],
+      [{ cost: NaN }, 'cost'],
+      [{ confidence: -0.1 }, 'confidence'],
+      [{ confidence: 1.01 }, 'confidence'],
+      [{ confidence: NaN }, 'confidence'],
+      [{ rationale: 'x'.repeat(4001) }, 'rationale'],
+      [{ bidder: '' }, 'bidder'],
+      [{ bidder: 'x'.repeat(121) }, 'bidder'],
+      [{ roundId: 'rd-none' }, 'roundId'],
+      [{ roundId: undefined, nodeId: node('b') }, 'nodeId'],
+      [{ roundId: undefined }, 'roundId'],
+      [{ nodeId: node('b') }, 'nodeId'],
+    ];
+    for (const [over, field] of bids) {
+      await assert.rejects(t.overlays.submitBid({ roundId: round.id, bidder: 'w', cost: 10, confidence: 0.5, ...over }), (e: LedgerError) => e.field === field,
+        `bid ${JSON.stringify(over)} names ${field}`);
+    }
+    assert.equal(t.ledger.seq, seq + 1, 'only the good announcement was written');
+    // A bidder named like an object's machinery is only a name.
+    const r = await t.overlays.submitBid({ roundId: round.id, bidder: '__proto__', cost: 10, confidence: 0.5 });
+    assert.equal(t.overlays.viewBids({ roundId: r.round.id })[0]!.bids[0]!.bidder, '__proto__');
+  } finally {
+    t.close();
+  }
+});
