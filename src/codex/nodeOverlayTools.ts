@@ -7,7 +7,7 @@ import type { FormulaService, Ledger, MailRow, PromotionService } from '../ledge
 import { FORMULA_TOOLS, OVERLAY_TOOLS, PROMOTION_TOOLS } from '../mcp/tools/index';
 import type { ToolDefinition } from '../mcp/tools/index';
 import { checkRawArguments } from '../mcp/validate';
-import type { DynamicToolSpec, JsonValue } from './protocol';
+import type { DynamicToolFunctionSpec, JsonValue } from './protocol';
 
 /** Who calls, and where: what the worker fills into a node tool's arguments. */
 export interface NodeToolContext {
@@ -64,7 +64,7 @@ function offered(spec: NodeToolSpec, services: { formulas: boolean; promotions: 
  * (as JSON Schema) without the fields the worker fills, with the ones it defaults made optional. Formula
  * tools only when the worker has the services they call.
  */
-export function nodeOverlayTools(services: { formulas: boolean; promotions: boolean }): DynamicToolSpec[] {
+export function nodeOverlayTools(services: { formulas: boolean; promotions: boolean }): DynamicToolFunctionSpec[] {
   return NODE_TOOL_SPECS.filter((s) => offered(s, services)).map((spec) => {
     const def = DEFINITIONS.get(spec.name)!;
     const shape: Record<string, z.ZodType> = {};
@@ -77,7 +77,7 @@ export function nodeOverlayTools(services: { formulas: boolean; promotions: bool
     delete schema.$schema;
     const filled = [...Object.keys(spec.fills), ...Object.keys(spec.defaults)];
     const note = filled.length ? ` (In this node's turn ${filled.map((f) => `\`${f}\``).join(', ')} ${filled.length > 1 ? 'are' : 'is'} filled in for you${Object.keys(spec.defaults).length ? ' when left out' : ''}.)` : '';
-    return { type: 'function', name: spec.name, description: `${def.description}${note}`, inputSchema: schema as JsonValue } as DynamicToolSpec;
+    return { type: 'function', name: spec.name, description: `${def.description}${note}`, inputSchema: schema };
   });
 }
 

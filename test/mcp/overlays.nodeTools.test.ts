@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nodeTools } from '../../src/codex/worker';
+import type { DynamicToolFunctionSpec } from '../../src/codex/protocol';
 import { callNodeOverlayTool } from '../../src/codex/nodeOverlayTools';
 import type { NodeToolContext } from '../../src/codex/nodeOverlayTools';
 import { OverlayService } from '../../src/ledger/index';
@@ -14,7 +15,7 @@ import { harness } from './helpers';
 test('a node\'s dynamic tools: overlay tools always, formula tools with the services; all match Codex\'s schema', () => {
   const bare = nodeTools().map((t) => t.name);
   assert.deepEqual(bare, ['report_result', 'request_handoff', 'expand_node', 'blackboard_write', 'blackboard_read', 'bid_submit', 'bids_view', 'mail_send', 'mail_read']);
-  const all = nodeTools({ formulas: true, promotions: true });
+  const all = nodeTools({ formulas: true, promotions: true }) as DynamicToolFunctionSpec[];
   assert.deepEqual(all.slice(bare.length).map((t) => t.name), ['formula_list', 'formula_assess', 'formula_mutate', 'formula_select']);
   assert.deepEqual(validateClientMessage({ id: 1, method: 'thread/start', params: { cwd: '/ws', dynamicTools: all } }), []);
   // The caller's identity is not in the schemas the model sees; the node and run are optional.
