@@ -92,6 +92,7 @@ export const OVERLAY_HANDLERS: { [K in OverlayEventKind]: Handler<K> } = {
       `INSERT INTO mail(id, run_id, from_id, to_kind, to_id, subject, body, reply_to, recipients, seq, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [p.mailId, p.runId, p.from, p.toKind, p.to, p.subject, p.body, p.replyTo, JSON.stringify(p.recipients), e.seq, e.ts],
     );
+    for (const m of new Set(p.recipients)) sql.run('INSERT INTO mail_members(mail_id, member, seq) VALUES (?, ?, ?)', [p.mailId, m, e.seq]);
   },
   'mail.read'(sql, p, e) {
     for (const id of p.mailIds) sql.run('INSERT OR IGNORE INTO mail_reads(mail_id, reader, seq, at) VALUES (?, ?, ?, ?)', [id, p.reader, e.seq, e.ts]);

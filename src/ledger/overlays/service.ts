@@ -593,17 +593,23 @@ function inbox(sql: Sql, reader: string, nodeId: string | undefined, unreadOnly:
   if (nodeId && !runId) throw notFound('nodeId', 'node', nodeId);
   const nodeKey = nodeId ? `node:${nodeId}` : null;
   // Mail to a node or a run is read once per node (every node of a run gets run mail, whoever works it);
-  // everything else once per reader.
+  // everything else once per reader. Each address is read through its own index (mail_to, mail_members), so
+  // an inbox costs what the reader's own mail costs, not what the whole ledger's mail does.
+  const parts = [
+    `SELECT m.* FROM mail m WHERE m.to_kind IN ('worker', 'person') AND m.to_id = ?`,
+    'SELECT m.* FROM mail_members mm JOIN mail m ON m.id = mm.mail_id WHERE mm.member = ?',
+  ];
+  const params: Array<string | null> = [reader, reader];
+  if (nodeId && runId) {
+    parts.push(`SELECT m.* FROM mail m WHERE m.to_kind = 'node' AND m.to_id = ?`, `SELECT m.* FROM mail m WHERE m.to_kind = 'run' AND m.to_id = ?`);
+    params.push(nodeId, runId);
+  }
   const rows = sql.all<RawMail & { is_read: number }>(
-    `SELECT m.*, EXISTS (SELECT 1 FROM mail_reads r WHERE r.mail_id = m.id AND r.reader = CASE WHEN m.to_kind IN ('node', 'run') THEN ? ELSE ? END) AS is_read
-     FROM mail m
-     WHERE ((m.to_kind IN ('worker', 'person') AND m.to_id = ?)
-        OR (m.to_kind = 'coalition' AND EXISTS (SELECT 1 FROM json_each(m.recipients) j WHERE j.value = ?))
-        OR (m.to_kind = 'node' AND m.to_id = ?)
-        OR (m.to_kind = 'run' AND m.to_id = ?))
-     ${unreadOnly ? 'AND is_read = 0' : ''}
-     ORDER BY m.seq LIMIT ${limit}`,
-    [nodeKey, reader, reader, reader, nodeId ?? null, runId ?? null]);
+    `SELECT u.*, EXISTS (SELECT 1 FROM mail_reads r WHERE r.mail_id = u.id AND r.reader = CASE WHEN u.to_kind IN ('node', 'run') THEN ? ELSE ? END) AS is_read
+     FROM (${parts.join(' UNION ALL ')}) u
+     ${unreadOnly ? 'WHERE is_read = 0' : ''}
+     ORDER BY u.seq LIMIT ${limit}`,
+    [nodeKey, reader, ...params]);
   return rows.map((r) => toMail(r, r.is_read === 1));
 }
 

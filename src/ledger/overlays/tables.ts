@@ -13,6 +13,7 @@
  * - coalition_members: membership spells; `left_seq` is set when the member left (or moved in a split or merge).
  * - coalition_claims: a member's claim held on behalf of a coalition; `coalition_id` follows splits and merges.
  * - mail: messages with their address (`to_kind`, `to_id`) and, for coalition mail, the recipients at sending (JSON).
+ * - mail_members: one row per recipient of coalition mail, so a reader's inbox is read through indexes only.
  * - mail_reads: which reader read which message, once.
  */
 export const OVERLAY_TABLES = `
@@ -46,6 +47,7 @@ CREATE TABLE bb_overlaps (
   at TEXT NOT NULL
 );
 CREATE INDEX bb_overlaps_run ON bb_overlaps(run_id, seq);
+CREATE INDEX bb_overlaps_entry ON bb_overlaps(entry_id, worker);
 CREATE TABLE rounds (
   id TEXT PRIMARY KEY,
   run_id TEXT NOT NULL,
@@ -125,6 +127,12 @@ CREATE TABLE mail (
 );
 CREATE INDEX mail_to ON mail(to_kind, to_id, seq);
 CREATE INDEX mail_run ON mail(run_id, seq);
+CREATE TABLE mail_members (
+  mail_id TEXT NOT NULL,
+  member TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (member, seq, mail_id)
+);
 CREATE TABLE mail_reads (
   mail_id TEXT NOT NULL,
   reader TEXT NOT NULL,
@@ -136,5 +144,5 @@ CREATE TABLE mail_reads (
 
 /** The overlay tables in a fixed order, for comparing two databases (dumpProjection). */
 export const OVERLAY_TABLE_NAMES = [
-  'bb_entries', 'bb_overlaps', 'rounds', 'bids', 'coalitions', 'coalition_members', 'coalition_claims', 'mail', 'mail_reads',
+  'bb_entries', 'bb_overlaps', 'rounds', 'bids', 'coalitions', 'coalition_members', 'coalition_claims', 'mail', 'mail_members', 'mail_reads',
 ] as const;
