@@ -8,6 +8,7 @@ import { clip, jsonBytes, PAGE_BUDGET, pageOf } from '../paging';
 import * as s from '../schemas';
 import { afterNodeWrite, afterWrite, checkRun, detail, invalid, needFormulas, READ, readyQuery, summarize, tool, write } from './shared';
 import type { ToolContext, ToolDefinition } from './shared';
+import { overlaySection, overlaysOf } from './overlays';
 
 /** Default page sizes; a page also ends before its answer passes PAGE_BUDGET bytes. */
 const DEFAULT_LIMIT = { ready: 20, nodes: 25, runs: 20, held: 20, evidence: 10 } as const;
@@ -101,7 +102,8 @@ const workflowView = tool({
     '`cursor` (the previous answer\'s nextCursor) gives the next page. Without `runId`: recent runs, newest first, optionally filtered by ' +
     '`status` or `family`, a page at a time.',
   input: s.workflowViewInput,
-  output: s.workflowViewOutput,
+  // branch overlays (issue 13): the run's claims, rounds, coalitions and mail.
+  output: s.workflowViewOutput.extend({ overlays: overlaySection.optional() }),
   annotations: READ,
   reads: true,
   run(a, ctx) {
@@ -127,7 +129,8 @@ const workflowView = tool({
         query: `workflow_view:${a.runId}:${states?.join(',') ?? '*'}`, cursor: a.cursor, limit: a.limit ?? DEFAULT_LIMIT.nodes, key: (n) => n.id,
         wrap: (p) => ({ run, ...view(p.rows), total: p.total, nextCursor: p.nextCursor, next }),
       });
-      const out = { run, ...view(page.rows), total: page.total, nextCursor: page.nextCursor, next };
+      const overlays = overlaysOf(ctx, a.runId);
+      const out = { run, ...view(page.rows), total: page.total, nextCursor: page.nextCursor, next, ...(overlays ? { overlays } : {}) };
       // One node with hundreds of needs can pass the budget alone; its edges are then cut, and said to be.
       if (jsonBytes(out) > PAGE_BUDGET) {
         const kept = out.edges.length;
@@ -319,7 +322,8 @@ const workerPeek = tool({
     '(state, what it waits for, holder, lease, instructions, latest result), the threads bound to it and its evidence (`evidenceCursor` pages ' +
     'on). Long instructions and results are clipped; `instructionsFrom` / `resultFrom` show them from the character the clipped text names.',
   input: s.workerPeekInput,
-  output: s.workerPeekOutput,
+  // branch overlays (issue 13): the node's rounds, coalitions, claims and unread mail.
+  output: s.workerPeekOutput.extend({ overlays: overlaySection.optional() }),
   annotations: READ,
   reads: true,
   run(a, ctx) {
@@ -358,7 +362,9 @@ const workerPeek = tool({
       query: `worker_peek:${a.worker ?? ''}`, cursor: a.cursor, limit: DEFAULT_LIMIT.held, key: (n) => n.id,
       wrap: (p) => ({ worker: a.worker ?? null, held: p.rows.map(summarize), total: p.total, nextCursor: p.nextCursor, ...part }),
     });
-    return { worker: a.worker ?? null, held: page.rows.map(summarize), total: page.total, nextCursor: page.nextCursor, ...part };
+    const peeked = a.nodeId !== undefined ? ctx.ledger.getNode(a.nodeId) : undefined;
+    const overlays = peeked ? overlaysOf(ctx, peeked.runId, peeked.id) : undefined;
+    return { worker: a.worker ?? null, held: page.rows.map(summarize), total: page.total, nextCursor: page.nextCursor, ...part, ...(overlays ? { overlays } : {}) };
   },
 });
 
