@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { GraphView, HostMessage, WebviewMessage } from '../shared/protocol';
 import { isWebviewMessage } from '../shared/protocol';
 import type { LedgerChangeSummary, LedgerModel } from './model';
+import { toOverlayView } from './overlayView';
 import { RunGraphFollower } from './runGraphFollower';
 import type { GraphTarget } from './viewModel';
 import { targetOfState, toLineageGraph, toRunGraph } from './viewModel';
@@ -31,6 +32,8 @@ interface Slot {
   pendingSelect: string | undefined;
   /** For a run panel, the run's graph as the page was last sent it, followed change by change. */
   follower: RunGraphFollower | undefined;
+  /** The overlay marks last sent (as JSON), so an unchanged overlay is not sent again. */
+  overlaysSent: string | undefined;
   readonly disposables: vscode.Disposable[];
 }
 
@@ -128,7 +131,7 @@ export class GraphPanel implements vscode.Disposable {
 
   private adopt(panel: vscode.WebviewPanel, target: GraphTarget): Slot {
     panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'gascity.svg');
-    const slot: Slot = { panel, target, ready: false, pendingSelect: undefined, follower: undefined, disposables: [] };
+    const slot: Slot = { panel, target, ready: false, pendingSelect: undefined, follower: undefined, overlaysSent: undefined, disposables: [] };
     this.slots.set(target.kind, slot);
     slot.disposables.push(
       panel.webview.onDidReceiveMessage((m: unknown) => void this.onMessage(slot, m)),
@@ -193,7 +196,12 @@ export class GraphPanel implements vscode.Disposable {
         this.push(slot, 'update');
         continue;
       }
-      if (!slot.ready || (!change.everything && !change.runIds.has(t.runId))) continue;
+      if (!slot.ready) continue;
+      // Overlay events (bids, coalition mail) may name no run: the overlays are read again, the graph is not.
+      if (!change.everything && !change.runIds.has(t.runId)) {
+        if (change.otherThanRuns) this.postOverlays(slot);
+        continue;
+      }
       const follower = slot.follower;
       if (!follower || follower.runId !== t.runId || !follower.current) {
         this.push(slot, 'update');
@@ -201,6 +209,7 @@ export class GraphPanel implements vscode.Disposable {
       }
       const followed = follower.follow(change.events, change.everything);
       if (followed?.patch) this.post(slot, { type: 'patchRunGraph', patch: followed.patch });
+      this.postOverlays(slot);
     }
   }
 
@@ -221,6 +230,28 @@ export class GraphPanel implements vscode.Disposable {
     if (how === 'update') this.post(slot, { type: 'update', view });
     else if (view.kind === 'run') this.post(slot, { type: 'showRunGraph', graph: view.graph });
     else this.post(slot, { type: 'showLineage', lineage: view.lineage });
+    if (view.kind === 'run') {
+      slot.overlaysSent = undefined;
+      this.postOverlays(slot);
+    }
+  }
+
+  /** The overlays of the run a panel shows, sent when they differ from what the page has. */
+  private postOverlays(slot: Slot): void {
+    const graph = slot.follower?.current;
+    if (slot.target.kind !== 'run' || !graph) return;
+    let overlays;
+    try {
+      overlays = toOverlayView(graph.runId, this.model.overlays.runOverlays(graph.runId), new Set(graph.nodes.map((n) => n.id)));
+    } catch (e) {
+      // The ledger may predate the overlay tables' migration in another process's view; the graph still shows.
+      this.log.warn(`graph panel: could not read the overlays of ${graph.runId}: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    const json = JSON.stringify(overlays);
+    if (json === slot.overlaysSent) return;
+    slot.overlaysSent = json;
+    this.post(slot, { type: 'runOverlays', overlays });
   }
 
   private post(slot: Slot, message: HostMessage): void {

@@ -4,6 +4,7 @@
 // refreshes the one that did.
 import * as vscode from 'vscode';
 import type { Ledger, StoredEvent } from '../ledger/index';
+import { OverlayService } from '../ledger/index';
 import type { LedgerChangeSummary } from './changes';
 import { ChangeAccumulator } from './changes';
 import { Lineage } from './lineage';
@@ -12,6 +13,8 @@ export type { LedgerChangeSummary } from './changes';
 
 export class LedgerModel implements vscode.Disposable {
   readonly lineage: Lineage;
+  /** Blackboard, contract net, coalitions and mail over the same ledger (docs/overlays.md). */
+  readonly overlays: OverlayService;
   private readonly changed = new vscode.EventEmitter<LedgerChangeSummary>();
   /** Fires at most every 50 ms with what changed since the last time (which runs, whether runs started). */
   readonly onDidChange = this.changed.event;
@@ -26,6 +29,7 @@ export class LedgerModel implements vscode.Disposable {
     private readonly log: vscode.LogOutputChannel,
   ) {
     this.lineage = new Lineage(ledger, workspaceDir);
+    this.overlays = new OverlayService(ledger);
     this.pending = new ChangeAccumulator((nodeId) => ledger.getNode(nodeId)?.runId);
     this.subscription = ledger.onDidChange((change) => {
       this.log.trace(`ledger changed: ${change.events.length} event(s) from ${change.local ? 'this window' : 'another process'}`);

@@ -103,6 +103,30 @@ export interface RunGraphPatch {
   readonly removeEdges: readonly string[];
 }
 
+/**
+ * The coordination overlays a run graph can draw (issue 13; docs/overlays.md): blackboard claims (and overlaps of
+ * them), contract-net rounds with their bids, coalitions, and mail. Each has a toggle in the run graph's toolbar.
+ */
+export const OVERLAY_KINDS = ['claims', 'bids', 'coalitions', 'mail'] as const;
+export type OverlayKind = (typeof OVERLAY_KINDS)[number];
+
+/**
+ * One thing an overlay says about a node (or, without `nodeId`, about the run as a whole): `badge` is the few words
+ * drawn under the node's label, `lines` what its details panel lists.
+ */
+export interface OverlayMark {
+  readonly kind: OverlayKind;
+  readonly nodeId?: string;
+  readonly badge: string;
+  readonly lines: readonly string[];
+}
+
+/** Every overlay mark of one run, as the host read it; the page draws those of the toggles that are on. */
+export interface RunOverlayView {
+  readonly runId: string;
+  readonly marks: readonly OverlayMark[];
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Host → webview
 
@@ -128,6 +152,11 @@ export interface PatchRunGraphMessage {
   readonly type: 'patchRunGraph';
   readonly patch: RunGraphPatch;
 }
+/** The overlays of the run on screen (sent after the graph, and again whenever they change). */
+export interface RunOverlaysMessage {
+  readonly type: 'runOverlays';
+  readonly overlays: RunOverlayView;
+}
 export interface ActionResultMessage {
   readonly type: 'actionResult';
   readonly action: 'promoteVariant' | 'rollbackFamily';
@@ -141,7 +170,7 @@ export interface SelectMessage {
 
 export type GraphView = { readonly kind: 'run'; readonly graph: RunGraph } | { readonly kind: 'lineage'; readonly lineage: LineageGraph };
 
-export type HostMessage = ShowRunGraphMessage | ShowLineageMessage | UpdateMessage | PatchRunGraphMessage | ActionResultMessage | SelectMessage;
+export type HostMessage = ShowRunGraphMessage | ShowLineageMessage | UpdateMessage | PatchRunGraphMessage | RunOverlaysMessage | ActionResultMessage | SelectMessage;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Webview → host
@@ -286,6 +315,25 @@ export function isRunGraphPatch(x: unknown): x is RunGraphPatch {
     isArrayOf(x.removeEdges, isId)
   );
 }
+export const isOverlayKind = isOneOf(OVERLAY_KINDS);
+/** Marks per run and lines per mark are bounded, so an overlay cannot make the page draw without end. */
+const MAX_MARKS = 5000;
+const MAX_LINES = 100;
+function isOverlayMark(x: unknown): x is OverlayMark {
+  return (
+    isRecord(x) &&
+    isOverlayKind(x.kind) &&
+    isOptional(x.nodeId, isId) &&
+    isText(x.badge) &&
+    Array.isArray(x.lines) &&
+    x.lines.length <= MAX_LINES &&
+    isArrayOf(x.lines, isText)
+  );
+}
+/** True when `x` is a well-formed overlay view of a run. */
+export function isRunOverlayView(x: unknown): x is RunOverlayView {
+  return isRecord(x) && isId(x.runId) && Array.isArray(x.marks) && x.marks.length <= MAX_MARKS && isArrayOf(x.marks, isOverlayMark);
+}
 function isEvidenceSummary(x: unknown): x is EvidenceSummary {
   return isRecord(x) && isCount(x.runs) && isCount(x.successes) && isCount(x.failures) && isCount(x.interventions) && isCount(x.tokens);
 }
@@ -324,6 +372,7 @@ const hostGuards: { readonly [K in HostMessage['type']]: (m: Fields) => boolean 
   showLineage: (m) => isLineageGraph(m.lineage),
   update: (m) => isGraphView(m.view),
   patchRunGraph: (m) => isRunGraphPatch(m.patch),
+  runOverlays: (m) => isRunOverlayView(m.overlays),
   actionResult: (m) => (m.action === 'promoteVariant' || m.action === 'rollbackFamily') && typeof m.ok === 'boolean' && isText(m.message),
   select: (m) => isId(m.id),
 };

@@ -1,6 +1,6 @@
 // The details panel beside the graph. Built with DOM calls and textContent only: ledger text (titles, mutation notes)
 // is never parsed as HTML.
-import type { LineageGraph, LineageVariant, RunGraph, RunGraphNode } from '../shared/protocol';
+import type { LineageGraph, LineageVariant, OverlayMark, RunGraph, RunGraphNode } from '../shared/protocol';
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -53,6 +53,28 @@ export function renderRunNode(panel: HTMLElement, graph: RunGraph, node: RunGrap
   if (node.evidence.length) evidence.append(fields(node.evidence.map((e) => [e.label, e.value] as const)));
   else evidence.append(el('p', 'hint', 'No evidence recorded yet.'));
   panel.replaceChildren(el('h2', undefined, node.title || node.id), fields(rows), workerSection, evidence);
+}
+
+const OVERLAY_TITLES: Readonly<Record<OverlayMark['kind'], string>> = {
+  claims: 'Claims',
+  bids: 'Bids',
+  coalitions: 'Coalitions',
+  mail: 'Mail',
+};
+
+/**
+ * Appends what the overlays that are on say about the node (or, with no node selected, about the run): one section
+ * per overlay, its lines as written (text only).
+ */
+export function renderOverlayMarks(panel: HTMLElement, marks: readonly OverlayMark[]): void {
+  for (const m of marks) {
+    const section = el('section', `overlay overlay-${m.kind}`);
+    section.append(el('h3', undefined, `${OVERLAY_TITLES[m.kind]}${m.badge ? ` · ${m.badge}` : ''}`));
+    const list = el('ul');
+    for (const line of m.lines) list.append(el('li', undefined, line));
+    section.append(list);
+    panel.append(section);
+  }
 }
 
 export function successRate(v: LineageVariant): string {

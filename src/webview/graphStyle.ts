@@ -100,6 +100,9 @@ export function graphStyle(p: Palette): StylesheetJson {
     sheet.push({ selector: `node.status-${status}`, style: { 'background-color': colour, 'border-color': colour } });
   }
   // Selection must win over the state colours above.
+  // A node an overlay marks (claims, bids, coalitions, mail) gets an outline in the focus colour and a dotted border,
+  // so it stands out without hiding its state colour; its badges are part of its label.
+  sheet.push({ selector: 'node.overlaid', style: { 'border-width': 3, 'border-style': 'dotted', 'outline-width': 3, 'outline-color': p.focus, 'outline-offset': 2 } });
   sheet.push({ selector: 'node:selected', style: { 'border-color': p.focus, 'border-width': 4 } });
   return sheet;
 }

@@ -4,10 +4,10 @@
 import cytoscape from 'cytoscape';
 import type { Core, EventObject, NodeSingular } from 'cytoscape';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
-import type { GraphView, HostMessage, LineageVariant, RunGraphNode, RunGraphPatch, WebviewMessage } from '../shared/protocol';
+import type { GraphView, HostMessage, LineageVariant, OverlayKind, OverlayMark, RunGraphNode, RunGraphPatch, RunOverlayView, WebviewMessage } from '../shared/protocol';
 import { applyRunGraphPatch, changesStructure } from '../shared/graphPatch';
-import { NODE_STATES, VARIANT_STATUSES, isHostMessage, viewOf } from '../shared/protocol';
-import { renderEmpty, renderRunNode, renderVariant } from './details';
+import { NODE_STATES, OVERLAY_KINDS, VARIANT_STATUSES, isHostMessage, isOverlayKind, viewOf } from '../shared/protocol';
+import { renderEmpty, renderOverlayMarks, renderRunNode, renderVariant } from './details';
 import { buildView, viewKey } from './elements';
 import type { BuiltView } from './elements';
 import { graphStyle } from './graphStyle';
@@ -27,6 +27,8 @@ interface SavedState {
   readonly view?: GraphView;
   readonly selectedId?: string;
   readonly viewport?: { readonly zoom: number; readonly pan: { readonly x: number; readonly y: number } };
+  /** The overlay toggles that are on. */
+  readonly overlaysOn?: readonly OverlayKind[];
 }
 
 function isSavedState(x: unknown): x is SavedState {
@@ -70,6 +72,12 @@ class GraphApp {
   private palette: Palette;
   private pendingConfirm: (() => void) | undefined;
   private renders = 0;
+  /** The run's overlay marks as the host last sent them, and the toggles a person turned on. */
+  private overlays: RunOverlayView | undefined;
+  private readonly overlaysOn = new Set<OverlayKind>();
+  private readonly overlayBar: HTMLElement;
+  /** Nodes whose label carries overlay badges now, so turning a toggle off restores exactly those. */
+  private overlaid = new Set<string>();
 
   constructor(
     root: HTMLElement,
@@ -89,7 +97,22 @@ class GraphApp {
     const actions = document.createElement('span');
     actions.id = 'actions';
     actions.append(fit, this.promoteButton, this.rollbackButton);
-    toolbar.append(this.title, this.legend, actions);
+    // Overlay toggles: run graphs only (see renderOverlayBar).
+    this.overlayBar = document.createElement('span');
+    this.overlayBar.id = 'overlays';
+    this.overlayBar.setAttribute('role', 'group');
+    this.overlayBar.setAttribute('aria-label', 'Overlays');
+    for (const kind of OVERLAY_KINDS) {
+      const label = document.createElement('label');
+      label.className = 'overlay-toggle';
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.id = `overlay-${kind}`;
+      box.addEventListener('change', () => this.toggleOverlay(kind, box.checked));
+      label.append(box, ` ${kind}`);
+      this.overlayBar.append(label);
+    }
+    toolbar.append(this.title, this.legend, this.overlayBar, actions);
 
     this.confirmBar = document.createElement('div');
     this.confirmBar.id = 'confirm';
@@ -134,6 +157,8 @@ class GraphApp {
   }
 
   restore(state: SavedState): void {
+    for (const k of state.overlaysOn ?? []) if (isOverlayKind(k)) this.overlaysOn.add(k);
+    this.renderOverlayBar();
     if (!state.view) return;
     this.show(state.view);
     if (state.viewport && this.cy) {
@@ -155,6 +180,10 @@ class GraphApp {
     }
     if (m.type === 'patchRunGraph') {
       this.applyPatch(m.patch);
+    } else if (m.type === 'runOverlays') {
+      this.overlays = m.overlays;
+      this.applyOverlays();
+      this.refreshDetails();
     } else if (m.type === 'actionResult') {
       this.say(m.message, !m.ok);
     } else if (m.type === 'select') {
@@ -173,12 +202,18 @@ class GraphApp {
       this.hint();
     }
     this.details.dataset.showing = '';
+    // A new graph (or one laid out again) has plain labels: the overlays that are on are drawn again.
+    this.overlaid = new Set();
+    if (view.kind !== 'run' || this.overlays?.runId !== view.graph.runId) this.overlays = undefined;
+    this.applyOverlays();
+    this.renderOverlayBar();
     this.title.textContent = view.kind === 'run' ? `Run · ${view.graph.title || view.graph.runId}` : `Lineage · ${view.lineage.familyName}`;
     this.renderLegend();
     if (this.selectedId && !this.built.layout.positions.has(this.selectedId)) this.selectedId = undefined;
     if (this.selectedId) this.select(this.selectedId, { notify: false, center: false });
     else {
       renderEmpty(this.details, view.kind === 'run' ? 'Select a node to see its worker and evidence.' : 'Select a variant to see its evidence.');
+      if (view.kind === 'run') renderOverlayMarks(this.details, this.marksOf(undefined));
       this.updateButtons();
     }
     this.save();
@@ -250,8 +285,8 @@ class GraphApp {
       for (const n of patch.upsertNodes) {
         const ele = cy.getElementById(n.id);
         if (ele.empty()) continue;
-        ele.data('label', n.title || n.id);
-        ele.classes(`state-${n.state}`);
+        ele.data('label', this.labelOf(n));
+        ele.classes(`state-${n.state}${this.overlaid.has(n.id) ? ' overlaid' : ''}`);
       }
     });
     if (patch.title !== undefined) this.title.textContent = `Run · ${graph.title || graph.runId}`;
@@ -267,6 +302,73 @@ class GraphApp {
     document.dispatchEvent(new CustomEvent('gascity:patched', { detail: { nodes: patch.upsertNodes.length } }));
     // The whole graph goes into the saved state; a burst of patches writes it once.
     this.saveSoon();
+  }
+
+  /** The marks of the overlays that are on, for one node (or, with `undefined`, for the run). */
+  private marksOf(nodeId: string | undefined): OverlayMark[] {
+    if (!this.overlays || this.overlaysOn.size === 0) return [];
+    return this.overlays.marks.filter((m) => m.nodeId === nodeId && this.overlaysOn.has(m.kind));
+  }
+
+  /** A node's label: its title, and under it the badges of the overlays that are on. */
+  private labelOf(n: RunGraphNode): string {
+    const badges = this.marksOf(n.id).map((m) => m.badge).filter(Boolean);
+    return badges.length ? `${n.title || n.id}\n${badges.join(' · ')}` : n.title || n.id;
+  }
+
+  private toggleOverlay(kind: OverlayKind, on: boolean): void {
+    if (on) this.overlaysOn.add(kind);
+    else this.overlaysOn.delete(kind);
+    this.applyOverlays();
+    this.refreshDetails();
+    this.save();
+  }
+
+  /** The toggles are offered on run graphs only, checked as the person left them. */
+  private renderOverlayBar(): void {
+    this.overlayBar.hidden = this.view?.kind !== 'run';
+    for (const kind of OVERLAY_KINDS) {
+      const box = this.overlayBar.querySelector<HTMLInputElement>(`#overlay-${kind}`);
+      if (box) box.checked = this.overlaysOn.has(kind);
+    }
+    document.body.dataset.overlays = [...this.overlaysOn].join(' ');
+  }
+
+  /**
+   * Draws the overlays that are on: nodes they mark get their badges under the label and the `overlaid` class;
+   * nodes that had badges and have none now get their plain label back. One batch, no layout.
+   */
+  private applyOverlays(): void {
+    const cy = this.cy;
+    const view = this.view;
+    if (!cy || view?.kind !== 'run') return;
+    const marked = new Set<string>();
+    for (const m of this.overlays?.marks ?? []) if (m.nodeId !== undefined && this.overlaysOn.has(m.kind)) marked.add(m.nodeId);
+    const touched = new Set([...this.overlaid, ...marked]);
+    if (touched.size === 0) return;
+    const byId = new Map(view.graph.nodes.map((n) => [n.id, n]));
+    cy.batch(() => {
+      for (const id of touched) {
+        const n = byId.get(id);
+        const ele = cy.getElementById(id);
+        if (!n || ele.empty()) continue;
+        ele.data('label', this.labelOf(n));
+        ele.toggleClass('overlaid', marked.has(id));
+      }
+    });
+    this.overlaid = marked;
+    document.body.dataset.overlaid = String(marked.size);
+  }
+
+  /** Draws the details panel again for what is selected (or the run's overlay lines when nothing is). */
+  private refreshDetails(): void {
+    const selected = this.selectedId;
+    this.details.dataset.showing = '';
+    if (selected !== undefined) this.select(selected, { notify: false, center: false });
+    else if (this.view?.kind === 'run') {
+      renderEmpty(this.details, 'Select a node to see its worker and evidence.');
+      renderOverlayMarks(this.details, this.marksOf(undefined));
+    }
   }
 
   /** The same graph changed: patch elements in place so selection, zoom and pan stay where the person left them. */
@@ -381,7 +483,10 @@ class GraphApp {
       renderEmpty(this.details, 'Nothing selected.');
     } else if (view.kind === 'run') {
       const node = view.graph.nodes.find((n: RunGraphNode) => n.id === id);
-      if (node) renderRunNode(this.details, view.graph, node);
+      if (node) {
+        renderRunNode(this.details, view.graph, node);
+        renderOverlayMarks(this.details, this.marksOf(id));
+      }
     } else {
       const variant = view.lineage.variants.find((v: LineageVariant) => v.id === id);
       if (variant) renderVariant(this.details, view.lineage, variant, (p) => this.select(p, { notify: true, center: true }));
@@ -532,6 +637,7 @@ class GraphApp {
       ...(this.view ? { view: this.view } : {}),
       ...(this.selectedId ? { selectedId: this.selectedId } : {}),
       ...(cy ? { viewport: { zoom: cy.zoom(), pan: cy.pan() } } : {}),
+      ...(this.overlaysOn.size ? { overlaysOn: [...this.overlaysOn] } : {}),
     });
   }
 }
