@@ -39,6 +39,9 @@ export const COMMANDS = {
   cancelRun: { id: 'gascity.cancelRun', title: 'Cancel Run', icon: '$(close-all)', palette: true },
   refresh: { id: 'gascity.refresh', title: 'Refresh', icon: '$(refresh)', palette: true },
   showLog: { id: 'gascity.showLog', title: 'Show Log', palette: true },
+  // branch views (issues 13 and 14): mail, and the formula evidence of a family.
+  readMail: { id: 'gascity.readMail', title: 'Read Mail', icon: '$(mail-read)', palette: true },
+  sendMail: { id: 'gascity.sendMail', title: 'Send Mail', icon: '$(mail)', palette: true },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;

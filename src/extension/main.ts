@@ -22,6 +22,7 @@ import type { RegistrationContext } from './mcpRegistration';
 import { refreshStableServer, registerMcpServerWithCodex, registerWithVsCode, unregisterMcpServerFromCodex } from './mcpRegistration';
 import { CodexRuns } from './codexRuns';
 import { DeferredTree } from './deferredTree';
+import { MailActions } from './mailActions';
 import { LedgerModel } from './model';
 import { PersonActions } from './personActions';
 import { Reports } from './reports';
@@ -183,6 +184,7 @@ async function compose(
   actions.attachGraph(graph);
   const codexRuns = new CodexRuns(model, context.extensionUri, workspaceRoot ?? path.dirname(ledgerDir), log);
   const personActions = new PersonActions(model, codexRuns);
+  const mail = new MailActions(model, reports);
   const families = new FamiliesTree(model);
   const runs = new RunsTree(model, codexRuns);
   const statusBar = new StatusBar(model);
@@ -231,6 +233,9 @@ async function compose(
     cancelNode: (arg?: unknown, reason?: string) => personActions.cancel(arg, 'node', reason),
     cancelRun: (arg?: unknown, reason?: string) => personActions.cancel(arg, 'run', reason),
     refresh: () => model.refresh(),
+    // branch views (issue 13): mail.
+    readMail: (arg?: unknown) => mail.read(arg),
+    sendMail: (arg?: unknown) => mail.send(arg),
   };
   // Runs a closed or reloaded window left with Codex work resume here; a failure is logged, not fatal.
   codexRuns.resumeLeftovers().catch((e: unknown) => log.warn(`could not resume Codex work left by an earlier window: ${errorMessage(e)}`));
