@@ -228,6 +228,24 @@ test('starts a run and shows its workflow graph; arrow keys walk along edges', a
   assert.match(api.statusBar.text, /1 run · 0 trials/);
 });
 
+test('mail to a node shows on the run graph when the Mail overlay is on, and Read Mail lists it', async () => {
+  const run = api.runs.getChildren().find((r) => r.kind === 'run');
+  assert.ok(run && run.kind === 'run', 'a run is listed');
+  const nodeId = api.model.ledger.runGraph(run.run.id)!.nodes[0]!.id;
+  const sent = await vscode.commands.executeCommand<{ id: string } | undefined>('gascity.sendMail', { toKind: 'node', to: nodeId, subject: 'heads up', body: 'the API changed' });
+  assert.ok(sent?.id, 'the mail was written');
+  await driver({ kind: 'webviewClick', view: 'run:', selector: '#overlay-mail' });
+  await driver({ kind: 'webviewWait', view: 'run:', selector: 'body[data-overlaid="1"]', state: 'attached', timeout: 15_000 });
+  await driver({ kind: 'webviewWait', view: 'run:', selector: 'body[data-overlays="mail"]', state: 'attached' });
+  const read = await vscode.commands.executeCommand<{ subject: string }[] | undefined>('gascity.readMail', { runId: run.run.id, nodeId });
+  assert.deepEqual(read?.map((m) => m.subject), ['heads up']);
+  const doc = vscode.window.activeTextEditor?.document;
+  assert.match(doc?.getText() ?? '', /heads up[\s\S]*the API changed/, 'the mail document shows the message');
+  await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  await driver({ kind: 'webviewClick', view: 'run:', selector: '#overlay-mail' });
+  await driver({ kind: 'webviewWait', view: 'run:', selector: 'body[data-overlaid="0"]', state: 'attached' });
+});
+
 test('a human gate waits in the Needs you group, and a real click on Open Gate lets the node through', async () => {
   const { runId } = await api.model.ledger.startRun({
     title: 'gated deploy',
