@@ -68,6 +68,22 @@ export interface EvidenceSummary {
   readonly tokens: number;
 }
 
+/**
+ * One formula step of a variant as its runs went (issue 14; src/ledger/evidence.ts): the heat the lineage graph
+ * shows. `failureRate` is failures / attempts, null before any attempt; `changedBy` names the operations of the
+ * variant's own mutation (from its parent) that touched the step.
+ */
+export interface StepHeat {
+  readonly stepId: string;
+  readonly title: string;
+  readonly attempts: number;
+  readonly failures: number;
+  readonly retries: number;
+  readonly tokens: number;
+  readonly failureRate: number | null;
+  readonly changedBy: readonly string[];
+}
+
 export interface LineageVariant {
   readonly id: string;
   readonly label: string;
@@ -79,6 +95,10 @@ export interface LineageVariant {
   /** Free-form trial state, e.g. "trial: 12 runs, P(better)=0.81". */
   readonly trial?: string;
   readonly evidence: EvidenceSummary;
+  /** Why the mutation was proposed, in the proposer's words. */
+  readonly rationale?: string;
+  /** Per-step heat over the variant's recent runs, in the order the steps first ran. */
+  readonly steps?: readonly StepHeat[];
 }
 
 export interface LineageGraph {
@@ -337,9 +357,28 @@ export function isRunOverlayView(x: unknown): x is RunOverlayView {
 function isEvidenceSummary(x: unknown): x is EvidenceSummary {
   return isRecord(x) && isCount(x.runs) && isCount(x.successes) && isCount(x.failures) && isCount(x.interventions) && isCount(x.tokens);
 }
+/** A variant lists at most this many steps (a formula of more is cut, not refused). */
+const MAX_STEPS = 500;
+function isStepHeat(x: unknown): x is StepHeat {
+  return (
+    isRecord(x) &&
+    isId(x.stepId) &&
+    isText(x.title) &&
+    isCount(x.attempts) &&
+    isCount(x.failures) &&
+    isCount(x.retries) &&
+    isCount(x.tokens) &&
+    (x.failureRate === null || (isCount(x.failureRate) && x.failureRate <= 1)) &&
+    Array.isArray(x.changedBy) &&
+    x.changedBy.length <= 50 &&
+    isArrayOf(x.changedBy, isText)
+  );
+}
 export function isLineageVariant(x: unknown): x is LineageVariant {
   return (
     isRecord(x) &&
+    isOptional(x.rationale, isText) &&
+    (x.steps === undefined || (Array.isArray(x.steps) && x.steps.length <= MAX_STEPS && isArrayOf(x.steps, isStepHeat))) &&
     isId(x.id) &&
     isText(x.label) &&
     isCount(x.generation) &&

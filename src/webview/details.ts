@@ -81,7 +81,13 @@ export function successRate(v: LineageVariant): string {
   return v.evidence.runs === 0 ? '–' : `${Math.round((100 * v.evidence.successes) / v.evidence.runs)}%`;
 }
 
-export function renderVariant(panel: HTMLElement, lineage: LineageGraph, v: LineageVariant, onSelect: (id: string) => void): void {
+export function renderVariant(
+  panel: HTMLElement,
+  lineage: LineageGraph,
+  v: LineageVariant,
+  onSelect: (id: string) => void,
+  onOpenDiff?: (variantId: string) => void,
+): void {
   const active = v.status === 'active' || v.id === lineage.activeVariantId;
   const parents = el('span', 'parents');
   if (v.parentIds.length === 0) parents.textContent = 'none (root)';
@@ -98,6 +104,7 @@ export function renderVariant(panel: HTMLElement, lineage: LineageGraph, v: Line
     ['Parents', parents],
   ];
   if (v.mutation) rows.push(['Mutation', v.mutation]);
+  if (v.rationale) rows.push(['Rationale', v.rationale]);
   if (v.trial) rows.push(['Trial', v.trial]);
   const evidence = el('section', 'evidence');
   evidence.append(el('h3', undefined, 'Evidence'));
@@ -111,4 +118,42 @@ export function renderVariant(panel: HTMLElement, lineage: LineageGraph, v: Line
     ]),
   );
   panel.replaceChildren(el('h2', undefined, `${v.label}${active ? ' ★' : ''}`), fields(rows), evidence);
+  if (v.steps?.length) panel.append(stepsSection(v, onOpenDiff));
+}
+
+/** How hot a failure rate is, as the class the stylesheet colours (cool to hot). */
+export function heatClass(rate: number | null): string {
+  return rate === null ? 'heat-none' : rate < 0.1 ? 'heat-0' : rate < 0.25 ? 'heat-1' : rate < 0.5 ? 'heat-2' : 'heat-3';
+}
+
+/** The variant's steps: failures, retries and tokens per step, and which steps its mutation changed (with its diff). */
+function stepsSection(v: LineageVariant, onOpenDiff: ((variantId: string) => void) | undefined): HTMLElement {
+  const section = el('section', 'steps');
+  section.append(el('h3', undefined, 'Steps'));
+  const table = el('table', 'heat');
+  const head = el('tr');
+  for (const h of ['Step', 'Failed', 'Retries', 'Tokens', 'Changed by']) head.append(el('th', undefined, h));
+  table.append(head);
+  for (const s of v.steps ?? []) {
+    const row = el('tr', heatClass(s.failureRate));
+    row.dataset.step = s.stepId;
+    const name = el('td');
+    name.append(el('span', `swatch ${heatClass(s.failureRate)}`), ` ${s.title || s.stepId}`);
+    const rate = s.failureRate === null ? 'not run' : `${s.failures}/${s.attempts} (${Math.round(s.failureRate * 100)}%)`;
+    const changed = el('td');
+    if (s.changedBy.length) {
+      changed.append(s.changedBy.join(', '));
+      if (onOpenDiff) {
+        const b = el('button', 'link', 'diff');
+        b.type = 'button';
+        b.title = 'Open the formula as a diff against its parent';
+        b.addEventListener('click', () => onOpenDiff(v.id));
+        changed.append(' ', b);
+      }
+    }
+    row.append(name, el('td', undefined, rate), el('td', undefined, String(s.retries)), el('td', undefined, s.tokens.toLocaleString('en-US')), changed);
+    table.append(row);
+  }
+  section.append(table);
+  return section;
 }

@@ -1,7 +1,7 @@
 // Turns a protocol view into Cytoscape element definitions with precomputed layered positions, plus the flow
 // (top-to-bottom) adjacency that keyboard navigation walks.
 import type { ElementDefinition } from 'cytoscape';
-import type { EdgeKind, GraphView, LineageGraph, LineageVariant, RunGraph } from '../shared/protocol';
+import type { EdgeKind, GraphView, LineageGraph, LineageVariant, RunGraph, StepHeat } from '../shared/protocol';
 import { layeredLayout, routeKey } from './layout';
 import type { LayoutEdge, LayoutResult, Point } from './layout';
 
@@ -104,11 +104,27 @@ function buildRun(graph: RunGraph): BuiltView {
   return { key: viewKey({ kind: 'run', graph }), elements, layout, flow: flowOf(ids, flowEdges, layout) };
 }
 
+/**
+ * One character per step for how often it failed (failures / attempts): `·` not tried, `▁` under 10 %, `▃` under
+ * 25 %, `▅` under 50 %, `▇` from 50 %. A step the variant's own mutation changed is followed by `*`.
+ */
+export function heatStrip(steps: readonly StepHeat[]): string {
+  return steps
+    .map((s) => {
+      const r = s.failureRate;
+      const bar = r === null ? '·' : r < 0.1 ? '▁' : r < 0.25 ? '▃' : r < 0.5 ? '▅' : '▇';
+      return s.changedBy.length ? `${bar}*` : bar;
+    })
+    .join('');
+}
+
 export function variantLabel(v: LineageVariant, activeVariantId: string | undefined): string {
   const active = v.status === 'active' || v.id === activeVariantId;
   const head = `${v.label}${active ? ' ★' : ''}`;
   const standing = v.evidence.runs > 0 ? `${v.evidence.successes}/${v.evidence.runs} runs ok` : 'no runs yet';
-  return `${head}\ngen ${v.generation} · ${active ? 'active' : v.status}\n${standing}`;
+  // Long formulas are cut to the first 24 steps in the label; the details panel lists them all.
+  const heat = v.steps?.some((s) => s.attempts > 0) ? `\nheat ${heatStrip(v.steps.slice(0, 24))}` : '';
+  return `${head}\ngen ${v.generation} · ${active ? 'active' : v.status}\n${standing}${heat}`;
 }
 
 function buildLineage(lineage: LineageGraph): BuiltView {

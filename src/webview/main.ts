@@ -319,6 +319,7 @@ class GraphApp {
   private toggleOverlay(kind: OverlayKind, on: boolean): void {
     if (on) this.overlaysOn.add(kind);
     else this.overlaysOn.delete(kind);
+    this.renderOverlayBar();
     this.applyOverlays();
     this.refreshDetails();
     this.save();
@@ -489,7 +490,7 @@ class GraphApp {
       }
     } else {
       const variant = view.lineage.variants.find((v: LineageVariant) => v.id === id);
-      if (variant) renderVariant(this.details, view.lineage, variant, (p) => this.select(p, { notify: true, center: true }));
+      if (variant) renderVariant(this.details, view.lineage, variant, (p) => this.select(p, { notify: true, center: true }), (v) => this.open(v));
     }
     if (this.notifySelection && view && id !== undefined) this.post({ type: 'selectNode', view: view.kind, id });
     this.updateButtons();
