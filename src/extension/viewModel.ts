@@ -2,7 +2,7 @@
 // person sees (labels, states, evidence lines) is unit-tested without an editor.
 import { formatVariant } from '../ledger/families';
 import type { BindingRow, EdgeRow, EvidenceRow, NodeRow, RunRow } from '../ledger/index';
-import type { EdgeKind, EvidenceItem, EvidenceSummary, LineageGraph, NodeState, RunGraph, RunGraphNode, VariantStatus } from '../shared/protocol';
+import type { EdgeKind, EvidenceItem, EvidenceSummary, LineageGraph, NodeState, RunGraph, RunGraphNode, StepHeat, VariantStatus } from '../shared/protocol';
 import { isEdgeKind, isNodeState, isVariantStatus } from '../shared/protocol';
 
 export { workflowOrder } from '../shared/workflowOrder';
@@ -68,12 +68,42 @@ export function trialText(t: TrialInfo, evidence: EvidenceSummary): string {
   return `${t.stage} vs ${t.incumbentId}: ${Math.round(t.share * 100)}% of new runs, ${evidence.successes}/${evidence.runs} succeeded`;
 }
 
+/** What the lineage shows of a variant's formula evidence (the ledger's `formulaEvidence`, issue 14). */
+export interface VariantHeatSource {
+  readonly rationale: string | null;
+  readonly steps: readonly {
+    readonly stepId: string;
+    readonly title: string;
+    readonly attempts: number;
+    readonly failures: number;
+    readonly retries: number;
+    readonly tokens: number;
+    readonly failureRate: number | null;
+    readonly changedBy: readonly string[];
+  }[];
+}
+
+/** A variant's steps as the page draws their heat; text is cut so that a long title cannot crowd the table. */
+export function toStepHeat(source: VariantHeatSource): StepHeat[] {
+  return source.steps.slice(0, 500).map((s) => ({
+    stepId: s.stepId.slice(0, 200),
+    title: s.title.slice(0, 200),
+    attempts: s.attempts,
+    failures: s.failures,
+    retries: s.retries,
+    tokens: s.tokens,
+    failureRate: s.failureRate === null ? null : Math.min(1, Math.max(0, s.failureRate)),
+    changedBy: s.changedBy.slice(0, 50).map((c) => c.slice(0, 200)),
+  }));
+}
+
 export function toLineageGraph(
   family: FamilyInfo,
   variants: readonly VariantInfo[],
   evidenceOf: (variant: VariantInfo) => EvidenceSummary,
   trials: readonly TrialInfo[],
   rollbackToId?: string,
+  heatOf?: (variantId: string) => VariantHeatSource | undefined,
 ): LineageGraph {
   const known = new Set(variants.map((v) => v.id));
   return {
@@ -93,8 +123,17 @@ export function toLineageGraph(
         ...(v.summary ? { mutation: v.summary } : {}),
         ...(trial ? { trial: trialText(trial, evidence) } : {}),
         evidence,
+        ...heatFields(heatOf?.(v.id)),
       };
     }),
+  };
+}
+
+function heatFields(heat: VariantHeatSource | undefined): { rationale?: string; steps?: StepHeat[] } {
+  if (!heat) return {};
+  return {
+    ...(heat.rationale ? { rationale: heat.rationale.slice(0, 4000) } : {}),
+    ...(heat.steps.length ? { steps: toStepHeat(heat) } : {}),
   };
 }
 
