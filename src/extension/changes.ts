@@ -8,7 +8,11 @@ export interface LedgerChangeSummary {
   readonly runIds: ReadonlySet<string>;
   /** A run was started: the runs list gains a row (its order is by start). */
   readonly runsStarted: boolean;
-  /** Events that are about no run (families, variants, trials, decisions) were among the change. */
+  /**
+   * Events that are about no run (families, variants, trials, decisions, overlays) were among the change. Evidence
+   * about a variant alone is not counted here: views find it among `events` (the families tree drops that variant's
+   * figures only).
+   */
   readonly otherThanRuns: boolean;
   /** Anything may have changed (the Refresh command, a missed file event): every view reads everything again. */
   readonly everything: boolean;
@@ -71,7 +75,7 @@ export class ChangeAccumulator {
         const run = this.runOfNode(nodeId) ?? (nodeId.includes('.') ? nodeId.slice(0, nodeId.indexOf('.')) : undefined);
         if (run) this.runIds.add(run);
       }
-      if (!runId && !nodeId) this.otherThanRuns = true;
+      if (!runId && !nodeId && e.kind !== 'evidence.recorded') this.otherThanRuns = true;
     }
   }
 

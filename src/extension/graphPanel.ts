@@ -193,7 +193,7 @@ export class GraphPanel implements vscode.Disposable {
     for (const slot of this.slots.values()) {
       const t = slot.target;
       if (t.kind === 'lineage') {
-        this.push(slot, 'update');
+        if (this.touchesFamily(change, t.familyId)) this.push(slot, 'update');
         continue;
       }
       if (!slot.ready) continue;
@@ -211,6 +211,20 @@ export class GraphPanel implements vscode.Disposable {
       if (followed?.patch) this.post(slot, { type: 'patchRunGraph', patch: followed.patch });
       this.postOverlays(slot);
     }
+  }
+
+  /**
+   * Whether a change can alter a family's lineage: events about families, variants, trials or decisions, evidence,
+   * or a run of the family that started or ended. A node moving in a running run does not (reading a lineage of 500
+   * variants again costs hundreds of milliseconds).
+   */
+  private touchesFamily(change: LedgerChangeSummary, familyId: string): boolean {
+    if (change.everything || change.otherThanRuns || change.events.some((e) => e.kind === 'evidence.recorded')) return true;
+    for (const runId of change.runIds) {
+      const run = this.model.ledger.getRun(runId);
+      if (run?.familyId === familyId && (run.status !== 'running' || change.runsStarted)) return true;
+    }
+    return false;
   }
 
   /** Sends a panel its whole graph: on `show` as a new graph, on `update` as a change of the graph on screen. */

@@ -1,12 +1,13 @@
 // The two tree views of the Gas City activity-bar container: formula families → generations → variants, and
-// runs → nodes. The families tree reads again on every change; the runs tree refreshes the runs a change touched
+// runs → nodes. The families tree keeps what it read until a change touches it; the runs tree refreshes the runs a change touched
 // (a workspace holds tens of thousands of runs) and pages what is large.
 import * as vscode from 'vscode';
 import { explainWait, personAction } from '../controller/explain';
 import type { NodeRow, RunRow } from '../ledger/index';
 import { COMMANDS, TREE_CONTEXT } from './commands';
 import type { LedgerChangeSummary, LedgerModel } from './model';
-import type { FamilyInfo, VariantInfo } from './viewModel';
+import type { EvidenceSummary } from '../shared/protocol';
+import type { FamilyInfo, TrialInfo, VariantInfo } from './viewModel';
 import { trialText, variantLabel, workflowOrder } from './viewModel';
 
 export type FamilyTreeItem =
@@ -19,35 +20,102 @@ export class FamiliesTree implements vscode.TreeDataProvider<FamilyTreeItem>, vs
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscription: vscode.Disposable;
 
+  // What the tree shows, read once and kept until a change touches it: listing a family's variants costs tens of
+  // milliseconds at 500 variants and their evidence a query each, so a refresh that read them all again grew with
+  // the family on every change of the ledger (issue 11).
+  private families: FamilyInfo[] | undefined;
+  private readonly variantsOf = new Map<string, VariantInfo[]>();
+  private readonly trialsOf = new Map<string, TrialInfo[]>();
+  private readonly evidenceOf = new Map<string, EvidenceSummary>();
+
   constructor(private readonly model: LedgerModel) {
-    this.subscription = model.onDidChange(() => {
-      this.memo.clear();
-      this.changed.fire(undefined);
+    this.subscription = model.onDidChange((change) => {
+      if (this.forget(change)) this.changed.fire(undefined);
     });
   }
 
   /**
-   * What one refresh of the tree reads, read once: a family's variants are listed once (not once per
-   * generation), and its family row and open trials once (not once per variant row). Cleared on every
-   * change of the ledger.
+   * Drops what a change may have changed and says whether the tree must be drawn again: events about families,
+   * variants, trials or decisions drop the family lists; evidence drops its variant's figures; a run that started
+   * or ended (its variant's counts) drops its family's variants. Changes of running runs leave the tree alone.
    */
-  private readonly memo = new Map<string, unknown>();
+  private forget(change: LedgerChangeSummary): boolean {
+    if (change.everything) {
+      this.families = undefined;
+      this.variantsOf.clear();
+      this.trialsOf.clear();
+      this.evidenceOf.clear();
+      return true;
+    }
+    let dirty = false;
+    if (change.otherThanRuns) {
+      this.families = undefined;
+      this.variantsOf.clear();
+      this.trialsOf.clear();
+      dirty = true;
+    }
+    for (const e of change.events) {
+      if (e.kind !== 'evidence.recorded' || typeof e.payload !== 'object' || e.payload === null) continue;
+      const variantId = (e.payload as { variantId?: unknown }).variantId;
+      if (typeof variantId === 'string' && this.evidenceOf.delete(variantId)) dirty = true;
+    }
+    for (const runId of change.runIds) {
+      const run = this.model.ledger.getRun(runId);
+      if (!run?.familyId || !this.variantsOf.has(run.familyId)) continue;
+      // A run counts for its variant when it starts (runs) and when it ends (finished runs, successes).
+      if (run.status !== 'running' || change.runsStarted) {
+        this.variantsOf.delete(run.familyId);
+        this.trialsOf.delete(run.familyId);
+        dirty = true;
+      }
+    }
+    return dirty;
+  }
 
-  private once<T>(key: string, read: () => T): T {
-    if (!this.memo.has(key)) this.memo.set(key, read());
-    return this.memo.get(key) as T;
+  private allFamilies(): FamilyInfo[] {
+    return (this.families ??= this.model.lineage.families());
+  }
+
+  private familyOf(familyId: string): FamilyInfo | undefined {
+    return this.allFamilies().find((f) => f.id === familyId);
+  }
+
+  private variants(familyId: string): VariantInfo[] {
+    let list = this.variantsOf.get(familyId);
+    if (!list) {
+      list = this.model.lineage.variants(familyId);
+      this.variantsOf.set(familyId, list);
+    }
+    return list;
+  }
+
+  private trials(familyId: string): TrialInfo[] {
+    let list = this.trialsOf.get(familyId);
+    if (!list) {
+      list = this.model.lineage.openTrials(familyId);
+      this.trialsOf.set(familyId, list);
+    }
+    return list;
+  }
+
+  /** A variant's standing: run counts from its row as read last, tokens and interventions from its evidence. */
+  private evidence(v: VariantInfo): EvidenceSummary {
+    let e = this.evidenceOf.get(v.id);
+    if (!e) {
+      e = this.model.lineage.evidenceSummary(v);
+      this.evidenceOf.set(v.id, e);
+    }
+    return { ...e, runs: v.finishedRuns, successes: v.successes, failures: v.finishedRuns - v.successes };
   }
 
   getChildren(element?: FamilyTreeItem): FamilyTreeItem[] {
-    const lineage = this.model.lineage;
-    if (!element) return lineage.families().map((family) => ({ kind: 'family', family }));
-    const variants = (familyId: string) => this.once(`variants:${familyId}`, () => lineage.variants(familyId));
+    if (!element) return this.allFamilies().map((family) => ({ kind: 'family', family }));
     if (element.kind === 'family') {
-      const generations = [...new Set(variants(element.family.id).map((v) => v.generation))].sort((a, b) => a - b);
+      const generations = [...new Set(this.variants(element.family.id).map((v) => v.generation))].sort((a, b) => a - b);
       return generations.map((generation) => ({ kind: 'generation', familyId: element.family.id, generation }));
     }
     if (element.kind === 'generation') {
-      return variants(element.familyId)
+      return this.variants(element.familyId)
         .filter((v) => v.generation === element.generation)
         .map((variant) => ({ kind: 'variant', variant }));
     }
@@ -57,7 +125,7 @@ export class FamiliesTree implements vscode.TreeDataProvider<FamilyTreeItem>, vs
   getParent(element: FamilyTreeItem): FamilyTreeItem | undefined {
     if (element.kind === 'variant') return { kind: 'generation', familyId: element.variant.familyId, generation: element.variant.generation };
     if (element.kind === 'generation') {
-      const family = this.model.lineage.family(element.familyId);
+      const family = this.familyOf(element.familyId);
       return family ? { kind: 'family', family } : undefined;
     }
     return undefined;
@@ -79,21 +147,21 @@ export class FamiliesTree implements vscode.TreeDataProvider<FamilyTreeItem>, vs
     item.id = `family:${family.id}`;
     item.contextValue = TREE_CONTEXT.family;
     item.iconPath = new vscode.ThemeIcon('symbol-class');
-    const active = family.activeVariantId ? this.model.lineage.variant(family.activeVariantId) : undefined;
+    const active = family.activeVariantId ? this.variants(family.id).find((v) => v.id === family.activeVariantId) : undefined;
     item.description = active ? `active ${variantLabel(active)}` : 'no active variant';
     item.tooltip = new vscode.MarkdownString(`**${family.id}**\n\n${family.description || ''}`);
     return item;
   }
 
   private variantItem(v: VariantInfo): vscode.TreeItem {
-    const family = this.once(`family:${v.familyId}`, () => this.model.lineage.family(v.familyId));
+    const family = this.familyOf(v.familyId);
     const isActive = family?.activeVariantId === v.id;
     const status = isActive ? 'active' : v.status;
     const item = new vscode.TreeItem(variantLabel(v), vscode.TreeItemCollapsibleState.None);
     item.id = `variant:${v.id}`;
     item.contextValue = TREE_CONTEXT.variant(v.status, isActive);
-    const evidence = this.model.lineage.evidenceSummary(v);
-    const trial = this.once(`trials:${v.familyId}`, () => this.model.lineage.openTrials(v.familyId)).find((t) => t.candidateId === v.id);
+    const evidence = this.evidence(v);
+    const trial = this.trials(v.familyId).find((t) => t.candidateId === v.id);
     const standing = evidence.runs > 0 ? `${evidence.successes}/${evidence.runs} ok` : '';
     item.description = [isActive ? '★ active' : status, trial ? trialText(trial, evidence) : '', standing, v.summary && v.generation > 0 ? v.summary : '']
       .filter(Boolean)

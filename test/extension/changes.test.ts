@@ -30,6 +30,14 @@ describe('ChangeAccumulator (which runs a burst of events touched)', () => {
     assert.equal(s.otherThanRuns, true);
   });
 
+  it('does not count evidence about a variant alone as a change of families', () => {
+    const acc = new ChangeAccumulator(runOf);
+    acc.add([{ kind: 'evidence.recorded', payload: { runId: null, nodeId: null, variantId: 'v-1', kind: 'tokens' } }]);
+    const s = acc.take();
+    assert.equal(s.otherThanRuns, false);
+    assert.deepEqual(s.events.map((e) => e.kind), ['evidence.recorded']);
+  });
+
   it('ignores payloads that are not objects or carry ids of the wrong type, and inherited fields', () => {
     const acc = new ChangeAccumulator(runOf);
     const inherited = Object.create({ runId: 'r-proto' }) as object;
