@@ -6,6 +6,7 @@ export type { BidForAward } from './award';
 export { GLOB_LIMITS, checkGlob, claimMatcher, workspacePath } from './globs';
 export * as overlayInputs from './inputs';
 export { BLACKBOARD_KINDS, MAIL_ADDRESS_KINDS } from './inputs';
+export { OVERLAY_EVENT_KINDS } from './projection';
 export type { OverlayEventKind } from './projection';
 export type {
   BidRow, BlackboardEntry, BlackboardKind, CoalitionRow, CoalitionStatus, ComparedBid, MailAddressKind, MailRow, OverlapRow, PartnershipRow, RoundRow,

@@ -484,6 +484,16 @@ export class OverlayService {
     return this.readMail({ reader: worker, nodeId, unreadOnly: true, markRead: true, limit: TURN_MAIL_LIMIT }, actor);
   }
 
+  /**
+   * Every message of a run, newest first, a page at a time: at most `limit` (1 to 500) older than `beforeSeq`
+   * when given. What a person's mail view lists; `read` is always false here (read state is per reader).
+   */
+  runMail(runId: string, options: { limit?: number; beforeSeq?: number } = {}): MailRow[] {
+    const limit = clampLimit(options.limit ?? 50, 500);
+    const before = Number.isFinite(options.beforeSeq) ? options.beforeSeq! : Number.MAX_SAFE_INTEGER;
+    return this.ledger.sql.all<RawMail>(`SELECT * FROM mail WHERE run_id = ? AND seq < ? ORDER BY seq DESC LIMIT ${limit}`, [runId, before]).map((m) => toMail(m, false));
+  }
+
   // ---- run view --------------------------------------------------------------------------------------
 
   /** Everything the overlays hold for a run, bounded: what workflow_view and the run graph's toggles show. */
