@@ -9,6 +9,6 @@ export { BLACKBOARD_KINDS, MAIL_ADDRESS_KINDS } from './inputs';
 export { OVERLAY_EVENT_KINDS } from './projection';
 export type { OverlayEventKind } from './projection';
 export type {
-  BidRow, BlackboardEntry, BlackboardKind, CoalitionRow, CoalitionStatus, ComparedBid, MailAddressKind, MailRow, OverlapRow, PartnershipRow, RoundRow,
+  BidRow, BlackboardEntry, NodeOverlay, BlackboardKind, CoalitionRow, CoalitionStatus, ComparedBid, MailAddressKind, MailRow, OverlapRow, PartnershipRow, RoundRow,
   RoundStatus, RunOverlays,
 } from './types';

@@ -13,7 +13,7 @@ import {
   coalitionMemberSchema, coalitionMergeSchema, coalitionSplitSchema, mailReadSchema, mailSendSchema, markReadSchema,
 } from './inputs';
 import type {
-  BidRow, BlackboardEntry, CoalitionRow, MailRow, OverlapRow, PartnershipRow, RoundRow, RoundStatus, RunOverlays,
+  BidRow, BlackboardEntry, CoalitionRow, NodeOverlay, MailRow, OverlapRow, PartnershipRow, RoundRow, RoundStatus, RunOverlays,
 } from './types';
 
 /** Files an overlap records and its message lists; a change of thousands of files is told by its first ones. */
@@ -514,6 +514,44 @@ export class OverlayService {
         recent: sql.all<RawMail>('SELECT * FROM mail WHERE run_id = ? ORDER BY seq DESC LIMIT 50', [runId]).map((m) => toMail(m, false)),
       },
     };
+  }
+
+  /**
+   * The overlays of a run by node, for the run graph's toggles: only nodes that have any, in graph order.
+   * Reads each overlay table of the run once (through its run index), whatever the number of nodes.
+   */
+  graphOverlays(runId: string): NodeOverlay[] {
+    const sql = this.ledger.sql;
+    const by = new Map<string, NodeOverlay>();
+    const at = (nodeId: string): NodeOverlay => {
+      let o = by.get(nodeId);
+      if (!o) {
+        o = { nodeId, claims: [], round: null, coalitions: [], mail: { total: 0, unread: 0 } };
+        by.set(nodeId, o);
+      }
+      return o;
+    };
+    for (const c of sql.all<RawEntry>(`SELECT * FROM bb_entries WHERE run_id = ? AND kind = 'claim' AND superseded_by IS NULL AND node_id IS NOT NULL ORDER BY seq`, [runId]).map(toEntry)) {
+      at(c.nodeId!).claims.push({ id: c.id, author: c.author, title: c.title, paths: c.paths });
+    }
+    for (const r of sql.all<RawRound & { bid_count: number }>(
+      'SELECT r.*, (SELECT count(*) FROM bids b WHERE b.round_id = r.id) AS bid_count FROM rounds r WHERE r.run_id = ? ORDER BY r.seq', [runId])) {
+      at(r.node_id).round = { id: r.id, status: r.status, bids: r.bid_count, winner: r.winner, deadline: r.deadline };
+    }
+    for (const c of this.coalitions(runId).filter((x) => x.status === 'active')) {
+      const held = new Set(c.claims.filter((x) => x.live).map((x) => x.nodeId));
+      for (const nodeId of new Set([...c.leadScope, ...held])) {
+        const lead = c.leadScope.includes(nodeId);
+        at(nodeId).coalitions.push({ id: c.id, name: c.name, role: lead && held.has(nodeId) ? 'both' : lead ? 'lead' : 'joint-claim' });
+      }
+    }
+    for (const m of sql.all<{ to_id: string; total: number; unread: number }>(
+      `SELECT m.to_id, count(*) AS total, sum(NOT EXISTS (SELECT 1 FROM mail_reads r WHERE r.mail_id = m.id AND r.reader = 'node:' || m.to_id)) AS unread
+       FROM mail m WHERE m.run_id = ? AND m.to_kind = 'node' GROUP BY m.to_id`, [runId])) {
+      at(m.to_id).mail = { total: m.total, unread: m.unread };
+    }
+    const order = new Map(sql.all<{ id: string }>('SELECT id FROM nodes WHERE run_id = ? ORDER BY created_seq, rowid', [runId]).map((n, i) => [n.id, i]));
+    return [...by.values()].sort((a, b) => (order.get(a.nodeId) ?? 0) - (order.get(b.nodeId) ?? 0));
   }
 
   private toCoalition(r: RawCoalition): CoalitionRow {
