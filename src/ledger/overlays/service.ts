@@ -29,6 +29,7 @@ export const TURN_MAIL_LIMIT = 20;
  * (./tables), so call `ledger.refresh()` first to see other processes' writes.
  */
 export class OverlayService {
+  /** The service keeps no state of its own: any number of them may work on one ledger. */
   constructor(readonly ledger: Ledger) {}
 
   // ---- blackboard ------------------------------------------------------------------------------------
@@ -216,6 +217,7 @@ export class OverlayService {
     return this.ledger.sql.get<{ t: string | null }>(`SELECT min(deadline) AS t FROM rounds WHERE status = 'open'`)?.t ?? null;
   }
 
+  /** One round as the tables hold it now (without its bids: viewBids has them); undefined for an unknown id. */
   round(roundId: string): RoundRow | undefined {
     const r = this.ledger.sql.get<RawRound>('SELECT * FROM rounds WHERE id = ?', [roundId]);
     return r ? toRound(r) : undefined;
@@ -357,6 +359,7 @@ export class OverlayService {
     return { ...r, coalition: this.coalition(p.coalitionId)! };
   }
 
+  /** One coalition with its current members and joint claims (`live` while the claim still holds the node); undefined for an unknown id. */
   coalition(coalitionId: string): CoalitionRow | undefined {
     const r = this.ledger.sql.get<RawCoalition>('SELECT * FROM coalitions WHERE id = ?', [coalitionId]);
     return r ? this.toCoalition(r) : undefined;
