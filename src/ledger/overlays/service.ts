@@ -207,6 +207,16 @@ export class OverlayService {
     return ids.map((id) => this.round(id)!);
   }
 
+  /**
+   * Nodes `worker` won in a round and holds by the award's claim, not yet started (state claimed), oldest first.
+   * Answered through the nodes-by-worker index and the rounds-by-claim index.
+   */
+  awardedTo(worker: string): Array<{ nodeId: string; runId: string }> {
+    return this.ledger.sql.all<{ id: string; run_id: string }>(
+      `SELECT n.id, n.run_id FROM nodes n JOIN rounds r ON r.claim_id = n.claim_id
+       WHERE n.worker = ? AND n.state = 'claimed' AND r.status = 'awarded' ORDER BY n.created_seq, n.rowid`, [worker]).map((r) => ({ nodeId: r.id, runId: r.run_id }));
+  }
+
   /** Node ids under an open round: the controller leaves them alone until the round closes. */
   announcedNodeIds(): Set<string> {
     return new Set(this.ledger.sql.all<{ node_id: string }>(`SELECT node_id FROM rounds WHERE status = 'open'`).map((r) => r.node_id));

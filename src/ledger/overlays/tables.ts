@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS rounds (
 CREATE INDEX IF NOT EXISTS rounds_node ON rounds(node_id, seq);
 CREATE INDEX IF NOT EXISTS rounds_run ON rounds(run_id, seq);
 CREATE INDEX IF NOT EXISTS rounds_open ON rounds(deadline) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS rounds_claim ON rounds(claim_id) WHERE claim_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bids (
   id TEXT PRIMARY KEY,
   round_id TEXT NOT NULL,
