@@ -46,7 +46,7 @@ const NODE_TOOL_SPECS: readonly NodeToolSpec[] = [
   { name: 'mail_read', fills: { reader: me }, defaults: { nodeId: thisNode } },
   { name: 'formula_list', fills: {}, defaults: {}, needs: 'formulas' },
   { name: 'formula_assess', fills: {}, defaults: {}, needs: 'promotions' },
-  { name: 'formula_mutate', fills: {}, defaults: {}, needs: 'formulas' },
+  { name: 'formula_mutate', fills: {}, defaults: { proposedBy: (c) => `${c.worker} (node ${c.nodeId})`.slice(0, 120) }, needs: 'formulas' },
   { name: 'formula_select', fills: {}, defaults: {}, needs: 'promotions' },
 ];
 

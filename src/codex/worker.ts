@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { LedgerError, OverlayService, errorMessage, workspacePath } from '../ledger/index';
+import { LedgerError, OverlayService, TURN_MAIL_LIMIT, errorMessage, workspacePath } from '../ledger/index';
 import type { FormulaService, Ledger, MailRow, NodeRow, NodeState, PromotionService, RunRow } from '../ledger/index';
 import { NODE_OVERLAY_TOOL_NAMES, callNodeOverlayTool, mailInput, nodeOverlayTools } from './nodeOverlayTools';
 import { AppServerError } from './appServer';
@@ -776,7 +776,7 @@ export class CodexWorker implements Disposable {
   /** The node's unread mail for its next turn (a failure to read it is logged: the turn goes on without it). */
   private async unreadMail(node: NodeRow): Promise<MailRow[]> {
     try {
-      return await this.overlays.readMail({ reader: this.worker, nodeId: node.id, unreadOnly: true, limit: 20 });
+      return await this.overlays.readMail({ reader: this.worker, nodeId: node.id, unreadOnly: true, limit: TURN_MAIL_LIMIT });
     } catch (e) {
       this.log(`node ${node.id}: could not read its mail: ${errorMessage(e)}`);
       return [];

@@ -31,6 +31,14 @@ export class Allocation {
     }
   }
 
+  /**
+   * Nodes awarded to `worker` (a bid it made, from one of its turns or for it) that it holds by the award's claim
+   * and has not started yet: the controller runs them as its own. Read through the nodes-by-worker index.
+   */
+  awardedTo(worker: string): Array<{ nodeId: string; runId: string }> {
+    return this.overlays.awardedTo(worker);
+  }
+
   /** Node ids under an open round: not to be dispatched until the round closes. */
   announced(): Set<string> {
     return this.overlays.announcedNodeIds();

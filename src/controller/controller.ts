@@ -525,6 +525,8 @@ export class Controller {
       this.toResume.delete(nodeId);
       if (!this.running.has(nodeId)) this.dispatch(nodeId, true);
     }
+    // branch overlays (issue 13): nodes this controller's worker won in a contract-net round are its own work.
+    for (const a of this.allocation.awardedTo(this.worker)) if (this.running.size < this.max && this.inScope(a.runId) && !this.running.has(a.nodeId)) this.dispatch(a.nodeId, false);
     const runs = this.scope ? [...this.scope] : [undefined];
     let misses = 0;
     while (this.running.size < this.max && misses < 3) {

@@ -55,6 +55,8 @@ acts: tell them, do not poll. Lists come a page at a time (pass \`nextCursor\` b
 Formulas are workflow templates that evolve: formula_list / formula_view to read them, formula_mutate to propose a better variant
 (a candidate, not active), formula_select to put it on trial, formula_assess for the evidence, lineage_view for its history.
 Record real outcomes with evidence_record; a family's recorded rule promotes or rejects on them.
+Coordinating with other workers of a run: blackboard_write / blackboard_read (claims of files, findings, decisions, questions),
+node_announce / bid_submit / bids_view (a node allocated by bids), coalition (groups that hold claims jointly), mail_send / mail_read.
 Every error names the field to fix; a failed call writes nothing.`;
 
 /**

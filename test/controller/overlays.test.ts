@@ -155,3 +155,54 @@ test('a turn that changes files inside another worker\'s claim tells both by mai
   assert.equal(toUi.length, 1);
   assert.match(toUi[0]!.body, /ana \(node .*\.store\) claimed/);
 });
+
+const SCOUT = `
+name = "scout"
+version = 1
+description = "a scout that bids for the build"
+[[steps]]
+id = "scout"
+instructions = "Look around, then bid for the build."
+[[steps]]
+id = "build"
+instructions = "Build it."
+`;
+
+test('a turn bids for an announced node from inside Codex; the award is a claim its controller then runs', { timeout: 180_000 }, async () => {
+  let buildId = '';
+  const script = (request: ResponsesRequest): ModelStep => {
+    const outputs = parsedToolOutputs(request);
+    const nodeId = nodeOf(request);
+    if (nodeId.endsWith('.build')) return outputs.length === 0 ? { call: 'report_result', args: { outcome: 'done', summary: 'built' } } : { say: 'Built.' };
+    switch (outputs.length) {
+      case 0: return { call: 'bids_view', args: {} };
+      case 1: return { call: 'bid_submit', args: { nodeId: buildId, cost: 1200, confidence: 0.8, rationale: 'I know the layout now' } };
+      case 2: return { call: 'report_result', args: { outcome: 'done', summary: 'scouted and bid' } };
+      default: return { say: 'Done.' };
+    }
+  };
+  const s = await setup({ scout: SCOUT }, script);
+  const { runId } = await s.formulas.startRunFromFormula({ family: 'scout', vars: {} });
+  buildId = `${runId}.build`;
+  const overlays = new OverlayService(s.ledger);
+  const round = await overlays.announce({ nodeId: buildId, announcedBy: 'lead', deadlineSeconds: 600, quorum: 1 });
+  const c = await s.controller();
+  const [run] = await c.waitForRuns([runId]);
+  assert.equal(run!.status, 'done');
+  await s.ledger.refresh();
+  // The scout's turn saw the open round, bid for it, and its bid closed the round on quorum.
+  const seen = s.model.requests.flatMap(parsedToolOutputs).map((o) => o.json as { rounds?: Array<{ id: string; status: string }> }).find((j) => j?.rounds);
+  assert.deepEqual(seen?.rounds?.map((r) => [r.id, r.status]), [[round.id, 'open']]);
+  const awarded = overlays.round(round.id)!;
+  assert.equal(awarded.status, 'awarded');
+  assert.equal(awarded.closedBy, 'quorum');
+  const scoutHolder = (s.ledger.events(0, 10_000).find((e) => e.kind === 'node.claimed' && (e.payload as { nodeId: string }).nodeId === `${runId}.scout`)!.payload as { worker: string }).worker;
+  assert.equal(awarded.winner, scoutHolder, 'the bid was made as the worker that ran the turn');
+  // The controller ran the build under the award's claim, after the award.
+  const events = s.ledger.events(0, 10_000);
+  const award = events.find((e) => e.kind === 'round.awarded')!;
+  const dispatched = events.find((e) => e.kind === 'node.dispatched' && (e.payload as { nodeId: string }).nodeId === buildId)!;
+  assert.ok(dispatched.seq > award.seq);
+  assert.equal(s.ledger.getNode(buildId)!.result, 'built');
+  assert.equal(events.filter((e) => e.kind === 'node.claimed' && (e.payload as { nodeId: string }).nodeId === buildId).length, 1, 'one claim: the award\'s');
+});

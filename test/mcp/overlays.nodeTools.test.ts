@@ -41,6 +41,12 @@ test('node tools fill in the caller, refuse forged identities and hostile argume
     assert.deepEqual(inbox.messages.map((m) => [m.from, m.body]), [['codex@host/1', 'look at the lexer']]);
     const families = await callNodeOverlayTool('formula_list', {}, ctx) as { families: Array<{ id: string }> };
     assert.ok(families.families.length > 0, 'the formula tools answer from the same service as MCP');
+    const active = h.formulas.getFamily('implement-and-review')!.activeVariantId!;
+    const mutated = await callNodeOverlayTool('formula_mutate', { variantId: active, mutations: [{ op: 'edit_instructions', stepId: 'plan', instructions: 'Plan in smaller steps.' }], summary: 'smaller plans' }, ctx) as { variantId: string; created: boolean };
+    assert.equal(mutated.created, true);
+    const variant = h.formulas.listVariants('implement-and-review').find((v) => v.id === mutated.variantId)!;
+    assert.equal(variant.proposedBy, `codex@host/1 (node ${runId}.a)`, 'a mutation from a turn names the worker and node that proposed it');
+    assert.equal(variant.status, 'candidate');
 
     const seq = h.ledger.seq;
     const bad: Array<[string, unknown, string]> = [

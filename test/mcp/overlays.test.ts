@@ -82,3 +82,33 @@ test('overlay tools refuse what does not fit, naming the field, and write nothin
     await h.close();
   }
 });
+
+test('a run crowded with overlays: workflow_view and worker_peek stay under 8 KB and say what they left out', async () => {
+  const h = await harness({ importFormulas: false });
+  try {
+    const long = (s: string) => `${s} ${'x'.repeat(150)}`;
+    const { runId } = await h.ok<{ runId: string }>('workflow_start', {
+      title: 'crowded', nodes: Array.from({ length: 30 }, (_, i) => ({ key: `n${i}`, title: long(`node ${i}`), instructions: long('do it') })),
+    });
+    const node = (i: number) => `${runId}.n${i}`;
+    for (let i = 0; i < 20; i++) {
+      await h.ok('blackboard_write', { runId, kind: 'claim', author: long(`w${i}`).slice(0, 120), nodeId: node(0), title: long(`claim ${i}`).slice(0, 200), paths: Array.from({ length: 8 }, (_, k) => `src/${'d'.repeat(200)}${k}/**`) });
+    }
+    for (let i = 1; i < 13; i++) await h.ok('node_announce', { nodeId: node(i), announcedBy: 'lead', deadlineSeconds: 600, quorum: 5 });
+    for (let i = 0; i < 12; i++) {
+      await h.ok('coalition', { action: 'form', runId, name: long(`c${i}`).slice(0, 120), members: Array.from({ length: 30 }, (_, k) => `${'m'.repeat(100)}${k}`), leadScope: [node(0)] });
+    }
+    const view = await h.call('workflow_view', { runId });
+    const text = (view.content[0] as { text: string }).text;
+    assert.ok(Buffer.byteLength(text) < 8192, `workflow_view is ${Buffer.byteLength(text)} bytes`);
+    const out = view.structuredContent as { overlays: { more?: string; claims: unknown[] }; nodes: unknown[]; nextCursor: string | null };
+    assert.match(out.overlays.more ?? '', /claims/);
+    assert.ok(out.nodes.length > 0 && out.nextCursor !== null, 'nodes still page');
+    const peek = await h.call('worker_peek', { nodeId: node(0), worker: 'w' });
+    const peekText = (peek.content[0] as { text: string }).text;
+    assert.ok(Buffer.byteLength(peekText) < 8192, `worker_peek is ${Buffer.byteLength(peekText)} bytes`);
+    assert.ok((peek.structuredContent as { overlays: { claims: unknown[] } }).overlays.claims.length > 0);
+  } finally {
+    await h.close();
+  }
+});

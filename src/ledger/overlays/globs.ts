@@ -60,13 +60,28 @@ export function checkGlob(glob: string, field: string): string {
  * A glob names a file or, when it names a folder ("src/ledger" or "src/ledger/"), everything under it.
  */
 export function claimMatcher(globs: readonly string[]): (file: string) => boolean {
-  const tests = globs.map((g) => {
-    const bare = g.replace(/\/+$/, '');
-    const exact = new Minimatch(bare, OPTIONS);
-    const under = new Minimatch(`${bare}/**`, OPTIONS);
-    return (f: string) => exact.match(f) || under.match(f);
-  });
+  const tests = globs.map(compiled);
   return (file) => file.length <= GLOB_LIMITS.pathLength && file.split('/').length <= GLOB_LIMITS.pathDepth && tests.some((t) => t(file));
+}
+
+/** Compiled globs, most recently used last: a run's claims are compared with every change of every turn. */
+const COMPILED = new Map<string, (file: string) => boolean>();
+const COMPILED_MAX = 2000;
+
+function compiled(glob: string): (file: string) => boolean {
+  const hit = COMPILED.get(glob);
+  if (hit) {
+    COMPILED.delete(glob);
+    COMPILED.set(glob, hit);
+    return hit;
+  }
+  const bare = glob.replace(/\/+$/, '');
+  const exact = new Minimatch(bare, OPTIONS);
+  const under = new Minimatch(`${bare}/**`, OPTIONS);
+  const test = (f: string) => exact.match(f) || under.match(f);
+  COMPILED.set(glob, test);
+  if (COMPILED.size > COMPILED_MAX) COMPILED.delete(COMPILED.keys().next().value!);
+  return test;
 }
 
 /**

@@ -6,8 +6,9 @@ export type { BidForAward } from './award';
 export { GLOB_LIMITS, checkGlob, claimMatcher, workspacePath } from './globs';
 export * as overlayInputs from './inputs';
 export { BLACKBOARD_KINDS, MAIL_ADDRESS_KINDS } from './inputs';
+export { OVERLAY_EVENT_KINDS } from './projection';
 export type { OverlayEventKind } from './projection';
 export type {
-  BidRow, BlackboardEntry, BlackboardKind, CoalitionRow, CoalitionStatus, ComparedBid, MailAddressKind, MailRow, OverlapRow, PartnershipRow, RoundRow,
+  BidRow, BlackboardEntry, NodeOverlay, BlackboardKind, CoalitionRow, CoalitionStatus, ComparedBid, MailAddressKind, MailRow, OverlapRow, PartnershipRow, RoundRow,
   RoundStatus, RunOverlays,
 } from './types';

@@ -104,3 +104,6 @@ function addMember(sql: Sql, coalitionId: string, member: string, seq: number): 
   if (sql.get('SELECT 1 FROM coalition_members WHERE coalition_id = ? AND member = ? AND left_seq IS NULL', [coalitionId, member])) return;
   sql.run('INSERT INTO coalition_members(coalition_id, member, joined_seq) VALUES (?, ?, ?)', [coalitionId, member, seq]);
 }
+
+/** Every overlay event kind: a view refreshes its overlays when a change carries one of these. */
+export const OVERLAY_EVENT_KINDS: readonly OverlayEventKind[] = Object.keys(OVERLAY_HANDLERS) as OverlayEventKind[];

@@ -13,7 +13,7 @@ import {
   coalitionMemberSchema, coalitionMergeSchema, coalitionSplitSchema, mailReadSchema, mailSendSchema, markReadSchema,
 } from './inputs';
 import type {
-  BidRow, BlackboardEntry, CoalitionRow, MailRow, OverlapRow, PartnershipRow, RoundRow, RoundStatus, RunOverlays,
+  BidRow, BlackboardEntry, CoalitionRow, NodeOverlay, MailRow, OverlapRow, PartnershipRow, RoundRow, RoundStatus, RunOverlays,
 } from './types';
 
 /** Files an overlap records and its message lists; a change of thousands of files is told by its first ones. */
@@ -29,6 +29,7 @@ export const TURN_MAIL_LIMIT = 20;
  * (./tables), so call `ledger.refresh()` first to see other processes' writes.
  */
 export class OverlayService {
+  /** The service keeps no state of its own: any number of them may work on one ledger. */
   constructor(readonly ledger: Ledger) {}
 
   // ---- blackboard ------------------------------------------------------------------------------------
@@ -83,11 +84,16 @@ export class OverlayService {
   async recordChanges(input: unknown, actor?: string): Promise<OverlapRow[]> {
     const p = parseInput(changesSchema, input);
     if (p.files.length === 0) return [];
+    // Most changes touch no claim: a look at this process's tables first spares them a commit (a lock and a
+    // catch-up with other writers). A claim written meanwhile by another process is seen by the next change.
+    if (overlapping(this.ledger.sql, p).length === 0) {
+      if (!this.ledger.sql.get('SELECT 1 FROM nodes WHERE id = ?', [p.nodeId])) throw notFound('nodeId', 'node', p.nodeId);
+      return [];
+    }
     const ids = await this.ledger.commit(({ sql }) => {
       const node = sql.get<{ run_id: string }>('SELECT run_id FROM nodes WHERE id = ?', [p.nodeId]);
       if (!node) throw notFound('nodeId', 'node', p.nodeId);
       const runId = node.run_id;
-      const claims = sql.all<RawEntry>(`SELECT * FROM bb_entries WHERE run_id = ? AND kind = 'claim' AND superseded_by IS NULL ORDER BY seq`, [runId]).map(toEntry);
       const events: NewEvent[] = [];
       const drawn = new Set<string>();
       const fresh = (prefix: string, table: string) => {
@@ -96,13 +102,7 @@ export class OverlayService {
         return id;
       };
       const overlapIds: string[] = [];
-      for (const c of claims) {
-        const others = c.nodeId !== null ? c.nodeId !== p.nodeId : c.author !== p.worker;
-        if (!others) continue;
-        if (sql.get('SELECT 1 FROM bb_overlaps WHERE entry_id = ? AND worker = ? AND node_id IS ?', [c.id, p.worker, p.nodeId])) continue;
-        const matches = claimMatcher(c.paths);
-        const touched = p.files.filter(matches);
-        if (touched.length === 0) continue;
+      for (const { claim: c, touched } of overlapping(sql, p)) {
         const files = touched.slice(0, OVERLAP_FILES);
         const list = `${files.join(', ')}${touched.length > files.length ? ` and ${touched.length - files.length} more` : ''}`;
         const toClaimant = fresh('m', 'mail');
@@ -207,6 +207,16 @@ export class OverlayService {
     return ids.map((id) => this.round(id)!);
   }
 
+  /**
+   * Nodes `worker` won in a round and holds by the award's claim, not yet started (state claimed), oldest first.
+   * Answered through the nodes-by-worker index and the rounds-by-claim index.
+   */
+  awardedTo(worker: string): Array<{ nodeId: string; runId: string }> {
+    return this.ledger.sql.all<{ id: string; run_id: string }>(
+      `SELECT n.id, n.run_id FROM nodes n JOIN rounds r ON r.claim_id = n.claim_id
+       WHERE n.worker = ? AND n.state = 'claimed' AND r.status = 'awarded' ORDER BY n.created_seq, n.rowid`, [worker]).map((r) => ({ nodeId: r.id, runId: r.run_id }));
+  }
+
   /** Node ids under an open round: the controller leaves them alone until the round closes. */
   announcedNodeIds(): Set<string> {
     return new Set(this.ledger.sql.all<{ node_id: string }>(`SELECT node_id FROM rounds WHERE status = 'open'`).map((r) => r.node_id));
@@ -217,6 +227,7 @@ export class OverlayService {
     return this.ledger.sql.get<{ t: string | null }>(`SELECT min(deadline) AS t FROM rounds WHERE status = 'open'`)?.t ?? null;
   }
 
+  /** One round as the tables hold it now (without its bids: viewBids has them); undefined for an unknown id. */
   round(roundId: string): RoundRow | undefined {
     const r = this.ledger.sql.get<RawRound>('SELECT * FROM rounds WHERE id = ?', [roundId]);
     return r ? toRound(r) : undefined;
@@ -358,6 +369,7 @@ export class OverlayService {
     return { ...r, coalition: this.coalition(p.coalitionId)! };
   }
 
+  /** One coalition with its current members and joint claims (`live` while the claim still holds the node); undefined for an unknown id. */
   coalition(coalitionId: string): CoalitionRow | undefined {
     const r = this.ledger.sql.get<RawCoalition>('SELECT * FROM coalitions WHERE id = ?', [coalitionId]);
     return r ? this.toCoalition(r) : undefined;
@@ -485,6 +497,16 @@ export class OverlayService {
     return this.readMail({ reader: worker, nodeId, unreadOnly: true, markRead: true, limit: TURN_MAIL_LIMIT }, actor);
   }
 
+  /**
+   * Every message of a run, newest first, a page at a time: at most `limit` (1 to 500) older than `beforeSeq`
+   * when given. What a person's mail view lists; `read` is always false here (read state is per reader).
+   */
+  runMail(runId: string, options: { limit?: number; beforeSeq?: number } = {}): MailRow[] {
+    const limit = clampLimit(options.limit ?? 50, 500);
+    const before = Number.isFinite(options.beforeSeq) ? options.beforeSeq! : Number.MAX_SAFE_INTEGER;
+    return this.ledger.sql.all<RawMail>(`SELECT * FROM mail WHERE run_id = ? AND seq < ? ORDER BY seq DESC LIMIT ${limit}`, [runId, before]).map((m) => toMail(m, false));
+  }
+
   // ---- run view --------------------------------------------------------------------------------------
 
   /** Everything the overlays hold for a run, bounded: what workflow_view and the run graph's toggles show. */
@@ -507,6 +529,44 @@ export class OverlayService {
     };
   }
 
+  /**
+   * The overlays of a run by node, for the run graph's toggles: only nodes that have any, in graph order.
+   * Reads each overlay table of the run once (through its run index), whatever the number of nodes.
+   */
+  graphOverlays(runId: string): NodeOverlay[] {
+    const sql = this.ledger.sql;
+    const by = new Map<string, NodeOverlay>();
+    const at = (nodeId: string): NodeOverlay => {
+      let o = by.get(nodeId);
+      if (!o) {
+        o = { nodeId, claims: [], round: null, coalitions: [], mail: { total: 0, unread: 0 } };
+        by.set(nodeId, o);
+      }
+      return o;
+    };
+    for (const c of sql.all<RawEntry>(`SELECT * FROM bb_entries WHERE run_id = ? AND kind = 'claim' AND superseded_by IS NULL AND node_id IS NOT NULL ORDER BY seq`, [runId]).map(toEntry)) {
+      at(c.nodeId!).claims.push({ id: c.id, author: c.author, title: c.title, paths: c.paths });
+    }
+    for (const r of sql.all<RawRound & { bid_count: number }>(
+      'SELECT r.*, (SELECT count(*) FROM bids b WHERE b.round_id = r.id) AS bid_count FROM rounds r WHERE r.run_id = ? ORDER BY r.seq', [runId])) {
+      at(r.node_id).round = { id: r.id, status: r.status, bids: r.bid_count, winner: r.winner, deadline: r.deadline };
+    }
+    for (const c of this.coalitions(runId).filter((x) => x.status === 'active')) {
+      const held = new Set(c.claims.filter((x) => x.live).map((x) => x.nodeId));
+      for (const nodeId of new Set([...c.leadScope, ...held])) {
+        const lead = c.leadScope.includes(nodeId);
+        at(nodeId).coalitions.push({ id: c.id, name: c.name, role: lead && held.has(nodeId) ? 'both' : lead ? 'lead' : 'joint-claim' });
+      }
+    }
+    for (const m of sql.all<{ to_id: string; total: number; unread: number }>(
+      `SELECT m.to_id, count(*) AS total, sum(NOT EXISTS (SELECT 1 FROM mail_reads r WHERE r.mail_id = m.id AND r.reader = 'node:' || m.to_id)) AS unread
+       FROM mail m WHERE m.run_id = ? AND m.to_kind = 'node' GROUP BY m.to_id`, [runId])) {
+      at(m.to_id).mail = { total: m.total, unread: m.unread };
+    }
+    const order = new Map(sql.all<{ id: string }>('SELECT id FROM nodes WHERE run_id = ? ORDER BY created_seq, rowid', [runId]).map((n, i) => [n.id, i]));
+    return [...by.values()].sort((a, b) => (order.get(a.nodeId) ?? 0) - (order.get(b.nodeId) ?? 0));
+  }
+
   private toCoalition(r: RawCoalition): CoalitionRow {
     const sql = this.ledger.sql;
     return {
@@ -520,6 +580,26 @@ export class OverlayService {
 }
 
 // ---- helpers ------------------------------------------------------------------------------------------
+
+/**
+ * The run's current claims of other workers that `files` touch and that were not yet told to this worker
+ * on this node, each with the files it touches. A claim is another worker's when it was made on another
+ * node, or, made without a node, by another author.
+ */
+function overlapping(sql: Sql, p: { nodeId: string; worker: string; files: string[] }): Array<{ claim: BlackboardEntry; touched: string[] }> {
+  const node = sql.get<{ run_id: string }>('SELECT run_id FROM nodes WHERE id = ?', [p.nodeId]);
+  if (!node) return [];
+  const claims = sql.all<RawEntry>(`SELECT * FROM bb_entries WHERE run_id = ? AND kind = 'claim' AND superseded_by IS NULL ORDER BY seq`, [node.run_id]).map(toEntry);
+  const out: Array<{ claim: BlackboardEntry; touched: string[] }> = [];
+  for (const c of claims) {
+    const others = c.nodeId !== null ? c.nodeId !== p.nodeId : c.author !== p.worker;
+    if (!others) continue;
+    if (sql.get('SELECT 1 FROM bb_overlaps WHERE entry_id = ? AND worker = ? AND node_id IS ?', [c.id, p.worker, p.nodeId])) continue;
+    const touched = p.files.filter(claimMatcher(c.paths));
+    if (touched.length > 0) out.push({ claim: c, touched });
+  }
+  return out;
+}
 
 function clampLimit(limit: number, max: number): number {
   return Math.max(1, Math.min(Math.floor(Number.isFinite(limit) ? limit : 1), max));

@@ -1,5 +1,7 @@
 /**
  * The overlays' projection tables (schema migration 5 on branch overlays; the lead renumbers on merge).
+ * The statements are idempotent (IF NOT EXISTS): a ledger migrated from an older schema and one that already
+ * has the tables end up alike, and a branch's migration renumbered on merge runs safely once more.
  * Every row is put there by replaying an overlay event (src/ledger/overlays/projection.ts), so a ledger
  * replayed from its journal has the same rows. Times are ISO 8601 text; `seq` is the event's sequence number.
  *
@@ -17,7 +19,7 @@
  * - mail_reads: which reader read which message, once.
  */
 export const OVERLAY_TABLES = `
-CREATE TABLE bb_entries (
+CREATE TABLE IF NOT EXISTS bb_entries (
   id TEXT PRIMARY KEY,
   run_id TEXT NOT NULL,
   kind TEXT NOT NULL,
@@ -31,9 +33,9 @@ CREATE TABLE bb_entries (
   seq INTEGER NOT NULL,
   at TEXT NOT NULL
 );
-CREATE INDEX bb_entries_run ON bb_entries(run_id, seq);
-CREATE INDEX bb_entries_claims ON bb_entries(run_id, kind, seq) WHERE superseded_by IS NULL;
-CREATE TABLE bb_overlaps (
+CREATE INDEX IF NOT EXISTS bb_entries_run ON bb_entries(run_id, seq);
+CREATE INDEX IF NOT EXISTS bb_entries_claims ON bb_entries(run_id, kind, seq) WHERE superseded_by IS NULL;
+CREATE TABLE IF NOT EXISTS bb_overlaps (
   id TEXT PRIMARY KEY,
   run_id TEXT NOT NULL,
   entry_id TEXT NOT NULL,
@@ -46,9 +48,9 @@ CREATE TABLE bb_overlaps (
   seq INTEGER NOT NULL,
   at TEXT NOT NULL
 );
-CREATE INDEX bb_overlaps_run ON bb_overlaps(run_id, seq);
-CREATE INDEX bb_overlaps_entry ON bb_overlaps(entry_id, worker);
-CREATE TABLE rounds (
+CREATE INDEX IF NOT EXISTS bb_overlaps_run ON bb_overlaps(run_id, seq);
+CREATE INDEX IF NOT EXISTS bb_overlaps_entry ON bb_overlaps(entry_id, worker);
+CREATE TABLE IF NOT EXISTS rounds (
   id TEXT PRIMARY KEY,
   run_id TEXT NOT NULL,
   node_id TEXT NOT NULL,
@@ -68,10 +70,11 @@ CREATE TABLE rounds (
   at TEXT NOT NULL,
   closed_at TEXT
 );
-CREATE INDEX rounds_node ON rounds(node_id, seq);
-CREATE INDEX rounds_run ON rounds(run_id, seq);
-CREATE INDEX rounds_open ON rounds(deadline) WHERE status = 'open';
-CREATE TABLE bids (
+CREATE INDEX IF NOT EXISTS rounds_node ON rounds(node_id, seq);
+CREATE INDEX IF NOT EXISTS rounds_run ON rounds(run_id, seq);
+CREATE INDEX IF NOT EXISTS rounds_open ON rounds(deadline) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS rounds_claim ON rounds(claim_id) WHERE claim_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS bids (
   id TEXT PRIMARY KEY,
   round_id TEXT NOT NULL,
   bidder TEXT NOT NULL,
@@ -82,7 +85,7 @@ CREATE TABLE bids (
   at TEXT NOT NULL,
   UNIQUE (round_id, bidder)
 );
-CREATE TABLE coalitions (
+CREATE TABLE IF NOT EXISTS coalitions (
   id TEXT PRIMARY KEY,
   run_id TEXT NOT NULL,
   name TEXT NOT NULL,
@@ -94,25 +97,25 @@ CREATE TABLE coalitions (
   seq INTEGER NOT NULL,
   at TEXT NOT NULL
 );
-CREATE INDEX coalitions_run ON coalitions(run_id, seq);
-CREATE TABLE coalition_members (
+CREATE INDEX IF NOT EXISTS coalitions_run ON coalitions(run_id, seq);
+CREATE TABLE IF NOT EXISTS coalition_members (
   coalition_id TEXT NOT NULL,
   member TEXT NOT NULL,
   joined_seq INTEGER NOT NULL,
   left_seq INTEGER,
   PRIMARY KEY (coalition_id, member, joined_seq)
 );
-CREATE INDEX coalition_members_member ON coalition_members(member, joined_seq);
-CREATE TABLE coalition_claims (
+CREATE INDEX IF NOT EXISTS coalition_members_member ON coalition_members(member, joined_seq);
+CREATE TABLE IF NOT EXISTS coalition_claims (
   claim_id TEXT PRIMARY KEY,
   node_id TEXT NOT NULL,
   coalition_id TEXT NOT NULL,
   member TEXT NOT NULL,
   seq INTEGER NOT NULL
 );
-CREATE INDEX coalition_claims_coalition ON coalition_claims(coalition_id);
-CREATE INDEX coalition_claims_node ON coalition_claims(node_id);
-CREATE TABLE mail (
+CREATE INDEX IF NOT EXISTS coalition_claims_coalition ON coalition_claims(coalition_id);
+CREATE INDEX IF NOT EXISTS coalition_claims_node ON coalition_claims(node_id);
+CREATE TABLE IF NOT EXISTS mail (
   id TEXT PRIMARY KEY,
   run_id TEXT,
   from_id TEXT NOT NULL,
@@ -125,15 +128,15 @@ CREATE TABLE mail (
   seq INTEGER NOT NULL,
   at TEXT NOT NULL
 );
-CREATE INDEX mail_to ON mail(to_kind, to_id, seq);
-CREATE INDEX mail_run ON mail(run_id, seq);
-CREATE TABLE mail_members (
+CREATE INDEX IF NOT EXISTS mail_to ON mail(to_kind, to_id, seq);
+CREATE INDEX IF NOT EXISTS mail_run ON mail(run_id, seq);
+CREATE TABLE IF NOT EXISTS mail_members (
   mail_id TEXT NOT NULL,
   member TEXT NOT NULL,
   seq INTEGER NOT NULL,
   PRIMARY KEY (member, seq, mail_id)
 );
-CREATE TABLE mail_reads (
+CREATE TABLE IF NOT EXISTS mail_reads (
   mail_id TEXT NOT NULL,
   reader TEXT NOT NULL,
   seq INTEGER NOT NULL,

@@ -139,3 +139,16 @@ export interface RunOverlays {
   /** Messages of the run (newest first, at most 50) and how many there are in all. */
   mail: { total: number; recent: MailRow[] };
 }
+
+/**
+ * What the run graph's overlay toggles draw on one node: its current blackboard claims (count and titles), its
+ * latest contract-net round (status, bids, winner), the coalitions that lead it or hold it jointly, and the mail
+ * addressed to it (all, and unread by the node).
+ */
+export interface NodeOverlay {
+  nodeId: string;
+  claims: Array<{ id: string; author: string; title: string; paths: string[] }>;
+  round: { id: string; status: RoundStatus; bids: number; winner: string | null; deadline: string } | null;
+  coalitions: Array<{ id: string; name: string; role: 'lead' | 'joint-claim' | 'both' }>;
+  mail: { total: number; unread: number };
+}

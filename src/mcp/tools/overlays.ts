@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { OverlayService, overlayInputs } from '../../ledger/index';
 import type { BlackboardEntry, CoalitionRow, MailRow, RoundRow, BidRow } from '../../ledger/index';
-import { clip } from '../paging';
+import { clip, jsonBytes } from '../paging';
 import { invalid, READ, tool, write } from './shared';
 import type { ToolContext, ToolDefinition } from './shared';
 
@@ -293,6 +293,8 @@ export const OVERLAY_TOOLS: readonly ToolDefinition[] = [
 
 /** At most this many items of each overlay list appear in a workflow_view or worker_peek section. */
 const SECTION_ITEMS = 8;
+/** Bytes (JSON) an overlays section may take; lists are cut to fit, and `more` says what was left out. */
+export const OVERLAY_SECTION_BUDGET = 2500;
 
 /** The overlays section of workflow_view and worker_peek: compact, with counts of what is not listed. */
 export const overlaySection = z.object({
@@ -321,19 +323,32 @@ export function overlaysOf(ctx: ToolContext, runId: string, nodeId?: string): z.
   if (claims.length > SECTION_ITEMS) left.push(`${claims.length - SECTION_ITEMS} more claims (blackboard_read)`);
   if (rounds.length > SECTION_ITEMS) left.push(`${rounds.length - SECTION_ITEMS} more rounds (bids_view)`);
   if (coalitions.length > SECTION_ITEMS) left.push(`${coalitions.length - SECTION_ITEMS} more coalitions (coalition view)`);
-  const short = (s: string) => clip(s, TEXT.section, () => 'the overlay tools');
+  const short = (s: string, max: number = TEXT.section) => clip(s, max, () => 'the overlay tools');
   const unread = nodeId ? ctx.ledger.sql.get<{ c: number }>(
     `SELECT count(*) AS c FROM mail m WHERE ((m.to_kind = 'node' AND m.to_id = ?) OR (m.to_kind = 'run' AND m.to_id = ?))
      AND NOT EXISTS (SELECT 1 FROM mail_reads r WHERE r.mail_id = m.id AND r.reader = ?)`, [nodeId, runId, `node:${nodeId}`])?.c ?? 0 : undefined;
-  return {
-    claims: claims.slice(0, SECTION_ITEMS).map((c) => ({ id: c.id, author: short(c.author), nodeId: c.nodeId, title: short(c.title), paths: c.paths.slice(0, 8) })),
+  const section = {
+    claims: claims.slice(0, SECTION_ITEMS).map((c) => ({ id: c.id, author: short(c.author, 60), nodeId: c.nodeId, title: short(c.title, 100), paths: c.paths.slice(0, 3).map((g) => short(g, 80)) })),
     entries: all.entries,
     overlaps: all.overlaps.length,
-    rounds: rounds.slice(0, SECTION_ITEMS).map((r) => ({ id: r.id, nodeId: r.nodeId, status: r.status, deadline: r.deadline, bids: r.bids.length, winner: r.winner })),
+    rounds: rounds.slice(0, SECTION_ITEMS).map((r) => ({ id: r.id, nodeId: r.nodeId, status: r.status, deadline: r.deadline, bids: r.bids.length, winner: r.winner === null ? null : short(r.winner, 60) })),
     coalitions: coalitions.slice(0, SECTION_ITEMS).map((c: CoalitionRow) => ({
-      id: c.id, name: short(c.name), status: c.status, lead: c.lead, members: c.members.slice(0, 20), jointClaims: c.claims.filter((x) => x.live).map((x) => x.nodeId),
+      id: c.id, name: short(c.name, 60), status: c.status, lead: c.lead === null ? null : short(c.lead, 60), members: c.members.slice(0, 6).map((m) => short(m, 40)),
+      jointClaims: c.claims.filter((x) => x.live).map((x) => x.nodeId).slice(0, 6),
     })),
     mail: unread === undefined ? { total: all.mail.total } : { total: all.mail.total, unread },
-    ...(left.length ? { more: left.join('; ') } : {}),
   };
+  // Cut the longest list until the section fits its budget, saying what was cut.
+  const cut = { claims: 0, rounds: 0, coalitions: 0 };
+  const size = () => jsonBytes({ ...section, more: 'x'.repeat(200) });
+  while (size() > OVERLAY_SECTION_BUDGET) {
+    const longest = (['claims', 'rounds', 'coalitions'] as const).reduce((a, b) => (jsonBytes(section[a]) >= jsonBytes(section[b]) ? a : b));
+    if (section[longest].length === 0) break;
+    section[longest].pop();
+    cut[longest]++;
+  }
+  if (cut.claims) left.push(`${cut.claims} claims cut to fit (blackboard_read)`);
+  if (cut.rounds) left.push(`${cut.rounds} rounds cut to fit (bids_view)`);
+  if (cut.coalitions) left.push(`${cut.coalitions} coalitions cut to fit (coalition view)`);
+  return { ...section, ...(left.length ? { more: clip(left.join('; '), 200, () => 'the overlay tools') } : {}) };
 }

@@ -64,6 +64,7 @@ test('a round with no bid lapses at its deadline and the node goes back to ordin
     assert.equal(closed!.status, 'lapsed');
     assert.match(closed!.reason!, /no bid/);
     assert.equal(t.overlays.announcedNodeIds().size, 0);
+    assert.deepEqual(t.ledger.readyWork().map((n) => n.id), [node('a')], 'ready work again once the round lapsed');
     const claim = await t.ledger.claimNode({ worker: 'anyone' });
     assert.equal(claim?.nodeId, node('a'));
     // A bid after the close is refused, naming the round.
@@ -73,7 +74,7 @@ test('a round with no bid lapses at its deadline and the node goes back to ordin
   }
 });
 
-test('a round whose node was taken meanwhile closes void; bids past the deadline and second bids are refused', async () => {
+test('an announced node cannot be claimed past its round; one cancelled meanwhile closes void; late and second bids are refused', async () => {
   const t = await overlayLedger();
   try {
     const { node } = await startRun(t.ledger, ['a']);
@@ -81,13 +82,17 @@ test('a round whose node was taken meanwhile closes void; bids past the deadline
     await assert.rejects(t.overlays.announce({ nodeId: node('a'), announcedBy: 'lead', deadlineSeconds: 10 }), /already announced/);
     await t.overlays.submitBid({ roundId: r.id, bidder: 'w1', cost: 10, confidence: 0.5 });
     await assert.rejects(t.overlays.submitBid({ roundId: r.id, bidder: 'w1', cost: 5, confidence: 0.9 }), (e: LedgerError) => e.field === 'bidder');
-    await t.ledger.claimNode({ worker: 'sneaky', nodeId: node('a') });
+    // Claiming it directly, or taking the oldest ready node, passes it by while the round is open.
+    await assert.rejects(t.ledger.claimNode({ worker: 'sneaky', nodeId: node('a') }), (e: LedgerError) => e.code === 'conflict' && e.field === 'nodeId' && /announced for bids/.test(e.message));
+    assert.equal(await t.ledger.claimNode({ worker: 'sneaky' }), null);
+    assert.deepEqual(t.ledger.readyWork().map((n) => n.id), []);
+    await t.ledger.cancelNode({ nodeId: node('a'), reason: 'not needed after all' });
     t.clock.now += 10_000;
     await assert.rejects(t.overlays.submitBid({ roundId: r.id, bidder: 'w2', cost: 1, confidence: 1 }), /deadline/);
     const [closed] = await t.overlays.closeDueRounds();
     assert.equal(closed!.status, 'void');
-    assert.match(closed!.reason!, /claimed/);
-    assert.equal(t.ledger.getNode(node('a'))!.worker, 'sneaky');
+    assert.match(closed!.reason!, /the node is blocked, no longer ready/);
+    assert.equal(t.ledger.getNode(node('a'))!.worker, null);
   } finally {
     t.close();
   }

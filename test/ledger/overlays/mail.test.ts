@@ -25,6 +25,10 @@ test('mail to a worker, node, run and coalition waits until read, once per recip
     // The history still has everything, with read marks.
     const all = await t.overlays.readMail({ reader: 'bo', nodeId: node('a'), unreadOnly: false });
     assert.deepEqual(all.map((m) => m.read), [true, true, true, true]);
+    // A person's view of the run's mail pages newest first; the worker mail has no run and is not in it.
+    const page1 = t.overlays.runMail(runId, { limit: 2 });
+    assert.deepEqual(page1.map((m) => m.body), ['to the crew', 'to the run']);
+    assert.deepEqual(t.overlays.runMail(runId, { limit: 2, beforeSeq: page1.at(-1)!.seq }).map((m) => m.body), ['to node a']);
   } finally {
     t.close();
   }
