@@ -108,6 +108,8 @@ const startFromFormulaSchema = z.object({
   title: z.string().max(200).optional(),
   vars: z.record(z.string(), z.union([z.string().max(20_000), z.boolean(), z.array(z.string().max(2000)).max(1000)])).default({}),
   taskKey: z.string().max(400).optional(),
+  // A replay of a past task (the replay lab): the run pairs up in a screen and never counts as a live trial run.
+  arm: z.literal('replay').optional(),
   items: z.record(z.string(), z.array(z.string().max(2000)).max(1000)).optional(),
 });
 
@@ -390,7 +392,8 @@ export class FormulaService {
 
   /**
    * Starts a run of a family: of the variant named, or the one the trial assigns to this task, or the
-   * active one. The run records the family, variant and generation that actually ran.
+   * active one. The run records the family, variant and generation that actually ran. `arm: "replay"` (with
+   * a variantId) marks a replay of a past task: it pairs up in a screen and never counts as a live trial run.
    */
   async startRunFromFormula(input: unknown, actor?: string): Promise<{ runId: string; variantId: string; generation: number; arm: string | null; nodeIds: string[] }> {
     const p = parseFormulaInput(startFromFormulaSchema, input);
@@ -401,7 +404,8 @@ export class FormulaService {
       throw new LedgerError(`family: no formula family "${p.family}"${known.length ? `; known families: ${known.join(', ')}` : ''}`, 'not_found', 'family');
     }
     let variantId = p.variantId;
-    let arm: string | null = null;
+    let arm: string | null = p.arm ?? null;
+    if (arm && !variantId) throw invalid('variantId', 'a replay run names the variant it replays the task on');
     if (variantId) {
       const v = sql.get<{ family_id: string }>('SELECT family_id FROM variants WHERE id = ?', [variantId]);
       if (!v) throw notFound('variantId', 'variant', variantId);
