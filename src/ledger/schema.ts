@@ -1,11 +1,12 @@
 import { backfillTrialArms } from './promotion/arms';
+import { backfillNodeAttribution } from './evidence';
 import type { Sql } from './store/sql';
 
 /**
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -226,6 +227,13 @@ CREATE INDEX nodes_worker ON nodes(worker, created_seq) WHERE worker IS NOT NULL
   4: `
 ALTER TABLE runs ADD COLUMN awaits_checks INTEGER NOT NULL DEFAULT 0;
 `,
+  // ---- branch evidence: step-level attribution (formula_evidence) counts review rejections and a
+  // person's interventions per node, not only per run.
+  5: `
+ALTER TABLE nodes ADD COLUMN review_rejections INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN interventions INTEGER NOT NULL DEFAULT 0;
+`,
+  // ---- end branch evidence
 };
 
 /**
@@ -234,6 +242,7 @@ ALTER TABLE runs ADD COLUMN awaits_checks INTEGER NOT NULL DEFAULT 0;
  */
 const BACKFILLS: Record<number, (sql: Sql) => void> = {
   3: backfillTrialArms,
+  5: backfillNodeAttribution, // branch evidence
 };
 
 export function migrate(sql: Sql, fromVersion: number): void {
