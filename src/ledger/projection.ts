@@ -351,6 +351,8 @@ const handlers: { [K in EventKind]: Handler<K> } = {
         [p.interventions ?? 0, p.reviewRejections ?? 0, p.nodeId]);
     }
     if (!p.runId) return;
+    // The false-done guardrail counts runs the model called done whose checks failed (src/ledger/outcome.ts).
+    if (p.kind === 'false_done') sql.run('UPDATE runs SET false_done = 1 WHERE id = ?', [p.runId]);
     if (p.success !== null) {
       sql.run("UPDATE runs SET outcome = ?, outcome_source = 'evidence' WHERE id = ?", [p.success ? 'success' : 'failure', p.runId]);
     }

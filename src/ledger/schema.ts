@@ -232,6 +232,9 @@ ALTER TABLE runs ADD COLUMN awaits_checks INTEGER NOT NULL DEFAULT 0;
   5: `
 ALTER TABLE nodes ADD COLUMN review_rejections INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN interventions INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trial_arms ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trial_runs ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
 `,
   // ---- end branch evidence
 };
@@ -241,8 +244,13 @@ ALTER TABLE nodes ADD COLUMN interventions INTEGER NOT NULL DEFAULT 0;
  * ledger equals one replayed from its journal.
  */
 const BACKFILLS: Record<number, (sql: Sql) => void> = {
-  3: backfillTrialArms,
-  5: backfillNodeAttribution, // branch evidence
+  // Migration 3's trial_arms are built by migration 5's backfill (branch evidence): they now count false_done,
+  // a column migration 3 does not have yet.
+  5: (sql) => { // branch evidence
+    backfillNodeAttribution(sql);
+    sql.run(`UPDATE runs SET false_done = 1 WHERE id IN (SELECT run_id FROM evidence WHERE kind = 'false_done' AND run_id IS NOT NULL)`);
+    backfillTrialArms(sql);
+  },
 };
 
 export function migrate(sql: Sql, fromVersion: number): void {
