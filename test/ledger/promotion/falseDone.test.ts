@@ -55,7 +55,7 @@ test('a candidate whose model calls failed runs done is held back by the false-d
   // The incumbent's history: half its runs fail, and its model says so (no false "done").
   for (let i = 0; i < 30; i++) await run(ledger, formulas, incumbent, `h${i}`, i % 2 ? 'done' : 'failed', i % 2 ? passing : failing);
   const m = await formulas.mutateVariant({ variantId: incumbent, mutations: [{ op: 'edit_instructions', stepId: 'edit', instructions: 'Say done.' }] });
-  const screen = await promotion.startTrial({ variantId: m.variantId, stage: 'screen' });
+  await promotion.startTrial({ variantId: m.variantId, stage: 'screen' });
   // The candidate passes far more often, but every failure of it was reported done.
   for (let i = 0; i < 20; i++) {
     const before = ledger.seq;
