@@ -437,7 +437,10 @@ export const formulaMutateOutput = z.object({
 
 export const selectionOutput = z.object({ familyId: z.string(), variantId: z.string(), previousVariantId: z.string().nullable() });
 
-const armStats = z.object({ runs: z.number(), successes: z.number(), interventions: z.number(), reviewRejections: z.number(), tokens: z.number(), durationMs: z.number() });
+const armStats = z.object({
+  runs: z.number(), successes: z.number(), interventions: z.number(), reviewRejections: z.number(), tokens: z.number(), durationMs: z.number(),
+  falseDone: z.number().optional().describe('Runs the model called done whose checks failed.'),
+});
 
 export const trialRow = z.object({
   id: z.string(), familyId: z.string(), candidateId: z.string(), incumbentId: z.string(), stage: z.enum(['screen', 'trial', 'watch']),
@@ -463,6 +466,8 @@ export const formulaAssessOutput = z.object({
     sprtLLR: z.number().nullable(),
     sprtVerdict: z.string().nullable(),
     pairs: z.object({ pairs: z.number(), wins: z.number(), losses: z.number(), ties: z.number() }).nullable(),
+    replayEvidence: z.number().nullable().optional()
+      .describe('In the screen: the evidence ratio of the candidate\'s replays against the incumbent\'s history; it promotes at 1 / falsePromotionRate.'),
   }).describe('The numbers behind the verdict (the decision record keeps the full set).'),
   guardrails: z.array(z.object({
     name: z.string(), enabled: z.boolean(), incumbent: z.number().nullable(), candidate: z.number().nullable(), worsening: z.number().nullable(),
