@@ -6,6 +6,7 @@ import { conflict, invalid, LedgerError, notFound } from '../errors';
 import type { VariantStatus } from '../events';
 import { event } from '../events';
 import type { FormulaService, VariantChooser } from '../families';
+import { findUnsafeKey } from '../formula/names';
 import { newId } from '../ids';
 import type { Ledger } from '../ledger';
 import type { StoredEvent } from '../store/journal';
@@ -77,6 +78,9 @@ export class PromotionService {
    */
   async setPolicy(familyId: string, input: unknown, actor?: string): Promise<PolicyRecord> {
     if (input === null || typeof input !== 'object' || Array.isArray(input)) throw invalid('policy', 'give the policy as an object of the fields to set');
+    // A `__proto__` key would be merged into the prototype of the policy object instead of a field of it.
+    const unsafe = findUnsafeKey(input);
+    if (unsafe) throw invalid(`policy.${unsafe.path}`, `"${unsafe.key}" cannot be used as a key; remove it`);
     return this.ledger.commit(({ sql }) => {
       if (!sql.get('SELECT 1 FROM families WHERE id = ?', [familyId])) throw notFound('familyId', 'family', familyId);
       const current = this.policyIn(sql, familyId);
@@ -206,6 +210,8 @@ export class PromotionService {
    */
   async recordReplay(input: RecordReplayInput, actor?: string): Promise<EvaluationResult> {
     if (!input || typeof input !== 'object') throw invalid('input', 'give { trialId, taskKey, candidateSuccess, incumbentSuccess }');
+    const unsafe = findUnsafeKey(input);
+    if (unsafe) throw invalid(unsafe.path, `"${unsafe.key}" cannot be used as a key; remove it`);
     if (typeof input.trialId !== 'string' || !input.trialId) throw invalid('trialId', 'name the screen trial the replay belongs to');
     if (typeof input.taskKey !== 'string' || !input.taskKey) throw invalid('taskKey', 'name the task that was replayed on both variants');
     if (input.taskKey.length > 400) throw invalid('taskKey', `is ${input.taskKey.length} characters; use at most 400`);

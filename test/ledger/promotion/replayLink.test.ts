@@ -104,6 +104,11 @@ test('linked replays refuse runs that do not belong to the pair, naming the fiel
   await rejects(w.promotion.recordReplay({ ...base, candidateRunId: 'r-nope', incumbentRunId: inc, incumbentSuccess: true }), 'candidateRunId', /r-nope/);
   await rejects(w.promotion.recordReplay({ ...base, taskKey: 'x'.repeat(100_000), candidateSuccess: true, incumbentSuccess: true }), 'taskKey', /at most 400/);
   await rejects(w.promotion.recordReplay({ ...base, candidateRunId: { __proto__: null } as unknown as string, incumbentRunId: inc }), 'candidateRunId', /id of the run/);
+  await rejects(w.promotion.recordReplay(JSON.parse(`{"trialId":"${w.screen.id}","taskKey":"k","candidateSuccess":true,"incumbentSuccess":true,"__proto__":{"candidateRunId":"x"}}`)), '__proto__', /cannot be used as a key/);
+  await rejects(w.promotion.setPolicy('fix', JSON.parse('{"guardrails":{"__proto__":{"falseDoneRate":{"enabled":false}}}}')), 'policy.guardrails.__proto__', /cannot be used as a key/);
+  await rejects(w.promotion.setPolicy('fix', { guardrails: { falseDoneRate: { enabled: true, kind: 'relative', maxIncrease: 0.1 } } }), 'policy.guardrails.falseDoneRate.kind', /rate per run/);
+  await rejects(w.promotion.setPolicy('fix', { stages: { screen: { minFailureReduction: 'half' } } }), 'policy.stages.screen.minFailureReduction', /number/);
+  assert.equal(w.promotion.policyFor('fix').custom, false, 'no policy was set');
   // Nothing was written by the refused calls: the incumbent run still has no outcome.
   assert.equal(w.ledger.getRun(inc)!.outcome, null);
   await rejects(w.formulas.startRunFromFormula({ family: 'fix', taskKey: 'k', arm: 'replay', vars: {} }), 'variantId', /names the variant/);
