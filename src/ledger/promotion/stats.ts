@@ -1,4 +1,5 @@
-// Numerics for evidence-gated promotion: Beta-Binomial comparisons and Wald's SPRT.
+// Numerics for evidence-gated promotion: Beta-Binomial comparisons, Wald's SPRT, and the evidence ratios of
+// the trial (randomization) and of the screen (replays against the incumbent's history).
 // Everything here is pure and dependency-free so the decision rule can be re-derived anywhere.
 
 /** Parameters of a Beta distribution. */
