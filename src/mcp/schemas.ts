@@ -253,7 +253,7 @@ export const formulaAssessInput = z.strictObject({
 export const formulaSelectInput = z.strictObject({
   variantId: variantId.describe('The candidate variant to put on trial against the family\'s active variant.'),
   stage: z.enum(['screen', 'trial']).optional()
-    .describe('"trial" (default): a share of new runs of the family use the candidate, sticky by taskKey. "screen": no live runs; paired replays first.'),
+    .describe('"trial" (default): a share of new runs of the family use the candidate, sticky by taskKey. "screen": no live runs; the candidate\'s replays of past tasks decide, against the incumbent\'s history (formula_replay runs them).'),
 });
 
 export const formulaPromoteInput = z.strictObject({
