@@ -104,7 +104,7 @@ function renderVariant(v: VariantEvidence, active: boolean): string[] {
     `g${v.generation}·${v.variantId}  ${v.status}${active ? ' (active)' : ''}  ${v.summary}`,
   ];
   if (v.rationale) lines.push(`  rationale: ${v.rationale.replace(/\s+/g, ' ').slice(0, 300)}`);
-  lines.push(`  ${t.runs} runs: ${t.succeeded} succeeded, ${t.failed} failed, ${t.open} open; ${t.falseDone} of ${t.reportedDone} reported done failed their checks; ` +
+  lines.push(`  ${t.runs} run${t.runs === 1 ? '' : 's'}: ${t.succeeded} succeeded, ${t.failed} failed, ${t.open} open; ${t.falseDone} of ${t.reportedDone} reported done failed their checks; ` +
     `${t.interventions} interventions, ${t.reviewRejections} review rejections, ${t.tokens} tokens`);
   if (v.steps.length) {
     const rows = [['  step', 'runs', 'attempts', 'failures', 'fail%', 'retries', 'interv', 'rejected', 'tokens', 'time', 'changed']];

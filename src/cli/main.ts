@@ -268,6 +268,8 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       const r = await promotion.reject(need(rest[0], 'VARIANT'), { actor: person(), reason: rest[1] ?? 'rejected from the CLI' });
       return out(args, r, () => `${r.familyId}: ${r.action} — ${r.reason}`);
     }
+    case 'evidence': // branch evidence: `gascity --json evidence X` (options before the command) reaches it here
+      return evidenceCommand(['--ledger', dir, ...(args.json ? ['--json'] : []), ...rest], { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
     case 'decisions': {
       const ds = promotion.decisions(need(rest[0], 'FAMILY'));
       return out(args, ds, () => ds.map((d) => `${d.at} ${d.verdict.padEnd(8)} ${d.candidateId} by ${d.actor} (policy v${d.policyVersion ?? '?'} ${d.policyHash?.slice(0, 8) ?? ''}): ${d.reason}`).join('\n') || 'no decisions yet');
