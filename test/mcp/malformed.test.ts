@@ -64,6 +64,16 @@ function valid(tool: string): Record<string, unknown> {
     formula_select: { variantId },
     formula_rollback: { family: 'implement-and-review', reason: 'r' },
     lineage_view: { family: 'implement-and-review' },
+    // branch overlays (issue 13)
+    blackboard_write: { runId, kind: 'finding', author: 'w', title: 't' },
+    blackboard_read: { runId },
+    node_announce: { nodeId, announcedBy: 'w', deadlineSeconds: 60 },
+    bid_submit: { roundId: 'rd-x', bidder: 'w', cost: 1, confidence: 0.5 },
+    bids_view: { runId },
+    coalition: { action: 'view', runId },
+    partnerships: { worker: 'w' },
+    mail_send: { from: 'w', toKind: 'worker', to: 'w2', body: 'hi' },
+    mail_read: { reader: 'w' },
     formula_evidence: { variantId }, // branch evidence
   };
   const args = table[tool];
@@ -96,7 +106,7 @@ async function expectRefused(tool: string, args: unknown, field: string, why: st
 }
 
 test('every tool has valid arguments in the table, and the table is complete', () => {
-  assert.equal(schemas.size, 24); // 23 + formula_evidence (branch evidence)
+  assert.equal(schemas.size, 33); // 32 + formula_evidence (branch evidence)
   for (const tool of schemas.keys()) valid(tool);
 });
 
