@@ -11,6 +11,7 @@ import { replay } from '../ledger/store/store';
 import { demo } from './demo';
 import { drive } from './drive';
 import { mcpCommand } from './mcp';
+import { evidenceCommand } from './evidence';
 
 /**
  * `gascity`: the ledger from a terminal. It opens the same ledger the extension and the MCP servers
@@ -36,6 +37,7 @@ Promotion
   promote VARIANT [REASON]        promote by hand (recorded as a person's decision, then watched)
   reject VARIANT [REASON]         reject by hand (recorded; the same content is refused later)
   decisions FAMILY                the family's recorded decisions
+  evidence VARIANT|FAMILY         per step: attempts, failures, retries, interventions, tokens; failing runs (gascity evidence --help)
 
 Runs
   run FAMILY [k=v ...] --codex [--workers N] [--task KEY]
@@ -151,6 +153,7 @@ function parseJson<T>(text: string, what: string): T {
 async function main(argv: string[]): Promise<number> {
   // `gascity mcp …` has options of its own (--approvals, --json …): it parses its arguments itself.
   if (argv[0] === 'mcp') return mcpCommand(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+  if (argv[0] === 'evidence') return evidenceCommand(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }); // branch evidence
   const args = parseCommandLine(argv);
   const [cmd = 'help', ...rest] = args.rest;
   if (cmd === 'help') {
@@ -265,6 +268,8 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       const r = await promotion.reject(need(rest[0], 'VARIANT'), { actor: person(), reason: rest[1] ?? 'rejected from the CLI' });
       return out(args, r, () => `${r.familyId}: ${r.action} — ${r.reason}`);
     }
+    case 'evidence': // branch evidence: `gascity --json evidence X` (options before the command) reaches it here
+      return evidenceCommand(['--ledger', dir, ...(args.json ? ['--json'] : []), ...rest], { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
     case 'decisions': {
       const ds = promotion.decisions(need(rest[0], 'FAMILY'));
       return out(args, ds, () => ds.map((d) => `${d.at} ${d.verdict.padEnd(8)} ${d.candidateId} by ${d.actor} (policy v${d.policyVersion ?? '?'} ${d.policyHash?.slice(0, 8) ?? ''}): ${d.reason}`).join('\n') || 'no decisions yet');

@@ -1,4 +1,5 @@
 import { backfillTrialArms } from './promotion/arms';
+import { backfillNodeAttribution } from './evidence';
 import type { Sql } from './store/sql';
 import { OVERLAY_TABLE_NAMES, OVERLAY_TABLES } from './overlays/tables';
 
@@ -6,7 +7,7 @@ import { OVERLAY_TABLE_NAMES, OVERLAY_TABLES } from './overlays/tables';
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -229,6 +230,16 @@ ALTER TABLE runs ADD COLUMN awaits_checks INTEGER NOT NULL DEFAULT 0;
 `,
   // ---- branch overlays (issue 13): coordination overlays, tables described in src/ledger/overlays/projection.ts.
   5: OVERLAY_TABLES,
+  // ---- branch evidence: step-level attribution (formula_evidence) counts review rejections and a
+  // person's interventions per node, not only per run; the false-done guardrail counts per run and arm.
+  6: `
+ALTER TABLE nodes ADD COLUMN review_rejections INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN interventions INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trial_arms ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trial_runs ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
+`,
+  // ---- end branch evidence
 };
 
 /**
@@ -236,7 +247,13 @@ ALTER TABLE runs ADD COLUMN awaits_checks INTEGER NOT NULL DEFAULT 0;
  * ledger equals one replayed from its journal.
  */
 const BACKFILLS: Record<number, (sql: Sql) => void> = {
-  3: backfillTrialArms,
+  // Migration 3's trial_arms are built by migration 6's backfill (branch evidence): they now count false_done,
+  // a column migration 3 does not have yet.
+  6: (sql) => { // branch evidence
+    backfillNodeAttribution(sql);
+    sql.run(`UPDATE runs SET false_done = 1 WHERE id IN (SELECT run_id FROM evidence WHERE kind = 'false_done' AND run_id IS NOT NULL)`);
+    backfillTrialArms(sql);
+  },
 };
 
 export function migrate(sql: Sql, fromVersion: number): void {

@@ -74,6 +74,7 @@ function valid(tool: string): Record<string, unknown> {
     partnerships: { worker: 'w' },
     mail_send: { from: 'w', toKind: 'worker', to: 'w2', body: 'hi' },
     mail_read: { reader: 'w' },
+    formula_evidence: { variantId }, // branch evidence
   };
   const args = table[tool];
   assert.ok(args, `no valid arguments for ${tool}; add them to the table`);
@@ -105,7 +106,7 @@ async function expectRefused(tool: string, args: unknown, field: string, why: st
 }
 
 test('every tool has valid arguments in the table, and the table is complete', () => {
-  assert.equal(schemas.size, 32);
+  assert.equal(schemas.size, 33); // 32 + formula_evidence (branch evidence)
   for (const tool of schemas.keys()) valid(tool);
 });
 
