@@ -42,6 +42,7 @@ export const COMMANDS = {
   // branch views (issues 13 and 14): mail, and the formula evidence of a family.
   readMail: { id: 'gascity.readMail', title: 'Read Mail', icon: '$(mail-read)', palette: true },
   sendMail: { id: 'gascity.sendMail', title: 'Send Mail', icon: '$(mail)', palette: true },
+  formulaEvidence: { id: 'gascity.formulaEvidence', title: 'Formula Evidence', icon: '$(flame)', palette: true },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -7,7 +7,8 @@ import { isWebviewMessage } from '../shared/protocol';
 import type { LedgerChangeSummary, LedgerModel } from './model';
 import { toOverlayView } from './overlayView';
 import { RunGraphFollower } from './runGraphFollower';
-import type { GraphTarget } from './viewModel';
+import { formulaEvidence } from '../ledger/evidence';
+import type { GraphTarget, VariantHeatSource } from './viewModel';
 import { targetOfState, toLineageGraph, toRunGraph } from './viewModel';
 
 export type { GraphTarget } from './viewModel';
@@ -172,10 +173,26 @@ export class GraphPanel implements vscode.Disposable {
     const lineage = this.model.lineage;
     const family = lineage.family(t.familyId);
     if (!family) return undefined;
+    const heat = this.heatOf(family.id);
     return {
       kind: 'lineage',
-      lineage: toLineageGraph(family, lineage.variants(family.id), (v) => lineage.evidenceSummary(v), lineage.openTrials(family.id), lineage.previousActive(family.id)),
+      lineage: toLineageGraph(family, lineage.variants(family.id), (v) => lineage.evidenceSummary(v), lineage.openTrials(family.id), lineage.previousActive(family.id),
+        (variantId) => heat.get(variantId)),
     };
+  }
+
+  /**
+   * Each variant's step heat and rationale (issue 14), from the ledger's formulaEvidence over its newest runs. A
+   * failure here (an older ledger in another process's hands) leaves the lineage without heat, not unshown.
+   */
+  private heatOf(familyId: string): Map<string, VariantHeatSource> {
+    try {
+      const e = formulaEvidence(this.model.ledger, { familyId, variants: 100, runs: 200, failures: 0 });
+      return new Map(e.variants.map((v) => [v.variantId, v]));
+    } catch (err) {
+      this.log.warn(`graph panel: no step heat for ${familyId}: ${err instanceof Error ? err.message : String(err)}`);
+      return new Map();
+    }
   }
 
   /** The data of the graph shown last. */

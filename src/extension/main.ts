@@ -22,6 +22,7 @@ import type { RegistrationContext } from './mcpRegistration';
 import { refreshStableServer, registerMcpServerWithCodex, registerWithVsCode, unregisterMcpServerFromCodex } from './mcpRegistration';
 import { CodexRuns } from './codexRuns';
 import { DeferredTree } from './deferredTree';
+import { EvidenceActions } from './evidenceActions';
 import { MailActions } from './mailActions';
 import { LedgerModel } from './model';
 import { PersonActions } from './personActions';
@@ -185,6 +186,7 @@ async function compose(
   const codexRuns = new CodexRuns(model, context.extensionUri, workspaceRoot ?? path.dirname(ledgerDir), log);
   const personActions = new PersonActions(model, codexRuns);
   const mail = new MailActions(model, reports);
+  const evidence = new EvidenceActions(model, reports);
   const families = new FamiliesTree(model);
   const runs = new RunsTree(model, codexRuns);
   const statusBar = new StatusBar(model);
@@ -236,6 +238,8 @@ async function compose(
     // branch views (issue 13): mail.
     readMail: (arg?: unknown) => mail.read(arg),
     sendMail: (arg?: unknown) => mail.send(arg),
+    // branch views (issue 14): a family's step-level evidence.
+    formulaEvidence: (arg?: unknown) => evidence.show(arg),
   };
   // Runs a closed or reloaded window left with Codex work resume here; a failure is logged, not fatal.
   codexRuns.resumeLeftovers().catch((e: unknown) => log.warn(`could not resume Codex work left by an earlier window: ${errorMessage(e)}`));
