@@ -311,6 +311,17 @@ test('closes the loop from the command palette: a trial, a person\'s verdict on 
   await eventually(() => /0 trials/.test(api.statusBar.text), 'the status bar drops the trial');
 });
 
+test('Formula Evidence shows the family\'s steps; the lineage details list each step\'s heat', async () => {
+  const evidence = await vscode.commands.executeCommand<{ familyId: string; variants: { variantId: string; steps: unknown[] }[] } | undefined>('gascity.formulaEvidence', FAMILY);
+  assert.equal(evidence?.familyId, FAMILY);
+  const withSteps = evidence!.variants.find((v) => v.steps.length > 0);
+  assert.ok(withSteps, 'a variant whose runs give its steps figures');
+  assert.match(vscode.window.activeTextEditor?.document.getText() ?? '', /^# Formula evidence: /);
+  await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  await vscode.commands.executeCommand('gascity.openLineage', FAMILY, withSteps.variantId);
+  await driver({ kind: 'webviewWait', view: 'lineage:', selector: '#details table.heat tr[data-step]', state: 'attached', timeout: 20_000 });
+});
+
 test('registers the MCP server with Codex in the global config, names the file, shows the change read-only, and undoes it', async () => {
   const registration = await vscode.commands.executeCommand<{ configPath: string; after: string; global: boolean } | undefined>('gascity.registerMcpServer', { approvals: 'write' });
   assert.ok(registration, 'registered');
