@@ -89,6 +89,7 @@ describe('the .vsix file list (vsce ls)', () => {
       'dist/mcp.js',
       'dist/sql-wasm.wasm',
       'formulas/bug-fix-with-reproduction.formula.toml',
+      'formulas/evolve-formula.formula.toml',
       'formulas/implement-and-review.formula.toml',
       'formulas/refactor-with-tests.formula.toml',
       'formulas/research-then-plan.formula.toml',
