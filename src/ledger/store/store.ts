@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LedgerError } from '../errors';
 import { FileLock } from './lock';
-import type { CommitLine, StoredEvent } from './journal';
+import type { StoredEvent } from './journal';
 import { appendLine, encodeLine, readJournal, writeFreshJournal } from './journal';
 import { describeFsError, writeFileAtomic } from './atomicWrite';
 import type { FsOps } from './fsOps';
@@ -70,6 +70,19 @@ export interface StoreChange {
   local: boolean;
 }
 
+/** A write waiting for its group commit (see `EventStore.runBatches`). */
+interface PendingWrite<E extends EventShape> {
+  actor: string;
+  decide: (ctx: WriteContext) => Decision<unknown, E>;
+  resolve: (value: { result: unknown; events: Array<StoredEvent & E> }) => void;
+  reject: (err: unknown) => void;
+}
+
+/** At most this many writes share one append and fdatasync, so that one line stays a sane size. */
+const MAX_BATCH = 256;
+/** At most this many batches are committed under one taking of the lock (MAX_BATCH writes each). */
+const KEEP_LOCK_ROUNDS = 4;
+
 export const SNAPSHOT_FILE = 'ledger.sqlite';
 export const JOURNAL_FILE = 'journal.ndjson';
 export const LOCK_FILE = 'ledger.lock';
@@ -107,6 +120,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private offset = 0;
   private commitsSinceCheckpoint = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Writes waiting for the next group commit, in the order they were called. */
+  private pending: PendingWrite<E>[] = [];
+  private batchScheduled = false;
   private listeners = new Set<(change: StoreChange) => void>();
   private watcher: fs.FSWatcher | undefined;
   private poller: NodeJS.Timeout | undefined;
@@ -165,39 +181,111 @@ export class EventStore<E extends EventShape = LedgerEvent> {
    * other writer; if it throws, nothing is written and the error reaches the caller.
    */
   write<T>(actor: string, decide: (ctx: WriteContext) => Decision<T, E>): Promise<{ result: T; events: Array<StoredEvent & E> }> {
-    return this.serialize(async () => {
-      this.assertOpen();
-      return this.withLock(async () => {
-        await this.catchUp(true);
-        const now = this.clock();
-        const ts = now.toISOString();
-        this.sql.exec('BEGIN');
-        let stored: Array<StoredEvent & E>;
-        let result: T;
-        try {
-          const decision = decide({ now, sql: this.sql });
-          result = decision.result;
-          // Only these five fields are stored, whatever else the caller's objects carry.
-          stored = decision.events.map((e, i) => ({ seq: this.seqValue + 1 + i, ts, actor, kind: e.kind, payload: e.payload }) as StoredEvent & E);
-          for (const e of stored) this.applyOne(e);
-          // The append is the commit point: once it returns, the line is durable and is acknowledged.
-          if (stored.length > 0) this.append({ events: stored });
-        } catch (err) {
-          this.sql.exec('ROLLBACK');
-          throw err;
-        }
-        this.sql.exec('COMMIT');
-        if (stored.length > 0) {
-          this.seqValue += stored.length;
-          this.commitsSinceCheckpoint++;
-          this.emit({ events: stored, local: true });
-          // A checkpoint only saves reading time later; the commit is durable already, so a failed
-          // checkpoint (a full disk) must not turn it into an error that a client would retry.
-          this.maybeCheckpoint();
-        }
-        return { result, events: stored };
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new LedgerError('the ledger is closed', 'io'));
+        return;
+      }
+      this.pending.push({
+        actor,
+        decide,
+        resolve: (v) => resolve(v as { result: T; events: Array<StoredEvent & E> }),
+        reject,
       });
+      if (!this.batchScheduled) {
+        this.batchScheduled = true;
+        void this.serialize(() => this.runBatches());
+      }
     });
+  }
+
+  /**
+   * Group commit: takes every write queued so far, decides and applies each in turn under one lock,
+   * appends their lines with one write and one fdatasync, and acknowledges each only after that sync.
+   * Concurrent writes of one process (the controller's workers, an MCP server's overlapping calls)
+   * thus share one lock file, one catch-up and one sync.
+   */
+  private async runBatches(): Promise<void> {
+    this.batchScheduled = false;
+    if (this.pending.length === 0) return;
+    if (this.closed) {
+      for (const w of this.pending.splice(0)) w.reject(new LedgerError('the ledger is closed', 'io'));
+      return;
+    }
+    // The writes queued now form the batch; if the lock or the catch-up fails, they get that error.
+    let batch: PendingWrite<E>[] = this.pending.splice(0, MAX_BATCH);
+    try {
+      await this.withLock(async () => {
+        this.assertOpen();
+        await this.catchUp(true);
+        // Writes that arrived while this one waited for the lock join under the same lock; the lock is
+        // never kept across a turn of the event loop, since a caller may then block it (spawnSync, a
+        // long loop) while other processes wait.
+        for (let round = 0; ; round++) {
+          const current = batch;
+          batch = [];
+          this.commitBatch(current);
+          if (this.pending.length === 0 || round + 1 >= KEEP_LOCK_ROUNDS) break;
+          batch = this.pending.splice(0, MAX_BATCH);
+        }
+      });
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+    }
+    if (this.pending.length > 0 && !this.batchScheduled) {
+      this.batchScheduled = true;
+      void this.serialize(() => this.runBatches());
+    }
+  }
+
+  /**
+   * Decides, applies and appends `batch` (the lock held, the tables caught up). A decision that throws
+   * is rolled back alone (a savepoint) and its caller gets the error; when the append fails, every
+   * decision of the batch is rolled back and every caller gets the append's error, so nothing of the
+   * batch is recorded and each caller was told so. Settles every write of the batch.
+   */
+  private commitBatch(batch: PendingWrite<E>[]): void {
+    const done: Array<{ w: PendingWrite<E>; result: unknown; stored: Array<StoredEvent & E> }> = [];
+    const lines: string[] = [];
+    let seq = this.seqValue;
+    this.sql.exec('BEGIN');
+    for (const w of batch) {
+      const now = this.clock();
+      const ts = now.toISOString();
+      this.sql.exec('SAVEPOINT one_write');
+      try {
+        const decision = w.decide({ now, sql: this.sql });
+        // Only these five fields are stored, whatever else the caller's objects carry.
+        const stored = decision.events.map((e, i) => ({ seq: seq + 1 + i, ts, actor: w.actor, kind: e.kind, payload: e.payload }) as StoredEvent & E);
+        for (const e of stored) this.applyOne(e);
+        if (stored.length > 0) lines.push(encodeLine({ events: stored }));
+        this.sql.exec('RELEASE one_write');
+        seq += stored.length;
+        done.push({ w, result: decision.result, stored });
+      } catch (err) {
+        this.sql.exec('ROLLBACK TO one_write');
+        this.sql.exec('RELEASE one_write');
+        w.reject(err);
+      }
+    }
+    try {
+      // The append is the commit point: once it returns, the lines are durable and are acknowledged.
+      if (lines.length > 0) this.append(lines);
+    } catch (err) {
+      this.sql.exec('ROLLBACK');
+      for (const d of done) d.w.reject(err);
+      return;
+    }
+    this.sql.exec('COMMIT');
+    this.seqValue = seq;
+    this.commitsSinceCheckpoint += lines.length;
+    for (const d of done) {
+      if (d.stored.length > 0) this.emit({ events: d.stored, local: true });
+      d.w.resolve({ result: d.result, events: d.stored });
+    }
+    // A checkpoint only saves reading time later; the commits are durable already, so a failed
+    // checkpoint (a full disk) must not turn them into errors that a client would retry.
+    if (lines.length > 0) this.maybeCheckpoint();
   }
 
   /** Reads what other processes appended since the last look, without taking the lock. */
@@ -272,8 +360,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     this.projection.apply(this.sql, e);
   }
 
-  private append(line: CommitLine): void {
-    const text = encodeLine(line);
+  /** Appends encoded commit lines with one write and one fdatasync; throws (nothing recorded) on failure. */
+  private append(lines: string[]): void {
+    const text = lines.length === 1 ? lines[0]! : lines.join('');
     // catchUp ran under this same lock, so the journal is the file read so far and ends on a line boundary.
     if (this.appendFd === undefined || this.appendIno !== this.journalIno) {
       if (this.appendFd !== undefined) fs.closeSync(this.appendFd);
@@ -289,9 +378,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       throw new LedgerError(`journal ${this.journalPath} is ${size} bytes, not the ${this.offset} read under the lock; nothing was recorded`, 'io');
     }
     this.lock.assertHeld();
-    const start = this.offset;
     this.offset = appendLine(this.ops, this.appendFd, this.journalPath, text, this.offset);
-    this.lastLine = { start, bytes: Buffer.from(text.slice(0, -1), 'utf8') };
+    const last = Buffer.from(lines[lines.length - 1]!.slice(0, -1), 'utf8');
+    this.lastLine = { start: this.offset - last.length - 1, bytes: last };
   }
 
   /**
