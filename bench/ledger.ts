@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
 import { openLedger } from '../src/ledger/index';
 import type { Ledger, StoredEvent } from '../src/ledger/index';
 import { ledgerProjection } from '../src/ledger/projection';
@@ -223,6 +224,98 @@ export async function runLedgerBench(sizes: readonly number[] = SIZES, commits =
   return { rows, open };
 }
 
+/** Spawns this file in a child role; resolves with its stdout lines once it exits. */
+function child(role: string, args: string[]): { done: Promise<string[]>; lines: string[]; stop(): void } {
+  const p = spawn(process.execPath, ['--import', 'tsx', __filename, role, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let buf = '';
+  p.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+  return {
+    lines,
+    stop: () => p.kill('SIGTERM'),
+    done: new Promise((resolve, reject) => p.on('exit', (code) => (code === 0 ? resolve(lines) : reject(new Error(`${role} exited with ${code}`))))),
+  };
+}
+
+/** Child role: checkpoints the ledger `times` times in a row, printing "ckpt <ms>" for each. */
+async function checkpointerChild(dir: string, times: number): Promise<void> {
+  const l = await openLedger(dir, { checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
+  process.stdout.write('ready\n');
+  // Starts once the measured writer is committing (the parent creates this file).
+  while (!fs.existsSync(`${dir}.go`)) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < times; i++) {
+    const t0 = process.hrtime.bigint();
+    await l.store.checkpoint();
+    process.stdout.write(`ckpt ${ms(t0).toFixed(1)}\n`);
+  }
+  l.close();
+}
+
+/** Child role: commits `count` times in a row, printing "commit <ms>" for each. */
+async function writerChild(dir: string, name: string, count: number): Promise<void> {
+  const l = await openLedger(dir, { actor: name, checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
+  process.stdout.write('ready\n');
+  for (let i = 0; i < count; i++) {
+    const t0 = process.hrtime.bigint();
+    await l.startRun({ title: `${name} ${i}`, nodes: [{ key: 'a', title: 'A' }] });
+    process.stdout.write(`commit ${ms(t0).toFixed(3)}\n`);
+  }
+  l.close();
+}
+
+/** What other writers see of checkpoints and of each other (issue 11's stall and fairness figures). */
+export interface StallFigures {
+  snapshotMiB: number;
+  /** How long one checkpoint of the snapshot took in the checkpointing process, p50 (ms). */
+  checkpointMs: number;
+  /** Another process's commits while checkpoints ran back to back: p50 and max (ms). */
+  duringCheckpoint: { p50: number; max: number; commits: number };
+  /** The same writer with no checkpoint running (the peer). */
+  alone: { p50: number; max: number; commits: number };
+  /** Two processes committing in a loop at once: each commit's wait, p50 and max over both (ms). */
+  twoWriters: { p50: number; max: number; commits: number };
+}
+
+/** Measures checkpoint stalls and lock fairness on a ledger of `size` events (a 62 MiB snapshot at 100k). */
+export async function runStallBench(size: number, log: (line: string) => void = () => undefined): Promise<StallFigures> {
+  log(`stall bench: preparing ${size} events`);
+  const { dir, bytes } = await prepareLedger(size);
+  const summary = (lines: string[]) => {
+    const xs = lines.filter((l) => l.startsWith('commit ')).map((l) => Number(l.slice(7)));
+    return { p50: stats(xs).p50, max: Math.max(...xs), commits: xs.length };
+  };
+  const alone = summary(await child('--writer', [dir, 'alone', '150']).done);
+  const ck = child('--checkpointer', [dir, '6']);
+  await until(() => ck.lines.includes('ready'));
+  const w = child('--writer', [dir, 'during', '100000']);
+  // The writer commits for as long as the checkpoints run; then it is stopped.
+  const during: string[] = [];
+  await until(() => w.lines.filter((l) => l.startsWith('commit ')).length >= 5);
+  fs.writeFileSync(`${dir}.go`, '');
+  const ckLines = await ck.done;
+  during.push(...w.lines.slice(w.lines.indexOf('ready') + 6));
+  w.stop();
+  await w.done.catch(() => undefined);
+  const a = child('--writer', [dir, 'a', '400']);
+  const b = child('--writer', [dir, 'b', '400']);
+  const both = [...(await a.done), ...(await b.done)];
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(`${dir}.go`, { force: true });
+  const ckMs = ckLines.filter((l) => l.startsWith('ckpt ')).map((l) => Number(l.slice(5)));
+  return { snapshotMiB: bytes / 1048576, checkpointMs: stats(ckMs).p50, duringCheckpoint: summary(during), alone, twoWriters: summary(both) };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 10));
+}
+
 async function benchOpen(dir: string, times = 5): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < times; i++) {
@@ -243,10 +336,19 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(`| ${r.events} | ${r.snapshotMiB.toFixed(1)} MiB | ${r.mode} | ${f(r.ours.p50)} | ${f(r.ours.p95)} | ${f(r.native.p50)} | ${f(r.raw.p50)} | ${(r.ours.p50 / r.raw.p50).toFixed(2)}× | ${(r.ours.p50 / r.native.p50).toFixed(2)}× |`);
   }
+  const stall = await runStallBench(Math.max(...SIZES), (l) => process.stderr.write(`${l}\n`));
+  console.log(`checkpoint of a ${stall.snapshotMiB.toFixed(1)} MiB snapshot: p50 ${stall.checkpointMs.toFixed(0)} ms in the checkpointing process; ` +
+    `another process's commits meanwhile: p50 ${stall.duringCheckpoint.p50.toFixed(2)} ms, max ${stall.duringCheckpoint.max.toFixed(1)} ms over ${stall.duringCheckpoint.commits} ` +
+    `(alone: p50 ${stall.alone.p50.toFixed(2)}, max ${stall.alone.max.toFixed(1)} ms over ${stall.alone.commits})`);
+  console.log(`two processes committing in a loop: p50 ${stall.twoWriters.p50.toFixed(2)} ms, longest wait ${stall.twoWriters.max.toFixed(1)} ms over ${stall.twoWriters.commits} commits`);
   if (open) console.log(`open a ${open.events}-event ledger: ${open.snapshotMs.toFixed(0)} ms from its snapshot; ${open.journalMs.toFixed(0)} ms with ${open.journalCommits} journal commits to replay`);
 }
 
-if (require.main === module) {
+if (require.main === module && process.argv[2] === '--checkpointer') {
+  void checkpointerChild(process.argv[3]!, Number(process.argv[4]));
+} else if (require.main === module && process.argv[2] === '--writer') {
+  void writerChild(process.argv[3]!, process.argv[4]!, Number(process.argv[5]));
+} else if (require.main === module) {
   main().catch((e: unknown) => {
     console.error(e);
     process.exit(1);
