@@ -1,6 +1,7 @@
 import type { EdgeSpec, EventKind, EventPayloads, GateSpec, NodeSpec, NodeState } from './events';
 import { BLOCKING_EDGE_KINDS } from './events';
 import { trackTrialArms } from './promotion/arms';
+import { OVERLAY_HANDLERS } from './overlays/projection';
 import { SCHEMA_VERSION, migrate } from './schema';
 import type { StoredEvent } from './store/journal';
 import type { Projection } from './store/store';
@@ -374,5 +375,6 @@ const handlers: { [K in EventKind]: Handler<K> } = {
       [p.decisionId, p.familyId, p.candidateId, p.incumbentId, p.trialId, p.stage, p.verdict, e.actor, p.reason,
         p.policyVersion, p.policyHash, JSON.stringify(p.detail), e.seq, e.ts],
     );
-  },
+  },  // branch overlays (issue 13): blackboard, contract net, coalitions, mail (src/ledger/overlays/projection.ts).
+  ...OVERLAY_HANDLERS,
 };

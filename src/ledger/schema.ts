@@ -1,11 +1,12 @@
 import { backfillTrialArms } from './promotion/arms';
 import type { Sql } from './store/sql';
+import { OVERLAY_TABLE_NAMES, OVERLAY_TABLES } from './overlays/tables';
 
 /**
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -226,6 +227,8 @@ CREATE INDEX nodes_worker ON nodes(worker, created_seq) WHERE worker IS NOT NULL
   4: `
 ALTER TABLE runs ADD COLUMN awaits_checks INTEGER NOT NULL DEFAULT 0;
 `,
+  // ---- branch overlays (issue 13): coordination overlays, tables described in src/ledger/overlays/projection.ts.
+  5: OVERLAY_TABLES,
 };
 
 /**
@@ -248,6 +251,8 @@ export function migrate(sql: Sql, fromVersion: number): void {
 /** The projection tables, in a fixed order, for comparing two databases. */
 export const PROJECTION_TABLES = [
   'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'trial_arms', 'trial_runs', 'events',
+  // branch overlays (issue 13)
+  ...OVERLAY_TABLE_NAMES,
 ] as const;
 
 /** Every projection table's rows in insertion order: what two databases must agree on to be the same ledger. */

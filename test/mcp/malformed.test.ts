@@ -64,6 +64,16 @@ function valid(tool: string): Record<string, unknown> {
     formula_select: { variantId },
     formula_rollback: { family: 'implement-and-review', reason: 'r' },
     lineage_view: { family: 'implement-and-review' },
+    // branch overlays (issue 13)
+    blackboard_write: { runId, kind: 'finding', author: 'w', title: 't' },
+    blackboard_read: { runId },
+    node_announce: { nodeId, announcedBy: 'w', deadlineSeconds: 60 },
+    bid_submit: { roundId: 'rd-x', bidder: 'w', cost: 1, confidence: 0.5 },
+    bids_view: { runId },
+    coalition: { action: 'view', runId },
+    partnerships: { worker: 'w' },
+    mail_send: { from: 'w', toKind: 'worker', to: 'w2', body: 'hi' },
+    mail_read: { reader: 'w' },
   };
   const args = table[tool];
   assert.ok(args, `no valid arguments for ${tool}; add them to the table`);
@@ -95,7 +105,7 @@ async function expectRefused(tool: string, args: unknown, field: string, why: st
 }
 
 test('every tool has valid arguments in the table, and the table is complete', () => {
-  assert.equal(schemas.size, 23);
+  assert.equal(schemas.size, 32);
   for (const tool of schemas.keys()) valid(tool);
 });
 
