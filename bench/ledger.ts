@@ -1,26 +1,32 @@
-// Ledger commit cost, side by side in one run (prints a table; not a test):
-//   ours        — append one fsynced journal line per commit (lock, catch up, apply, append, release)
-//   rewrite     — sql.js writing the whole database file per commit (temp file, fsync, rename)
-//   native WAL  — better-sqlite3, WAL, synchronous=FULL, one insert per transaction
-//   raw fsync   — append ~200 bytes and fdatasync: the floor any durable commit pays
-// at ledgers of 1k, 10k and 100k events, plus the time to open a 100k-event ledger.
-// Run: npm run bench:ledger   (BENCH_COMMITS=N to change the commits measured per size)
+// Ledger commit cost, interleaved with its peers in one run (prints a table; not a test). Per round, in
+// rotating order, each of these commits once, so that the machine's load falls on all of them alike:
+//   ours        — Ledger.startRun: lock, catch up, decide, apply, append one fdatasynced journal line
+//   native WAL  — better-sqlite3 (WAL, synchronous=FULL) applying the very events ours just committed to
+//                 the same schema, through the same projection code, in one transaction
+//   raw fsync   — append a line as long as ours' journal line and fdatasync it: the floor of any durable commit
+// at ledgers of 1k, 10k and 100k events. Then the same with 8 commits issued at once by one process
+// (the controller's and an MCP server's case): ours shares one lock and one fdatasync among them (group
+// commit), the peer commits them one after another. Last, the time to open the largest ledger.
+// Run: npm run bench:ledger   (BENCH_COMMITS=N commits per cell, BENCH_SIZES=1000,10000 event counts)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
 import { openLedger } from '../src/ledger/index';
-import type { StoredEvent } from '../src/ledger/index';
+import type { Ledger, StoredEvent } from '../src/ledger/index';
 import { ledgerProjection } from '../src/ledger/projection';
 import { JOURNAL_FILE, SNAPSHOT_FILE, replay } from '../src/ledger/store/store';
+import type { Sql } from '../src/ledger/store/sql';
 import { writeFileAtomic } from '../src/ledger/store/atomicWrite';
 import { encodeLine } from '../src/ledger/store/journal';
-import { loadSqlJs } from '../src/ledger/store/sql';
 
 const COMMITS = Number(process.env.BENCH_COMMITS ?? 300);
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number);
+const CONCURRENT = 8;
 
-function stats(samples: number[]): { p50: number; p95: number; mean: number } {
+/** p50, p95 and mean of `samples` (ms). */
+export function stats(samples: number[]): { p50: number; p95: number; mean: number } {
   const s = [...samples].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
   return { p50: q(0.5), p95: q(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length };
@@ -31,7 +37,7 @@ function ms(t0: bigint): number {
 }
 
 /** A realistic history: runs of five chained nodes, each claimed and reported, about 11 events a run. */
-function* history(count: number): Generator<StoredEvent> {
+export function* history(count: number): Generator<StoredEvent> {
   let seq = 0;
   const ts = new Date('2026-01-01T00:00:00Z').toISOString();
   const ev = (kind: string, payload: unknown): StoredEvent => ({ seq: ++seq, ts, actor: 'bench', kind, payload });
@@ -53,8 +59,8 @@ function* history(count: number): Generator<StoredEvent> {
 }
 
 /** Writes a ledger folder holding `count` events as a snapshot (as a checkpoint leaves it). */
-async function prepareLedger(count: number): Promise<{ dir: string; bytes: number }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-ledger-${count}-`));
+export async function prepareLedger(count: number, parent = os.tmpdir()): Promise<{ dir: string; bytes: number }> {
+  const dir = fs.mkdtempSync(path.join(parent, `bench-ledger-${count}-`));
   const sql = await replay(ledgerProjection, history(count));
   sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?)", [String(count)]);
   sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [String(ledgerProjection.schemaVersion)]);
@@ -65,69 +71,249 @@ async function prepareLedger(count: number): Promise<{ dir: string; bytes: numbe
   return { dir, bytes: data.length };
 }
 
-async function benchOurs(dir: string): Promise<number[]> {
-  const ledger = await openLedger(dir, { actor: 'bench', checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
-  const samples: number[] = [];
-  for (let i = 0; i < COMMITS; i++) {
-    const t0 = process.hrtime.bigint();
-    await ledger.startRun({ title: `measured ${i}`, nodes: [{ key: 'a', title: 'A' }] });
-    samples.push(ms(t0));
+type Param = string | number | null | Uint8Array;
+
+/**
+ * The projection's view of a database (run, get, all, exec) over better-sqlite3, so that the peer
+ * applies events with exactly our projection code and schema. Statements are cached, as Sql does.
+ */
+class NativeSql {
+  private cache = new Map<string, Database.Statement>();
+  constructor(readonly db: Database.Database) {}
+  private stmt(sql: string): Database.Statement {
+    let s = this.cache.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.cache.set(sql, s);
+    }
+    return s;
   }
-  ledger.close();
-  return samples;
+  run(sql: string, params: Param[] = []): void {
+    this.stmt(sql).run(...params);
+  }
+  get<T>(sql: string, params: Param[] = []): T | undefined {
+    return this.stmt(sql).get(...params) as T | undefined;
+  }
+  all<T>(sql: string, params: Param[] = []): T[] {
+    return this.stmt(sql).all(...params) as T[];
+  }
+  exec(sql: string): void {
+    this.db.exec(sql);
+  }
 }
 
-async function benchRewrite(snapshot: string): Promise<number[]> {
-  const SQL = await loadSqlJs();
-  const db = new SQL.Database(fs.readFileSync(snapshot));
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-rewrite-'));
-  const file = path.join(dir, 'whole.sqlite');
-  const samples: number[] = [];
-  const n = Math.min(COMMITS, 60);
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    db.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [1e9 + i, 'ts', 'bench', 'note', JSON.stringify({ i, text: 'x'.repeat(150) })]);
-    writeFileAtomic(file, db.export());
-    samples.push(ms(t0));
-  }
-  db.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-  return samples;
-}
-
-function benchNative(count: number): number[] {
+/** A better-sqlite3 WAL database with our schema and `count` events of history, applied by our projection. */
+function nativePeer(count: number): { apply(events: StoredEvent[]): void; close(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-native-'));
   const db = new Database(path.join(dir, 'native.sqlite'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE events (seq INTEGER PRIMARY KEY, ts TEXT, actor TEXT, kind TEXT, payload TEXT)');
-  const ins = db.prepare('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)');
-  db.transaction(() => { for (const e of history(count)) ins.run(e.seq, e.ts, e.actor, e.kind, JSON.stringify(e.payload)); })();
-  const samples: number[] = [];
-  for (let i = 0; i < COMMITS; i++) {
-    const t0 = process.hrtime.bigint();
-    db.transaction(() => ins.run(count + i + 1, new Date().toISOString(), 'bench', 'note', JSON.stringify({ i, text: 'x'.repeat(150) })))();
-    samples.push(ms(t0));
-  }
-  db.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-  return samples;
+  const nsql = new NativeSql(db);
+  // The projection is written against Sql; NativeSql has the four methods it calls.
+  const sql = nsql as unknown as Sql;
+  db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); CREATE TABLE events (seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL); CREATE INDEX events_kind ON events(kind, seq);');
+  ledgerProjection.migrate(sql, 0);
+  const one = (e: StoredEvent) => {
+    nsql.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [e.seq, e.ts, e.actor, e.kind, JSON.stringify(e.payload)]);
+    ledgerProjection.apply(sql, e);
+  };
+  db.transaction(() => { for (const e of history(count)) one(e); })();
+  const applyAll = db.transaction((events: StoredEvent[]) => { for (const e of events) one(e); });
+  return {
+    apply: (events) => applyAll(events),
+    close: () => {
+      db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
-function benchRawFsync(): number[] {
+/** A file to which `append(bytes)` appends that many bytes and fdatasyncs. */
+function rawPeer(): { append(bytes: number): void; close(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-raw-'));
   const fd = fs.openSync(path.join(dir, 'raw.log'), 'a');
-  const line = `${'x'.repeat(199)}\n`;
-  const samples: number[] = [];
-  for (let i = 0; i < COMMITS; i++) {
+  return {
+    append: (bytes) => {
+      fs.writeSync(fd, `${'x'.repeat(Math.max(0, bytes - 1))}\n`);
+      fs.fdatasyncSync(fd);
+    },
+    close: () => {
+      fs.closeSync(fd);
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One row of the commit table. */
+export interface CommitRow {
+  events: number;
+  snapshotMiB: number;
+  /** '1 at a time' or '8 at once'. */
+  mode: string;
+  ours: { p50: number; p95: number; mean: number };
+  native: { p50: number; p95: number; mean: number };
+  raw: { p50: number; p95: number; mean: number };
+}
+
+/**
+ * Measures commits on a ledger of `size` events, interleaved with the peers. `concurrent` commits
+ * are issued at once per round; the figure per commit is the round's time divided by their number.
+ */
+async function measure(ledger: Ledger, native: ReturnType<typeof nativePeer>, raw: ReturnType<typeof rawPeer>, concurrent: number, rounds: number): Promise<{ ours: number[]; native: number[]; raw: number[] }> {
+  const out = { ours: [] as number[], native: [] as number[], raw: [] as number[] };
+  let lastEvents: StoredEvent[][] = [];
+  let lineBytes = 400;
+  const sub = ledger.onDidChange((c) => {
+    if (c.local) lastEvents.push(c.events);
+  });
+  for (let i = 0; i < rounds; i++) {
+    // Ours first in a round gives the peers its events to apply; the rotation is over the other two and
+    // over which of the three runs right after the previous round's ours.
+    lastEvents = [];
     const t0 = process.hrtime.bigint();
-    fs.writeSync(fd, line);
-    fs.fdatasyncSync(fd);
-    samples.push(ms(t0));
+    await Promise.all(Array.from({ length: concurrent }, (_, k) => ledger.startRun({ title: `measured ${i}.${k}`, nodes: [{ key: 'a', title: 'A' }] })));
+    out.ours.push(ms(t0) / concurrent);
+    if (lastEvents.length > 0) lineBytes = Buffer.byteLength(encodeLine({ events: lastEvents[0] }));
+    const peers: Array<() => void> = [
+      () => {
+        const t = process.hrtime.bigint();
+        for (const evs of lastEvents) native.apply(evs);
+        out.native.push(ms(t) / concurrent);
+      },
+      () => {
+        const t = process.hrtime.bigint();
+        for (let k = 0; k < concurrent; k++) raw.append(lineBytes);
+        out.raw.push(ms(t) / concurrent);
+      },
+    ];
+    if (i % 2 === 1) peers.reverse();
+    for (const p of peers) p();
   }
-  fs.closeSync(fd);
+  sub.dispose();
+  return out;
+}
+
+/** The commit-cost table at each of `sizes` (events of history), `commits` rounds per cell. */
+export async function runLedgerBench(sizes: readonly number[] = SIZES, commits = COMMITS, log: (line: string) => void = () => undefined): Promise<{ rows: CommitRow[]; open: { events: number; snapshotMs: number; journalMs: number; journalCommits: number } | undefined }> {
+  const rows: CommitRow[] = [];
+  let open: { events: number; snapshotMs: number; journalMs: number; journalCommits: number } | undefined;
+  for (const size of sizes) {
+    log(`ledger bench: preparing ${size} events`);
+    const { dir, bytes } = await prepareLedger(size);
+    const ledger = await openLedger(dir, { actor: 'bench', checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
+    const native = nativePeer(size);
+    const raw = rawPeer();
+    for (const concurrent of [1, CONCURRENT]) {
+      const rounds = concurrent === 1 ? commits : Math.max(10, Math.ceil(commits / concurrent));
+      const m = await measure(ledger, native, raw, concurrent, rounds);
+      rows.push({ events: size, snapshotMiB: bytes / 1048576, mode: concurrent === 1 ? '1 at a time' : `${concurrent} at once`, ours: stats(m.ours), native: stats(m.native), raw: stats(m.raw) });
+    }
+    ledger.close();
+    native.close();
+    raw.close();
+    if (size === Math.max(...sizes)) {
+      const snapshotMs = stats(await benchOpen(dir)).p50;
+      // The worst case for opening: a journal of commits not yet folded into the snapshot.
+      const l = await openLedger(dir, { checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
+      for (let i = 0; i < 2000; i++) await l.recordEvidence({ runId: 'r-000000', kind: 'note', note: `n${i}` });
+      l.close();
+      open = { events: size, snapshotMs, journalMs: stats(await benchOpen(dir)).p50, journalCommits: 2000 + 2 * commits };
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { rows, open };
+}
+
+/** Spawns this file in a child role; resolves with its stdout lines once it exits. */
+function child(role: string, args: string[]): { done: Promise<string[]>; lines: string[]; stop(): void } {
+  const p = spawn(process.execPath, ['--import', 'tsx', __filename, role, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let buf = '';
+  p.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      lines.push(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+  return {
+    lines,
+    stop: () => p.kill('SIGTERM'),
+    done: new Promise((resolve, reject) => p.on('exit', (code) => (code === 0 ? resolve(lines) : reject(new Error(`${role} exited with ${code}`))))),
+  };
+}
+
+/** Child role: checkpoints the ledger `times` times in a row, printing "ckpt <ms>" for each. */
+async function checkpointerChild(dir: string, times: number): Promise<void> {
+  const l = await openLedger(dir, { checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
+  process.stdout.write('ready\n');
+  // Starts once the measured writer is committing (the parent creates this file).
+  while (!fs.existsSync(`${dir}.go`)) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < times; i++) {
+    const t0 = process.hrtime.bigint();
+    await l.store.checkpoint();
+    process.stdout.write(`ckpt ${ms(t0).toFixed(1)}\n`);
+  }
+  l.close();
+}
+
+/** Child role: commits `count` times in a row, printing "commit <ms>" for each. */
+async function writerChild(dir: string, name: string, count: number): Promise<void> {
+  const l = await openLedger(dir, { actor: name, checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
+  process.stdout.write('ready\n');
+  for (let i = 0; i < count; i++) {
+    const t0 = process.hrtime.bigint();
+    await l.startRun({ title: `${name} ${i}`, nodes: [{ key: 'a', title: 'A' }] });
+    process.stdout.write(`commit ${ms(t0).toFixed(3)}\n`);
+  }
+  l.close();
+}
+
+/** What other writers see of checkpoints and of each other (issue 11's stall and fairness figures). */
+export interface StallFigures {
+  snapshotMiB: number;
+  /** How long one checkpoint of the snapshot took in the checkpointing process, p50 (ms). */
+  checkpointMs: number;
+  /** Another process's commits while checkpoints ran back to back: p50 and max (ms). */
+  duringCheckpoint: { p50: number; max: number; commits: number };
+  /** The same writer with no checkpoint running (the peer). */
+  alone: { p50: number; max: number; commits: number };
+  /** Two processes committing in a loop at once: each commit's wait, p50 and max over both (ms). */
+  twoWriters: { p50: number; max: number; commits: number };
+}
+
+/** Measures checkpoint stalls and lock fairness on a ledger of `size` events (a 62 MiB snapshot at 100k). */
+export async function runStallBench(size: number, log: (line: string) => void = () => undefined): Promise<StallFigures> {
+  log(`stall bench: preparing ${size} events`);
+  const { dir, bytes } = await prepareLedger(size);
+  const summary = (lines: string[]) => {
+    const xs = lines.filter((l) => l.startsWith('commit ')).map((l) => Number(l.slice(7)));
+    return { p50: stats(xs).p50, max: Math.max(...xs), commits: xs.length };
+  };
+  const alone = summary(await child('--writer', [dir, 'alone', '150']).done);
+  const ck = child('--checkpointer', [dir, '6']);
+  await until(() => ck.lines.includes('ready'));
+  const w = child('--writer', [dir, 'during', '100000']);
+  // The writer commits for as long as the checkpoints run; then it is stopped.
+  const during: string[] = [];
+  await until(() => w.lines.filter((l) => l.startsWith('commit ')).length >= 5);
+  fs.writeFileSync(`${dir}.go`, '');
+  const ckLines = await ck.done;
+  during.push(...w.lines.slice(w.lines.indexOf('ready') + 6));
+  w.stop();
+  await w.done.catch(() => undefined);
+  const a = child('--writer', [dir, 'a', '400']);
+  const b = child('--writer', [dir, 'b', '400']);
+  const both = [...(await a.done), ...(await b.done)];
   fs.rmSync(dir, { recursive: true, force: true });
-  return samples;
+  fs.rmSync(`${dir}.go`, { force: true });
+  const ckMs = ckLines.filter((l) => l.startsWith('ckpt ')).map((l) => Number(l.slice(5)));
+  return { snapshotMiB: bytes / 1048576, checkpointMs: stats(ckMs).p50, duringCheckpoint: summary(during), alone, twoWriters: summary(both) };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 10));
 }
 
 async function benchOpen(dir: string, times = 5): Promise<number[]> {
@@ -142,39 +328,29 @@ async function benchOpen(dir: string, times = 5): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  const f = (x: number) => x.toFixed(3).padStart(9);
-  console.log(`node ${process.version}, ${os.cpus().length} cpus, ${COMMITS} commits per cell (rewrite: ${Math.min(COMMITS, 60)})`);
-  console.log('events   snapshot   method        p50 ms    p95 ms   mean ms   ratio(p50) to raw fsync');
-  const raw = stats(benchRawFsync());
-  const summary: string[] = [];
-  for (const size of SIZES) {
-    const { dir, bytes } = await prepareLedger(size);
-    const ours = stats(await benchOurs(dir));
-    const rewrite = stats(await benchRewrite(path.join(dir, SNAPSHOT_FILE)));
-    const native = stats(benchNative(size));
-    const mb = `${(bytes / 1048576).toFixed(1)} MiB`.padStart(9);
-    for (const [name, s] of [['ours', ours], ['rewrite', rewrite], ['native WAL', native], ['raw fsync', raw]] as const) {
-      console.log(`${String(size).padStart(6)}  ${mb}   ${name.padEnd(11)} ${f(s.p50)} ${f(s.p95)} ${f(s.mean)}   ${(s.p50 / raw.p50).toFixed(2)}×`);
-    }
-    summary.push(`${size} events (${mb.trim()}): ours p50 ${ours.p50.toFixed(3)} ms = ${(ours.p50 / raw.p50).toFixed(2)}× raw fsync, ` +
-      `${(rewrite.p50 / ours.p50).toFixed(1)}× faster than whole-database rewrite, ${(ours.p50 / native.p50).toFixed(2)}× better-sqlite3 WAL`);
-    if (size === Math.max(...SIZES)) {
-      const open = stats(await benchOpen(dir));
-      summary.push(`open a ${size}-event ledger from its snapshot: p50 ${open.p50.toFixed(0)} ms (max of 5: ${Math.max(...(await benchOpen(dir, 1)), open.p95).toFixed(0)} ms)`);
-      // The worst case for opening: a full journal of commits not yet folded into the snapshot.
-      const l = await openLedger(dir, { checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
-      for (let i = 0; i < 2000; i++) await l.recordEvidence({ runId: 'r-000000', kind: 'note', note: `n${i}` });
-      l.close();
-      const openJ = stats(await benchOpen(dir));
-      summary.push(`open the same ledger with 2,000 journal commits to replay: p50 ${openJ.p50.toFixed(0)} ms`);
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
+  const f = (x: number) => x.toFixed(3).padStart(8);
+  console.log(`node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${COMMITS} rounds per cell, interleaved`);
+  const { rows, open } = await runLedgerBench(SIZES, COMMITS, (l) => process.stderr.write(`${l}\n`));
+  console.log('| events | snapshot | commits | ours p50 | ours p95 | native WAL p50 | raw fsync p50 | ours / raw | ours / native |');
+  console.log('|---:|---:|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    console.log(`| ${r.events} | ${r.snapshotMiB.toFixed(1)} MiB | ${r.mode} | ${f(r.ours.p50)} | ${f(r.ours.p95)} | ${f(r.native.p50)} | ${f(r.raw.p50)} | ${(r.ours.p50 / r.raw.p50).toFixed(2)}× | ${(r.ours.p50 / r.native.p50).toFixed(2)}× |`);
   }
-  console.log('');
-  for (const s of summary) console.log(s);
+  const stall = await runStallBench(Math.max(...SIZES), (l) => process.stderr.write(`${l}\n`));
+  console.log(`checkpoint of a ${stall.snapshotMiB.toFixed(1)} MiB snapshot: p50 ${stall.checkpointMs.toFixed(0)} ms in the checkpointing process; ` +
+    `another process's commits meanwhile: p50 ${stall.duringCheckpoint.p50.toFixed(2)} ms, max ${stall.duringCheckpoint.max.toFixed(1)} ms over ${stall.duringCheckpoint.commits} ` +
+    `(alone: p50 ${stall.alone.p50.toFixed(2)}, max ${stall.alone.max.toFixed(1)} ms over ${stall.alone.commits})`);
+  console.log(`two processes committing in a loop: p50 ${stall.twoWriters.p50.toFixed(2)} ms, longest wait ${stall.twoWriters.max.toFixed(1)} ms over ${stall.twoWriters.commits} commits`);
+  if (open) console.log(`open a ${open.events}-event ledger: ${open.snapshotMs.toFixed(0)} ms from its snapshot; ${open.journalMs.toFixed(0)} ms with ${open.journalCommits} journal commits to replay`);
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module && process.argv[2] === '--checkpointer') {
+  void checkpointerChild(process.argv[3]!, Number(process.argv[4]));
+} else if (require.main === module && process.argv[2] === '--writer') {
+  void writerChild(process.argv[3]!, process.argv[4]!, Number(process.argv[5]));
+} else if (require.main === module) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -147,8 +147,10 @@ test('a holder that keeps the lock: the wait ends at lockTimeoutMs with the hold
 test('two writers committing in a loop take turns: neither commits many times in a row while the other waits', async (t) => {
   const dir = tempDir();
   const N = 150;
-  // A checkpoint every 50 commits puts long holds among the short ones.
-  const writers = [spawnWriter(dir, 'a', N, 50), spawnWriter(dir, 'b', N, 50)];
+  // No checkpoints: a checkpoint holds the lock only to rename now, and while one writer writes its
+  // snapshot it does not wait for the lock, so the other rightly commits many times in a row then
+  // (test/ledger/store.checkpoint.test.ts); that is not a turn taken out of order.
+  const writers = [spawnWriter(dir, 'a', N), spawnWriter(dir, 'b', N)];
   const acks = writers.map((w) => collectAcks(w));
   const codes = await Promise.all(writers.map(exited));
   codes.forEach((c, i) => assert.equal(c, 0, acks[i]!.stderr()));

@@ -44,9 +44,20 @@ export function describeFsError(err: unknown): string {
  * the message says so.
  */
 export function writeFileAtomic(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
+  const tmp = prepareFileAtomic(file, data, options);
+  renameIntoPlace(tmp, file, options);
+}
+
+/**
+ * The first half of {@link writeFileAtomic}: writes `data` completely to a new temporary file beside
+ * `file` and fsyncs it, without touching `file`. Returns the temporary file's path, which the caller
+ * passes to {@link renameIntoPlace} or removes with {@link discardTemporary}. Throws like
+ * writeFileAtomic (code `io`, the temporary file removed). The split lets a checkpoint write its
+ * snapshot without the ledger lock and take the lock only for the rename.
+ */
+export function prepareFileAtomic(file: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): string {
   const ops = options.ops ?? nodeFsOps;
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  const dir = path.dirname(file);
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   let step = 'create the temporary file';
   let fd: number | undefined;
@@ -60,8 +71,6 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
     const closing = fd;
     fd = undefined;
     ops.close(closing);
-    step = 'rename the temporary file over it';
-    ops.rename(tmp, file);
   } catch (err) {
     if (fd !== undefined) {
       try {
@@ -77,6 +86,37 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, options
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') left = ` The temporary file ${tmp} could not be removed (${describeFsError(e)}); delete it.`;
     }
     throw new LedgerError(`could not write ${file}: ${step} failed: ${describeFsError(err)}. The file is unchanged.${left}`, 'io');
+  }
+  return tmp;
+}
+
+/** Removes a temporary file made by {@link prepareFileAtomic}; never throws (what is left is named `*.tmp-PID-*`). */
+export function discardTemporary(tmp: string, ops: FsOps = nodeFsOps): void {
+  try {
+    ops.unlink(tmp);
+  } catch {
+    // A leftover is removed by the next checkpoint once its process is gone (see the store).
+  }
+}
+
+/**
+ * The second half of {@link writeFileAtomic}: renames the fsynced temporary file `tmp` over `file` and
+ * fsyncs the folder. On a failed rename the temporary file is removed and `file` is unchanged; the
+ * LedgerError (`io`) says which step failed.
+ */
+export function renameIntoPlace(tmp: string, file: string, options: AtomicWriteOptions = {}): void {
+  const ops = options.ops ?? nodeFsOps;
+  const dir = path.dirname(file);
+  try {
+    ops.rename(tmp, file);
+  } catch (err) {
+    let left = '';
+    try {
+      ops.unlink(tmp);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') left = ` The temporary file ${tmp} could not be removed (${describeFsError(e)}); delete it.`;
+    }
+    throw new LedgerError(`could not write ${file}: rename the temporary file over it failed: ${describeFsError(err)}. The file is unchanged.${left}`, 'io');
   }
   try {
     fsyncDir(dir, ops);

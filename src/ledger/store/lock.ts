@@ -94,8 +94,40 @@ function self(): SelfIdentity {
   return { ...selfIdentity, host: os.hostname() };
 }
 
+/**
+ * Lock tokens: a random prefix drawn once per process and a counter. A token only has to differ from
+ * every other token of the same lock, and drawing random bytes per commit showed in profiles.
+ */
+const tokenPrefix = randomBytes(6).toString('hex');
+let tokenCounter = 0;
+
+function nextToken(): string {
+  return `${tokenPrefix}${(tokenCounter++).toString(36)}`;
+}
+
+/** The identity of a file on disk: its inode and change time (ns). A new file at the same path differs. */
+interface FileIdentity {
+  ino: bigint;
+  ctimeNs: bigint;
+}
+
+function identityOf(st: fs.BigIntStats | undefined): FileIdentity | undefined {
+  return st ? { ino: st.ino, ctimeNs: st.ctimeNs } : undefined;
+}
+
+function sameIdentity(a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
+  return a !== undefined && b !== undefined && a.ino === b.ino && a.ctimeNs === b.ctimeNs;
+}
+
 export class FileLock {
   private held: LockOwner | undefined;
+  /**
+   * The lock file this process created. Checking it by inode and change time costs one stat, where
+   * reading and parsing the owner record cost an open, a read and a close on every commit; a file
+   * that another process created after breaking this one has another inode or (if the inode number
+   * is reused) another change time, since breaking needs the lock to be seconds old.
+   */
+  private heldFile: FileIdentity | undefined;
   private readonly ops: FsOps;
   private readonly unprovenStaleMs: number;
   private readonly stoppedHolderMs: number;
@@ -161,7 +193,9 @@ export class FileLock {
     if (!held) return;
     this.held = undefined;
     liveTokens.delete(held.token);
-    if (readOwner(this.path)?.token !== held.token) return;
+    const file = this.heldFile;
+    this.heldFile = undefined;
+    if (!sameIdentity(file, identityOf(statQuietly(this.path)))) return;
     try {
       this.ops.unlink(this.path);
     } catch {
@@ -170,14 +204,18 @@ export class FileLock {
     }
   }
 
+  /** Whether another live process has queued for this lock (a holder then releases it soon). */
+  othersWaiting(): boolean {
+    return this.waitersAhead(undefined);
+  }
+
   /**
    * Throws unless the lock file still names this holder: a last check before a write, so that a
    * holder whose lock was broken (it was stopped for longer than `unprovenStaleMs` in a namespace
    * that others cannot see into) does not write beside the new holder.
    */
   assertHeld(): void {
-    const owner = readOwner(this.path);
-    if (!this.held || owner?.token !== this.held.token) {
+    if (!this.held || !sameIdentity(this.heldFile, identityOf(statQuietly(this.path)))) {
       throw new LedgerError(`the ledger lock ${this.path} was taken over while this process held it; nothing was recorded`, 'lock_timeout');
     }
   }
@@ -204,7 +242,7 @@ export class FileLock {
 
   private tryAcquire(): boolean {
     const me = self();
-    const owner: LockOwner = { pid: me.pid, host: me.host, token: randomBytes(8).toString('hex'), at: Date.now(), boot: me.boot, start: me.start, pidns: me.pidns };
+    const owner: LockOwner = { pid: me.pid, host: me.host, token: nextToken(), at: Date.now(), boot: me.boot, start: me.start, pidns: me.pidns };
     let fd: number;
     try {
       fd = this.ops.open(this.path, 'wx');
@@ -223,7 +261,13 @@ export class FileLock {
       }
       throw new LedgerError(`could not write the ledger lock ${this.path}: ${describeFsError(e)}; nothing was recorded`, 'io');
     }
-    this.ops.close(fd);
+    let file: FileIdentity | undefined;
+    try {
+      file = identityOf(fs.fstatSync(fd, { bigint: true }));
+    } finally {
+      this.ops.close(fd);
+    }
+    this.heldFile = file;
     this.held = owner;
     liveTokens.add(owner.token);
     return true;
@@ -371,6 +415,14 @@ export function readOwner(file: string): LockOwner | undefined {
 /** The token at the end of a ticket's file name. */
 function ticketToken(ticket: string): string {
   return ticket.slice(ticket.lastIndexOf('-') + 1);
+}
+
+function statQuietly(file: string): fs.BigIntStats | undefined {
+  try {
+    return fs.statSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 function readText(file: string): string | undefined {
