@@ -5,7 +5,7 @@ import type { Sql } from './store/sql';
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -226,6 +226,26 @@ CREATE INDEX nodes_worker ON nodes(worker, created_seq) WHERE worker IS NOT NULL
   4: `
 ALTER TABLE runs ADD COLUMN awaits_checks INTEGER NOT NULL DEFAULT 0;
 `,
+  // ---- branch replay: each run's git worktree (run.worktree_* events; src/controller/worktree.ts).
+  5: `
+CREATE TABLE run_worktrees (
+  run_id TEXT PRIMARY KEY,
+  path TEXT NOT NULL,
+  branch TEXT NOT NULL,
+  base_commit TEXT NOT NULL,
+  head_commit TEXT,
+  commits INTEGER,
+  files_changed INTEGER,
+  insertions INTEGER,
+  deletions INTEGER,
+  status TEXT NOT NULL DEFAULT 'open',
+  merge_commit TEXT,
+  note TEXT,
+  created_seq INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
+`,
+  // ---- end branch replay
 };
 
 /**
@@ -248,6 +268,8 @@ export function migrate(sql: Sql, fromVersion: number): void {
 /** The projection tables, in a fixed order, for comparing two databases. */
 export const PROJECTION_TABLES = [
   'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'trial_arms', 'trial_runs', 'events',
+  // branch replay
+  'run_worktrees',
 ] as const;
 
 /** Every projection table's rows in insertion order: what two databases must agree on to be the same ledger. */
