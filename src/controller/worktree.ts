@@ -22,6 +22,8 @@ const GIT_TIMEOUT_MS = 60_000;
 const IDENTITY = ['-c', 'user.name=Gas City', '-c', 'user.email=gascity@localhost', '-c', 'commit.gpgsign=false'];
 /** A run id as the ledger makes them (`r-` and lowercase base-36): anything else never reaches git. */
 const RUN_ID = /^r-[a-z0-9]{1,40}$/;
+/** A commit id as git prints it (abbreviated or full, SHA-1 or SHA-256). */
+const COMMIT = /^[0-9a-f]{7,64}$/;
 
 /** A run's worktree as the ledger recorded it (table run_worktrees). */
 export interface WorktreeRow {
@@ -178,27 +180,37 @@ export class Worktrees {
    * Makes sure a run has its worktree and returns the folder it works in. In a folder without git it
    * returns the workspace folder and records nothing. A repository whose worktree cannot be made
    * (git refuses) is logged and the run works in place: a run is never held up by its worktree.
+   * `base` (a commit id, for replays) checks the worktree out at that commit instead of HEAD; a
+   * value that is not a commit of the repository is refused with a LedgerError naming `base`.
    */
-  async ensure(runId: string): Promise<string> {
+  async ensure(runId: string, base?: string): Promise<string> {
     if (!RUN_ID.test(runId)) throw invalidRun(runId);
+    if (base !== undefined && !COMMIT.test(base)) {
+      throw new LedgerError(`base: "${String(base).slice(0, 80)}" is not a commit id (7 to 64 hex digits)`, 'invalid_input', 'base');
+    }
     if (this.get(runId)) return this.dirFor(runId);
     const repo = await this.repository();
     if (!repo) return this.options.workspaceDir;
     let pending = this.creating.get(runId);
     if (!pending) {
-      pending = this.create(runId, repo).finally(() => this.creating.delete(runId));
+      pending = this.create(runId, repo, base).finally(() => this.creating.delete(runId));
       this.creating.set(runId, pending);
     }
     return pending;
   }
 
-  private async create(runId: string, repo: { top: string; head: string }): Promise<string> {
+  private async create(runId: string, repo: { top: string; head: string }, wanted?: string): Promise<string> {
+    if (wanted !== undefined) {
+      // Checked before anything is made: a replay at a commit this repository lacks must not run elsewhere.
+      const known = await git(repo.top, ['cat-file', '-e', `${wanted}^{commit}`]).then(() => true, () => false);
+      if (!known) throw new LedgerError(`base: commit ${wanted} is not in the repository at ${repo.top}`, 'not_found', 'base');
+    }
     const dir = path.join(repo.top, WORKTREES_DIR, runId);
     const branch = `${BRANCH_PREFIX}${runId}`;
     try {
       await this.excludeWorktrees(repo.top);
       // The base is the repository's HEAD now (a run started later sees later commits).
-      const base = (await git(repo.top, ['rev-parse', '--verify', 'HEAD^{commit}'])).trim();
+      const base = (await git(repo.top, ['rev-parse', '--verify', `${wanted ?? 'HEAD'}^{commit}`])).trim();
       fs.mkdirSync(path.dirname(dir), { recursive: true });
       if (fs.existsSync(dir)) {
         // A worktree left by a controller that stopped before recording it: start it afresh.
