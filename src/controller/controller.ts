@@ -526,7 +526,6 @@ export class Controller {
         const results = await runChecks(checks, { dir: this.runDir(run.id), vars: run.vars, reviews, signal: this.checksAbort.signal });
         const before = this.ledger.seq;
         await recordCheckedOutcome(this.ledger, run.id, results, this.actor);
-        this.watchedRuns.delete(run.id);
         for (const r of results) this.log(`run ${run.id}: check ${r.id} ${r.passed ? 'passed' : 'failed'}: ${r.summary}`);
         this.emit({ type: 'runFinished', run: this.ledger.getRun(run.id) ?? run });
         if (this.options.promotion && this.ledger.seq > before) {
@@ -534,6 +533,8 @@ export class Controller {
           if (evaluated.length) this.emit({ type: 'promotion', results: evaluated });
         }
         await this.removeThrowaway(run.id);
+        // Only now is the run settled for waitForRuns: its outcome, the rule's word and its worktree are done.
+        this.watchedRuns.delete(run.id);
       } catch (e) {
         if (this.stopping) return;
         this.watchedRuns.delete(run.id);
