@@ -4,7 +4,7 @@
 // merges or discards it from the CLI; throwaway runs are removed; a folder without git works in place.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worktrees } from '../../src/controller/index';
@@ -12,28 +12,10 @@ import { LedgerError } from '../../src/ledger/index';
 import { bundle } from '../ledger/storeBundle';
 import { toolOutputs } from '../support/scriptedModel';
 import type { ModelStep, ResponsesRequest } from '../support/scriptedModel';
+import { gitIn, gitRepo } from './git';
 import { CODEX_BIN, cleanup, nodeOf, setup } from './helpers';
 
 after(cleanup);
-
-/** Runs git in `dir` and returns its output, trimmed. */
-export function gitIn(dir: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } }).trim();
-}
-
-/** Makes `dir` a git repository on branch main with `files` in its first commit. */
-export function gitRepo(dir: string, files: Record<string, string>): string {
-  gitIn(dir, 'init', '-q', '-b', 'main');
-  gitIn(dir, 'config', 'user.name', 'Test');
-  gitIn(dir, 'config', 'user.email', 'test@example.com');
-  for (const [name, text] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    fs.writeFileSync(path.join(dir, name), text);
-  }
-  gitIn(dir, 'add', '-A');
-  gitIn(dir, 'commit', '-q', '-m', 'first');
-  return gitIn(dir, 'rev-parse', 'HEAD');
-}
 
 /**
  * A model that, on a node's first request, runs `command(nodeId)` with Codex's exec_command (when it
