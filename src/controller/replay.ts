@@ -193,6 +193,10 @@ export async function openScreen(formulas: FormulaService, promotion: PromotionS
 /** Resolves after `ms`, or at once when the signal aborts. */
 function sleepOrAbort(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
     const t = setTimeout(done, ms);
     function done(): void {
       clearTimeout(t);
