@@ -5,3 +5,5 @@ export { PROMOTION_TOOLS } from './promotion';
 export { summarize } from './shared';
 export type { ToolContext, ToolDefinition } from './shared';
 export { WORKFLOW_TOOLS } from './workflow';
+// branch replay
+export { REPLAY_TOOLS } from './replay';
