@@ -11,6 +11,7 @@ import { replay } from '../ledger/store/store';
 import { demo } from './demo';
 import { drive } from './drive';
 import { mcpCommand } from './mcp';
+import { evidenceCommand } from './evidence';
 import { isRunWorktreeCommand, replayCommand, worktreeCommand } from './replay';
 
 /**
@@ -37,6 +38,7 @@ Promotion
   promote VARIANT [REASON]        promote by hand (recorded as a person's decision, then watched)
   reject VARIANT [REASON]         reject by hand (recorded; the same content is refused later)
   decisions FAMILY                the family's recorded decisions
+  evidence VARIANT|FAMILY         per step: attempts, failures, retries, interventions, tokens; failing runs (gascity evidence --help)
 
 Runs
   run FAMILY [k=v ...] --codex [--workers N] [--task KEY]
@@ -162,6 +164,7 @@ function parseJson<T>(text: string, what: string): T {
 async function main(argv: string[]): Promise<number> {
   // `gascity mcp …` has options of its own (--approvals, --json …): it parses its arguments itself.
   if (argv[0] === 'mcp') return mcpCommand(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+  if (argv[0] === 'evidence') return evidenceCommand(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }); // branch evidence
   const args = parseCommandLine(argv);
   const [cmd = 'help', ...rest] = args.rest;
   if (cmd === 'help') {

@@ -254,7 +254,8 @@ export async function replayVariant(input: ReplayInput | Record<string, unknown>
     const past = plan[i]!;
     const taskKey = replayKey(past.run.id);
     const start = async (variant: string, arm: string): Promise<string> => (await formulas.startRunFromFormula({
-      family, variantId: variant, vars: varsFor(formulas, variant, past.run.vars), taskKey,
+      // arm "replay": the run pairs up in the screen and never counts as a live trial run.
+      family, variantId: variant, vars: varsFor(formulas, variant, past.run.vars), taskKey, arm: 'replay',
       title: `replay of ${past.run.id} on the ${arm} ${variant}`.slice(0, 200),
     }, actor)).runId;
     const candidateRunId = await start(variantId, 'candidate');
@@ -302,10 +303,9 @@ export async function replayVariant(input: ReplayInput | Record<string, unknown>
     };
     let evaluation: EvaluationResult | null = null;
     if (waited === 'ended' && pair.candidateSuccess !== null && pair.incumbentSuccess !== null && stillScreening()) {
-      // The runs already pair up in the screen by their shared task key; recordReplay records the pair
-      // (linking the runs when the promotion service accepts their ids) and asks the rule at once.
-      const record = { trialId: trial.id, taskKey, candidateSuccess: pair.candidateSuccess, incumbentSuccess: pair.incumbentSuccess, candidateRunId, incumbentRunId };
-      evaluation = await promotion.recordReplay(record as Parameters<PromotionService['recordReplay']>[0], actor);
+      // recordReplay links the two real runs (their checks decided their outcomes) as the screen's pair
+      // and asks the rule at once.
+      evaluation = await promotion.recordReplay({ trialId: trial.id, taskKey, candidateRunId, incumbentRunId }, actor);
       lastEvaluation = evaluation;
       pair.recorded = true;
     } else if (waited === 'ended' && pair.candidateSuccess !== null && pair.incumbentSuccess !== null) {
@@ -325,13 +325,19 @@ export async function replayVariant(input: ReplayInput | Record<string, unknown>
   const after = promotion.trial(trial.id);
   const report: ReplayReport = {
     candidateId: variantId, incumbentId, familyId: family, trialId: trial.id, startedTrial, pairs, stop, trial: after, lastEvaluation, spent,
-    summary: summarize(stop, pairs, after, lastEvaluation, budget, tasks),
+    summary: summarize(stop, pairs, after, latestReason(promotion, family, trial.id) ?? lastEvaluation?.reason ?? null, budget, tasks),
   };
   emit({ type: 'stopped', stop, summary: report.summary });
   return report;
 }
 
-function summarize(stop: ReplayStop, pairs: ReplayPair[], trial: TrialRow | undefined, last: EvaluationResult | null, budget: ReplayBudget, tasks: number): string {
+/** The reason of the trial's latest recorded decision (whoever asked the rule: the lab or the controller). */
+function latestReason(promotion: PromotionService, familyId: string, trialId: string): string | null {
+  const mine = promotion.decisions(familyId).filter((d) => d.trialId === trialId);
+  return mine.length ? mine[mine.length - 1]!.reason : null;
+}
+
+function summarize(stop: ReplayStop, pairs: ReplayPair[], trial: TrialRow | undefined, rule: string | null, budget: ReplayBudget, tasks: number): string {
   const recorded = pairs.filter((p) => p.recorded).length;
   const wins = pairs.filter((p) => p.recorded && p.candidateSuccess && !p.incumbentSuccess).length;
   const losses = pairs.filter((p) => p.recorded && !p.candidateSuccess && p.incumbentSuccess).length;
@@ -345,5 +351,5 @@ function summarize(stop: ReplayStop, pairs: ReplayPair[], trial: TrialRow | unde
     'cancelled': 'it was cancelled',
   };
   const where = trial ? `trial ${trial.id} is ${trial.status} in stage ${trial.stage}` : 'the trial is gone';
-  return `Replay stopped because ${why[stop]}: ${recorded} pair(s) recorded (candidate alone succeeded in ${wins}, incumbent alone in ${losses}); ${where}${last ? `. The rule: ${last.reason}` : ''}`;
+  return `Replay stopped because ${why[stop]}: ${recorded} pair(s) recorded (candidate alone succeeded in ${wins}, incumbent alone in ${losses}); ${where}${rule ? `. The rule: ${rule}` : ''}`;
 }

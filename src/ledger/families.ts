@@ -14,6 +14,7 @@ import type { Mutation } from './formula/index';
 import { newId } from './ids';
 import { parseInput } from './inputs';
 import { findUnsafeKey } from './formula/names';
+import { mutationRationale } from './evidence';
 import type { Ledger } from './ledger';
 import type { Sql } from './store/sql';
 
@@ -35,6 +36,8 @@ export interface VariantRow {
   parents: string[];
   mutation: unknown;
   summary: string;
+  /** Why the mutation was proposed (formula_mutate's `rationale`, kept in the mutation); null when none was given. */
+  rationale: string | null;
   proposedBy: string;
   contentHash: string;
   status: VariantStatus;
@@ -100,6 +103,8 @@ const mutateSchema = z.object({
   mutations: z.array(z.unknown()).min(1, 'give at least one mutation').max(100),
   summary: z.string().max(500).optional(),
   proposedBy: z.string().min(1).max(120).default('unknown'),
+  // Why the change should help, in the proposer's words (the evidence it read): kept on the variant, shown in the lineage.
+  rationale: z.string().trim().min(1, 'say why the change should help, or leave rationale out').max(4000, 'rationale is longer than 4000 characters').optional(),
 });
 
 const startFromFormulaSchema = z.object({
@@ -108,6 +113,8 @@ const startFromFormulaSchema = z.object({
   title: z.string().max(200).optional(),
   vars: z.record(z.string(), z.union([z.string().max(20_000), z.boolean(), z.array(z.string().max(2000)).max(1000)])).default({}),
   taskKey: z.string().max(400).optional(),
+  // A replay of a past task (the replay lab): the run pairs up in a screen and never counts as a live trial run.
+  arm: z.literal('replay').optional(),
   items: z.record(z.string(), z.array(z.string().max(2000)).max(1000)).optional(),
 });
 
@@ -277,7 +284,7 @@ export class FormulaService {
       const generation = parentRow.generation + 1;
       return {
         events: [event('variant.created', {
-          variantId, familyId: parentRow.family_id, generation, parents: [p.variantId], mutation: { ops: p.mutations }, summary,
+          variantId, familyId: parentRow.family_id, generation, parents: [p.variantId], mutation: p.rationale ? { ops: p.mutations, rationale: p.rationale } : { ops: p.mutations }, summary,
           proposedBy: p.proposedBy, contentHash: hash, content: toToml(child), status: 'candidate',
         })],
         result: { variantId, familyId: parentRow.family_id, generation, created: true },
@@ -390,7 +397,8 @@ export class FormulaService {
 
   /**
    * Starts a run of a family: of the variant named, or the one the trial assigns to this task, or the
-   * active one. The run records the family, variant and generation that actually ran.
+   * active one. The run records the family, variant and generation that actually ran. `arm: "replay"` (with
+   * a variantId) marks a replay of a past task: it pairs up in a screen and never counts as a live trial run.
    */
   async startRunFromFormula(input: unknown, actor?: string): Promise<{ runId: string; variantId: string; generation: number; arm: string | null; nodeIds: string[] }> {
     const p = parseFormulaInput(startFromFormulaSchema, input);
@@ -401,7 +409,8 @@ export class FormulaService {
       throw new LedgerError(`family: no formula family "${p.family}"${known.length ? `; known families: ${known.join(', ')}` : ''}`, 'not_found', 'family');
     }
     let variantId = p.variantId;
-    let arm: string | null = null;
+    let arm: string | null = p.arm ?? null;
+    if (arm && !variantId) throw invalid('variantId', 'a replay run names the variant it replays the task on');
     if (variantId) {
       const v = sql.get<{ family_id: string }>('SELECT family_id FROM variants WHERE id = ?', [variantId]);
       if (!v) throw notFound('variantId', 'variant', variantId);
@@ -508,9 +517,10 @@ interface RawVariant {
 }
 
 function toVariant(r: RawVariant): VariantRow {
+  const mutation = r.mutation ? JSON.parse(r.mutation) as unknown : null;
   return {
     id: r.id, familyId: r.family_id, generation: r.generation, parents: JSON.parse(r.parents) as string[],
-    mutation: r.mutation ? JSON.parse(r.mutation) as unknown : null, summary: r.summary, proposedBy: r.proposed_by, contentHash: r.content_hash,
+    mutation, summary: r.summary, rationale: mutationRationale(mutation), proposedBy: r.proposed_by, contentHash: r.content_hash,
     status: r.status, statusReason: r.status_reason, createdAt: r.created_at, runs: r.runs, finishedRuns: r.finished, successes: r.successes,
   };
 }

@@ -176,6 +176,7 @@ function failAttempt(sql: Sql, n: NodeRow, ts: string, retryState: NodeState = '
       const gate: GateSpec = { kind: 'human' };
       sql.run('UPDATE nodes SET gate = ?, gate_open = 0 WHERE id = ?', [JSON.stringify(gate), n.id]);
       sql.run('UPDATE runs SET interventions = interventions + 1 WHERE id = ?', [n.run_id]);
+      sql.run('UPDATE nodes SET interventions = interventions + 1 WHERE id = ?', [n.id]);
       setState(sql, n.id, 'blocked', ts);
       return;
     }
@@ -262,6 +263,7 @@ const handlers: { [K in EventKind]: Handler<K> } = {
       return;
     }
     sql.run('UPDATE runs SET review_rejections = review_rejections + 1 WHERE id = ?', [n.run_id]);
+    sql.run('UPDATE nodes SET review_rejections = review_rejections + 1 WHERE id = ?', [n.id]);
     failAttempt(sql, n, e.ts);
   },
   'node.recovered'(sql, p, e) {
@@ -279,6 +281,7 @@ const handlers: { [K in EventKind]: Handler<K> } = {
       const gate: GateSpec = { kind: 'human' };
       sql.run('UPDATE nodes SET gate = ?, gate_open = 0, gate_due_at = NULL, result = ? WHERE id = ?', [JSON.stringify(gate), `handed off to a person: ${p.note}`, n.id]);
       sql.run('UPDATE runs SET interventions = interventions + 1 WHERE id = ?', [n.run_id]);
+      sql.run('UPDATE nodes SET interventions = interventions + 1 WHERE id = ?', [n.id]);
       setState(sql, n.id, 'blocked', e.ts);
       return;
     }
@@ -319,6 +322,7 @@ const handlers: { [K in EventKind]: Handler<K> } = {
     const gate: GateSpec = { kind: 'human' };
     sql.run('UPDATE nodes SET gate = ?, gate_open = 0, gate_due_at = NULL, result = ? WHERE id = ?', [JSON.stringify(gate), `cancelled: ${p.reason}`, n.id]);
     sql.run('UPDATE runs SET interventions = interventions + 1 WHERE id = ?', [n.run_id]);
+    sql.run('UPDATE nodes SET interventions = interventions + 1 WHERE id = ?', [n.id]);
     setState(sql, n.id, 'blocked', e.ts);
   },
   'node.gate_opened'(sql, p, e) {
@@ -341,7 +345,14 @@ const handlers: { [K in EventKind]: Handler<K> } = {
     if (p.nodeId && (p.tokens || p.durationMs)) {
       sql.run('UPDATE nodes SET tokens = tokens + ?, duration_ms = duration_ms + ? WHERE id = ?', [p.tokens ?? 0, p.durationMs ?? 0, p.nodeId]);
     }
+    // A person's intervention or a review rejection reported about a node counts for its step too (formula_evidence).
+    if (p.nodeId && (p.interventions || p.reviewRejections)) {
+      sql.run('UPDATE nodes SET interventions = interventions + ?, review_rejections = review_rejections + ? WHERE id = ?',
+        [p.interventions ?? 0, p.reviewRejections ?? 0, p.nodeId]);
+    }
     if (!p.runId) return;
+    // The false-done guardrail counts runs the model called done whose checks failed (src/ledger/outcome.ts).
+    if (p.kind === 'false_done') sql.run('UPDATE runs SET false_done = 1 WHERE id = ?', [p.runId]);
     if (p.success !== null) {
       sql.run("UPDATE runs SET outcome = ?, outcome_source = 'evidence' WHERE id = ?", [p.success ? 'success' : 'failure', p.runId]);
     }

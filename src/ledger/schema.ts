@@ -1,11 +1,12 @@
 import { backfillTrialArms } from './promotion/arms';
+import { backfillNodeAttribution } from './evidence';
 import type { Sql } from './store/sql';
 
 /**
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -226,8 +227,18 @@ CREATE INDEX nodes_worker ON nodes(worker, created_seq) WHERE worker IS NOT NULL
   4: `
 ALTER TABLE runs ADD COLUMN awaits_checks INTEGER NOT NULL DEFAULT 0;
 `,
-  // ---- branch replay: each run's git worktree (run.worktree_* events; src/controller/worktree.ts).
+  // ---- branch evidence: step-level attribution (formula_evidence) counts review rejections and a
+  // person's interventions per node, not only per run.
   5: `
+ALTER TABLE nodes ADD COLUMN review_rejections INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN interventions INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trial_arms ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE trial_runs ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
+`,
+  // ---- end branch evidence
+  // ---- branch replay: each run's git worktree (run.worktree_* events; src/controller/worktree.ts).
+  6: `
 CREATE TABLE run_worktrees (
   run_id TEXT PRIMARY KEY,
   path TEXT NOT NULL,
@@ -253,7 +264,13 @@ CREATE TABLE run_worktrees (
  * ledger equals one replayed from its journal.
  */
 const BACKFILLS: Record<number, (sql: Sql) => void> = {
-  3: backfillTrialArms,
+  // Migration 3's trial_arms are built by migration 5's backfill (branch evidence): they now count false_done,
+  // a column migration 3 does not have yet.
+  5: (sql) => { // branch evidence
+    backfillNodeAttribution(sql);
+    sql.run(`UPDATE runs SET false_done = 1 WHERE id IN (SELECT run_id FROM evidence WHERE kind = 'false_done' AND run_id IS NOT NULL)`);
+    backfillTrialArms(sql);
+  },
 };
 
 export function migrate(sql: Sql, fromVersion: number): void {

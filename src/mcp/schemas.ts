@@ -240,6 +240,9 @@ export const formulaMutateInput = z.strictObject({
     .describe('The edits, applied in order.'),
   summary: text(500).optional().describe('One line saying what the change is meant to improve.'),
   proposedBy: text(120).min(1).optional().describe('Who proposes it (defaults to the worker or "codex").'),
+  // branch evidence: the rationale is kept on the variant and shown in the lineage.
+  rationale: text(4000).min(1, 'say why the change should help, or leave rationale out').optional()
+    .describe('Why this change should help: the evidence you read (formula_evidence figures, failing checks) and the failure it targets. Kept on the variant.'),
 });
 
 export const formulaAssessInput = z.strictObject({
@@ -408,7 +411,7 @@ const familyRow = z.object({
 
 const variantRow = z.object({
   id: z.string(), familyId: z.string(), generation: z.number(), parents: z.array(z.string()), mutation: z.unknown(), summary: z.string(),
-  proposedBy: z.string(), contentHash: z.string(), status: z.enum(['candidate', 'trial', 'active', 'retired', 'rejected']),
+  rationale: z.string().nullable().optional(), proposedBy: z.string(), contentHash: z.string(), status: z.enum(['candidate', 'trial', 'active', 'retired', 'rejected']),
   statusReason: z.string().nullable(), createdAt: z.string(), runs: z.number(), finishedRuns: z.number(), successes: z.number(),
 });
 
@@ -434,7 +437,10 @@ export const formulaMutateOutput = z.object({
 
 export const selectionOutput = z.object({ familyId: z.string(), variantId: z.string(), previousVariantId: z.string().nullable() });
 
-const armStats = z.object({ runs: z.number(), successes: z.number(), interventions: z.number(), reviewRejections: z.number(), tokens: z.number(), durationMs: z.number() });
+const armStats = z.object({
+  runs: z.number(), successes: z.number(), interventions: z.number(), reviewRejections: z.number(), tokens: z.number(), durationMs: z.number(),
+  falseDone: z.number().optional().describe('Runs the model called done whose checks failed.'),
+});
 
 export const trialRow = z.object({
   id: z.string(), familyId: z.string(), candidateId: z.string(), incumbentId: z.string(), stage: z.enum(['screen', 'trial', 'watch']),
@@ -460,6 +466,8 @@ export const formulaAssessOutput = z.object({
     sprtLLR: z.number().nullable(),
     sprtVerdict: z.string().nullable(),
     pairs: z.object({ pairs: z.number(), wins: z.number(), losses: z.number(), ties: z.number() }).nullable(),
+    replayEvidence: z.number().nullable().optional()
+      .describe('In the screen: the evidence ratio of the candidate\'s replays against the incumbent\'s history; it promotes at 1 / falsePromotionRate.'),
   }).describe('The numbers behind the verdict (the decision record keeps the full set).'),
   guardrails: z.array(z.object({
     name: z.string(), enabled: z.boolean(), incumbent: z.number().nullable(), candidate: z.number().nullable(), worsening: z.number().nullable(),

@@ -65,6 +65,7 @@ function valid(tool: string): Record<string, unknown> {
     formula_select: { variantId },
     formula_rollback: { family: 'implement-and-review', reason: 'r' },
     lineage_view: { family: 'implement-and-review' },
+    formula_evidence: { variantId }, // branch evidence
   };
   const args = table[tool];
   assert.ok(args, `no valid arguments for ${tool}; add them to the table`);
@@ -96,7 +97,7 @@ async function expectRefused(tool: string, args: unknown, field: string, why: st
 }
 
 test('every tool has valid arguments in the table, and the table is complete', () => {
-  assert.equal(schemas.size, 24);
+  assert.equal(schemas.size, 25); // 23 + formula_evidence (branch evidence) + formula_replay (branch replay)
   for (const tool of schemas.keys()) valid(tool);
 });
 

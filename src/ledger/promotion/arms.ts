@@ -22,9 +22,10 @@ interface Share {
   review_rejections: number;
   tokens: number;
   duration_ms: number;
+  false_done: number;
 }
 
-const FIELDS = ['runs', 'successes', 'interventions', 'review_rejections', 'tokens', 'duration_ms'] as const;
+const FIELDS = ['runs', 'successes', 'interventions', 'review_rejections', 'tokens', 'duration_ms', 'false_done'] as const;
 
 interface RunShareRow {
   outcome: string | null;
@@ -32,13 +33,14 @@ interface RunShareRow {
   review_rejections: number;
   tokens: number;
   duration_ms: number;
+  false_done: number;
 }
 
 function shareOf(r: RunShareRow): Share {
-  if (r.outcome === null) return { runs: 0, successes: 0, interventions: 0, review_rejections: 0, tokens: 0, duration_ms: 0 };
+  if (r.outcome === null) return { runs: 0, successes: 0, interventions: 0, review_rejections: 0, tokens: 0, duration_ms: 0, false_done: 0 };
   return {
     runs: 1, successes: r.outcome === 'success' ? 1 : 0, interventions: r.interventions, review_rejections: r.review_rejections,
-    tokens: r.tokens, duration_ms: r.duration_ms,
+    tokens: r.tokens, duration_ms: r.duration_ms, false_done: r.false_done,
   };
 }
 
@@ -60,7 +62,7 @@ export function trackTrialArms(sql: Sql, e: Pick<StoredEvent, 'kind' | 'payload'
     case 'trial.stage_changed':
       // A stage counts only the runs created while it lasts (the trial since it began, the watch since the promotion).
       sql.run('DELETE FROM trial_runs WHERE trial_id = ?', [p.trialId!]);
-      sql.run('UPDATE trial_arms SET stage = ?, runs = 0, successes = 0, interventions = 0, review_rejections = 0, tokens = 0, duration_ms = 0 WHERE trial_id = ?', [p.stage!, p.trialId!]);
+      sql.run('UPDATE trial_arms SET stage = ?, runs = 0, successes = 0, interventions = 0, review_rejections = 0, tokens = 0, duration_ms = 0, false_done = 0 WHERE trial_id = ?', [p.stage!, p.trialId!]);
       return;
     case 'trial.ended':
       sql.run('DELETE FROM trial_runs WHERE trial_id = ?', [p.trialId!]);
@@ -91,7 +93,7 @@ function enrol(sql: Sql, runId: string, familyId: string, variantId: string): vo
 function sync(sql: Sql, runId: string): void {
   const held = sql.get<Share & { trial_id: string; variant_id: string }>('SELECT * FROM trial_runs WHERE run_id = ?', [runId]);
   if (!held) return;
-  const run = sql.get<RunShareRow>('SELECT outcome, interventions, review_rejections, tokens, duration_ms FROM runs WHERE id = ?', [runId]);
+  const run = sql.get<RunShareRow>('SELECT outcome, interventions, review_rejections, tokens, duration_ms, false_done FROM runs WHERE id = ?', [runId]);
   if (!run) return;
   const now = shareOf(run);
   const delta = FIELDS.map((f) => now[f] - held[f]);

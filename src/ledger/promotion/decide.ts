@@ -1,10 +1,10 @@
 // The promotion decision: given the policy and what each arm has done, say what should happen next.
 // It is a pure function of its input and is meant to be evaluated after every run; the Bayesian
 // rule and the SPRT both stay valid under that kind of continuous checking.
-import { policyHash } from './policy';
+import { DEFAULT_FALSE_DONE, policyHash } from './policy';
 import type { EvolutionPolicy, GuardrailBound, GuardrailName, GuardrailSet } from './policy';
 import { evolutionPolicySchema } from './policy';
-import { countPairs, expectedLoss, logTrialEvidence, probBBeatsA, sprtBounds, sprtLLR, sprtVerdict } from './stats';
+import { countPairs, expectedLoss, logReplayEvidence, logTrialEvidence, probBBeatsA, sprtBounds, sprtLLR, sprtVerdict } from './stats';
 import type { PairedCounts, PairedResult, SprtBounds, SprtVerdict } from './stats';
 
 export type PromotionStage = 'screen' | 'trial' | 'watch';
@@ -18,6 +18,8 @@ export interface ArmStats {
   readonly reviewRejections: number;
   readonly tokens: number;
   readonly durationMs: number;
+  /** Runs the model reported done whose checks failed (the false-done guardrail); 0 when not counted. */
+  readonly falseDone?: number;
 }
 
 export interface DecisionInput {
@@ -64,6 +66,13 @@ export interface DecisionStatistics {
   readonly trialLogEvidence: number | null;
   /** ln(1 / falsePromotionRate): the evidence a promotion needs. */
   readonly trialEvidenceBound: number;
+  /**
+   * Log of the screen's evidence ratio for "candidate better": its replays against the incumbent's
+   * history (stats.ts, logReplayEvidence); null outside the screen. Absent in decisions recorded before it existed.
+   */
+  readonly replayLogEvidence?: number | null;
+  /** ln(stages.screen.rejectEvidence): the screen rejects at or below minus this. */
+  readonly replayRejectBound: number;
 }
 
 export interface Decision {
@@ -117,6 +126,9 @@ function checkArm(arm: ArmStats, name: string): void {
     if (!Number.isInteger(arm[f])) throw new RangeError(`${name}.${f} must be a whole number, got ${arm[f]}`);
   }
   if (arm.successes > arm.runs) throw new RangeError(`${name}.successes (${arm.successes}) exceeds ${name}.runs (${arm.runs})`);
+  if (arm.falseDone !== undefined && (!Number.isInteger(arm.falseDone) || arm.falseDone < 0 || arm.falseDone > arm.runs)) {
+    throw new RangeError(`${name}.falseDone must be a whole number from 0 to ${name}.runs (${arm.runs}), got ${arm.falseDone}`);
+  }
 }
 
 const perRunMetric: Record<GuardrailName, (a: ArmStats) => number> = {
@@ -124,9 +136,10 @@ const perRunMetric: Record<GuardrailName, (a: ArmStats) => number> = {
   reviewRejectionRate: (a) => a.reviewRejections,
   tokensPerRun: (a) => a.tokens,
   durationPerRun: (a) => a.durationMs,
+  falseDoneRate: (a) => a.falseDone ?? 0,
 };
 
-const guardrailOrder: readonly GuardrailName[] = ['interventionRate', 'reviewRejectionRate', 'tokensPerRun', 'durationPerRun'];
+const guardrailOrder: readonly GuardrailName[] = ['interventionRate', 'reviewRejectionRate', 'tokensPerRun', 'durationPerRun', 'falseDoneRate'];
 
 function worseningOf(kind: GuardrailBound['kind'], incumbent: number, candidate: number): number | null {
   if (kind === 'absolute') return candidate - incumbent;
@@ -164,9 +177,10 @@ function row(
 
 // candidateRunsForMean lets the watch stage ask what the rows would look like at the end of the
 // window in the candidate's best case: later runs can only add interventions, tokens and time.
-function guardrailRows(set: GuardrailSet, inc: ArmStats, cand: ArmStats, candidateRunsForMean = cand.runs): GuardrailRow[] {
+function guardrailRows(set: GuardrailSet, inc: ArmStats, cand: ArmStats, candidateRunsForMean = cand.runs, watch = false): GuardrailRow[] {
   return guardrailOrder.map((name) => {
-    const bound = set[name];
+    // A policy stored before the false-done guardrail existed gets the stage's default bound.
+    const bound = set[name] ?? (watch ? DEFAULT_FALSE_DONE.watch : DEFAULT_FALSE_DONE.trial);
     const metric = perRunMetric[name];
     const i = inc.runs > 0 ? metric(inc) / inc.runs : null;
     const c = candidateRunsForMean > 0 ? metric(cand) / candidateRunsForMean : null;
@@ -211,61 +225,73 @@ interface RuleOutcome {
   basis?: string;
 }
 
+/**
+ * The screen: the candidate's replays of past tasks against the incumbent's history (input.incumbent).
+ * Promotes (into the watch) once the replay evidence reaches 1 / falsePromotionRate with every guardrail
+ * within its bound, rejects once the evidence for "no better" reaches rejectEvidence (or the paired
+ * replays' SPRT says no better), and moves to a trial on live runs at its cap of replays.
+ */
 function decideScreen(input: DecisionInput, stats: DecisionStatistics, rows: GuardrailRow[]): RuleOutcome {
   const screen = input.policy.stages.screen;
-  const pairs = stats.pairs;
-  const n = pairs?.pairs ?? 0;
+  const { incumbent: inc, candidate: cand } = input;
+  const n = cand.runs;
   if (n < screen.minPairs) {
     return {
       verdict: 'continue',
       nextStage: null,
-      reason: `The screen has ${plural(n, 'paired replay')} and needs ${screen.minPairs} before it can be decided.`,
+      reason: `The screen has ${plural(n, 'replay')} of the candidate and needs ${screen.minPairs} before it can be decided.`,
       basis: 'screen:too-few-pairs',
-      missing: [`${plural(screen.minPairs - n, 'more paired replay')} before the screen can be decided`],
+      missing: [`${plural(screen.minPairs - n, 'more replay')} of the candidate before the screen can be decided`],
     };
   }
-  const summary = `${pairs?.wins ?? 0} wins and ${pairs?.losses ?? 0} losses in ${plural(n, 'paired replay')}`;
-  if (stats.sprtVerdict === 'accept-h0') {
+  const evidence = stats.replayLogEvidence ?? 0;
+  const summary = `the candidate succeeded in ${cand.successes} of ${plural(n, 'replay')} against ${inc.successes} of ${inc.runs} runs in the incumbent's history`;
+  const ratio = `the evidence ratio for the candidate is ${fmt(Math.exp(evidence))}`;
+  if (evidence <= -stats.replayRejectBound) {
     return {
       verdict: 'reject',
       nextStage: null,
-      reason: `The candidate is no better than the incumbent on replays: ${summary} put the SPRT at ${fmt(stats.sprtLLR ?? 0)}, at or below ${fmt(stats.bounds.lower)}.`,
+      reason: `The candidate is no better than the incumbent on replays: ${summary}, so ${ratio}, at or below 1/${fmt(Math.exp(stats.replayRejectBound))}.`,
+      missing: [],
+    };
+  }
+  if (stats.sprtVerdict === 'accept-h0') {
+    const p = stats.pairs;
+    return {
+      verdict: 'reject',
+      nextStage: null,
+      reason: `The candidate is no better than the incumbent on paired replays: ${p?.wins ?? 0} wins and ${p?.losses ?? 0} losses put the SPRT at ${fmt(stats.sprtLLR ?? 0)}, at or below ${fmt(stats.bounds.lower)}.`,
       missing: [],
     };
   }
   const failing = rows.filter((r) => r.status === 'fail');
-  if (stats.sprtVerdict === 'accept-h1' && failing.length === 0) {
+  if (evidence >= stats.trialEvidenceBound && failing.length === 0) {
     return {
-      verdict: 'continue',
-      nextStage: 'trial',
-      reason: `The screen passed: ${summary} put the SPRT at ${fmt(stats.sprtLLR ?? 0)}, at or above ${fmt(stats.bounds.upper)}, so the candidate moves to a trial on live runs.`,
+      verdict: 'promote',
+      nextStage: 'watch',
+      reason: `The candidate should be promoted on its replays: ${summary}, ${ratio} (at least ${fmt(Math.exp(stats.trialEvidenceBound))}), and every guardrail is within its bound.`,
       missing: [],
     };
   }
   if (n >= screen.maxPairs) {
     return {
-      verdict: 'pause',
-      nextStage: null,
-      reason:
-        failing.length > 0
-          ? `The screen reached its cap of ${screen.maxPairs} paired replays with ${failing.map(describeRow).join(' and ')}, so a person should decide.`
-          : `The screen reached its cap of ${screen.maxPairs} paired replays without a clear result (${summary}), so a person should decide.`,
+      verdict: 'continue',
+      nextStage: 'trial',
+      reason: `The screen reached its cap of ${screen.maxPairs} replays without a verdict (${summary}, ${ratio}${failing.length ? `; ${failing.map(describeRow).join(' and ')}` : ''}), so the candidate moves to a trial on live runs.`,
       missing: [],
     };
   }
-  const missing =
-    stats.sprtVerdict === 'accept-h1'
-      ? failing.map((r) => `${r.name} back within its bound (${describeRow(r)})`)
-      : [`more paired replays until the SPRT leaves (${fmt(stats.bounds.lower)}, ${fmt(stats.bounds.upper)}); now ${fmt(stats.sprtLLR ?? 0)}`];
+  const favoured = evidence >= stats.trialEvidenceBound;
   return {
     verdict: 'continue',
     nextStage: null,
-    reason:
-      stats.sprtVerdict === 'accept-h1'
-        ? `The replays favour the candidate (${summary}) but ${failing.map(describeRow).join(' and ')}.`
-        : `The replays are not yet conclusive: ${summary}.`,
-    basis: stats.sprtVerdict === 'accept-h1' ? `screen:guardrails:${failing.map((r) => r.name).join(',')}` : 'screen:inconclusive',
-    missing,
+    reason: favoured
+      ? `The replays favour the candidate (${summary}, ${ratio}) but ${failing.map(describeRow).join(' and ')}.`
+      : `The replays are not yet conclusive: ${summary}, and ${ratio}.`,
+    basis: favoured ? `screen:guardrails:${failing.map((r) => r.name).join(',')}` : 'screen:inconclusive',
+    missing: favoured
+      ? failing.map((r) => `${r.name} back within its bound (${describeRow(r)})`)
+      : [`more replays until the evidence ratio reaches ${fmt(Math.exp(stats.trialEvidenceBound))} or falls to 1/${fmt(Math.exp(stats.replayRejectBound))} (now ${fmt(Math.exp(evidence))})`],
   };
 }
 
@@ -352,7 +378,7 @@ function decideWatch(input: DecisionInput): { outcome: RuleOutcome; rows: Guardr
   const w = input.policy.watch;
   const { incumbent: inc, candidate: cand } = input;
   const rate = cand.runs > 0 ? cand.successes / cand.runs : null;
-  const rows = [successDropRow(w.maxSuccessDrop, inc, rate), ...guardrailRows(w.guardrails, inc, cand)];
+  const rows = [successDropRow(w.maxSuccessDrop, inc, rate), ...guardrailRows(w.guardrails, inc, cand, cand.runs, true)];
   if (cand.runs >= w.runs) {
     const failing = rows.filter((r) => r.status === 'fail');
     if (failing.length > 0) {
@@ -392,7 +418,7 @@ function decideWatch(input: DecisionInput): { outcome: RuleOutcome; rows: Guardr
   // every remaining run went perfectly; earlier noise must not undo a promotion.
   const remaining = w.runs - cand.runs;
   const bestRate = (cand.successes + remaining) / w.runs;
-  const bestCase = [successDropRow(w.maxSuccessDrop, inc, bestRate), ...guardrailRows(w.guardrails, inc, cand, w.runs)];
+  const bestCase = [successDropRow(w.maxSuccessDrop, inc, bestRate), ...guardrailRows(w.guardrails, inc, cand, w.runs, true)];
   const certain = bestCase.filter((r) => r.status === 'fail');
   if (certain.length > 0) {
     return {
@@ -417,7 +443,7 @@ function decideWatch(input: DecisionInput): { outcome: RuleOutcome; rows: Guardr
   };
 }
 
-interface CountStatistics { probBetter: number; expectedLoss: number; trialLogEvidence: number | null }
+interface CountStatistics { probBetter: number; expectedLoss: number; trialLogEvidence: number | null; replayLogEvidence: number | null }
 
 /** Recent results of countStatistics by their inputs; cleared when full. */
 const countCache = new Map<string, CountStatistics>();
@@ -432,13 +458,15 @@ function countStatistics(inc: ArmStats, cand: ArmStats, stage: PromotionStage, p
   const prior = policy.decision.prior;
   const share = policy.stages.trial.candidateShare;
   const concentration = policy.decision.evidenceConcentration;
-  const key = JSON.stringify([inc.successes, inc.runs, cand.successes, cand.runs, stage === 'trial', prior, share, concentration]);
+  const reduction = policy.stages.screen.minFailureReduction;
+  const key = JSON.stringify([inc.successes, inc.runs, cand.successes, cand.runs, stage, prior, share, concentration, reduction]);
   const known = countCache.get(key);
   if (known) return known;
   const value: CountStatistics = {
     probBetter: probBBeatsA(inc.successes, inc.runs - inc.successes, cand.successes, cand.runs - cand.successes, prior),
     expectedLoss: expectedLoss(inc.successes, inc.runs - inc.successes, cand.successes, cand.runs - cand.successes, prior),
     trialLogEvidence: stage === 'trial' ? logTrialEvidence(cand.successes, cand.runs - cand.successes, inc.successes, inc.runs - inc.successes, share, concentration) : null,
+    replayLogEvidence: stage === 'screen' ? logReplayEvidence(cand.successes, cand.runs - cand.successes, inc.successes, inc.runs - inc.successes, reduction) : null,
   };
   if (countCache.size >= COUNT_CACHE_SIZE) countCache.clear();
   countCache.set(key, value);
@@ -465,6 +493,8 @@ export function decide(input: DecisionInput): Decision {
     pairs,
     trialLogEvidence: counts.trialLogEvidence,
     trialEvidenceBound: Math.log(1 / policy.decision.falsePromotionRate),
+    replayLogEvidence: counts.replayLogEvidence,
+    replayRejectBound: Math.log(policy.stages.screen.rejectEvidence),
   };
 
   let rows: GuardrailRow[];

@@ -31,15 +31,18 @@ export interface Measured {
 
 interface RawArmRun {
   variant_id: string; task_key: string | null; outcome: string; interventions: number; review_rejections: number; tokens: number; duration_ms: number;
+  false_done: number;
 }
+
+const ARM_COLUMNS = 'variant_id, task_key, outcome, interventions, review_rejections, tokens, duration_ms, false_done';
 
 /** An arm with nothing counted. */
 export function emptyArm(): ArmStats {
-  return { runs: 0, successes: 0, interventions: 0, reviewRejections: 0, tokens: 0, durationMs: 0 };
+  return { runs: 0, successes: 0, interventions: 0, reviewRejections: 0, tokens: 0, durationMs: 0, falseDone: 0 };
 }
 
 function sumArm(rows: readonly RawArmRun[]): ArmStats {
-  const a = { ...emptyArm() };
+  const a = { runs: 0, successes: 0, interventions: 0, reviewRejections: 0, tokens: 0, durationMs: 0, falseDone: 0 };
   for (const r of rows) {
     a.runs++;
     if (r.outcome === 'success') a.successes++;
@@ -47,6 +50,7 @@ function sumArm(rows: readonly RawArmRun[]): ArmStats {
     a.reviewRejections += r.review_rejections;
     a.tokens += r.tokens;
     a.durationMs += r.duration_ms;
+    a.falseDone += r.false_done;
   }
   return a;
 }
@@ -57,27 +61,42 @@ function sumArm(rows: readonly RawArmRun[]): ArmStats {
  * tests compare it with, and the fallback should the row be missing.
  */
 export function armStats(sql: Sql, variantId: string, fromSeq: number): ArmStats {
-  const r = sql.get<{ runs: number; successes: number | null; interventions: number | null; rr: number | null; tokens: number | null; duration: number | null }>(
+  const r = sql.get<{ runs: number; successes: number | null; interventions: number | null; rr: number | null; tokens: number | null; duration: number | null; fd: number | null }>(
     `SELECT count(*) AS runs, sum(outcome = 'success') AS successes, sum(interventions) AS interventions, sum(review_rejections) AS rr,
-       sum(tokens) AS tokens, sum(duration_ms) AS duration
+       sum(tokens) AS tokens, sum(duration_ms) AS duration, sum(false_done) AS fd
      FROM runs WHERE variant_id = ? AND created_seq >= ? AND outcome IS NOT NULL AND (arm IS NULL OR arm <> '${REPLAY_ARM}')`,
     [variantId, fromSeq])!;
-  return { runs: r.runs, successes: r.successes ?? 0, interventions: r.interventions ?? 0, reviewRejections: r.rr ?? 0, tokens: r.tokens ?? 0, durationMs: r.duration ?? 0 };
+  return {
+    runs: r.runs, successes: r.successes ?? 0, interventions: r.interventions ?? 0, reviewRejections: r.rr ?? 0, tokens: r.tokens ?? 0, durationMs: r.duration ?? 0,
+    falseDone: r.fd ?? 0,
+  };
 }
 
 /** The arm's counts the projection keeps for a live trial's current stage; undefined when it has no row. */
 function keptArm(sql: Sql, trialId: string, variantId: string, stage: string): ArmStats | undefined {
-  const r = sql.get<{ stage: string; runs: number; successes: number; interventions: number; review_rejections: number; tokens: number; duration_ms: number }>(
+  const r = sql.get<{ stage: string; runs: number; successes: number; interventions: number; review_rejections: number; tokens: number; duration_ms: number; false_done: number }>(
     'SELECT * FROM trial_arms WHERE trial_id = ? AND variant_id = ?', [trialId, variantId]);
   if (!r || r.stage !== stage) return undefined;
-  return { runs: r.runs, successes: r.successes, interventions: r.interventions, reviewRejections: r.review_rejections, tokens: r.tokens, durationMs: r.duration_ms };
+  return {
+    runs: r.runs, successes: r.successes, interventions: r.interventions, reviewRejections: r.review_rejections, tokens: r.tokens, durationMs: r.duration_ms,
+    falseDone: r.false_done,
+  };
 }
 
 /** A variant's most recent `limit` live runs with an outcome, whenever they ran. */
 export function recentArm(sql: Sql, variantId: string, limit: number): ArmStats {
   return sumArm(sql.all<RawArmRun>(
-    `SELECT variant_id, task_key, outcome, interventions, review_rejections, tokens, duration_ms FROM runs
+    `SELECT ${ARM_COLUMNS} FROM runs
      WHERE variant_id = ? AND outcome IS NOT NULL AND (arm IS NULL OR arm <> '${REPLAY_ARM}') ORDER BY created_seq DESC LIMIT ${limit}`, [variantId]));
+}
+
+/**
+ * The incumbent's history for the screen: its most recent `limit` runs with an outcome, of any arm
+ * (its replays are runs of it too), read through runs_variant newest first.
+ */
+export function historyArm(sql: Sql, variantId: string, limit: number): ArmStats {
+  return sumArm(sql.all<RawArmRun>(
+    `SELECT ${ARM_COLUMNS} FROM runs WHERE variant_id = ? AND outcome IS NOT NULL ORDER BY created_seq DESC LIMIT ${limit}`, [variantId]));
 }
 
 /** Fingerprint of what a decision counted: the stage, both arms and the pairs (sha256, 16 hex digits). */
@@ -100,9 +119,16 @@ export function entered(sql: Sql, t: RawTrial, stage: TrialStage): { seq: number
 export function measure(sql: Sql, t: RawTrial, policy: EvolutionPolicy): Measured {
   const stage = t.stage as TrialStage;
   if (stage === 'screen') {
-    const { pairs, candidate, incumbent } = screenPairs(sql, t, t.started_seq);
+    // The candidate's replays (every run of it since the screen began) against the incumbent's history;
+    // the pairs (tasks both ran) are counted too, for the paired SPRT.
+    const { pairs } = screenPairs(sql, t, t.started_seq);
+    const candidate = sumArm(sql.all<RawArmRun>(
+      `SELECT ${ARM_COLUMNS} FROM runs WHERE variant_id = ? AND created_seq >= ? AND outcome IS NOT NULL`, [t.candidate_id, t.started_seq]));
+    const incumbent = historyArm(sql, t.incumbent_id, policy.stages.screen.historyRuns);
     const decision = decide({ policy, incumbent, candidate, pairs, stage });
-    return { decision, period: { fromSeq: t.started_seq, toSeq: null }, watermark: watermark(stage, decision.arms, decision.statistics.pairs), counted: pairs.length > 0 };
+    return {
+      decision, period: { fromSeq: t.started_seq, toSeq: null }, watermark: watermark(stage, decision.arms, decision.statistics.pairs), counted: candidate.runs > 0,
+    };
   }
   if (stage === 'trial') {
     const fromSeq = entered(sql, t, 'trial')?.seq ?? t.started_seq;
@@ -126,7 +152,7 @@ export function measure(sql: Sql, t: RawTrial, policy: EvolutionPolicy): Measure
  */
 function screenPairs(sql: Sql, t: RawTrial, fromSeq: number): { pairs: PairedResult[]; candidate: ArmStats; incumbent: ArmStats } {
   const rows = sql.all<RawArmRun>(
-    `SELECT variant_id, task_key, outcome, interventions, review_rejections, tokens, duration_ms FROM runs
+    `SELECT ${ARM_COLUMNS} FROM runs
      WHERE variant_id IN (?, ?) AND created_seq >= ? AND outcome IS NOT NULL AND task_key IS NOT NULL
      ORDER BY created_seq`, [t.candidate_id, t.incumbent_id, fromSeq]);
   const first = new Map<string, { c?: RawArmRun; i?: RawArmRun }>();

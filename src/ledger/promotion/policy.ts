@@ -16,7 +16,7 @@ export const guardrailBoundSchema = z.object({
 });
 export type GuardrailBound = z.infer<typeof guardrailBoundSchema>;
 
-export const guardrailNames = ['interventionRate', 'reviewRejectionRate', 'tokensPerRun', 'durationPerRun'] as const;
+export const guardrailNames = ['interventionRate', 'reviewRejectionRate', 'tokensPerRun', 'durationPerRun', 'falseDoneRate'] as const;
 export type GuardrailName = (typeof guardrailNames)[number];
 
 export const guardrailSetSchema = z.object({
@@ -24,6 +24,11 @@ export const guardrailSetSchema = z.object({
   reviewRejectionRate: guardrailBoundSchema,
   tokensPerRun: guardrailBoundSchema,
   durationPerRun: guardrailBoundSchema,
+  /**
+   * Runs the model reported done whose checks failed, per run (absolute points). Optional so that a
+   * policy stored before it existed still reads; decide() then applies the default bound of the stage.
+   */
+  falseDoneRate: guardrailBoundSchema.optional(),
 });
 export type GuardrailSet = z.infer<typeof guardrailSetSchema>;
 
@@ -34,10 +39,20 @@ export const evolutionPolicySchema = z
     guardrails: guardrailSetSchema,
     stages: z.object({
       screen: z.object({
-        /** Paired replays needed before the screen may pass or fail. */
+        /** Replays of the candidate needed before the screen may promote or reject. */
         minPairs: positiveInt,
-        /** Paired replays after which an undecided screen pauses for a person. */
+        /** Replays of the candidate after which an undecided screen moves on to a trial on live runs. */
         maxPairs: positiveInt,
+        /**
+         * The screen's alternative: the candidate removes at least this share of the incumbent's failures
+         * (0.5: an incumbent at 0.7 against a candidate at 0.85 or better). Smaller values detect smaller
+         * gains but decide everything more slowly (see docs/decisions/0007).
+         */
+        minFailureReduction: z.number().min(0.05).max(0.95).default(0.5),
+        /** The screen rejects once the evidence for "no better" reaches this (the inverse of its evidence ratio). */
+        rejectEvidence: z.number().min(1.5).max(1e6).default(25),
+        /** The incumbent's most recent runs (any arm) that make its history, the screen's reference. */
+        historyRuns: positiveInt.max(10_000).default(500),
         sprt: z.object({
           /** P(candidate wins | discordant pair) under H0: no better. */
           p0: probability,
@@ -91,6 +106,14 @@ export const evolutionPolicySchema = z
     if (sprt.alpha + sprt.beta >= 1) {
       ctx.addIssue({ code: 'custom', path: ['stages', 'screen', 'sprt', 'beta'], message: 'alpha + beta must be below 1' });
     }
+    for (const [set, path] of [[p.guardrails, ['guardrails']], [p.watch.guardrails, ['watch', 'guardrails']]] as const) {
+      if (set.falseDoneRate && set.falseDoneRate.kind !== 'absolute') {
+        ctx.addIssue({ code: 'custom', path: [...path, 'falseDoneRate', 'kind'], message: 'falseDoneRate is a rate per run: its bound is "absolute" (points)' });
+      }
+      if (set.falseDoneRate && set.falseDoneRate.maxIncrease > 1) {
+        ctx.addIssue({ code: 'custom', path: [...path, 'falseDoneRate', 'maxIncrease'], message: 'a rate per run cannot rise by more than 1' });
+      }
+    }
     if (p.stages.screen.maxPairs < p.stages.screen.minPairs) {
       ctx.addIssue({ code: 'custom', path: ['stages', 'screen', 'maxPairs'], message: 'maxPairs must be at least minPairs' });
     }
@@ -112,6 +135,15 @@ export const evolutionPolicySchema = z
 
 export type EvolutionPolicy = z.infer<typeof evolutionPolicySchema>;
 
+/**
+ * The false-done guardrail's bounds when a policy does not set them: a candidate may have at most five
+ * more runs per hundred that the model called done and the checks failed (ten in the watch window).
+ */
+export const DEFAULT_FALSE_DONE: { readonly trial: GuardrailBound; readonly watch: GuardrailBound } = Object.freeze({
+  trial: Object.freeze({ enabled: true, kind: 'absolute' as const, maxIncrease: 0.05 }),
+  watch: Object.freeze({ enabled: true, kind: 'absolute' as const, maxIncrease: 0.1 }),
+});
+
 /** The starting policy from the design; see docs/promotion.md for why each number is what it is. */
 export function defaultPolicy(): EvolutionPolicy {
   return {
@@ -122,9 +154,13 @@ export function defaultPolicy(): EvolutionPolicy {
       reviewRejectionRate: { enabled: true, kind: 'absolute', maxIncrease: 0.05 },
       tokensPerRun: { enabled: true, kind: 'relative', maxIncrease: 0.2 },
       durationPerRun: { enabled: true, kind: 'relative', maxIncrease: 0.25 },
+      falseDoneRate: { ...DEFAULT_FALSE_DONE.trial },
     },
     stages: {
-      screen: { minPairs: 10, maxPairs: 60, sprt: { p0: 0.5, p1: 0.7, alpha: 0.05, beta: 0.2 } },
+      screen: {
+        minPairs: 5, maxPairs: 300, minFailureReduction: 0.5, rejectEvidence: 25, historyRuns: 500,
+        sprt: { p0: 0.5, p1: 0.7, alpha: 0.05, beta: 0.2 },
+      },
       trial: { candidateShare: 0.2 },
     },
     decision: {
@@ -148,6 +184,7 @@ export function defaultPolicy(): EvolutionPolicy {
         reviewRejectionRate: { enabled: true, kind: 'absolute', maxIncrease: 0.1 },
         tokensPerRun: { enabled: true, kind: 'relative', maxIncrease: 0.3 },
         durationPerRun: { enabled: true, kind: 'relative', maxIncrease: 0.5 },
+        falseDoneRate: { ...DEFAULT_FALSE_DONE.watch },
       },
     },
   };

@@ -19,7 +19,7 @@ import type { Measured, RawTrial } from './measurement';
 import { defaultPolicy, parsePolicy, policyHash, PolicyValidationError } from './policy';
 import type { EvolutionPolicy } from './policy';
 import type {
-  Assessment, DecisionDetail, DecisionRecord, EvaluationAction, EvaluationResult, PersonDecision, PolicyRecord, RecordedVerdict, TrialRow,
+  Assessment, DecisionDetail, DecisionRecord, EvaluationAction, EvaluationResult, PersonDecision, PolicyRecord, RecordReplayInput, RecordedVerdict, TrialRow,
   TrialStage, TrialStatus,
 } from './types';
 
@@ -193,30 +193,74 @@ export class PromotionService {
   };
 
   /**
-   * Records one paired replay for a trial in the screen stage: the task was run on both variants.
-   * It is stored as two runs (arm "replay") with their outcomes, so pairs are always derived from
-   * runs; then the family is evaluated.
+   * Records one paired replay for a trial in the screen stage: the task was run on both variants, and
+   * then the family is evaluated. Pairs are always derived from runs (measurement.ts, screenPairs).
+   *
+   * Without run ids, the pair is stored as two synthetic runs (arm "replay") carrying the given
+   * outcomes. With `candidateRunId` and `incumbentRunId` (both or neither), the two real runs are linked
+   * instead: each must be a finished run of its arm's variant, with the task key `taskKey`, started
+   * after the screen began (start them with arm "replay" so they never count as live trial runs). A run
+   * whose checks already decided its outcome keeps it, and a given success that contradicts it is a
+   * conflict; a run without an outcome gets a `run_outcome` from the given success, which is then required.
+   * Throws LedgerError invalid_input / not_found / conflict naming the field.
    */
-  async recordReplay(input: { trialId: string; taskKey: string; candidateSuccess: boolean; incumbentSuccess: boolean }, actor?: string): Promise<EvaluationResult> {
+  async recordReplay(input: RecordReplayInput, actor?: string): Promise<EvaluationResult> {
+    if (!input || typeof input !== 'object') throw invalid('input', 'give { trialId, taskKey, candidateSuccess, incumbentSuccess }');
+    if (typeof input.trialId !== 'string' || !input.trialId) throw invalid('trialId', 'name the screen trial the replay belongs to');
     if (typeof input.taskKey !== 'string' || !input.taskKey) throw invalid('taskKey', 'name the task that was replayed on both variants');
-    if (typeof input.candidateSuccess !== 'boolean') throw invalid('candidateSuccess', 'give true or false');
-    if (typeof input.incumbentSuccess !== 'boolean') throw invalid('incumbentSuccess', 'give true or false');
+    if (input.taskKey.length > 400) throw invalid('taskKey', `is ${input.taskKey.length} characters; use at most 400`);
+    const linked = input.candidateRunId !== undefined || input.incumbentRunId !== undefined;
+    for (const f of ['candidateRunId', 'incumbentRunId'] as const) {
+      const v = input[f];
+      if (linked && (typeof v !== 'string' || !v || v.length > 200)) throw invalid(f, 'give the id of the run (both candidateRunId and incumbentRunId, or neither)');
+    }
+    for (const f of ['candidateSuccess', 'incumbentSuccess'] as const) {
+      const v = input[f];
+      if (v === undefined && linked) continue;
+      if (typeof v !== 'boolean') throw invalid(f, 'give true or false');
+    }
+    if (linked && input.candidateRunId === input.incumbentRunId) throw invalid('incumbentRunId', 'the two arms need two different runs');
     const familyId = await this.ledger.commit(({ sql }) => {
       const t = sql.get<RawTrial>('SELECT * FROM trials WHERE id = ?', [input.trialId]);
       if (!t) throw notFound('trialId', 'trial', input.trialId);
       if (t.status !== 'open' || t.stage !== 'screen') throw conflict(`trial ${t.id} is ${t.status} in stage ${t.stage}; replays are recorded only in an open screen`, 'trialId');
       const events: NewEvent[] = [];
-      const arms: Array<[string, boolean]> = [[t.candidate_id, input.candidateSuccess], [t.incumbent_id, input.incumbentSuccess]];
-      for (const [variantId, success] of arms) {
+      const evidenceId = () => newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]) || events.some((e) => (e.payload as { evidenceId?: string }).evidenceId === x));
+      const arms: Array<['candidate' | 'incumbent', string, boolean | undefined, string | undefined]> = [
+        ['candidate', t.candidate_id, input.candidateSuccess, input.candidateRunId],
+        ['incumbent', t.incumbent_id, input.incumbentSuccess, input.incumbentRunId],
+      ];
+      for (const [arm, variantId, success, linkedRunId] of arms) {
+        if (linkedRunId !== undefined) {
+          const field = `${arm}RunId`;
+          const run = sql.get<{ variant_id: string | null; task_key: string | null; status: string; outcome: string | null; created_seq: number }>(
+            'SELECT variant_id, task_key, status, outcome, created_seq FROM runs WHERE id = ?', [linkedRunId]);
+          if (!run) throw notFound(field, 'run', linkedRunId);
+          if (run.variant_id !== variantId) throw invalid(field, `run ${linkedRunId} ran variant ${run.variant_id ?? '(none)'}, not the ${arm} ${variantId} of trial ${t.id}`);
+          if (run.task_key !== input.taskKey) throw invalid(field, `run ${linkedRunId} has task key ${JSON.stringify(run.task_key)}, not ${JSON.stringify(input.taskKey)}; start both runs with the replayed task's key`);
+          if (run.created_seq < t.started_seq) throw conflict(`run ${linkedRunId} started before screen ${t.id} began; replay the task again`, field);
+          if (run.status === 'running') throw conflict(`run ${linkedRunId} is still running; record the pair when it has ended`, field);
+          if (run.outcome !== null) {
+            if (success !== undefined && success !== (run.outcome === 'success')) {
+              throw conflict(`run ${linkedRunId} already has the outcome ${run.outcome} (from its checks); ${arm}Success ${String(success)} contradicts it`, `${arm}Success`);
+            }
+            continue;
+          }
+          if (success === undefined) throw invalid(`${arm}Success`, `run ${linkedRunId} has no outcome yet; give true or false`);
+          events.push(event('evidence.recorded', {
+            evidenceId: evidenceId(), familyId: t.family_id, variantId, runId: linkedRunId, nodeId: null, kind: 'run_outcome', success, interventions: null,
+            reviewRejections: null, tokens: null, durationMs: null, note: `paired replay for trial ${t.id}`,
+          }));
+          continue;
+        }
         const v = sql.get<{ generation: number }>('SELECT generation FROM variants WHERE id = ?', [variantId])!;
         const runId = newId('r', (x) => !!sql.get('SELECT 1 FROM runs WHERE id = ?', [x]) || events.some((e) => (e.payload as { runId?: string }).runId === x));
         events.push(event('run.started', {
           runId, familyId: t.family_id, variantId, generation: v.generation, title: `replay: ${input.taskKey}`, vars: {},
           taskKey: input.taskKey, arm: REPLAY_ARM, nodes: [], edges: [],
         }));
-        const evidenceId = newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]) || events.some((e) => (e.payload as { evidenceId?: string }).evidenceId === x));
         events.push(event('evidence.recorded', {
-          evidenceId, familyId: t.family_id, variantId, runId, nodeId: null, kind: 'run_outcome', success, interventions: null,
+          evidenceId: evidenceId(), familyId: t.family_id, variantId, runId, nodeId: null, kind: 'run_outcome', success: success!, interventions: null,
           reviewRejections: null, tokens: null, durationMs: null, note: `paired replay for trial ${t.id}`,
         }));
       }

@@ -324,3 +324,84 @@ export function logTrialEvidence(
   const failures = below(candidateFailures, incumbentFailures) - candidateFailures * logR - incumbentFailures * logNotR;
   return successes + failures;
 }
+
+// ---- The screen's evidence against the incumbent's history ---------------------------------------------
+
+/** Grid sizes of logReplayEvidence: the incumbent's rate, and the share of its failures the candidate removes. */
+const RATE_POINTS = 200;
+const REDUCTION_POINTS = 24;
+
+interface EvidenceGrid {
+  lnP: Float64Array; ln1mP: Float64Array; lnPc: Float64Array; ln1mPc: Float64Array;
+}
+const evidenceGrids = new Map<number, EvidenceGrid>();
+
+function evidenceGrid(minReduction: number): EvidenceGrid {
+  const known = evidenceGrids.get(minReduction);
+  if (known) return known;
+  const lnP = new Float64Array(RATE_POINTS);
+  const ln1mP = new Float64Array(RATE_POINTS);
+  const lnPc = new Float64Array(RATE_POINTS * REDUCTION_POINTS);
+  const ln1mPc = new Float64Array(RATE_POINTS * REDUCTION_POINTS);
+  for (let i = 0; i < RATE_POINTS; i++) {
+    const p = (i + 0.5) / RATE_POINTS;
+    lnP[i] = Math.log(p);
+    ln1mP[i] = Math.log1p(-p);
+    for (let j = 0; j < REDUCTION_POINTS; j++) {
+      const r = minReduction + ((1 - minReduction) * (j + 0.5)) / REDUCTION_POINTS;
+      const failure = (1 - p) * (1 - r);
+      lnPc[i * REDUCTION_POINTS + j] = Math.log1p(-failure);
+      ln1mPc[i * REDUCTION_POINTS + j] = Math.log(failure);
+    }
+  }
+  const grid = { lnP, ln1mP, lnPc, ln1mPc };
+  evidenceGrids.set(minReduction, grid);
+  return grid;
+}
+
+/**
+ * Log of the screen's evidence (a Bayes factor, Jeffreys 1961; a mixture likelihood ratio in the sense
+ * of Wald 1945 §10) that the candidate is better than the incumbent, from the candidate's replay
+ * outcomes and the incumbent's own history.
+ *
+ * Null: the candidate succeeds at the incumbent's rate p. Alternative: it removes a share r of the
+ * incumbent's failures, p_c = 1 − (1 − p)(1 − r), with r uniform on [minReduction, 1). Under both, p
+ * has the Beta(1 + s_h, 1 + f_h) posterior of the incumbent's history (the parent's history as the
+ * prior), so the ratio is of the candidate's outcomes' predictive probabilities under the two models.
+ * Averaged over that posterior the ratio is a nonnegative martingale under the null, so by Ville's
+ * inequality (Ville 1939; Howard et al. 2021) the chance it ever reaches 1/α is at most α however often
+ * it is looked at. For one fixed incumbent rate the guarantee is approximate (the history's estimate
+ * can be off), which is why the simulator measures the false-promotion rate at fixed rates.
+ * Computed on a 200 × 24 grid (midpoints); cost about 10 µs.
+ */
+export function logReplayEvidence(candidateSuccesses: number, candidateFailures: number, historySuccesses: number, historyFailures: number, minReduction: number): number {
+  if (!(minReduction >= 0 && minReduction < 1)) throw new RangeError(`minReduction must be in [0, 1), got ${minReduction}`);
+  for (const [name, v] of [['candidateSuccesses', candidateSuccesses], ['candidateFailures', candidateFailures], ['historySuccesses', historySuccesses], ['historyFailures', historyFailures]] as const) {
+    if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`${name} must be a finite number >= 0, got ${v}`);
+  }
+  if (candidateSuccesses + candidateFailures === 0) return 0;
+  const g = evidenceGrid(minReduction);
+  // Log weights of the incumbent's rate under its history (unnormalized: the constant cancels in the ratio).
+  let maxNull = -Infinity;
+  let maxAlt = -Infinity;
+  const nullTerms = new Float64Array(RATE_POINTS);
+  const altTerms = new Float64Array(RATE_POINTS * REDUCTION_POINTS);
+  for (let i = 0; i < RATE_POINTS; i++) {
+    const w = historySuccesses * g.lnP[i]! + historyFailures * g.ln1mP[i]!;
+    const n = w + candidateSuccesses * g.lnP[i]! + candidateFailures * g.ln1mP[i]!;
+    nullTerms[i] = n;
+    if (n > maxNull) maxNull = n;
+    for (let j = 0; j < REDUCTION_POINTS; j++) {
+      const k = i * REDUCTION_POINTS + j;
+      const a = w + candidateSuccesses * g.lnPc[k]! + candidateFailures * g.ln1mPc[k]!;
+      altTerms[k] = a;
+      if (a > maxAlt) maxAlt = a;
+    }
+  }
+  let sumNull = 0;
+  for (let i = 0; i < RATE_POINTS; i++) sumNull += Math.exp(nullTerms[i]! - maxNull);
+  let sumAlt = 0;
+  for (let k = 0; k < altTerms.length; k++) sumAlt += Math.exp(altTerms[k]! - maxAlt);
+  // The alternative's weights are the null's times the uniform weight 1 / REDUCTION_POINTS of each r.
+  return (maxAlt + Math.log(sumAlt / REDUCTION_POINTS)) - (maxNull + Math.log(sumNull));
+}

@@ -121,3 +121,21 @@ export interface PersonDecision {
   actor: string;
   reason: string;
 }
+
+/**
+ * One paired replay for PromotionService.recordReplay. Without run ids the outcomes are required and
+ * two synthetic replay runs are stored; with both run ids the real runs are linked, and a success is
+ * needed only for a run that has no outcome yet (one its checks decided is kept).
+ */
+export interface RecordReplayInput {
+  /** The open screen trial. */
+  trialId: string;
+  /** The replayed task's key (at most 400 characters); linked runs must carry it. */
+  taskKey: string;
+  candidateSuccess?: boolean;
+  incumbentSuccess?: boolean;
+  /** A finished run of the candidate on this task, started after the screen began. */
+  candidateRunId?: string;
+  /** A finished run of the incumbent on this task, started after the screen began. */
+  incumbentRunId?: string;
+}

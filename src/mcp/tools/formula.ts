@@ -1,6 +1,7 @@
 // The formula tools: families and variants (list, view), proposing a variant (mutate), rolling a family
 // back, and a family's lineage.
-import type * as z from 'zod';
+import * as z from 'zod';
+import { formulaEvidence } from '../../ledger/evidence';
 import { LedgerError } from '../../ledger/index';
 import type { VariantRow } from '../../ledger/index';
 import { toMutation } from '../mutations';
@@ -12,7 +13,7 @@ import type { ToolDefinition } from './shared';
 /** Default page size of variants and families; a page also ends before its answer passes the budget. */
 const DEFAULT_LIMIT = 20;
 /** Characters of formula text, diff, a mutation's JSON, a summary and a reason that one answer shows. */
-const TEXT = { formula: 3500, diff: 2000, mutation: 300, summary: 300, reason: 200 } as const;
+const TEXT = { formula: 3500, diff: 2000, mutation: 300, summary: 300, reason: 200, rationale: 600 } as const;
 
 /** A variant row with its mutation (JSON of up to 100 edits) and summary clipped; formula_view shows the diff whole. */
 function variantView(v: VariantRow): z.input<typeof s.formulaViewOutput>['variant'] {
@@ -22,6 +23,7 @@ function variantView(v: VariantRow): z.input<typeof s.formulaViewOutput>['varian
     ...v,
     mutation: mutation !== null && mutation.length > TEXT.mutation ? clip(mutation, TEXT.mutation, more) : v.mutation,
     summary: clip(v.summary, TEXT.summary, more),
+    rationale: v.rationale === null ? null : clip(v.rationale, TEXT.rationale, more),
     statusReason: v.statusReason === null ? null : clip(v.statusReason, TEXT.reason, more),
   };
 }
@@ -106,6 +108,7 @@ const formulaMutate = tool({
   async run(a, ctx) {
     const r = await needFormulas(ctx).mutateVariant({
       variantId: a.variantId, mutations: a.mutations.map(toMutation), summary: a.summary, proposedBy: a.proposedBy ?? ctx.actor ?? 'codex',
+      rationale: a.rationale,
     }, ctx.actor);
     const more = (next: number) => `formula_view ${JSON.stringify({ variantId: r.variantId, diffFrom: next })}`;
     return { ...r, summary: clip(r.summary, TEXT.summary, more), diff: clip(r.diff, TEXT.diff, more) };
@@ -170,4 +173,61 @@ const lineageView = tool({
   },
 });
 
-export const FORMULA_TOOLS: readonly ToolDefinition[] = [formulaList, formulaView, formulaMutate, formulaRollback, lineageView];
+// ---- branch evidence: formula_evidence ----------------------------------------------------------------
+
+/** Characters of a failure summary and of a failed check's note that formula_evidence shows per item. */
+const EVIDENCE_TEXT = { summary: 300, check: 700 } as const;
+
+const formulaEvidenceInput = z.strictObject({
+  variantId: z.string().min(1, 'give the variant id').max(200, 'variant id is longer than 200 characters').optional()
+    .describe('One variant (e.g. the active one from formula_view). Give this or `family`.'),
+  family: z.string().min(1, 'name the family').max(200, 'family is longer than 200 characters').optional()
+    .describe('Every variant of the family, newest generation first, to compare them step by step. Give this or `variantId`.'),
+  runs: z.number().int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').optional()
+    .describe('Newest runs counted per variant (default 100).'),
+  before: z.number().int('must be a whole number').min(1, 'must be at least 1').max(Number.MAX_SAFE_INTEGER).optional()
+    .describe('Page back: only runs created before this seq (the previous answer\'s window.nextBefore).'),
+  failures: z.number().int('must be a whole number').min(0, 'must not be negative').max(20, 'must be at most 20').optional()
+    .describe('Failing runs listed per variant with their failed checks and steps (default 3).'),
+  variants: z.number().int('must be a whole number').min(1, 'must be at least 1').max(20, 'must be at most 20').optional()
+    .describe('With `family`: at most this many variants (default 5).'),
+});
+
+const formulaEvidenceOutput = z.object({
+  familyId: z.string(), activeVariantId: z.string().nullable(), variants: z.array(z.record(z.string(), z.unknown())), moreVariants: z.number(),
+});
+
+const formulaEvidenceTool = tool({
+  name: 'formula_evidence',
+  title: 'Step-level evidence of a formula',
+  description:
+    'Where a formula variant fails, step by step, over its newest runs: per step the attempts, failures (with the last summaries), retries, ' +
+    'interventions by a person, review rejections, tokens and duration, and the steps its own mutation changed; per variant the run totals ' +
+    '(including runs the model called done whose checks failed) and the newest failing runs with their failed checks\' output. Give ' +
+    '`variantId`, or `family` to compare its variants. Read it before proposing a change with formula_mutate.',
+  input: formulaEvidenceInput,
+  output: formulaEvidenceOutput,
+  annotations: READ,
+  reads: true,
+  fields: { familyId: 'family' },
+  run(a, ctx) {
+    const e = formulaEvidence(ctx.ledger, {
+      variantId: a.variantId, familyId: a.family, runs: a.runs ?? 100, before: a.before, failures: a.failures ?? 3, variants: a.variants ?? 5,
+    });
+    const short = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max)}…(clipped; ${text.length} chars in the ledger)`);
+    return {
+      ...e,
+      variants: e.variants.map((v) => ({
+        ...v,
+        rationale: v.rationale === null ? null : short(v.rationale, TEXT.rationale),
+        steps: v.steps.map((st) => ({ ...st, lastFailures: st.lastFailures.map((f) => ({ ...f, summary: short(f.summary, EVIDENCE_TEXT.summary) })) })),
+        failingRuns: v.failingRuns.map((r) => ({
+          ...r, failedChecks: r.failedChecks.map((c) => short(c, EVIDENCE_TEXT.check)), outcomeNote: r.outcomeNote === null ? null : short(r.outcomeNote, EVIDENCE_TEXT.check),
+          failedSteps: r.failedSteps.map((f) => ({ ...f, summary: short(f.summary, EVIDENCE_TEXT.summary) })),
+        })),
+      })),
+    };
+  },
+});
+
+export const FORMULA_TOOLS: readonly ToolDefinition[] = [formulaList, formulaView, formulaMutate, formulaRollback, lineageView, formulaEvidenceTool];

@@ -13,7 +13,8 @@ const formulaAssess = tool({
   title: 'Assess a variant against the active one',
   description:
     'Where a variant stands, without changing anything: its trial and stage, both arms\' runs and successes, the probability it is better, ' +
-    'the guardrails (interventions, review rejections, tokens, duration), the verdict the family\'s recorded rule would give now, and the ' +
+    'in a screen the evidence ratio of its replays against the incumbent\'s history, the guardrails (interventions, review rejections, tokens, ' +
+    'duration, false "done"), the verdict the family\'s recorded rule would give now, and the ' +
     'evidence still missing. Give `variantId`, or `family` for the candidate of its live trial.',
   input: s.formulaAssessInput,
   output: s.formulaAssessOutput,
@@ -70,7 +71,10 @@ function toAssessment(r: Assessment, decisions: DecisionRecord[]): z.input<typeo
   const st = r.statistics;
   return {
     variantId: r.variantId, familyId: r.familyId, status: r.status, trial: r.trial, stage: r.stage, arms: r.arms,
-    statistics: { probBetter: st.probBetter, expectedLoss: st.expectedLoss, sprtLLR: st.sprtLLR, sprtVerdict: st.sprtVerdict, pairs: st.pairs ? { ...st.pairs } : null },
+    statistics: {
+      probBetter: st.probBetter, expectedLoss: st.expectedLoss, sprtLLR: st.sprtLLR, sprtVerdict: st.sprtVerdict, pairs: st.pairs ? { ...st.pairs } : null,
+      replayEvidence: st.replayLogEvidence === null || st.replayLogEvidence === undefined ? null : Math.exp(Math.min(st.replayLogEvidence, 700)),
+    },
     guardrails: r.guardrails.map((g) => ({
       name: g.name, enabled: g.enabled, incumbent: g.incumbent, candidate: g.candidate, worsening: g.worsening, bound: g.bound, status: g.status,
     })),

@@ -386,7 +386,7 @@ describe('loadFormulaDir', () => {
   test('the shipped formulas all load without problems', async () => {
     const loaded = await loadFormulaDir(join(__dirname, '../../../formulas'));
     assert.deepEqual(loaded.problems, []);
-    assert.deepEqual(loaded.formulas.map((f) => f.formula.name), ['bug-fix-with-reproduction', 'implement-and-review', 'refactor-with-tests', 'research-then-plan']);
+    assert.deepEqual(loaded.formulas.map((f) => f.formula.name), ['bug-fix-with-reproduction', 'evolve-formula', 'implement-and-review', 'refactor-with-tests', 'research-then-plan']);
     const features = loaded.formulas.flatMap((f) => f.formula.steps);
     assert.ok(features.some((s) => s.forEach !== null), 'a fan-out');
     assert.ok(features.some((s) => s.gate !== null), 'a gate');

@@ -39,6 +39,7 @@ describe('decide in the trial', () => {
         ['reviewRejectionRate', 'pass'],
         ['tokensPerRun', 'pass'],
         ['durationPerRun', 'pass'],
+        ['falseDoneRate', 'pass'],
       ],
     );
     const tokens = d.guardrails.find((r) => r.name === 'tokensPerRun');
@@ -107,28 +108,78 @@ describe('decide in the trial', () => {
 
 describe('decide in the screen', () => {
   const policy = defaultPolicy();
-  const replayArms = { incumbent: arm(0, 0), candidate: arm(0, 0) };
+  // The incumbent's history: 300 runs at 0.7.
+  const history = arm(300, 210);
 
-  it('waits for the minimum number of paired replays', () => {
-    const d = decide({ policy, ...replayArms, pairs: pairs(5, 0, 0), stage: 'screen' });
+  it('waits for the minimum number of replays', () => {
+    const d = decide({ policy, incumbent: history, candidate: arm(3, 3), stage: 'screen' });
     assert.equal(d.verdict, 'continue');
-    assert.deepEqual(d.missing, ['5 more paired replays before the screen can be decided']);
+    assert.deepEqual(d.missing, ['2 more replays of the candidate before the screen can be decided']);
   });
 
-  it('passes to the trial when the SPRT accepts "better"', () => {
-    const d = decide({ policy, ...replayArms, pairs: pairs(9, 0, 3), stage: 'screen' });
+  it('promotes on replays alone once their evidence against the incumbent\'s history reaches 1 / falsePromotionRate', () => {
+    const d = decide({ policy, incumbent: history, candidate: arm(25, 24), stage: 'screen' });
+    assert.equal(d.verdict, 'promote');
+    assert.equal(d.nextStage, 'watch');
+    assert.ok((d.statistics.replayLogEvidence ?? 0) >= Math.log(20));
+    assert.match(d.reason, /promoted on its replays: the candidate succeeded in 24 of 25 replays against 210 of 300 runs in the incumbent's history/);
+    // The same replays against a history as good as the candidate are no evidence.
+    const level = decide({ policy, incumbent: arm(300, 288), candidate: arm(25, 24), stage: 'screen' });
+    assert.notEqual(level.verdict, 'promote');
+  });
+
+  it('rejects a candidate no better than the incumbent\'s history, and when paired replays say "no better"', () => {
+    const d = decide({ policy, incumbent: history, candidate: arm(30, 20), stage: 'screen' });
+    assert.equal(d.verdict, 'reject');
+    assert.ok((d.statistics.replayLogEvidence ?? 0) <= -Math.log(25));
+    assert.match(d.reason, /no better than the incumbent on replays/);
+    const paired = decide({ policy, incumbent: history, candidate: arm(10, 6), pairs: pairs(0, 4, 6), stage: 'screen' });
+    assert.equal(paired.verdict, 'reject');
+  });
+
+  it('moves on to a trial on live runs at its cap of replays, and holds a candidate that breaks a guardrail', () => {
+    const capped = { ...policy, stages: { ...policy.stages, screen: { ...policy.stages.screen, maxPairs: 12 } } };
+    const d = decide({ policy: capped, incumbent: history, candidate: arm(12, 10), stage: 'screen' });
     assert.equal(d.verdict, 'continue');
     assert.equal(d.nextStage, 'trial');
-    assert.equal(d.statistics.sprtVerdict, 'accept-h1');
-    assert.match(d.reason, /screen passed/);
+    assert.match(d.reason, /cap of 12 replays/);
+    const costly = decide({ policy, incumbent: history, candidate: arm(25, 24, { tokens: 25 * 2000 }), stage: 'screen' });
+    assert.equal(costly.verdict, 'continue');
+    assert.match(costly.reason, /tokensPerRun is worse by 1/);
+  });
+});
+
+describe('the false-done guardrail', () => {
+  const policy = defaultPolicy();
+
+  it('blocks a promotion when the candidate\'s model says "done" more often where its checks failed', () => {
+    const inc = { ...incumbent, falseDone: 4 };
+    const ok = decide({ policy, incumbent: inc, candidate: { ...candidate, falseDone: 2 }, stage: 'trial' });
+    assert.equal(ok.verdict, 'promote', ok.reason);
+    const d = decide({ policy, incumbent: inc, candidate: { ...candidate, falseDone: 6 }, stage: 'trial' });
+    assert.equal(d.verdict, 'continue');
+    const row = d.guardrails.find((r) => r.name === 'falseDoneRate')!;
+    assert.deepEqual([row.status, row.incumbent, row.candidate], ['fail', 0.02, 0.12]);
+    assert.match(d.reason, /falseDoneRate is worse by 0.1, beyond the bound of 0.05/);
+    assert.ok(d.missing.some((m) => m.startsWith('falseDoneRate back within its bound')));
   });
 
-  it('rejects when the SPRT accepts "no better", and pauses at the cap', () => {
-    assert.equal(decide({ policy, ...replayArms, pairs: pairs(0, 4, 6), stage: 'screen' }).verdict, 'reject');
-    // Alternating wins and losses never leave the SPRT's band, so the cap decides.
-    const d = decide({ policy, ...replayArms, pairs: pairs(24, 12, 24), stage: 'screen' });
-    assert.equal(d.statistics.sprtVerdict, 'continue');
-    assert.equal(d.verdict, 'pause');
+  it('rolls a promotion back when false "done" rises in the watch window, and applies the default bound to an older policy', () => {
+    const baseline = arm(200, 140, { falseDone: 4 });
+    const d = decide({ policy, incumbent: baseline, candidate: arm(20, 16, { falseDone: 3 }), stage: 'watch' });
+    assert.equal(d.verdict, 'rollback');
+    assert.match(d.reason, /falseDoneRate is worse by 0.13/);
+    const older = defaultPolicy();
+    delete (older.guardrails as { falseDoneRate?: unknown }).falseDoneRate;
+    const o = decide({ policy: older, incumbent, candidate: { ...candidate, falseDone: 6 }, stage: 'trial' });
+    assert.equal(o.guardrails.find((r) => r.name === 'falseDoneRate')!.bound, 0.05);
+    assert.equal(o.verdict, 'continue');
+  });
+
+  it('refuses impossible false-done counts naming the field', () => {
+    assert.throws(() => decide({ policy, incumbent, candidate: { ...candidate, falseDone: 51 }, stage: 'trial' }), /candidate\.falseDone/);
+    assert.throws(() => decide({ policy, incumbent: { ...incumbent, falseDone: -1 }, candidate, stage: 'trial' }), /incumbent\.falseDone/);
+    assert.throws(() => decide({ policy, incumbent: { ...incumbent, falseDone: 0.5 }, candidate, stage: 'trial' }), /incumbent\.falseDone/);
   });
 });
 

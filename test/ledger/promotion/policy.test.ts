@@ -44,4 +44,35 @@ describe('evolution policy', () => {
     assert.throws(() => parsePolicy(badVersion), /version/);
     assert.equal(evolutionPolicySchema.safeParse({}).success, false);
   });
+
+  it('validates the false-done guardrail and the screen\'s new fields like the others, and reads a policy stored before them', () => {
+    const p = parsePolicy(defaultPolicy());
+    assert.deepEqual(p.guardrails.falseDoneRate, { enabled: true, kind: 'absolute', maxIncrease: 0.05 });
+    assert.deepEqual(p.watch.guardrails.falseDoneRate, { enabled: true, kind: 'absolute', maxIncrease: 0.1 });
+    const cases: Array<[(x: ReturnType<typeof defaultPolicy>) => void, RegExp]> = [
+      [(x) => { x.guardrails.falseDoneRate = { enabled: true, kind: 'relative', maxIncrease: 0.1 }; }, /guardrails\.falseDoneRate\.kind: falseDoneRate is a rate per run/],
+      [(x) => { x.watch.guardrails.falseDoneRate = { enabled: true, kind: 'absolute', maxIncrease: 2 }; }, /watch\.guardrails\.falseDoneRate\.maxIncrease/],
+      [(x) => { (x.guardrails.falseDoneRate as unknown as { maxIncrease: unknown }).maxIncrease = 'lots'; }, /guardrails\.falseDoneRate\.maxIncrease/],
+      [(x) => { x.guardrails.falseDoneRate = { enabled: true, kind: 'absolute', maxIncrease: -0.1 }; }, /guardrails\.falseDoneRate\.maxIncrease/],
+      [(x) => { x.stages.screen.minFailureReduction = 1; }, /stages\.screen\.minFailureReduction/],
+      [(x) => { x.stages.screen.rejectEvidence = 1; }, /stages\.screen\.rejectEvidence/],
+      [(x) => { x.stages.screen.historyRuns = 1e9; }, /stages\.screen\.historyRuns/],
+    ];
+    for (const [spoil, message] of cases) {
+      const bad = defaultPolicy();
+      spoil(bad);
+      assert.throws(() => parsePolicy(bad), (e: unknown) => e instanceof PolicyValidationError && message.test(e.message), String(message));
+    }
+    // A policy stored before these fields existed still reads, with the defaults.
+    const old = JSON.parse(JSON.stringify(defaultPolicy())) as { guardrails: Record<string, unknown>; watch: { guardrails: Record<string, unknown> }; stages: { screen: Record<string, unknown> } };
+    delete old.guardrails.falseDoneRate;
+    delete old.watch.guardrails.falseDoneRate;
+    delete old.stages.screen.minFailureReduction;
+    delete old.stages.screen.rejectEvidence;
+    delete old.stages.screen.historyRuns;
+    const read = parsePolicy(old);
+    assert.equal(read.guardrails.falseDoneRate, undefined);
+    assert.equal(read.stages.screen.minFailureReduction, 0.5);
+    assert.equal(read.stages.screen.historyRuns, 500);
+  });
 });

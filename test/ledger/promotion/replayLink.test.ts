@@ -1,0 +1,110 @@
+// recordReplay with real runs: the replay lab links the two runs it drove (candidate and incumbent on
+// the same task) instead of inventing synthetic ones, and their checked outcomes are what the screen counts.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { FormulaService, LedgerError, PromotionService, openLedger } from '../../../src/ledger/index';
+import type { Ledger } from '../../../src/ledger/index';
+import { recordCheckedOutcome } from '../../../src/ledger/outcome';
+import type { CheckedResult } from '../../../src/ledger/outcome';
+import { tempDir } from '../helpers';
+
+const dirs: string[] = [];
+const ledgers: Ledger[] = [];
+after(() => {
+  for (const l of ledgers) l.close();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const FORMULA = `
+name = "fix"
+version = 1
+[[steps]]
+id = "edit"
+instructions = "Edit."
+
+[[checks]]
+id = "tests"
+run = "npm test"
+`;
+
+const failing: CheckedResult = { id: 'tests', kind: 'run', passed: false, summary: 'exited with code 1', subject: 'npm test', output: 'FAIL\n' };
+const passing: CheckedResult = { ...failing, passed: true, summary: 'exited with code 0', output: 'ok\n' };
+
+async function world() {
+  const dir = tempDir('gascity-replaylink-');
+  dirs.push(dir);
+  fs.mkdirSync(path.join(dir, 'formulas'));
+  fs.writeFileSync(path.join(dir, 'formulas', 'fix.formula.toml'), FORMULA);
+  const ledger = await openLedger(path.join(dir, '.gascity', 'ledger'), { actor: 'test' });
+  ledgers.push(ledger);
+  const formulas = new FormulaService(ledger, { workspaceDir: dir });
+  await formulas.importFormulas(path.join(dir, 'formulas'));
+  const promotion = new PromotionService(ledger, formulas);
+  const incumbent = formulas.getFamily('fix')!.activeVariantId!;
+  const m = await formulas.mutateVariant({ variantId: incumbent, mutations: [{ op: 'edit_instructions', stepId: 'edit', instructions: 'Run the tests first.' }] });
+  const screen = await promotion.startTrial({ variantId: m.variantId, stage: 'screen' });
+  return { ledger, formulas, promotion, incumbent, candidate: m.variantId, screen };
+}
+
+/** A replay run of `variantId` on `taskKey`, worked to the end with every node reported done. */
+async function replayRun(ledger: Ledger, formulas: FormulaService, variantId: string, taskKey: string, finish = true): Promise<string> {
+  const { runId, arm } = await formulas.startRunFromFormula({ family: 'fix', variantId, taskKey, arm: 'replay', vars: {} });
+  assert.equal(arm, 'replay');
+  while (finish && ledger.getRun(runId)!.status === 'running') {
+    const claim = await ledger.claimNode({ runId, worker: 'w' });
+    assert.ok(claim);
+    await ledger.reportNode({ nodeId: claim.nodeId, worker: 'w', outcome: 'done' });
+  }
+  return runId;
+}
+
+async function rejects(p: Promise<unknown>, field: string, message: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => err instanceof LedgerError && err.field === field && message.test(err.message));
+}
+
+test('linked replay runs pair up with the outcomes their checks decided, and no synthetic runs are made', async () => {
+  const w = await world();
+  for (let i = 0; i < 3; i++) {
+    const c = await replayRun(w.ledger, w.formulas, w.candidate, `task-${i}`);
+    const inc = await replayRun(w.ledger, w.formulas, w.incumbent, `task-${i}`);
+    await recordCheckedOutcome(w.ledger, c, [passing]);
+    await recordCheckedOutcome(w.ledger, inc, [failing]);
+    const runsBefore = w.ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM runs')!.n;
+    await w.promotion.recordReplay({ trialId: w.screen.id, taskKey: `task-${i}`, candidateRunId: c, incumbentRunId: inc });
+    assert.equal(w.ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM runs')!.n, runsBefore, 'no run is invented');
+  }
+  // A run whose checks have not run yet gets its outcome from the pair.
+  const c = await replayRun(w.ledger, w.formulas, w.candidate, 'task-3');
+  const inc = await replayRun(w.ledger, w.formulas, w.incumbent, 'task-3');
+  await w.promotion.recordReplay({ trialId: w.screen.id, taskKey: 'task-3', candidateRunId: c, incumbentRunId: inc, candidateSuccess: true, incumbentSuccess: true });
+  assert.equal(w.ledger.getRun(inc)!.outcome, 'success');
+  const a = await w.promotion.assess(w.candidate);
+  assert.deepEqual(a.pairs, { pairs: 4, wins: 3, losses: 0, ties: 1 });
+  // Replay runs never count as live runs of either variant.
+  const live = w.ledger.sql.get<{ n: number }>("SELECT count(*) AS n FROM runs WHERE arm IS NOT 'replay'")!.n;
+  assert.equal(live, 0);
+});
+
+test('linked replays refuse runs that do not belong to the pair, naming the field', async () => {
+  const w = await world();
+  const c = await replayRun(w.ledger, w.formulas, w.candidate, 'k');
+  const inc = await replayRun(w.ledger, w.formulas, w.incumbent, 'k');
+  const other = await replayRun(w.ledger, w.formulas, w.incumbent, 'other');
+  const running = await replayRun(w.ledger, w.formulas, w.incumbent, 'k', false);
+  await recordCheckedOutcome(w.ledger, c, [passing]);
+  const base = { trialId: w.screen.id, taskKey: 'k' };
+  await rejects(w.promotion.recordReplay({ ...base, candidateRunId: c }), 'incumbentRunId', /both candidateRunId and incumbentRunId/);
+  await rejects(w.promotion.recordReplay({ ...base, candidateRunId: inc, incumbentRunId: c, candidateSuccess: true, incumbentSuccess: true }), 'candidateRunId', /not the candidate/);
+  await rejects(w.promotion.recordReplay({ ...base, candidateRunId: c, incumbentRunId: other, incumbentSuccess: true }), 'incumbentRunId', /task key "other"/);
+  await rejects(w.promotion.recordReplay({ ...base, candidateRunId: c, incumbentRunId: running, incumbentSuccess: true }), 'incumbentRunId', /still running/);
+  await rejects(w.promotion.recordReplay({ ...base, candidateRunId: c, incumbentRunId: inc }), 'incumbentSuccess', /no outcome yet/);
+  await rejects(w.promotion.recordReplay({ ...base, candidateRunId: c, incumbentRunId: inc, candidateSuccess: false, incumbentSuccess: true }), 'candidateSuccess', /contradicts/);
+  await rejects(w.promotion.recordReplay({ ...base, candidateRunId: 'r-nope', incumbentRunId: inc, incumbentSuccess: true }), 'candidateRunId', /r-nope/);
+  await rejects(w.promotion.recordReplay({ ...base, taskKey: 'x'.repeat(100_000), candidateSuccess: true, incumbentSuccess: true }), 'taskKey', /at most 400/);
+  await rejects(w.promotion.recordReplay({ ...base, candidateRunId: { __proto__: null } as unknown as string, incumbentRunId: inc }), 'candidateRunId', /id of the run/);
+  // Nothing was written by the refused calls: the incumbent run still has no outcome.
+  assert.equal(w.ledger.getRun(inc)!.outcome, null);
+  await rejects(w.formulas.startRunFromFormula({ family: 'fix', taskKey: 'k', arm: 'replay', vars: {} }), 'variantId', /names the variant/);
+});
