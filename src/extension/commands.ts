@@ -39,6 +39,10 @@ export const COMMANDS = {
   cancelRun: { id: 'gascity.cancelRun', title: 'Cancel Run', icon: '$(close-all)', palette: true },
   refresh: { id: 'gascity.refresh', title: 'Refresh', icon: '$(refresh)', palette: true },
   showLog: { id: 'gascity.showLog', title: 'Show Log', palette: true },
+  // branch replay: the replay lab and run worktrees (src/extension/replay.ts)
+  replayVariant: { id: 'gascity.replayVariant', title: 'Replay Variant', icon: '$(debug-rerun)', palette: true },
+  mergeRunWorktree: { id: 'gascity.mergeRunWorktree', title: 'Merge Run Worktree', icon: '$(git-merge)', palette: true },
+  discardRunWorktree: { id: 'gascity.discardRunWorktree', title: 'Discard Run Worktree', icon: '$(trash)', palette: true },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -26,6 +26,7 @@ import { StatusBar } from './statusBar';
 import type { FamilyTreeItem, RunTreeItem } from './trees';
 import { FamiliesTree, RunsTree } from './trees';
 import { keepGasCityOutOfGit } from './workspaceFiles';
+import { ReplayCommands } from './replay'; // branch replay
 
 /** What activate() returns: the composed services, for the end-to-end tests and for other extensions. */
 export interface GasCityApi {
@@ -132,6 +133,8 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
     log.warn(`VS Code's MCP registry is not available here: ${String(e)}`);
   }
 
+  const replay = new ReplayCommands(model, context.extensionUri, workspaceRoot ?? path.dirname(ledgerDir), log); // branch replay
+  context.subscriptions.push(replay);
   // The command table's ids that need the ledger, each bound to its handler.
   const handlers: CommandHandlers = {
     startRun: (arg?: string) => actions.startRun(arg),
@@ -157,6 +160,10 @@ async function compose(context: vscode.ExtensionContext, log: vscode.LogOutputCh
     cancelNode: (arg?: unknown, reason?: string) => personActions.cancel(arg, 'node', reason),
     cancelRun: (arg?: unknown, reason?: string) => personActions.cancel(arg, 'run', reason),
     refresh: () => model.refresh(),
+    // branch replay
+    replayVariant: (arg?: string, tasks?: number) => replay.replayVariant(arg, tasks),
+    mergeRunWorktree: (arg?: string) => replay.merge(arg),
+    discardRunWorktree: (arg?: string) => replay.discard(arg),
   };
   // Runs a closed or reloaded window left with Codex work resume here; a failure is logged, not fatal.
   codexRuns.resumeLeftovers().catch((e: unknown) => log.warn(`could not resume Codex work left by an earlier window: ${errorMessage(e)}`));
