@@ -87,6 +87,11 @@ test('a run in a git repository works in its own worktree; its diff stats are re
   await s.ledger.refresh();
   assert.equal(new Worktrees({ ledger: s.ledger, workspaceDir: s.workspace }).get(runId)!.status, 'merged');
 
+  // The worktree events replay into the same table (gascity verify rebuilds every table from the journal).
+  const verified = spawnSync(process.execPath, [cli, '--ledger', s.ledgerDir, '--workspace', s.workspace, 'verify'], { encoding: 'utf8' });
+  assert.equal(verified.status, 0, verified.stdout + verified.stderr);
+  assert.match(verified.stdout, /^ok: integrity check passed and replaying \d+ events rebuilds every table exactly/);
+
   // Merging twice is refused with what happened, and nothing changes.
   const again = spawnSync(process.execPath, [cli, '--ledger', s.ledgerDir, '--workspace', s.workspace, 'run', 'merge', runId], { encoding: 'utf8' });
   assert.equal(again.status, 2);
