@@ -181,3 +181,30 @@ test('hostile input: run ids, base commits and option values never reach git as 
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /^gascity: VARIANT: no variant v-nope; see gascity lineage FAMILY\n$/);
 });
+
+test('a merge that conflicts is aborted: the workspace is as it was, the worktree waits, and the error says what to do', { timeout: 120_000 }, async () => {
+  const s = await setup({ edit: EDIT }, shellWorker(() => null, new Map()));
+  const base = gitRepo(s.workspace, { 'README.md': '# sample\n', '.gitignore': '.gascity/ledger/\n' });
+  const w = new Worktrees({ ledger: s.ledger, workspaceDir: s.workspace });
+  const { runId } = await s.formulas.startRunFromFormula({ family: 'edit', vars: {} });
+  const dir = await w.ensure(runId);
+  fs.writeFileSync(path.join(dir, 'README.md'), '# the run\'s version\n');
+  await s.ledger.cancelRun({ runId, reason: 'stopped by the test' });
+  const finished = (await w.finish(runId))!;
+  assert.deepEqual([finished.status, finished.filesChanged, finished.insertions, finished.deletions], ['finished', 1, 1, 1]);
+  // Meanwhile the person changed the same line on main.
+  fs.writeFileSync(path.join(s.workspace, 'README.md'), '# the person\'s version\n');
+  gitIn(s.workspace, 'commit', '-q', '-am', 'person');
+  const head = gitIn(s.workspace, 'rev-parse', 'HEAD');
+  await assert.rejects(w.merge(runId), (e: unknown) => e instanceof LedgerError && e.field === 'runId' &&
+    new RegExp(`^runId: run ${runId}'s branch gascity/${runId} could not be merged into .*; nothing was changed \\(the merge was aborted\\)\\. Commit or stash your changes, or resolve by hand with git merge gascity/${runId}\\. git said:\\n.*CONFLICT`, 's').test(e.message));
+  assert.equal(gitIn(s.workspace, 'rev-parse', 'HEAD'), head);
+  assert.equal(gitIn(s.workspace, 'status', '--porcelain'), '');
+  assert.equal(fs.readFileSync(path.join(s.workspace, 'README.md'), 'utf8'), '# the person\'s version\n');
+  assert.equal(w.get(runId)!.status, 'finished');
+  assert.equal(fs.existsSync(dir), true);
+  assert.notEqual(base, head);
+  // Discarding it instead works.
+  await w.discard(runId);
+  assert.equal(fs.existsSync(dir), false);
+});
