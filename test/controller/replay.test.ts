@@ -13,7 +13,7 @@ import { LedgerError } from '../../src/ledger/index';
 import { bundle } from '../ledger/storeBundle';
 import { gitIn } from './git';
 import { CODEX_BIN, cleanup } from './helpers';
-import { REPO_FILES, THREAD, runCli, world } from './replayWorld';
+import { REPO_FILES, THREAD, modelSwitches, runCli, world } from './replayWorld';
 
 after(cleanup);
 
@@ -91,6 +91,31 @@ test('the run budget stops the lab before a pair that would exceed it; a cancel 
     assert.equal(s.ledger.heldNodes().some((n) => n.runId === id), false, 'nothing of a cancelled replay stays claimed');
   }
   await c.stop();
+});
+
+test('the wall-time budget stops a pair that never ends: both runs are cancelled and nothing stays claimed', { timeout: 600_000 }, async () => {
+  const { s, candidate } = await world(1);
+  modelSwitches.hangOnFix = true;
+  try {
+    const c = await s.controller({ threadParams: THREAD, runIds: [] });
+    const report = await replayVariant({ variantId: candidate, tasks: 1, budget: { wallMs: 3000 } }, {
+      ledger: s.ledger, formulas: s.formulas, promotion: s.promotion, controller: c,
+    });
+    assert.equal(report.stop, 'budget-time');
+    assert.match(report.summary, /^Replay stopped because the wall-time budget \(3 s\) was spent: 0 pair\(s\) recorded/);
+    const [pair] = report.pairs;
+    assert.equal(pair!.recorded, false);
+    for (const id of [pair!.candidateRunId, pair!.incumbentRunId]) {
+      const run = s.ledger.getRun(id)!;
+      // The incumbent's one step may have ended before the budget ran out; the candidate's never does.
+      if (id === pair!.candidateRunId) assert.equal(run.status, 'cancelled');
+      assert.equal(s.ledger.heldNodes().some((n) => n.runId === id), false);
+    }
+    assert.equal(c.worktrees!.get(pair!.candidateRunId)!.status, 'removed');
+    await c.stop();
+  } finally {
+    modelSwitches.hangOnFix = false;
+  }
 });
 
 test('bad replay input is refused by name in well under a second', () => {

@@ -36,10 +36,14 @@ export const REPO_FILES = {
 /** The step the candidate adds: when the model sees it, it fixes calc.js with Codex's shell. */
 const APPLY_FIX = 'APPLY THE FIX: change calc.js so that add returns a + b, then run the tests.';
 
+/** Set `hangOnFix` to make the model never answer on the APPLY THE FIX step (a turn that runs forever). */
+export const modelSwitches = { hangOnFix: false };
+
 /** The worker model: reports every node done; on the APPLY THE FIX step it first runs the fix in its cwd. */
 function model(request: ResponsesRequest): ModelStep {
   const nodeId = nodeOf(request);
   const fixing = `${messages(request, 'developer')}\n${messages(request, 'user')}`.includes('APPLY THE FIX');
+  if (fixing && modelSwitches.hangOnFix) return { hang: true };
   const outputs = toolOutputs(request);
   if (fixing && outputs.length === 0) return { call: 'exec_command', args: { cmd: "sed -i 's/a - b/a + b/' calc.js && node test.js" } };
   if (outputs.length === (fixing ? 1 : 0)) return { call: 'report_result', args: { outcome: 'done', summary: `finished ${nodeId}` }, usage: { input: 100, output: 20 } };
