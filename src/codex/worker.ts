@@ -1,6 +1,7 @@
 import * as z from 'zod';
-import { LedgerError } from '../ledger/index';
-import type { Ledger, NodeRow, NodeState, RunRow } from '../ledger/index';
+import { LedgerError, OverlayService, TURN_MAIL_LIMIT, errorMessage, workspacePath } from '../ledger/index';
+import type { FormulaService, Ledger, MailRow, NodeRow, NodeState, PromotionService, RunRow } from '../ledger/index';
+import { NODE_OVERLAY_TOOL_NAMES, callNodeOverlayTool, mailInput, nodeOverlayTools } from './nodeOverlayTools';
 import { AppServerError } from './appServer';
 import type { AppServer, Disposable } from './appServer';
 import {
@@ -46,6 +47,9 @@ export interface CodexWorkerOptions {
   /** The folder a node's thread works in; the workspace unless given (a run's worktree, for example). */
   cwdFor?: (node: NodeRow) => string;
   log?: (message: string) => void;
+  /** The formula services a node's formula tools (formula_list, formula_mutate; with promotions formula_assess, formula_select) call; without them those tools are not offered. */
+  formulas?: FormulaService;
+  promotions?: PromotionService;
 }
 
 /** What a running turn is doing, for progress displays: refreshed on every item and token update. */
@@ -109,8 +113,11 @@ const childArgs = z.object({
 });
 const expandArgs = z.object({ children: z.array(childArgs).min(1, 'give at least one child').max(50, 'at most 50 children at once') });
 
-/** The tools a node's thread gets besides Codex's own: each answers by writing to the ledger. */
-export function nodeTools(): DynamicToolSpec[] {
+/**
+ * The tools a node's thread gets besides Codex's own: each answers by writing to the ledger. After the three
+ * that end a node's turn come the overlay tools (blackboard, bids, mail) and, with the services, the formula tools.
+ */
+export function nodeTools(services: { formulas: boolean; promotions: boolean } = { formulas: false, promotions: false }): DynamicToolSpec[] {
   return [
     {
       type: 'function',
@@ -170,6 +177,7 @@ export function nodeTools(): DynamicToolSpec[] {
         additionalProperties: false,
       },
     },
+    ...nodeOverlayTools(services),
   ];
 }
 
@@ -196,6 +204,10 @@ export function developerInstructions(node: NodeRow, run: RunRow, upstream: Arra
       'and a summary a reviewer can check. If you cannot do it, call report_result with outcome "failed" and say why. If the work ' +
       'splits into independent parts, call expand_node instead; if another worker or a person must take over, call request_handoff. ' +
       'Call exactly one of these, then end your turn with one short sentence. A turn that ends without one counts as a failed attempt.',
+    '',
+    'Coordinating with other workers of the run: blackboard_write records a claim of the files you are changing (path globs), a finding, a ' +
+      'decision or a question, and blackboard_read shows what others wrote; bid_submit bids for a node announced for bids; mail_send and ' +
+      'mail_read exchange messages. Mail that arrived for you is at the end of your turn\'s input.',
   );
   return lines.join('\n');
 }
@@ -227,6 +239,9 @@ interface Completion {
 /** What the worker tracks while one node's turn runs on a thread. */
 interface TurnContext {
   nodeId: string;
+  runId: string;
+  /** The folder the thread works in: changed files are made relative to it. */
+  cwd: string;
   threadId: string;
   turnId: string | null;
   terminal: Terminal | null;
@@ -241,6 +256,8 @@ interface TurnContext {
   tokens: TokenUsageBreakdown;
   /** Tool calls of one turn run one after another, so a retried call sees the first one's effect. */
   toolQueue: Promise<unknown>;
+  /** Overlap checks of the turn's file changes, one after another; awaited before the turn's result. */
+  changeQueue: Promise<unknown>;
   done: (c: Completion) => void;
   fail: (e: Error) => void;
 }
@@ -272,6 +289,7 @@ export class CodexWorker implements Disposable {
   private readonly mcpStates = new Map<string, { status: string; error: string | null }>();
   private readonly mcpWaiters = new Set<() => void>();
   private readonly activityListeners = new Set<(a: TurnActivity) => void>();
+  private readonly overlays: OverlayService;
 
   constructor(private readonly options: CodexWorkerOptions) {
     this.ledger = options.ledger;
@@ -281,6 +299,7 @@ export class CodexWorker implements Disposable {
     this.renewEveryMs = options.renewEveryMs ?? Math.max(1000, (this.leaseSeconds * 1000) / 3);
     this.turnTimeoutMs = options.turnTimeoutMs ?? 60 * 60 * 1000;
     this.log = options.log ?? (() => undefined);
+    this.overlays = new OverlayService(this.ledger);
     this.subscriptions.push(
       this.server.handleRequest('item/tool/call', (params) => this.onToolCall(params)),
       this.server.onNotification((n) => this.onNotification(n)),
@@ -405,7 +424,7 @@ export class CodexWorker implements Disposable {
     const params: ThreadStartParams = {
       cwd: this.cwdFor(node),
       developerInstructions: developerInstructions(node, graph.run, upstream),
-      dynamicTools: nodeTools(),
+      dynamicTools: nodeTools({ formulas: !!this.options.formulas, promotions: !!this.options.promotions }),
       ...this.options.threadParams,
       ...this.threadOverrides(),
     };
@@ -491,7 +510,7 @@ export class CodexWorker implements Disposable {
     // The server can die before anyone awaits the completion; the rejection is read below or dropped.
     completion.catch(() => undefined);
     const ctx: TurnContext = {
-      nodeId: node.id, threadId, turnId: null, terminal: null, leaseLost: null, cancelled: null, interruptReason: null, startedAt: started, lastItem: null,
+      nodeId: node.id, runId: node.runId, cwd: this.cwdFor(node), changeQueue: Promise.resolve(), threadId, turnId: null, terminal: null, leaseLost: null, cancelled: null, interruptReason: null, startedAt: started, lastItem: null,
       lastError: null, lastMessage: null,
       items: new Map(), tokens: zeroTokens(), toolQueue: Promise.resolve(), done, fail,
     };
@@ -501,10 +520,14 @@ export class CodexWorker implements Disposable {
     const timeout = setTimeout(() => void this.interrupt(ctx, `the turn ran longer than ${Math.round(this.turnTimeoutMs / 1000)} s`), this.turnTimeoutMs);
     let result: Completion;
     try {
-      const params: TurnStartParams = { threadId, input: [textInput(text)] };
+      // Unread mail goes into the turn's input, and is marked read only once Codex took the turn: a refused
+      // turn leaves it for the next one, so nothing sent while this worker was not running is lost.
+      const mail = await this.unreadMail(node);
+      const params: TurnStartParams = { threadId, input: [textInput(mail.length ? `${text}\n\n${mailInput(mail)}` : text)] };
       try {
         const r = await this.server.request('turn/start', params);
         ctx.turnId = r.turn.id;
+        if (mail.length) await this.markMailRead(node, mail);
         this.emitActivity(ctx);
         // A cancel that came while the turn was being started interrupts it now.
         if (ctx.cancelled) void this.interrupt(ctx, ctx.cancelled);
@@ -521,6 +544,7 @@ export class CodexWorker implements Disposable {
       this.turns.delete(threadId);
     }
     await ctx.toolQueue;
+    await ctx.changeQueue;
     const durationMs = result.durationMs ?? Date.now() - started;
 
     let end: TurnEnd;
@@ -627,6 +651,7 @@ export class CodexWorker implements Disposable {
         const item = p.data.item;
         ctx.items.set(item.type, (ctx.items.get(item.type) ?? 0) + 1);
         if (item.type === 'agentMessage' && typeof item.text === 'string') ctx.lastMessage = item.text;
+        if (item.type === 'fileChange') this.noteChanges(ctx, item);
         ctx.lastItem = item.type;
         this.emitActivity(ctx);
         return;
@@ -675,7 +700,9 @@ export class CodexWorker implements Disposable {
         case TOOL_REPORT_RESULT: return await this.reportResult(ctx, args);
         case TOOL_REQUEST_HANDOFF: return await this.requestHandoff(ctx, args);
         case TOOL_EXPAND_NODE: return await this.expand(ctx, args);
-        default: return toolError(`unknown tool ${tool}; the node's tools are ${TOOL_REPORT_RESULT}, ${TOOL_REQUEST_HANDOFF} and ${TOOL_EXPAND_NODE}`);
+        default:
+          if (NODE_OVERLAY_TOOL_NAMES.includes(tool)) return toolOk(await this.overlayTool(ctx, tool, args));
+          return toolError(`unknown tool ${tool}; the node's tools are ${[TOOL_REPORT_RESULT, TOOL_REQUEST_HANDOFF, TOOL_EXPAND_NODE, ...NODE_OVERLAY_TOOL_NAMES].join(', ')}`);
       }
     } catch (e) {
       if (e instanceof LedgerError) return toolError(e.message);
@@ -723,6 +750,47 @@ export class CodexWorker implements Disposable {
     });
   }
 
+  /** An overlay or formula tool of the node (nodeOverlayTools.ts), called as this worker on this node. */
+  private overlayTool(ctx: TurnContext, tool: string, args: unknown): Promise<Record<string, unknown>> {
+    return callNodeOverlayTool(tool, args, {
+      ledger: this.ledger, formulas: this.options.formulas, promotions: this.options.promotions, actor: this.options.actor,
+      worker: this.worker, nodeId: ctx.nodeId, runId: ctx.runId,
+    });
+  }
+
+  /**
+   * The overlap rule's input: the files a `fileChange` item changed, relative to the thread's folder (files
+   * outside it are left out), compared with the run's claims in the order the items completed.
+   */
+  private noteChanges(ctx: TurnContext, item: Record<string, unknown>): void {
+    const parsed = fileChangesSchema.safeParse(item.changes);
+    if (!parsed.success) return;
+    const files = [...new Set(parsed.data.map((c) => workspacePath(ctx.cwd, c.path)).filter((f): f is string => f !== null))];
+    if (files.length === 0) return;
+    ctx.changeQueue = ctx.changeQueue.then(() => this.overlays.recordChanges({ nodeId: ctx.nodeId, worker: this.worker, files }, this.options.actor))
+      .then((overlaps) => {
+        for (const o of overlaps) this.log(`node ${ctx.nodeId}: changes touched claim ${o.entryId} of ${o.claimant} (${o.files.join(', ')}); both were told by mail`);
+      }, (e: unknown) => this.log(`node ${ctx.nodeId}: could not check the turn's changes against the run's claims: ${errorMessage(e)}`));
+  }
+
+  /** The node's unread mail for its next turn (a failure to read it is logged: the turn goes on without it). */
+  private async unreadMail(node: NodeRow): Promise<MailRow[]> {
+    try {
+      return await this.overlays.readMail({ reader: this.worker, nodeId: node.id, unreadOnly: true, limit: TURN_MAIL_LIMIT });
+    } catch (e) {
+      this.log(`node ${node.id}: could not read its mail: ${errorMessage(e)}`);
+      return [];
+    }
+  }
+
+  private async markMailRead(node: NodeRow, mail: MailRow[]): Promise<void> {
+    try {
+      await this.overlays.markRead({ reader: this.worker, nodeId: node.id, mailIds: mail.map((m) => m.id) }, this.options.actor);
+    } catch (e) {
+      this.log(`node ${node.id}: the mail its turn received could not be marked read: ${errorMessage(e)}`);
+    }
+  }
+
   private alreadyFinished(ctx: TurnContext): DynamicToolCallResponse {
     const t = ctx.terminal!;
     // A repeated report is answered as a success so a model that retries does not loop on an error.
@@ -751,6 +819,9 @@ export class CodexWorker implements Disposable {
     };
   }
 }
+
+/** The changes of a `fileChange` item as the app-server reports them (v2 `FileUpdateChange`); only paths are read, at most 10,000. */
+const fileChangesSchema = z.array(z.looseObject({ path: z.string().max(4096) })).max(10_000);
 
 function parseArgs<S extends z.ZodType>(schema: S, args: unknown): z.output<S> | string {
   const r = schema.safeParse(args);

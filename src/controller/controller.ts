@@ -8,6 +8,7 @@ import type { EvaluationResult, FormulaService, Ledger, NodeRow, PromotionServic
 import type { Check } from '../ledger/formula/types';
 import { recordCheckedOutcome } from '../ledger/outcome';
 import { runChecks } from './checks';
+import { Allocation } from './allocation';
 import { holderIsGone, newControllerWorkerName, releaseWorkerName } from './liveness';
 import { Worktrees, isThrowawayRun } from './worktree';
 
@@ -125,6 +126,8 @@ export class Controller {
   private readonly checksAbort = new AbortController();
   /** Each run's own git worktree, when the workspace is in a repository (null: every run works in place). */
   readonly worktrees: Worktrees | null;
+  /** Contract-net rounds (branch overlays, issue 13): closes due rounds; announced nodes are not dispatched. */
+  private readonly allocation: Allocation;
 
   constructor(private readonly options: ControllerOptions) {
     this.ledger = options.ledger;
@@ -138,6 +141,7 @@ export class Controller {
     for (const r of options.runIds ?? []) this.watchedRuns.add(r);
     this.worktrees = options.worktrees === false ? null
       : new Worktrees({ ledger: this.ledger, workspaceDir: options.workspaceDir, actor: this.actor, log: this.log });
+    this.allocation = new Allocation(this.ledger, this.log);
   }
 
   /** Starts the app-server and the loop. Throws an AppServerError when Codex cannot be started at all. */
@@ -296,7 +300,7 @@ export class Controller {
 
   /** Sleeps until the next deadline in the ledger, at most `pollMs`; a ledger change wakes it sooner. */
   private sleep(): void {
-    const next = this.ledger.nextDeadline();
+    const next = this.allocation.nextDeadline(this.ledger.nextDeadline());
     const until = next ? Date.parse(next) - this.ledger.now().getTime() + 20 : this.pollMs;
     clearTimeout(this.wakeTimer);
     this.wakeTimer = setTimeout(() => void this.loop(), Math.max(20, Math.min(this.pollMs, until)));
@@ -310,6 +314,7 @@ export class Controller {
     await this.driveRunGates();
     await this.settleFinishedRuns();
     this.reportNeedsPerson();
+    await this.allocation.closeDue(this.actor);
     await this.dispatchReady();
     this.resolveWaiters();
   }
@@ -563,13 +568,16 @@ export class Controller {
       this.toResume.delete(nodeId);
       if (!this.running.has(nodeId)) this.dispatch(nodeId, true);
     }
+    // branch overlays (issue 13): nodes this controller's worker won in a contract-net round are its own work.
+    for (const a of this.allocation.awardedTo(this.worker)) if (this.running.size < this.max && this.inScope(a.runId) && !this.running.has(a.nodeId)) this.dispatch(a.nodeId, false);
     const runs = this.scope ? [...this.scope] : [undefined];
     let misses = 0;
     while (this.running.size < this.max && misses < 3) {
       // Oldest first within a run; the runs of a scoped controller in the order they were given.
       let candidate: NodeRow | undefined;
+      const announced = this.allocation.announced();
       for (const runId of runs) {
-        candidate = this.ledger.readyWork({ runId, limit: this.max + this.running.size }).find((n) => !this.running.has(n.id));
+        candidate = this.ledger.readyWork({ runId, limit: this.max + this.running.size + announced.size }).find((n) => !this.running.has(n.id) && !announced.has(n.id));
         if (candidate) break;
       }
       if (!candidate) return;
@@ -660,7 +668,7 @@ export class Controller {
       ledger: this.ledger, server, workspaceDir: o.workspaceDir, worker: this.worker, threadConfig: o.threadConfig, threadParams: o.threadParams,
       leaseSeconds: this.leaseSeconds, turnTimeoutMs: o.turnTimeoutMs, requireMcpServers: o.requireMcpServers, actor: this.actor,
       cwdFor: o.cwdFor ?? (this.worktrees ? (n) => this.runDir(n.runId) : undefined),
-      log: this.log,
+      log: this.log, formulas: o.formulas, promotions: o.promotion,
     });
     this.codex.onActivity((activity) => this.emit({ type: 'activity', activity }));
     server.onExit((info) => this.onServerExit(server, info));

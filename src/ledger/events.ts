@@ -135,3 +135,65 @@ export type LedgerEvent = { [K in EventKind]: { kind: K; payload: EventPayloads[
 export function event<K extends EventKind>(kind: K, payload: EventPayloads[K]): { kind: K; payload: EventPayloads[K] } {
   return { kind, payload };
 }
+
+// ---- branch overlays (issue 13): coordination overlays. The shapes are documented in docs/overlays.md and
+// their tables in src/ledger/overlays/projection.ts; declaration merging keeps this block apart from the core list.
+
+/** A blackboard entry's kind: a claim of files or an area (path globs), a finding, a decision, an open question. */
+export type BlackboardKind = 'claim' | 'finding' | 'decision' | 'question';
+/** Who a message is addressed to: a worker by name, a node (whoever runs its next turn), every worker of a run, a coalition's members, or a person. */
+export type MailAddressKind = 'worker' | 'node' | 'run' | 'coalition' | 'person';
+
+/** One bid as the award event records it: what was compared, with its score under the rule and its rank (1 = winner). */
+export interface ComparedBid {
+  bidId: string;
+  bidder: string;
+  cost: number;
+  confidence: number;
+  /** cost / confidence; null when confidence is 0 (such a bid ranks after every other). */
+  score: number | null;
+  rank: number;
+}
+
+export interface EventPayloads {
+  'blackboard.written': {
+    entryId: string; runId: string; kind: BlackboardKind; author: string; nodeId: string | null; title: string; body: string;
+    /** Path globs (relative to the run's workspace) of a claim; empty for other kinds. */
+    paths: string[];
+    supersedes: string | null;
+  };
+  /** A worker's changed files touched an area another worker claimed; `mailIds` are the two messages that told both. */
+  'blackboard.overlap': {
+    overlapId: string; runId: string; entryId: string; claimant: string; claimantNodeId: string | null; worker: string; nodeId: string | null;
+    files: string[]; mailIds: string[];
+  };
+  'round.announced': {
+    roundId: string; runId: string; nodeId: string; announcedBy: string; deadline: string; quorum: number; leaseSeconds: number; rule: string;
+  };
+  'bid.submitted': { bidId: string; roundId: string; bidder: string; cost: number; confidence: number; rationale: string };
+  /** The round closed with a winner; a `node.claimed` event for the winner precedes it in the same commit. */
+  'round.awarded': {
+    roundId: string; nodeId: string; winner: string; bidId: string; rule: string; closedBy: 'quorum' | 'deadline'; claimId: string;
+    expiresAt: string; bids: ComparedBid[];
+  };
+  /** The round closed with no bid (`lapsed`, the node goes to ordinary dispatch) or was withdrawn or overtaken (`void`). */
+  'round.closed': { roundId: string; nodeId: string; status: 'lapsed' | 'void'; reason: string };
+  'coalition.formed': { coalitionId: string; runId: string; name: string; members: string[]; lead: string | null; leadScope: string[] };
+  'coalition.joined': { coalitionId: string; member: string };
+  'coalition.left': { coalitionId: string; member: string };
+  /** `members` move from `coalitionId` to the new `newCoalitionId`; joint claims in `nodeIds` move with them. */
+  'coalition.split': {
+    coalitionId: string; newCoalitionId: string; name: string; members: string[]; lead: string | null; leadScope: string[]; nodeIds: string[];
+  };
+  /** `absorbedId`'s members, lead scope and joint claims go to `coalitionId`; `absorbedId` ends as merged. */
+  'coalition.merged': { coalitionId: string; absorbedId: string };
+  /** A member's claim (the `node.claimed` just before it, same commit) is held on behalf of the coalition. */
+  'coalition.claim_held': { coalitionId: string; nodeId: string; claimId: string; member: string };
+  'mail.sent': {
+    mailId: string; runId: string | null; from: string; toKind: MailAddressKind; to: string; subject: string; body: string; replyTo: string | null;
+    /** Coalition members at the time of sending (for `coalition` mail), so a later leaver still gets it and a later joiner does not. */
+    recipients: string[];
+  };
+  /** `reader` read these messages: a worker or person name, or `node:<id>` for mail a node's turn received. */
+  'mail.read': { reader: string; mailIds: string[] };
+}

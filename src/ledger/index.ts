@@ -23,3 +23,6 @@ export type {
   Assessment, DecisionDetail, DecisionRecord, EvaluationAction, EvaluationResult, PersonDecision, PolicyRecord, RecordedVerdict, TrialRow,
   TrialStage, TrialStatus,
 } from './promotion/service';
+
+// branch overlays (issue 13): blackboard, contract net, coalitions, mail.
+export * from './overlays/index';

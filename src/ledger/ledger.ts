@@ -188,6 +188,9 @@ export class Ledger {
         if (n.state !== 'ready' && !leaseExpired(n, iso)) {
           throw conflict(`node ${p.nodeId} is ${n.state}${n.worker ? ` (held by ${n.worker} until ${n.lease_expires})` : ''}; only a ready node or one whose lease expired can be claimed`, 'nodeId');
         }
+        // branch overlays (issue 13): a node announced for bids goes to the round's winner, not to whoever claims first.
+        const round = sql.get<{ id: string; deadline: string }>(`SELECT id, deadline FROM rounds WHERE node_id = ? AND status = 'open'`, [p.nodeId]);
+        if (round) throw conflict(`node ${p.nodeId} is announced for bids in round ${round.id} until ${round.deadline}; bid for it (bid_submit) or wait for the round to close`, 'nodeId');
       }
       const nodeId = n.id;
       const events: NewEvent[] = [];
@@ -687,7 +690,8 @@ function expiry(n: Pick<RawNode, 'id' | 'claim_id' | 'worker' | 'lease_expires'>
  * ran out at `now` (the lease index), each side limited before the merge so the cost stays flat.
  */
 function claimableNodes(sql: Sql, now: string, runId: string | undefined, limit: number): RawNode[] {
-  const byRun = runId ? 'AND n.run_id = ?' : '';
+  // branch overlays (issue 13): nodes under an open contract-net round are not claimable until it closes.
+  const byRun = `${runId ? 'AND n.run_id = ?' : ''} AND NOT EXISTS (SELECT 1 FROM rounds rd WHERE rd.node_id = n.id AND rd.status = 'open')`;
   const params = runId ? [runId] : [];
   return sql.all<RawNode>(
     `SELECT * FROM (SELECT n.*, n.rowid AS ord FROM nodes n JOIN runs r ON r.id = n.run_id

@@ -1,6 +1,7 @@
 import type { EdgeSpec, EventKind, EventPayloads, GateSpec, NodeSpec, NodeState } from './events';
 import { BLOCKING_EDGE_KINDS } from './events';
 import { trackTrialArms } from './promotion/arms';
+import { OVERLAY_HANDLERS } from './overlays/projection';
 import { SCHEMA_VERSION, migrate } from './schema';
 import type { StoredEvent } from './store/journal';
 import type { Projection } from './store/store';
@@ -403,4 +404,6 @@ const handlers: { [K in EventKind]: Handler<K> } = {
     sql.run('UPDATE run_worktrees SET status = ?, merge_commit = ?, note = ?, updated_at = ? WHERE run_id = ?', [p.action, p.mergeCommit, p.note, e.ts, p.runId]);
   },
   // ---- end branch replay
+  // branch overlays (issue 13): blackboard, contract net, coalitions, mail (src/ledger/overlays/projection.ts).
+  ...OVERLAY_HANDLERS,
 };

@@ -1,12 +1,13 @@
 import { backfillTrialArms } from './promotion/arms';
 import { backfillNodeAttribution } from './evidence';
 import type { Sql } from './store/sql';
+import { OVERLAY_TABLE_NAMES, OVERLAY_TABLES } from './overlays/tables';
 
 /**
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -227,9 +228,11 @@ CREATE INDEX nodes_worker ON nodes(worker, created_seq) WHERE worker IS NOT NULL
   4: `
 ALTER TABLE runs ADD COLUMN awaits_checks INTEGER NOT NULL DEFAULT 0;
 `,
+  // ---- branch overlays (issue 13): coordination overlays, tables described in src/ledger/overlays/projection.ts.
+  5: OVERLAY_TABLES,
   // ---- branch evidence: step-level attribution (formula_evidence) counts review rejections and a
   // person's interventions per node, not only per run.
-  5: `
+  6: `
 ALTER TABLE nodes ADD COLUMN review_rejections INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN interventions INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
@@ -238,7 +241,7 @@ ALTER TABLE trial_runs ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
 `,
   // ---- end branch evidence
   // ---- branch replay: each run's git worktree (run.worktree_* events; src/controller/worktree.ts).
-  6: `
+  7: `
 CREATE TABLE run_worktrees (
   run_id TEXT PRIMARY KEY,
   path TEXT NOT NULL,
@@ -264,9 +267,9 @@ CREATE TABLE run_worktrees (
  * ledger equals one replayed from its journal.
  */
 const BACKFILLS: Record<number, (sql: Sql) => void> = {
-  // Migration 3's trial_arms are built by migration 5's backfill (branch evidence): they now count false_done,
+  // Migration 3's trial_arms are built by migration 6's backfill (branch evidence): they now count false_done,
   // a column migration 3 does not have yet.
-  5: (sql) => { // branch evidence
+  6: (sql) => { // branch evidence
     backfillNodeAttribution(sql);
     sql.run(`UPDATE runs SET false_done = 1 WHERE id IN (SELECT run_id FROM evidence WHERE kind = 'false_done' AND run_id IS NOT NULL)`);
     backfillTrialArms(sql);
@@ -285,6 +288,8 @@ export function migrate(sql: Sql, fromVersion: number): void {
 /** The projection tables, in a fixed order, for comparing two databases. */
 export const PROJECTION_TABLES = [
   'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'trial_arms', 'trial_runs', 'events',
+  // branch overlays (issue 13)
+  ...OVERLAY_TABLE_NAMES,
   // branch replay
   'run_worktrees',
 ] as const;

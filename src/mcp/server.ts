@@ -6,7 +6,7 @@ import { LedgerError } from '../ledger/index';
 import type { EvaluationResult, FormulaService, Ledger, PromotionService } from '../ledger/index';
 import { explainPromotion } from '../controller/explain';
 import { clip, jsonBytes, RESULT_LIMIT } from './paging';
-import { FORMULA_TOOLS, PROMOTION_TOOLS, REPLAY_TOOLS, WORKFLOW_TOOLS } from './tools';
+import { FORMULA_TOOLS, OVERLAY_TOOLS, PROMOTION_TOOLS, REPLAY_TOOLS, WORKFLOW_TOOLS } from './tools';
 import type { ToolContext, ToolDefinition } from './tools';
 import { checkRawArguments } from './validate';
 
@@ -55,6 +55,8 @@ acts: tell them, do not poll. Lists come a page at a time (pass \`nextCursor\` b
 Formulas are workflow templates that evolve: formula_list / formula_view to read them, formula_mutate to propose a better variant
 (a candidate, not active), formula_select to put it on trial, formula_assess for the evidence, lineage_view for its history.
 Record real outcomes with evidence_record; a family's recorded rule promotes or rejects on them.
+Coordinating with other workers of a run: blackboard_write / blackboard_read (claims of files, findings, decisions, questions),
+node_announce / bid_submit / bids_view (a node allocated by bids), coalition (groups that hold claims jointly), mail_send / mail_read.
 Every error names the field to fix; a failed call writes nothing.`;
 
 /**
@@ -258,6 +260,7 @@ function errorResult(tool: string, e: unknown): CallToolResult {
 /** Tools by name, for callers (the benchmark, tests) that call the tool layer without a transport. */
 export function toolTable(services: { formulas: boolean; promotions: boolean }): Map<string, ToolDefinition> {
   const tools = [...WORKFLOW_TOOLS, ...(services.formulas ? FORMULA_TOOLS : []), ...(services.promotions ? PROMOTION_TOOLS : []),
+    ...OVERLAY_TOOLS /* branch overlays (issue 13) */,
     ...(services.promotions ? REPLAY_TOOLS : []) /* branch replay */];
   return new Map(tools.map((t) => [t.name, t]));
 }

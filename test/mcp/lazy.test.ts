@@ -35,7 +35,7 @@ test('tools/list is answered while the ledger is still opening; a call waits for
     await client.connect(clientSide);
     assert.equal(openCalls, 0, 'initialize does not open the ledger');
     const { tools } = await client.listTools();
-    assert.equal(tools.length, 25); // 23 + formula_evidence (branch evidence) + formula_replay (branch replay)
+    assert.equal(tools.length, 23 + 9 /* branch overlays: the overlay tools */ + 2 /* formula_evidence, formula_replay */);
     assert.equal(opened, undefined, 'tools/list was answered before the ledger opened');
     await new Promise((r) => setImmediate(r));
     assert.equal(openCalls, 1, 'the open starts once tools/list is answered');
@@ -69,7 +69,7 @@ test('a ledger that cannot be opened: tools are listed, and each call says why i
   await server.connect(serverSide);
   await client.connect(clientSide);
   try {
-    assert.equal((await client.listTools()).tools.length, 15);
+    assert.equal((await client.listTools()).tools.length, 15 + 9 /* branch overlays: the overlay tools */);
     for (let i = 0; i < 2; i++) {
       const r = (await client.callTool({ name: 'ready_work', arguments: {} })) as CallToolResult;
       assert.equal(r.isError, true);

@@ -66,6 +66,16 @@ function valid(tool: string): Record<string, unknown> {
     formula_rollback: { family: 'implement-and-review', reason: 'r' },
     lineage_view: { family: 'implement-and-review' },
     formula_evidence: { variantId }, // branch evidence
+    // branch overlays (issue 13)
+    blackboard_write: { runId, kind: 'finding', author: 'w', title: 't' },
+    blackboard_read: { runId },
+    node_announce: { nodeId, announcedBy: 'w', deadlineSeconds: 60 },
+    bid_submit: { roundId: 'rd-x', bidder: 'w', cost: 1, confidence: 0.5 },
+    bids_view: { runId },
+    coalition: { action: 'view', runId },
+    partnerships: { worker: 'w' },
+    mail_send: { from: 'w', toKind: 'worker', to: 'w2', body: 'hi' },
+    mail_read: { reader: 'w' },
   };
   const args = table[tool];
   assert.ok(args, `no valid arguments for ${tool}; add them to the table`);
@@ -97,7 +107,7 @@ async function expectRefused(tool: string, args: unknown, field: string, why: st
 }
 
 test('every tool has valid arguments in the table, and the table is complete', () => {
-  assert.equal(schemas.size, 25); // 23 + formula_evidence (branch evidence) + formula_replay (branch replay)
+  assert.equal(schemas.size, 34); // 23 + 9 overlay tools + formula_evidence + formula_replay
   for (const tool of schemas.keys()) valid(tool);
 });
 

@@ -20,7 +20,9 @@ test('every tool is listed with a description, flat input schema, output schema 
       'evidence_record', 'formula_assess', 'formula_evidence', 'formula_list', 'formula_mutate', 'formula_promote', 'formula_replay', 'formula_rollback', 'formula_select', 'formula_view', 'gate_open', 'lineage_view', 'node_claim',
       'node_dispatch', 'node_expand', 'node_handoff', 'node_recover', 'node_renew', 'node_report', 'node_review', 'ready_work', 'worker_peek',
       'workflow_cancel', 'workflow_start', 'workflow_view',
-    ]);
+      // branch overlays (issue 13)
+      'bid_submit', 'bids_view', 'blackboard_read', 'blackboard_write', 'coalition', 'mail_read', 'mail_send', 'node_announce', 'partnerships',
+    ].sort());
     for (const t of tools) {
       assert.ok((t.description ?? '').length > 80, `${t.name} has a description a model can act on`);
       assert.equal(t.outputSchema?.type, 'object', `${t.name} has an output schema`);
@@ -35,7 +37,7 @@ test('every tool is listed with a description, flat input schema, output schema 
       assert.equal(t.inputSchema.additionalProperties, false, `${t.name} refuses unknown keys`);
     }
     const readOnly = tools.filter((t) => t.annotations?.readOnlyHint).map((t) => t.name).sort();
-    assert.deepEqual(readOnly, ['formula_assess', 'formula_evidence', 'formula_list', 'formula_view', 'lineage_view', 'ready_work', 'worker_peek', 'workflow_view']);
+    assert.deepEqual(readOnly, ['bids_view', 'blackboard_read', 'formula_assess', 'formula_evidence', 'formula_list', 'formula_view', 'lineage_view', 'partnerships', 'ready_work', 'worker_peek', 'workflow_view']);
     const destructive = tools.filter((t) => t.annotations?.destructiveHint).map((t) => t.name).sort();
     assert.deepEqual(destructive, ['formula_promote', 'formula_rollback', 'gate_open', 'node_recover', 'workflow_cancel']);
   } finally {

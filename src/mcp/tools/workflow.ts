@@ -8,6 +8,7 @@ import { clip, jsonBytes, PAGE_BUDGET, pageOf } from '../paging';
 import * as s from '../schemas';
 import { afterNodeWrite, afterWrite, checkRun, detail, invalid, needFormulas, READ, readyQuery, summarize, tool, write } from './shared';
 import type { ToolContext, ToolDefinition } from './shared';
+import { overlaySection, overlaysOf } from './overlays';
 
 /** Default page sizes; a page also ends before its answer passes PAGE_BUDGET bytes. */
 const DEFAULT_LIMIT = { ready: 20, nodes: 25, runs: 20, held: 20, evidence: 10 } as const;
@@ -101,7 +102,8 @@ const workflowView = tool({
     '`cursor` (the previous answer\'s nextCursor) gives the next page. Without `runId`: recent runs, newest first, optionally filtered by ' +
     '`status` or `family`, a page at a time.',
   input: s.workflowViewInput,
-  output: s.workflowViewOutput,
+  // branch overlays (issue 13): the run's claims, rounds, coalitions and mail.
+  output: s.workflowViewOutput.extend({ overlays: overlaySection.optional() }),
   annotations: READ,
   reads: true,
   run(a, ctx) {
@@ -123,11 +125,14 @@ const workflowView = tool({
           bindings: g.bindings.filter((b) => ids.has(b.nodeId)),
         };
       };
+      // The overlays section (bounded to OVERLAY_SECTION_BUDGET) comes out of the page's budget.
+      const overlays = overlaysOf(ctx, a.runId);
       const page = pageOf(nodes, {
         query: `workflow_view:${a.runId}:${states?.join(',') ?? '*'}`, cursor: a.cursor, limit: a.limit ?? DEFAULT_LIMIT.nodes, key: (n) => n.id,
         wrap: (p) => ({ run, ...view(p.rows), total: p.total, nextCursor: p.nextCursor, next }),
+        ...(overlays ? { budget: PAGE_BUDGET - jsonBytes({ overlays }) } : {}),
       });
-      const out = { run, ...view(page.rows), total: page.total, nextCursor: page.nextCursor, next };
+      const out = { run, ...view(page.rows), total: page.total, nextCursor: page.nextCursor, next, ...(overlays ? { overlays } : {}) };
       // One node with hundreds of needs can pass the budget alone; its edges are then cut, and said to be.
       if (jsonBytes(out) > PAGE_BUDGET) {
         const kept = out.edges.length;
@@ -319,7 +324,8 @@ const workerPeek = tool({
     '(state, what it waits for, holder, lease, instructions, latest result), the threads bound to it and its evidence (`evidenceCursor` pages ' +
     'on). Long instructions and results are clipped; `instructionsFrom` / `resultFrom` show them from the character the clipped text names.',
   input: s.workerPeekInput,
-  output: s.workerPeekOutput,
+  // branch overlays (issue 13): the node's rounds, coalitions, claims and unread mail.
+  output: s.workerPeekOutput.extend({ overlays: overlaySection.optional() }),
   annotations: READ,
   reads: true,
   run(a, ctx) {
@@ -330,6 +336,10 @@ const workerPeek = tool({
         if (a[field] !== undefined) throw invalid(field, 'applies to the node named by `nodeId`; give `nodeId` too');
       }
     }
+    // The node's overlays section (bounded) comes out of the budget of the node and held parts.
+    const peeked = a.nodeId !== undefined ? ctx.ledger.getNode(a.nodeId) : undefined;
+    const overlays = peeked ? overlaysOf(ctx, peeked.runId, peeked.id) : undefined;
+    const budget = PAGE_BUDGET - (overlays ? jsonBytes({ overlays }) : 0);
     // The node part first: the held page is cut to fit beside it.
     let part: Omit<z.input<typeof s.workerPeekOutput>, 'worker' | 'held' | 'total' | 'nextCursor'> = {
       node: null, bindings: [], evidence: [], evidenceTotal: 0, evidenceNextCursor: null,
@@ -342,7 +352,7 @@ const workerPeek = tool({
       const bindings = (ctx.ledger.runGraph(node.runId)?.bindings ?? []).filter((b) => b.nodeId === node.id).slice(-5);
       const all = ctx.ledger.evidence({ nodeId: node.id, limit: 10_000 })
         .map((e) => ({ ...e, note: clip(e.note, EVIDENCE_NOTE, () => '`gascity events`') }));
-      const half = Math.floor(PAGE_BUDGET * (a.worker === undefined ? 1 : 0.6));
+      const half = Math.floor(budget * (a.worker === undefined ? 1 : 0.6));
       const page = pageOf(all, {
         query: `worker_peek:evidence:${node.id}`, cursor: a.evidenceCursor, limit: DEFAULT_LIMIT.evidence, key: (e) => e.id, budget: half,
         wrap: (p) => ({ node: shown, bindings, evidence: p.rows, evidenceTotal: p.total, evidenceNextCursor: p.nextCursor }),
@@ -356,9 +366,9 @@ const workerPeek = tool({
     }
     const page = pageOf(held, {
       query: `worker_peek:${a.worker ?? ''}`, cursor: a.cursor, limit: DEFAULT_LIMIT.held, key: (n) => n.id,
-      wrap: (p) => ({ worker: a.worker ?? null, held: p.rows.map(summarize), total: p.total, nextCursor: p.nextCursor, ...part }),
+      wrap: (p) => ({ worker: a.worker ?? null, held: p.rows.map(summarize), total: p.total, nextCursor: p.nextCursor, ...part }), budget,
     });
-    return { worker: a.worker ?? null, held: page.rows.map(summarize), total: page.total, nextCursor: page.nextCursor, ...part };
+    return { worker: a.worker ?? null, held: page.rows.map(summarize), total: page.total, nextCursor: page.nextCursor, ...part, ...(overlays ? { overlays } : {}) };
   },
 });
 

@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { overlayLedger, startRun } from './helpers';
+
+test('graph overlays: what each node carries, for the run graph\'s toggles', async () => {
+  const t = await overlayLedger();
+  try {
+    const { runId, node } = await startRun(t.ledger, ['a', 'b', 'c', 'd']);
+    await t.overlays.writeEntry({ runId, kind: 'claim', author: 'ana', nodeId: node('c'), title: 'docs', paths: ['docs/**'] });
+    const old = await t.overlays.writeEntry({ runId, kind: 'claim', author: 'ana', nodeId: node('c'), title: 'old', paths: ['x'] });
+    await t.overlays.writeEntry({ runId, kind: 'finding', author: 'ana', nodeId: node('c'), title: 'not a claim', supersedes: old.entryId });
+    const r = await t.overlays.announce({ nodeId: node('b'), announcedBy: 'lead', deadlineSeconds: 60, quorum: 2 });
+    await t.overlays.submitBid({ roundId: r.id, bidder: 'bo', cost: 10, confidence: 0.5 });
+    const co = await t.overlays.formCoalition({ runId, name: 'crew', members: ['ana', 'bo'], leadScope: [node('a')] });
+    await t.overlays.claimForCoalition({ coalitionId: co.id, member: 'bo', nodeId: node('a') });
+    await t.overlays.sendMail({ from: 'lead', toKind: 'node', to: node('a'), body: 'one' });
+    await t.overlays.sendMail({ from: 'lead', toKind: 'node', to: node('a'), body: 'two' });
+    await t.overlays.takeTurnMail('bo', node('a'));
+    await t.overlays.sendMail({ from: 'lead', toKind: 'node', to: node('a'), body: 'three' });
+    const g = t.overlays.graphOverlays(runId);
+    assert.deepEqual(g.map((o) => o.nodeId), [node('a'), node('b'), node('c')], 'only nodes with overlays, in graph order');
+    const [a, b, c] = g;
+    assert.deepEqual(a!.coalitions, [{ id: co.id, name: 'crew', role: 'both' }]);
+    assert.deepEqual(a!.mail, { total: 3, unread: 1 });
+    assert.deepEqual(b!.round, { id: r.id, status: 'open', bids: 1, winner: null, deadline: r.deadline });
+    assert.deepEqual(c!.claims.map((x) => x.title), ['docs']);
+  } finally {
+    t.close();
+  }
+});
