@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Worktrees } from '../controller/worktree';
 import { FormulaService, PromotionService, openLedger } from '../ledger/index';
 import type { Ledger } from '../ledger/index';
 import { startDemoModel } from './demoModel';
@@ -102,7 +103,19 @@ export async function demo(o: DemoOptions): Promise<number> {
     const evidence = ledger.evidence({ runId: run.runId }).filter((e) => e.kind === 'run_outcome');
     o.print(`run ${run.runId} is ${final?.status ?? 'unknown'} (${final?.outcome ?? 'no outcome'}); evidence for variant ${run.variantId}: ` +
       `${evidence.map((e) => `run_outcome ${e.success ? 'success' : 'failure'} by ${e.actor}`).join(', ') || 'none'}`);
-    const changed = git ? spawnSync('git', ['diff', '--stat'], { cwd: sample, encoding: 'utf8' }).stdout.trim() : '';
+    // The run worked in its own git worktree (docs/replay.md); the demo merges its branch as the person would.
+    const worktrees = new Worktrees({ ledger, workspaceDir: sample, actor: 'person:demo' });
+    const wt = worktrees.get(run.runId);
+    let changed = '';
+    if (wt && final?.outcome === 'success') {
+      const merged = await worktrees.merge(run.runId, 'person:demo');
+      o.print(`        (as the person) merged branch ${merged.branch} (${merged.filesChanged ?? 0} file(s), +${merged.insertions ?? 0} -${merged.deletions ?? 0}) into the sample: gascity run merge ${run.runId}`);
+      changed = spawnSync('git', ['diff', '--stat', wt.baseCommit, 'HEAD'], { cwd: sample, encoding: 'utf8' }).stdout.trim();
+    } else if (wt) {
+      o.print(`the run's work stays on branch ${wt.branch} in ${wt.path}: gascity run merge ${run.runId} or gascity run discard ${run.runId}`);
+    } else if (git) {
+      changed = spawnSync('git', ['diff', '--stat'], { cwd: sample, encoding: 'utf8' }).stdout.trim();
+    }
     if (changed) o.print(`what Codex changed in the sample:\n${changed}`);
     o.print(`look closer: node dist/cli.js --workspace ${path.relative(process.cwd(), sample) || '.'} show ${run.runId}`);
     if (interrupted) return 130;

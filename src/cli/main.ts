@@ -12,6 +12,7 @@ import { demo } from './demo';
 import { drive } from './drive';
 import { mcpCommand } from './mcp';
 import { evidenceCommand } from './evidence';
+import { isRunWorktreeCommand, replayCommand, worktreeCommand } from './replay';
 
 /**
  * `gascity`: the ledger from a terminal. It opens the same ledger the extension and the MCP servers
@@ -50,6 +51,11 @@ Runs
   gate open NODE [NOTE]           open a node's gate (a human gate, an escalation, a cancelled node)
   review NODE approve|changes [NOTE]   approve a node's result, or request changes (a failed attempt)
   cancel RUN_ID|NODE [REASON]     cancel a whole run, or one node (it then waits for a person)
+  worktrees                       runs' git worktrees: branch, base commit, diff stats, status
+  run merge RUN_ID                merge a finished run's branch (gascity/RUN_ID) into the workspace's branch; removes its worktree
+  run discard RUN_ID              discard a run's worktree and branch
+  replay VARIANT [--tasks N] [--budget-tokens T] [--budget-runs R] [--budget-minutes M]
+                                  replay the incumbent's past tasks on the candidate and the incumbent with Codex (the screen)
 
 Workers by hand
   ready                           nodes that can be claimed now (including ones whose lease ran out)
@@ -79,6 +85,8 @@ interface Args {
   workers: number;
   model: 'demo' | 'codex';
   rest: string[];
+  /** branch replay: `gascity replay` options, checked by src/cli/replay.ts. */
+  replay: { tasks?: string; budgetTokens?: string; budgetRuns?: string; budgetMinutes?: string };
 }
 
 /** Parses argv with node:util parseArgs; an unknown option or a bad value is a LedgerError naming it. */
@@ -92,6 +100,8 @@ function parseCommandLine(argv: string[]): Args {
       options: {
         ledger: { type: 'string' }, workspace: { type: 'string' }, json: { type: 'boolean' }, task: { type: 'string' },
         codex: { type: 'boolean' }, workers: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        // branch replay
+        tasks: { type: 'string' }, 'budget-tokens': { type: 'string' }, 'budget-runs': { type: 'string' }, 'budget-minutes': { type: 'string' },
       },
     });
   } catch (e) {
@@ -106,6 +116,7 @@ function parseCommandLine(argv: string[]): Args {
   return {
     ledger: v.ledger, workspace: path.resolve(v.workspace ?? process.cwd()), json: v.json ?? false, task: v.task, codex: v.codex ?? false,
     workers, model: (v.model as Args['model'] | undefined) ?? 'demo', rest,
+    replay: { tasks: v.tasks, budgetTokens: v['budget-tokens'], budgetRuns: v['budget-runs'], budgetMinutes: v['budget-minutes'] },
   };
 }
 
@@ -284,7 +295,26 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       const runs = ledger.listRuns({ limit: 50 });
       return out(args, runs, () => runs.map((r) => `${r.id} ${r.status.padEnd(9)} ${r.outcome ?? ''} ${r.title} ${r.variantId ? `(${r.variantId} g${r.generation})` : ''}`).join('\n') || 'no runs');
     }
+    // ---- branch replay: worktrees and the replay lab (src/cli/replay.ts)
+    case 'worktrees':
+    case 'replay': {
+      const ctx = { ledger, formulas, promotion, workspaceDir: args.workspace, json: args.json, workers: args.workers, person: person(), flags: args.replay, print: (t: string) => process.stdout.write(`${t}\n`) };
+      if (cmd === 'worktrees') return worktreeCommand('worktrees', undefined, ctx);
+      const abort = new AbortController();
+      const onSigint = () => abort.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        return await replayCommand(rest[0], ctx, abort.signal);
+      } finally {
+        process.removeListener('SIGINT', onSigint);
+      }
+    }
     case 'run': {
+      if (isRunWorktreeCommand(rest)) {
+        const ctx = { ledger, formulas, promotion, workspaceDir: args.workspace, json: args.json, workers: args.workers, person: person(), flags: args.replay, print: (t: string) => process.stdout.write(`${t}\n`) };
+        return worktreeCommand(rest[0] as 'merge' | 'discard', rest[1], ctx);
+      }
+      // ---- end branch replay
       const target = need(rest[0], 'FAMILY or RUN_ID');
       const existing = ledger.getRun(target);
       if (!args.codex) {

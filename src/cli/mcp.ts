@@ -10,7 +10,7 @@ import {
   approvalsFor, checkConfig, configPath, displayPath, findCodex, registerMcpServer, RegistrationRefused, removeMcpServer, toolsThatAsk,
 } from '../codex/config/registration';
 import { installServer } from '../codex/config/serverInstall';
-import { FORMULA_TOOLS, PROMOTION_TOOLS, WORKFLOW_TOOLS } from '../mcp/tools';
+import { FORMULA_TOOLS, PROMOTION_TOOLS, REPLAY_TOOLS, WORKFLOW_TOOLS } from '../mcp/tools';
 
 /** Where `mcpCommand` writes and what it reads; the CLI passes the process's, tests their own. */
 export interface McpCommandIo {
@@ -47,7 +47,7 @@ Example:
 `;
 
 const APPROVALS: readonly ApprovalChoice[] = ['write', 'read', 'codex'];
-const TOOLS = [...WORKFLOW_TOOLS, ...FORMULA_TOOLS, ...PROMOTION_TOOLS];
+const TOOLS = [...WORKFLOW_TOOLS, ...FORMULA_TOOLS, ...PROMOTION_TOOLS, ...REPLAY_TOOLS /* branch replay */];
 
 /** The folder the CLI keeps its stable copy of the server in: $XDG_DATA_HOME/gascity/mcp-server, else ~/.local/share/…. */
 export function stableServerDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -10,6 +10,7 @@ import { recordCheckedOutcome } from '../ledger/outcome';
 import { runChecks } from './checks';
 import { Allocation } from './allocation';
 import { holderIsGone, newControllerWorkerName, releaseWorkerName } from './liveness';
+import { Worktrees, isThrowawayRun } from './worktree';
 
 /** How a controller runs: its ledger, how to start Codex, and how much at once. */
 export interface ControllerOptions {
@@ -46,6 +47,13 @@ export interface ControllerOptions {
   /** The ledger actor the controller writes as. Default `controller`. */
   actor?: string;
   log?: (message: string) => void;
+  /**
+   * Gives each run in a git repository its own worktree on branch gascity/<runId> (src/controller/worktree.ts):
+   * its threads and checks work there. Default true; a folder without git works in place either way.
+   */
+  worktrees?: boolean;
+  /** Runs whose worktree is removed once their outcome is recorded. Default: replays (task key `replay:…`). */
+  isThrowaway?: (run: RunRow) => boolean;
 }
 
 /** What a controller reports as it works: for progress lines, trees and notifications. */
@@ -116,6 +124,8 @@ export class Controller {
   /** Runs whose formula's checks are running now (ground truth), and the signal that stops them. */
   private readonly checking = new Map<string, Promise<void>>();
   private readonly checksAbort = new AbortController();
+  /** Each run's own git worktree, when the workspace is in a repository (null: every run works in place). */
+  readonly worktrees: Worktrees | null;
   /** Contract-net rounds (branch overlays, issue 13): closes due rounds; announced nodes are not dispatched. */
   private readonly allocation: Allocation;
 
@@ -129,6 +139,8 @@ export class Controller {
     this.log = options.log ?? (() => undefined);
     this.scope = options.runIds ? new Set(options.runIds) : null;
     for (const r of options.runIds ?? []) this.watchedRuns.add(r);
+    this.worktrees = options.worktrees === false ? null
+      : new Worktrees({ ledger: this.ledger, workspaceDir: options.workspaceDir, actor: this.actor, log: this.log });
     this.allocation = new Allocation(this.ledger, this.log);
   }
 
@@ -434,6 +446,8 @@ export class Controller {
       }
       // A run is settled once its last turns have also recorded their tokens and time.
       if (run.status === 'running' || this.busyIn(runId)) continue;
+      // The run's work is committed on its branch and its diff stats recorded before any check runs.
+      await this.finishWorktree(runId);
       // ---- ground truth (src/controller/checks.ts): a run whose formula declares checks gets its
       // outcome from them, recorded when they finish (startChecks); the run stays watched until then.
       if (this.checking.has(runId)) continue;
@@ -451,7 +465,34 @@ export class Controller {
         const results = await this.options.promotion.evaluateAndRecord(before);
         if (results.length) this.emit({ type: 'promotion', results });
       }
+      await this.removeThrowaway(runId);
     }
+  }
+
+  /** Commits a finished run's worktree on its branch and records its diff stats; a git failure is logged, not fatal. */
+  private async finishWorktree(runId: string): Promise<void> {
+    if (!this.worktrees) return;
+    try {
+      await this.worktrees.finish(runId);
+    } catch (e) {
+      this.emit({ type: 'error', message: `run ${runId}: its worktree could not be committed: ${errorMessage(e)}` });
+    }
+  }
+
+  /** Removes a throwaway run's worktree once its outcome is recorded (replays are never merged). */
+  private async removeThrowaway(runId: string): Promise<void> {
+    const run = this.ledger.getRun(runId);
+    if (!this.worktrees || !run || !(this.options.isThrowaway ?? isThrowawayRun)(run)) return;
+    try {
+      await this.worktrees.removeThrowaway(runId);
+    } catch (e) {
+      this.log(`run ${runId}: its throwaway worktree could not be removed: ${errorMessage(e)}`);
+    }
+  }
+
+  /** The folder a run works in: its worktree's copy of the workspace folder, else the workspace folder. */
+  runDir(runId: string): string {
+    return this.worktrees?.dirFor(runId) ?? this.options.workspaceDir;
   }
 
   /**
@@ -487,16 +528,18 @@ export class Controller {
     const job = (async () => {
       try {
         const reviews = (this.ledger.runGraph(run.id)?.nodes ?? []).filter((n) => n.review).map((n) => ({ nodeId: n.id, state: n.state }));
-        const results = await runChecks(checks, { dir: this.options.workspaceDir, vars: run.vars, reviews, signal: this.checksAbort.signal });
+        const results = await runChecks(checks, { dir: this.runDir(run.id), vars: run.vars, reviews, signal: this.checksAbort.signal });
         const before = this.ledger.seq;
         await recordCheckedOutcome(this.ledger, run.id, results, this.actor);
-        this.watchedRuns.delete(run.id);
         for (const r of results) this.log(`run ${run.id}: check ${r.id} ${r.passed ? 'passed' : 'failed'}: ${r.summary}`);
         this.emit({ type: 'runFinished', run: this.ledger.getRun(run.id) ?? run });
         if (this.options.promotion && this.ledger.seq > before) {
           const evaluated = await this.options.promotion.evaluateAndRecord(before);
           if (evaluated.length) this.emit({ type: 'promotion', results: evaluated });
         }
+        await this.removeThrowaway(run.id);
+        // Only now is the run settled for waitForRuns: its outcome, the rule's word and its worktree are done.
+        this.watchedRuns.delete(run.id);
       } catch (e) {
         if (this.stopping) return;
         this.watchedRuns.delete(run.id);
@@ -559,6 +602,8 @@ export class Controller {
     this.emit({ type: 'dispatched', nodeId, runId: node?.runId ?? '', resumed: resume });
     const turn = (async () => {
       try {
+        // A run in a git repository gets its worktree before its first thread starts there.
+        if (node && this.worktrees) await this.worktrees.ensure(node.runId);
         const result = resume ? await codex.resumeNode(nodeId) : await codex.runNode(nodeId, { claimed: true });
         this.emit({ type: 'turnEnded', result });
       } catch (e) {
@@ -621,7 +666,8 @@ export class Controller {
     for (const l of this.traceListeners) server.onTrace(l);
     this.codex = new CodexWorker({
       ledger: this.ledger, server, workspaceDir: o.workspaceDir, worker: this.worker, threadConfig: o.threadConfig, threadParams: o.threadParams,
-      leaseSeconds: this.leaseSeconds, turnTimeoutMs: o.turnTimeoutMs, requireMcpServers: o.requireMcpServers, cwdFor: o.cwdFor, actor: this.actor,
+      leaseSeconds: this.leaseSeconds, turnTimeoutMs: o.turnTimeoutMs, requireMcpServers: o.requireMcpServers, actor: this.actor,
+      cwdFor: o.cwdFor ?? (this.worktrees ? (n) => this.runDir(n.runId) : undefined),
       log: this.log, formulas: o.formulas, promotions: o.promotion,
     });
     this.codex.onActivity((activity) => this.emit({ type: 'activity', activity }));

@@ -43,6 +43,10 @@ export const COMMANDS = {
   readMail: { id: 'gascity.readMail', title: 'Read Mail', icon: '$(mail-read)', palette: true },
   sendMail: { id: 'gascity.sendMail', title: 'Send Mail', icon: '$(mail)', palette: true },
   formulaEvidence: { id: 'gascity.formulaEvidence', title: 'Formula Evidence', icon: '$(flame)', palette: true },
+  // branch replay: the replay lab and run worktrees (src/extension/replay.ts)
+  replayVariant: { id: 'gascity.replayVariant', title: 'Replay Variant', icon: '$(debug-rerun)', palette: true },
+  mergeRunWorktree: { id: 'gascity.mergeRunWorktree', title: 'Merge Run Worktree', icon: '$(git-merge)', palette: true },
+  discardRunWorktree: { id: 'gascity.discardRunWorktree', title: 'Discard Run Worktree', icon: '$(trash)', palette: true },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;

@@ -31,6 +31,7 @@ import { StatusBar } from './statusBar';
 import type { FamilyTreeItem, RunTreeItem } from './trees';
 import { FamiliesTree, RunsTree } from './trees';
 import { keepGasCityOutOfGit } from './workspaceFiles';
+import { ReplayCommands } from './replay'; // branch replay
 
 /**
  * What activate() returns, at once: where the ledger lives, how long activation took, and `open()`, which opens the
@@ -210,6 +211,8 @@ async function compose(
     log.warn(`VS Code's MCP registry is not available here: ${String(e)}`);
   }
 
+  const replay = new ReplayCommands(model, context.extensionUri, workspaceRoot ?? path.dirname(ledgerDir), log); // branch replay
+  context.subscriptions.push(replay);
   // The command table's ids that need the ledger, each bound to its handler.
   const handlers: CommandHandlers = {
     startRun: (arg?: string) => actions.startRun(arg),
@@ -240,6 +243,10 @@ async function compose(
     sendMail: (arg?: unknown) => mail.send(arg),
     // branch views (issue 14): a family's step-level evidence.
     formulaEvidence: (arg?: unknown) => evidence.show(arg),
+    // branch replay
+    replayVariant: (arg?: string, tasks?: number) => replay.replayVariant(arg, tasks),
+    mergeRunWorktree: (arg?: string) => replay.merge(arg),
+    discardRunWorktree: (arg?: string) => replay.discard(arg),
   };
   // Runs a closed or reloaded window left with Codex work resume here; a failure is logged, not fatal.
   codexRuns.resumeLeftovers().catch((e: unknown) => log.warn(`could not resume Codex work left by an earlier window: ${errorMessage(e)}`));

@@ -11,7 +11,7 @@ import {
   approvalsFor, displayPath, findCodex, registerMcpServer, RegistrationRefused, toolsThatAsk, unregisterMcpServer,
 } from '../codex/config/registration';
 import { installServer } from '../codex/config/serverInstall';
-import { FORMULA_TOOLS, PROMOTION_TOOLS, WORKFLOW_TOOLS } from '../mcp/tools';
+import { FORMULA_TOOLS, PROMOTION_TOOLS, REPLAY_TOOLS, WORKFLOW_TOOLS } from '../mcp/tools';
 import type { Reports } from './reports';
 
 /** Global, like the file it undoes: a registration made in one window is undone from any other. */
@@ -27,7 +27,7 @@ export interface RegistrationContext {
 }
 
 /** Every tool the server offers, with the annotations that decide its approval. */
-const ALL_TOOLS = [...WORKFLOW_TOOLS, ...FORMULA_TOOLS, ...PROMOTION_TOOLS];
+const ALL_TOOLS = [...WORKFLOW_TOOLS, ...FORMULA_TOOLS, ...PROMOTION_TOOLS, ...REPLAY_TOOLS /* branch replay */];
 
 function nodeCommand(): string {
   return vscode.workspace.getConfiguration('gascity').get<string>('nodePath') || 'node';

@@ -119,6 +119,14 @@ export interface EventPayloads {
     policyHash: string | null;
     detail: unknown;
   };
+  // ---- branch replay: worktrees (docs/replay.md). A run in a git repository works in its own worktree.
+  /** The controller gave the run its own git worktree at `path` on `branch`, checked out at `baseCommit`. */
+  'run.worktree_created': { runId: string; path: string; branch: string; baseCommit: string };
+  /** The run ended: what its branch changed against its base commit (commits made for it included). */
+  'run.worktree_finished': { runId: string; headCommit: string; commits: number; filesChanged: number; insertions: number; deletions: number };
+  /** The worktree is gone: merged into the workspace's branch (`mergeCommit`), discarded, or removed as a throwaway. */
+  'run.worktree_closed': { runId: string; action: 'merged' | 'discarded' | 'removed'; mergeCommit: string | null; note: string };
+  // ---- end branch replay
 }
 
 export type EventKind = keyof EventPayloads;

@@ -386,6 +386,24 @@ const handlers: { [K in EventKind]: Handler<K> } = {
       [p.decisionId, p.familyId, p.candidateId, p.incumbentId, p.trialId, p.stage, p.verdict, e.actor, p.reason,
         p.policyVersion, p.policyHash, JSON.stringify(p.detail), e.seq, e.ts],
     );
-  },  // branch overlays (issue 13): blackboard, contract net, coalitions, mail (src/ledger/overlays/projection.ts).
+  },
+  // ---- branch replay: worktrees
+  'run.worktree_created'(sql, p, e) {
+    sql.run(
+      `INSERT OR REPLACE INTO run_worktrees(run_id, path, branch, base_commit, status, created_seq, updated_at) VALUES (?, ?, ?, ?, 'open', ?, ?)`,
+      [p.runId, p.path, p.branch, p.baseCommit, e.seq, e.ts],
+    );
+  },
+  'run.worktree_finished'(sql, p, e) {
+    sql.run(
+      `UPDATE run_worktrees SET head_commit = ?, commits = ?, files_changed = ?, insertions = ?, deletions = ?, status = 'finished', updated_at = ? WHERE run_id = ?`,
+      [p.headCommit, p.commits, p.filesChanged, p.insertions, p.deletions, e.ts, p.runId],
+    );
+  },
+  'run.worktree_closed'(sql, p, e) {
+    sql.run('UPDATE run_worktrees SET status = ?, merge_commit = ?, note = ?, updated_at = ? WHERE run_id = ?', [p.action, p.mergeCommit, p.note, e.ts, p.runId]);
+  },
+  // ---- end branch replay
+  // branch overlays (issue 13): blackboard, contract net, coalitions, mail (src/ledger/overlays/projection.ts).
   ...OVERLAY_HANDLERS,
 };

@@ -7,7 +7,7 @@ import { OVERLAY_TABLE_NAMES, OVERLAY_TABLES } from './overlays/tables';
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -240,6 +240,26 @@ ALTER TABLE trial_arms ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE trial_runs ADD COLUMN false_done INTEGER NOT NULL DEFAULT 0;
 `,
   // ---- end branch evidence
+  // ---- branch replay: each run's git worktree (run.worktree_* events; src/controller/worktree.ts).
+  7: `
+CREATE TABLE run_worktrees (
+  run_id TEXT PRIMARY KEY,
+  path TEXT NOT NULL,
+  branch TEXT NOT NULL,
+  base_commit TEXT NOT NULL,
+  head_commit TEXT,
+  commits INTEGER,
+  files_changed INTEGER,
+  insertions INTEGER,
+  deletions INTEGER,
+  status TEXT NOT NULL DEFAULT 'open',
+  merge_commit TEXT,
+  note TEXT,
+  created_seq INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
+`,
+  // ---- end branch replay
 };
 
 /**
@@ -270,6 +290,8 @@ export const PROJECTION_TABLES = [
   'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'trial_arms', 'trial_runs', 'events',
   // branch overlays (issue 13)
   ...OVERLAY_TABLE_NAMES,
+  // branch replay
+  'run_worktrees',
 ] as const;
 
 /** Every projection table's rows in insertion order: what two databases must agree on to be the same ledger. */

@@ -6,7 +6,7 @@ import { LedgerError } from '../ledger/index';
 import type { EvaluationResult, FormulaService, Ledger, PromotionService } from '../ledger/index';
 import { explainPromotion } from '../controller/explain';
 import { clip, jsonBytes, RESULT_LIMIT } from './paging';
-import { FORMULA_TOOLS, OVERLAY_TOOLS, PROMOTION_TOOLS, WORKFLOW_TOOLS } from './tools';
+import { FORMULA_TOOLS, OVERLAY_TOOLS, PROMOTION_TOOLS, REPLAY_TOOLS, WORKFLOW_TOOLS } from './tools';
 import type { ToolContext, ToolDefinition } from './tools';
 import { checkRawArguments } from './validate';
 
@@ -260,7 +260,8 @@ function errorResult(tool: string, e: unknown): CallToolResult {
 /** Tools by name, for callers (the benchmark, tests) that call the tool layer without a transport. */
 export function toolTable(services: { formulas: boolean; promotions: boolean }): Map<string, ToolDefinition> {
   const tools = [...WORKFLOW_TOOLS, ...(services.formulas ? FORMULA_TOOLS : []), ...(services.promotions ? PROMOTION_TOOLS : []),
-    ...OVERLAY_TOOLS /* branch overlays (issue 13) */];
+    ...OVERLAY_TOOLS /* branch overlays (issue 13) */,
+    ...(services.promotions ? REPLAY_TOOLS : []) /* branch replay */];
   return new Map(tools.map((t) => [t.name, t]));
 }
 

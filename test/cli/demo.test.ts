@@ -29,6 +29,8 @@ test('the demo runs refactor-with-tests to success: two nodes at once, the perso
     assert.match(out, /\(as the person\) opened the gate of r-\w+\.review/);
     assert.match(out, /\(as the person\) approved the review of r-\w+\.review/);
     assert.match(out, /run r-\w+ is done \(success\); evidence for variant v-[0-9a-f]+: run_outcome success by controller/);
+    // The run worked in its own worktree; the demo merged its branch as the person, so the diff is in the sample.
+    assert.match(out, /\(as the person\) merged branch gascity\/r-\w+ \(2 file\(s\), \+2 -0\) into the sample: gascity run merge r-\w+\n/);
     assert.match(out, /src\/greet\.js \| 1 \+[\s\S]*src\/math\.js {2}\| 1 \+/);
     const sample = path.join(ws, '.gascity-demo', 'sample');
     assert.match(fs.readFileSync(path.join(sample, 'src', 'greet.js'), 'utf8'), /^\/\/ Refactored by Gas City demo: r-\w+\.refactor\[0\]/);

@@ -35,7 +35,7 @@ test('tools/list is answered while the ledger is still opening; a call waits for
     await client.connect(clientSide);
     assert.equal(openCalls, 0, 'initialize does not open the ledger');
     const { tools } = await client.listTools();
-    assert.equal(tools.length, 23 + 9 /* branch overlays: the overlay tools */ + 1 /* branch evidence: formula_evidence */);
+    assert.equal(tools.length, 23 + 9 /* branch overlays: the overlay tools */ + 2 /* formula_evidence, formula_replay */);
     assert.equal(opened, undefined, 'tools/list was answered before the ledger opened');
     await new Promise((r) => setImmediate(r));
     assert.equal(openCalls, 1, 'the open starts once tools/list is answered');

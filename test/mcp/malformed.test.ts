@@ -61,6 +61,7 @@ function valid(tool: string): Record<string, unknown> {
     formula_mutate: { variantId, mutations: [mutation] },
     formula_promote: { variantId, reason: 'r' },
     formula_assess: { variantId },
+    formula_replay: { variantId, tasks: 1 },
     formula_select: { variantId },
     formula_rollback: { family: 'implement-and-review', reason: 'r' },
     lineage_view: { family: 'implement-and-review' },
@@ -106,7 +107,7 @@ async function expectRefused(tool: string, args: unknown, field: string, why: st
 }
 
 test('every tool has valid arguments in the table, and the table is complete', () => {
-  assert.equal(schemas.size, 33); // 32 + formula_evidence (branch evidence)
+  assert.equal(schemas.size, 34); // 23 + 9 overlay tools + formula_evidence + formula_replay
   for (const tool of schemas.keys()) valid(tool);
 });
 

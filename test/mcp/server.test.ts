@@ -17,7 +17,7 @@ test('every tool is listed with a description, flat input schema, output schema 
   try {
     const { tools } = await h.client.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(), [
-      'evidence_record', 'formula_assess', 'formula_evidence', 'formula_list', 'formula_mutate', 'formula_promote', 'formula_rollback', 'formula_select', 'formula_view', 'gate_open', 'lineage_view', 'node_claim',
+      'evidence_record', 'formula_assess', 'formula_evidence', 'formula_list', 'formula_mutate', 'formula_promote', 'formula_replay', 'formula_rollback', 'formula_select', 'formula_view', 'gate_open', 'lineage_view', 'node_claim',
       'node_dispatch', 'node_expand', 'node_handoff', 'node_recover', 'node_renew', 'node_report', 'node_review', 'ready_work', 'worker_peek',
       'workflow_cancel', 'workflow_start', 'workflow_view',
       // branch overlays (issue 13)

@@ -7,3 +7,5 @@ export type { ToolContext, ToolDefinition } from './shared';
 export { WORKFLOW_TOOLS } from './workflow';
 // branch overlays (issue 13): blackboard, contract net, coalitions, mail.
 export { OVERLAY_TOOLS, overlaySection, overlaysOf } from './overlays';
+// branch replay
+export { REPLAY_TOOLS } from './replay';
