@@ -97,6 +97,7 @@ function parseCommandLine(argv: string[]): Args {
       args: argv,
       allowPositionals: true,
       strict: true,
+      tokens: true,
       options: {
         ledger: { type: 'string' }, workspace: { type: 'string' }, json: { type: 'boolean' }, task: { type: 'string' },
         codex: { type: 'boolean' }, workers: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -106,6 +107,13 @@ function parseCommandLine(argv: string[]): Args {
     });
   } catch (e) {
     throw new LedgerError(`${(e as Error).message.replace(/\.?$/, '')} (see gascity help)`, 'invalid_input', 'options');
+  }
+  // A repeated option would silently keep its last value (`--tasks 3 --tasks 40`), so it is refused by name.
+  const seen = new Set<string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    if (seen.has(t.name)) throw new LedgerError(`--${t.name}: given twice; give it once`, 'invalid_input', t.name);
+    seen.add(t.name);
   }
   const v = parsed.values;
   const workers = v.workers === undefined ? 2 : Number(v.workers);
@@ -310,6 +318,10 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       }
     }
     case 'run': {
+      // `run merge` / `run discard` without a run id would otherwise be read as a family named "merge".
+      if ((rest[0] === 'merge' || rest[0] === 'discard') && rest.length === 1 && !args.codex) {
+        throw new LedgerError(`missing argument: RUN_ID (gascity run ${rest[0]} RUN_ID; see gascity worktrees)`, 'invalid_input', 'RUN_ID');
+      }
       if (isRunWorktreeCommand(rest)) {
         const ctx = { ledger, formulas, promotion, workspaceDir: args.workspace, json: args.json, workers: args.workers, person: person(), flags: args.replay, print: (t: string) => process.stdout.write(`${t}\n`) };
         return worktreeCommand(rest[0] as 'merge' | 'discard', rest[1], ctx);

@@ -1,6 +1,6 @@
 // `gascity replay VARIANT …` (the replay lab in a terminal) and the run worktree commands:
 // `gascity worktrees`, `gascity run merge RUN_ID`, `gascity run discard RUN_ID`.
-import { Controller, Worktrees, replayVariant } from '../controller/index';
+import { Controller, Worktrees, checkReplayable, replayVariant } from '../controller/index';
 import type { ReplayProgress, ReplayReport, WorktreeRow } from '../controller/index';
 import { LedgerError } from '../ledger/index';
 import type { FormulaService, Ledger, PromotionService } from '../ledger/index';
@@ -43,7 +43,9 @@ function flagNumber(value: string | undefined, flag: string, min: number, max: n
 }
 
 function describeWorktree(w: WorktreeRow): string {
-  const stats = w.filesChanged === null ? 'running' : `${w.filesChanged} file(s), +${w.insertions} -${w.deletions}, ${w.commits} commit(s)`;
+  // Stats are recorded when the run ends; a worktree closed before that (discarded while open) has none, and is not running.
+  const stats = w.filesChanged !== null ? `${w.filesChanged} file(s), +${w.insertions} -${w.deletions}, ${w.commits} commit(s)`
+    : w.status === 'open' ? 'in use by its run' : 'no diff stats (closed before its run ended)';
   return `${w.runId} ${w.status.padEnd(9)} ${w.branch} at ${w.baseCommit.slice(0, 12)}: ${stats}${w.note ? ` — ${w.note}` : ''}\n    ${w.path}`;
 }
 
@@ -100,6 +102,7 @@ export async function replayCommand(variantId: string | undefined, ctx: ReplayCl
   };
   // Checked before Codex starts, so a wrong variant is refused in well under a second.
   if (!ctx.formulas.getVariant(variantId)) throw new LedgerError(`VARIANT: no variant ${variantId.slice(0, 80)}; see gascity lineage FAMILY`, 'not_found', 'VARIANT');
+  checkReplayable(ctx.ledger, ctx.formulas, ctx.promotion, variantId);
   const mcp = mcpServerScript();
   const controller = new Controller({
     ledger: ctx.ledger, formulas: ctx.formulas, promotion: ctx.promotion, workspaceDir: ctx.workspaceDir, runIds: [],

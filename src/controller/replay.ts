@@ -190,6 +190,25 @@ export async function openScreen(formulas: FormulaService, promotion: PromotionS
   return { trial: await promotion.startTrial({ variantId, stage: 'screen' }, actor), started: true };
 }
 
+/**
+ * Refuses, before anything is written, a replay that would open a new screen trial with nothing to
+ * replay: when the candidate's family has no live trial and its active variant (the incumbent such a
+ * trial would compare with) has no finished past run with a task key. Without this check a replay
+ * asked for in vain left the candidate in an open screen, which then blocked every other candidate of
+ * the family. Throws LedgerError conflict naming `variantId`; other refusals (unknown, active or
+ * rejected variant, another candidate's trial) are left to openScreen, which words them.
+ */
+export function checkReplayable(ledger: Ledger, formulas: FormulaService, promotion: PromotionService, variantId: string): void {
+  const v = formulas.getVariant(variantId);
+  if (!v || v.status === 'active' || v.status === 'rejected' || promotion.liveTrialOf(v.familyId)) return;
+  const incumbentId = formulas.getFamily(v.familyId)?.activeVariantId;
+  if (!incumbentId) return;
+  if (pastTasks(ledger, incumbentId, Number.MAX_SAFE_INTEGER, 1).length > 0) return;
+  throw new LedgerError(
+    `variantId: the incumbent ${incumbentId} of ${v.familyId} has no finished past run with a task key to replay, so no screen trial was opened; ` +
+    'run the incumbent on tasks first (workflow_start with taskKey, or gascity run FAMILY --task KEY)', 'conflict', 'variantId');
+}
+
 /** Resolves after `ms`, or at once when the signal aborts. */
 function sleepOrAbort(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -229,6 +248,7 @@ export async function replayVariant(input: ReplayInput | Record<string, unknown>
   };
   await ledger.refresh();
   const started = Date.now();
+  checkReplayable(ledger, formulas, promotion, variantId);
   const { trial, started: startedTrial } = await openScreen(formulas, promotion, variantId, actor);
   const trialStartSeq = ledger.sql.get<{ started_seq: number }>('SELECT started_seq FROM trials WHERE id = ?', [trial.id])?.started_seq ?? 0;
   const incumbentId = trial.incumbentId;

@@ -141,7 +141,7 @@ export function formulaEvidence(ledger: Pick<Ledger, 'sql'>, query: unknown): Fo
   const unsafe = findUnsafeKey(query);
   if (unsafe) throw invalid(unsafe.path, `"${unsafe.key}" cannot be used as a key; remove it`);
   const q = parseInput(formulaEvidenceSchema, query);
-  if ((q.variantId === undefined) === (q.familyId === undefined)) throw invalid('variantId', 'name either a variant (variantId) or a family (familyId), not both or neither');
+  if ((q.variantId === undefined) === (q.familyId === undefined)) throw invalid('variantId', 'name either a variant or a family, not both or neither');
   const sql = ledger.sql;
   if (q.variantId !== undefined) {
     const v = sql.get<RawVariant>('SELECT id, family_id, generation, parents, mutation, summary, status FROM variants WHERE id = ?', [q.variantId]);

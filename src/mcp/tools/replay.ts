@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as z from 'zod';
-import { openScreen, pastTasks } from '../../controller/replay';
+import { checkReplayable, openScreen, pastTasks } from '../../controller/replay';
 import { LedgerError } from '../../ledger/index';
 import { needFormulas, needPromotions, tool, write } from './shared';
 import type { ToolDefinition } from './shared';
@@ -62,6 +62,7 @@ const formulaReplay = tool({
     await ctx.ledger.refresh();
     const cli = cliScript();
     if (!cli) throw new LedgerError('variantId: this server was not built with its CLI (dist/cli.js), so it cannot start a replay; run gascity replay from a terminal', 'conflict', 'variantId');
+    checkReplayable(ctx.ledger, formulas, promotions, a.variantId);
     const { trial, started: startedTrial } = await openScreen(formulas, promotions, a.variantId, ctx.actor);
     const startSeq = ctx.ledger.sql.get<{ started_seq: number }>('SELECT started_seq FROM trials WHERE id = ?', [trial.id])?.started_seq ?? 0;
     const tasksAvailable = pastTasks(ctx.ledger, trial.incumbentId, startSeq, a.tasks ?? 10).length;
