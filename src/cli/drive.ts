@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { AppServerError } from '../codex/appServer';
 import type { TomlValue } from '../codex/appServer';
 import { Controller, explainWait } from '../controller/index';
 import type { ControllerEvent } from '../controller/index';
@@ -86,8 +87,11 @@ export async function drive(o: DriveOptions): Promise<{ runs: RunRow[]; interrup
     await controller.start();
   } catch (e) {
     await controller.stop();
-    throw new Error(`could not start the Codex app-server (${o.codexCommand ?? codexCommand()}): ${(e as Error).message}` +
-      `${codexLog.length ? `\nCodex said:\n  ${codexLog.join('\n  ')}` : ''}`);
+    // An AppServerError of kind spawn is the person's setup (src/cli/main.ts prints it without a stack);
+    // the controller's message already names the command, so it is not repeated.
+    const said = codexLog.length ? `\nCodex said:\n  ${codexLog.join('\n  ')}` : '';
+    if (e instanceof AppServerError) throw new AppServerError(`${e.message}${said}`, 'spawn');
+    throw new AppServerError(`could not start the Codex app-server (${o.codexCommand ?? codexCommand()}): ${(e as Error).message}${said}`, 'spawn');
   }
   o.print(`${stamp()}  controller ${controller.worker}: up to ${o.workers} node(s) at once, Codex app-server started`);
   const runs = await controller.waitForRuns(o.runIds);

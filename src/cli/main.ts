@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { AppServerError } from '../codex/appServer';
 import { explainWait } from '../controller/explain';
 import { FormulaService, LedgerError, PromotionService, formatVariant, openLedger, resolveLedgerDir } from '../ledger/index';
 import type { Ledger } from '../ledger/index';
@@ -457,6 +458,10 @@ main(process.argv.slice(2)).then(
 /** One line for a failure a person can act on; a stack trace only for a bug. */
 function describeError(e: unknown): string {
   if (e instanceof LedgerError || e instanceof SyntaxError) return e.message;
+  // Codex missing or not starting is the person's setup, not a bug: say what to fix instead of printing a stack.
+  if (e instanceof AppServerError && e.code === 'spawn') {
+    return `${e.message}; install the Codex CLI (npm install -g @openai/codex) or point GASCITY_CODEX_PATH at it`;
+  }
   const err = e as NodeJS.ErrnoException;
   const fsCodes: Record<string, string> = {
     EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'the file system is read-only', ENOSPC: 'the disk is full',

@@ -122,3 +122,17 @@ test('gascity replay of a candidate whose incumbent has no past task refuses, an
     ledger.close();
   }
 });
+
+test('a Codex that cannot start is reported with what to fix, not a stack trace', () => {
+  const ws = workspace();
+  const started = cli(ws, '--json', 'start', 'research-then-plan', 'question=why');
+  assert.equal(started.status, 0, started.stderr);
+  const runId = (JSON.parse(started.stdout) as { runId: string }).runId;
+  // cli() points GASCITY_CODEX_PATH at a file that does not exist.
+  const r = cli(ws, 'run', runId, '--codex');
+  assert.equal(r.status, 2, r.stdout);
+  assert.match(r.stderr, /could not start the Codex app-server \(\/nonexistent\/codex\)/);
+  assert.match(r.stderr, /point GASCITY_CODEX_PATH at it/);
+  assert.doesNotMatch(r.stderr, /\n\s+at .*cli\.js/, 'no stack trace');
+  assert.equal((r.stderr.match(/could not start the Codex app-server/g) ?? []).length, 1, 'said once');
+});
