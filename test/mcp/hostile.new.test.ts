@@ -1,0 +1,85 @@
+// A hostile user at the built MCP server (dist/mcp.js over stdio, as Codex starts it): calls that must be
+// refused by name with nothing written.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { FormulaService, PromotionService, openLedger } from '../../src/ledger/index';
+import { REPO, SHIPPED_FORMULAS, tempDir, textOf } from './helpers';
+
+let DIST = '';
+let workspace = '';
+let ledgerDir = '';
+let client: Client;
+let candidate = '';
+
+before(async () => {
+  const built = spawnSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`node esbuild.mjs failed: ${built.stderr}`);
+  // A private copy of the server and the CLI it starts replays with, so another build cannot swap them.
+  DIST = tempDir('gascity-mcp-hostile-dist-');
+  for (const file of ['mcp.js', 'cli.js', 'sql-wasm.wasm']) fs.copyFileSync(path.join(REPO, 'dist', file), path.join(DIST, file));
+  workspace = tempDir('gascity-mcp-hostile-ws-');
+  ledgerDir = path.join(workspace, '.gascity', 'ledger');
+  const ledger = await openLedger(ledgerDir, { actor: 'test' });
+  const formulas = new FormulaService(ledger, { workspaceDir: workspace });
+  await formulas.importFormulas(SHIPPED_FORMULAS);
+  ledger.close();
+  const transport = new StdioClientTransport({
+    command: process.execPath, args: [path.join(DIST, 'mcp.js'), '--ledger', ledgerDir, '--workspace', workspace],
+    env: { ...getDefaultEnvironment(), GASCITY_CODEX_PATH: '/nonexistent/codex' }, stderr: 'ignore',
+  });
+  client = new Client({ name: 'hostile', version: '0.0.0' });
+  await client.connect(transport);
+  const mutated = await call('formula_mutate', { variantId: 'v-7ecaea40', mutations: [{ op: 'edit_instructions', stepId: 'plan', instructions: 'Plan in one line.' }], rationale: 'shorter plans' });
+  assert.equal(mutated.isError, undefined, textOf(mutated));
+  candidate = (mutated.structuredContent as { variantId: string }).variantId;
+});
+
+after(async () => {
+  await client?.close();
+});
+
+async function call(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+}
+
+/** The error's field, from the structured error the server puts in the text. */
+function fieldOf(r: CallToolResult): string | undefined {
+  const m = /"field":"([^"]*)"/.exec(textOf(r));
+  return m?.[1];
+}
+
+test('formula_replay of a candidate whose incumbent has no past task refuses by name and opens no screen trial', async () => {
+  const r = await call('formula_replay', { variantId: candidate });
+  assert.equal(r.isError, true, textOf(r));
+  assert.equal(fieldOf(r), 'variantId');
+  assert.match(textOf(r), /the incumbent v-7ecaea40 of implement-and-review has no finished past run with a task key to replay, so no screen trial was opened/);
+  const ledger = await openLedger(ledgerDir, { actor: 'test' });
+  try {
+    const promotion = new PromotionService(ledger, new FormulaService(ledger, { workspaceDir: workspace }));
+    assert.equal(promotion.liveTrialOf('implement-and-review'), undefined, 'no trial was opened');
+    promotion.dispose();
+  } finally {
+    ledger.close();
+  }
+  // A second candidate of the family can still be screened: nothing was left open that blocks it.
+  const other = await call('formula_mutate', { variantId: 'v-7ecaea40', mutations: [{ op: 'edit_instructions', stepId: 'plan', instructions: 'Plan in two lines.' }], rationale: 'r' });
+  assert.equal(other.isError, undefined, textOf(other));
+  const again = await call('formula_replay', { variantId: (other.structuredContent as { variantId: string }).variantId });
+  assert.doesNotMatch(textOf(again), /has a open trial|decide it first/);
+});
+
+test('formula_evidence with neither or both of variantId and family names only fields the tool has', async () => {
+  for (const args of [{}, { variantId: candidate, family: 'implement-and-review' }]) {
+    const r = await call('formula_evidence', args);
+    assert.equal(r.isError, true);
+    assert.equal(fieldOf(r), 'variantId');
+    assert.doesNotMatch(textOf(r), /familyId/, 'the tool has no field familyId');
+    assert.match(textOf(r), /name either a variant or a family, not both or neither/);
+  }
+});
