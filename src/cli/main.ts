@@ -122,11 +122,24 @@ function parseCommandLine(argv: string[]): Args {
   if (v.model !== undefined && v.model !== 'demo' && v.model !== 'codex') throw new LedgerError(`--model: "demo" (the shipped offline model) or "codex" (your Codex configuration), not "${v.model}"`, 'invalid_input', 'model');
   const rest = [...parsed.positionals];
   if (v.help) rest.unshift('help');
+  // A mistyped --workspace would otherwise get a new, empty ledger made inside a folder created for it
+  // (only `demo` makes its sample workspace itself).
+  if (v.workspace !== undefined && rest[0] !== 'demo' && rest[0] !== 'help' && !isFolder(v.workspace)) {
+    throw new LedgerError(`--workspace: ${v.workspace.slice(0, 200)} is not a folder; give the folder of your workspace`, 'invalid_input', 'workspace');
+  }
   return {
     ledger: v.ledger, workspace: path.resolve(v.workspace ?? process.cwd()), json: v.json ?? false, task: v.task, codex: v.codex ?? false,
     workers, model: (v.model as Args['model'] | undefined) ?? 'demo', rest,
     replay: { tasks: v.tasks, budgetTokens: v['budget-tokens'], budgetRuns: v['budget-runs'], budgetMinutes: v['budget-minutes'] },
   };
+}
+
+function isFolder(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function out(args: Args, value: unknown, text: () => string): void {
@@ -151,14 +164,18 @@ function person(): string {
 
 /** `k=v` arguments as run variables; a value that is a JSON array is a list. */
 function parseVars(pairs: string[]): Record<string, string | string[]> {
-  const vars: Record<string, string | string[]> = {};
+  // Collected in a Map and made an object with own properties, so that `__proto__=x` is a variable the
+  // formula check refuses by name instead of an assignment to the object's prototype that vanishes.
+  const vars = new Map<string, string | string[]>();
   for (const kv of pairs) {
     const i = kv.indexOf('=');
     if (i <= 0) throw new LedgerError(`"${kv}" is not k=v: give run variables as name=value`, 'invalid_input', 'vars');
+    const name = kv.slice(0, i);
+    if (vars.has(name)) throw new LedgerError(`vars.${name}: given twice; give each variable once`, 'invalid_input', `vars.${name}`);
     const value = kv.slice(i + 1);
-    vars[kv.slice(0, i)] = value.startsWith('[') ? parseJson<string[]>(value, `vars.${kv.slice(0, i)}`) : value;
+    vars.set(name, value.startsWith('[') ? parseJson<string[]>(value, `vars.${name}`) : value);
   }
-  return vars;
+  return Object.fromEntries(vars);
 }
 
 /** JSON from the command line; a parse failure names the argument and shows where it broke. */
@@ -170,10 +187,27 @@ function parseJson<T>(text: string, what: string): T {
   }
 }
 
+/** Where the command word is: after the options every command takes (--ledger DIR, --workspace DIR, --json). */
+function commandIndex(argv: readonly string[]): number {
+  let i = 0;
+  while (i < argv.length) {
+    const a = argv[i]!;
+    if (a === '--json' || a.startsWith('--ledger=') || a.startsWith('--workspace=')) i += 1;
+    else if (a === '--ledger' || a === '--workspace') i += 2;
+    else break;
+  }
+  return i;
+}
+
 async function main(argv: string[]): Promise<number> {
   // `gascity mcp …` has options of its own (--approvals, --json …): it parses its arguments itself.
   if (argv[0] === 'mcp') return mcpCommand(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
-  if (argv[0] === 'evidence') return evidenceCommand(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }); // branch evidence
+  // `gascity [--ledger DIR] [--workspace DIR] [--json] evidence … --runs N`: evidence has options of its own too, so
+  // it gets its arguments before the common parser (which does not know --runs) can refuse them.
+  const word = commandIndex(argv);
+  if (argv[word] === 'evidence') {
+    return evidenceCommand([...argv.slice(0, word), ...argv.slice(word + 1)], { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }); // branch evidence
+  }
   const args = parseCommandLine(argv);
   const [cmd = 'help', ...rest] = args.rest;
   if (cmd === 'help') {
@@ -403,7 +437,9 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       return out(args, r, () => `${r.nodeId} is ${r.state}; run is ${r.runStatus}`);
     }
     case 'events': {
-      const events = ledger.events(Number(rest[0] ?? 0));
+      const after = rest[0] ?? '0';
+      if (!/^\d{1,15}$/.test(after)) throw new LedgerError(`AFTER_SEQ: give a whole number of 0 or more (an event's seq), not "${after.slice(0, 40)}"`, 'invalid_input', 'AFTER_SEQ');
+      const events = ledger.events(Number(after));
       return out(args, events, () => events.map((e) => `${e.seq} ${e.ts} ${e.actor} ${e.kind}`).join('\n'));
     }
     case 'checkpoint': {

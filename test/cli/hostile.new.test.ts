@@ -136,3 +136,41 @@ test('a Codex that cannot start is reported with what to fix, not a stack trace'
   assert.doesNotMatch(r.stderr, /\n\s+at .*cli\.js/, 'no stack trace');
   assert.equal((r.stderr.match(/could not start the Codex app-server/g) ?? []).length, 1, 'said once');
 });
+
+test('a --workspace that does not exist is refused, not created with an empty ledger in it', () => {
+  const missing = path.join(tempDir('gascity-cli-hostile-missing-'), 'typo', 'ws');
+  const r = spawnSync(process.execPath, [CLI, '--workspace', missing, 'runs'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 2, r.stdout);
+  assert.match(r.stderr, /--workspace: .*typo\/ws is not a folder; give the folder of your workspace/);
+  assert.equal(fs.existsSync(path.dirname(missing)), false, 'nothing was created');
+});
+
+test('run variables: a repeated name and __proto__ are refused by name; events AFTER_SEQ must be a number', () => {
+  const ws = workspace();
+  const seq = lastSeq(ws);
+  const twice = cli(ws, 'start', 'research-then-plan', 'question=a', 'question=b');
+  assert.equal(twice.status, 2, twice.stdout);
+  assert.match(twice.stderr, /vars\.question: given twice; give each variable once/);
+  const proto = cli(ws, 'start', 'research-then-plan', 'question=a', '__proto__=x');
+  assert.equal(proto.status, 2, proto.stdout);
+  assert.match(proto.stderr, /vars\.__proto__: "__proto__" cannot be used as a key/);
+  assert.equal(lastSeq(ws), seq, 'no run was started');
+  for (const after of ['abc', '1e400', '1.5']) {
+    const r = cli(ws, 'events', after);
+    assert.equal(r.status, 2, `events ${after}: ${r.stdout}`);
+    assert.match(r.stderr, /AFTER_SEQ: give a whole number of 0 or more/);
+  }
+});
+
+test('gascity evidence takes its own options after the common ones (--workspace DIR evidence X --runs N)', () => {
+  const ws = workspace();
+  const ok = cli(ws, 'evidence', 'v-af153442', '--runs', '5');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /family research-then-plan/);
+  const json = cli(ws, '--json', 'evidence', 'research-then-plan', '--variants', '1');
+  assert.equal(json.status, 0, json.stderr);
+  assert.equal((JSON.parse(json.stdout) as { familyId: string }).familyId, 'research-then-plan');
+  const bad = cli(ws, 'evidence', 'v-af153442', '--runs', 'abc');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--runs: give a whole number, not "abc"/);
+});
