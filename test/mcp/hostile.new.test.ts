@@ -83,3 +83,27 @@ test('formula_evidence with neither or both of variantId and family names only f
     assert.match(textOf(r), /name either a variant or a family, not both or neither/);
   }
 });
+
+test('names and claim globs with text-direction controls (Trojan Source) are refused by field, nothing written', async () => {
+  const started = await call('workflow_start', { title: 'bidi', nodes: [{ key: 'a', title: 'A' }] });
+  assert.equal(started.isError, undefined, textOf(started));
+  const runId = (started.structuredContent as { runId: string }).runId;
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['blackboard_write', { runId, kind: 'finding', author: 'w1\u202eevil', title: 't' }, 'author'],
+    ['blackboard_write', { runId, kind: 'claim', author: 'w1', title: 't', paths: ['src/\u202esj.**'] }, 'paths.0'],
+    ['blackboard_write', { runId, kind: 'finding', author: '\u2067w1', title: 't' }, 'author'],
+    ['coalition', { action: 'form', runId, name: 'c', members: ['w1', 'w2\u200f'] }, 'members.1'],
+    ['mail_send', { from: 'me', toKind: 'person', to: 'boss\u202e', body: 'hi' }, 'to'],
+    ['mail_send', { from: 'me\u0085', toKind: 'person', to: 'boss', body: 'hi' }, 'from'],
+  ];
+  for (const [name, args, field] of cases) {
+    const r = await call(name, args);
+    assert.equal(r.isError, true, `${name} ${JSON.stringify(args)}: ${textOf(r)}`);
+    assert.equal(fieldOf(r), field, textOf(r));
+    assert.match(textOf(r), /control or text-direction character/);
+  }
+  const board = await call('blackboard_read', { runId, history: true });
+  assert.deepEqual((board.structuredContent as { entries: unknown[] }).entries, [], 'nothing was written');
+  const plain = await call('blackboard_write', { runId, kind: 'finding', author: 'w1', title: 'ünïcödé 💥 names are fine' });
+  assert.equal(plain.isError, undefined, textOf(plain));
+});

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { Minimatch } from 'minimatch';
 import { invalid } from '../errors';
+import { UNSAFE_NAME_CHARS } from './inputs';
 
 /**
  * Limits on the path globs of blackboard claims. Globs arrive from models and people, so they are hostile
@@ -34,8 +35,7 @@ const OPTIONS = { dot: true, nobrace: true, noext: true, nocomment: true, nonega
 export function checkGlob(glob: string, field: string): string {
   if (glob.length === 0) throw invalid(field, 'give a path glob such as "src/ledger/**" or "README.md"');
   if (glob.length > GLOB_LIMITS.length) throw invalid(field, `the glob is ${glob.length} characters long; keep it under ${GLOB_LIMITS.length}`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(glob)) throw invalid(field, 'the glob contains a control character; write a plain path glob');
+  if (UNSAFE_NAME_CHARS.test(glob)) throw invalid(field, 'the glob contains a control or text-direction character; write a plain path glob');
   if (glob.includes('\\')) throw invalid(field, 'use forward slashes in globs ("src/a.ts", not "src\\a.ts")');
   if (glob.startsWith('/') || /^[A-Za-z]:/.test(glob)) throw invalid(field, `"${glob}" is absolute; claims are relative to the run's workspace (e.g. "src/**")`);
   const g = glob.replace(/^(\.\/)+/, '');

@@ -5,10 +5,15 @@ import * as z from 'zod';
  * through these (parseInput), so a bad field gets the same message everywhere. Objects stay flat because
  * Codex flattens `anyOf` in tool schemas. Every text has a bound, every list a length limit.
  */
+/**
+ * Characters a name or a path glob must not hold: C0 and C1 controls and DEL, and the Unicode
+ * text-direction controls (U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069), which make a name or a
+ * path read differently on screen than it is stored ("Trojan Source", CVE-2021-42574).
+ */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+export const UNSAFE_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 const name = (what: string) => z.string().trim().min(1, `name the ${what}`).max(120, `the ${what} name is longer than 120 characters`)
-  .refine((s) => !CONTROL.test(s), `the ${what} name contains a control character`);
+  .refine((s) => !UNSAFE_NAME_CHARS.test(s), `the ${what} name contains a control or text-direction character`);
 const id = (what: string) => z.string().min(1, `give the ${what} id`).max(200, `${what} id is longer than 200 characters`);
 const text = (what: string, max: number) => z.string().max(max, `${what} is longer than ${max} characters`);
 

@@ -10,7 +10,7 @@ import { AWARD_RULE, rankBids } from './award';
 import { checkGlob, claimMatcher } from './globs';
 import {
   announceSchema, bidSchema, bidsViewSchema, blackboardReadSchema, blackboardWriteSchema, changesSchema, coalitionClaimSchema, coalitionFormSchema,
-  coalitionMemberSchema, coalitionMergeSchema, coalitionSplitSchema, mailReadSchema, mailSendSchema, markReadSchema,
+  coalitionMemberSchema, coalitionMergeSchema, coalitionSplitSchema, mailReadSchema, mailSendSchema, markReadSchema, UNSAFE_NAME_CHARS,
 } from './inputs';
 import type {
   BidRow, BlackboardEntry, CoalitionRow, NodeOverlay, MailRow, OverlapRow, PartnershipRow, RoundRow, RoundStatus, RunOverlays,
@@ -447,8 +447,7 @@ export class OverlayService {
           break;
         }
         default:
-          // eslint-disable-next-line no-control-regex
-          if (p.to.trim() === '' || p.to.length > 120 || /[\u0000-\u001f\u007f]/.test(p.to)) throw invalid('to', 'name the worker or person: up to 120 characters, no control characters');
+          if (p.to.trim() === '' || p.to.length > 120 || UNSAFE_NAME_CHARS.test(p.to)) throw invalid('to', 'name the worker or person: up to 120 characters, no control or text-direction characters');
       }
       if (p.replyTo && !sql.get('SELECT 1 FROM mail WHERE id = ?', [p.replyTo])) throw notFound('replyTo', 'message', p.replyTo);
       const mailId = newId('m', (x) => !!sql.get('SELECT 1 FROM mail WHERE id = ?', [x]));
