@@ -1,6 +1,6 @@
 // `gascity replay VARIANT …` (the replay lab in a terminal) and the run worktree commands:
 // `gascity worktrees`, `gascity run merge RUN_ID`, `gascity run discard RUN_ID`.
-import { Controller, Worktrees, checkReplayable, replayVariant } from '../controller/index';
+import { Controller, Worktrees, checkReplayable, replayVariant, runningReplay } from '../controller/index';
 import type { ReplayProgress, ReplayReport, WorktreeRow } from '../controller/index';
 import { LedgerError } from '../ledger/index';
 import type { FormulaService, Ledger, PromotionService } from '../ledger/index';
@@ -103,6 +103,8 @@ export async function replayCommand(variantId: string | undefined, ctx: ReplayCl
   // Checked before Codex starts, so a wrong variant is refused in well under a second.
   if (!ctx.formulas.getVariant(variantId)) throw new LedgerError(`VARIANT: no variant ${variantId.slice(0, 80)}; see gascity lineage FAMILY`, 'not_found', 'VARIANT');
   checkReplayable(ctx.ledger, ctx.formulas, ctx.promotion, variantId);
+  const running = runningReplay(ctx.ledger, variantId);
+  if (running !== null) throw new LedgerError(`VARIANT: a replay of ${variantId} is already running (process ${running}); wait for it to end (gascity assess ${variantId}) or stop it first`, 'conflict', 'VARIANT');
   const mcp = mcpServerScript();
   const controller = new Controller({
     ledger: ctx.ledger, formulas: ctx.formulas, promotion: ctx.promotion, workspaceDir: ctx.workspaceDir, runIds: [],

@@ -6,5 +6,5 @@ export type { NodeWait, PersonAction, RunSituation, WaitKind } from './explain';
 // branch replay: worktrees and the replay lab
 export { BRANCH_PREFIX, GitError, REPLAY_TASK_PREFIX, WORKTREES_DIR, Worktrees, git, isThrowawayRun, parseShortstat, repositoryOf } from './worktree';
 export type { WorktreeRow, WorktreesOptions } from './worktree';
-export { checkReplayable, openScreen, parseReplayInput, pastTasks, replayKey, replayVariant } from './replay';
+export { checkReplayable, openScreen, parseReplayInput, pastTasks, replayKey, replayVariant, replaysDir, runningReplay } from './replay';
 export type { ReplayBudget, ReplayDeps, ReplayInput, ReplayPair, ReplayProgress, ReplayReport, ReplayStop } from './replay';

@@ -107,3 +107,47 @@ test('names and claim globs with text-direction controls (Trojan Source) are ref
   const plain = await call('blackboard_write', { runId, kind: 'finding', author: 'w1', title: 'ünïcödé 💥 names are fine' });
   assert.equal(plain.isError, undefined, textOf(plain));
 });
+
+test('a second replay of a candidate while one runs is refused (MCP and CLI), so the screen never counts a task twice', async () => {
+  // A family of one step whose incumbent has one finished past task, written through a second ledger handle.
+  const formulasDir = tempDir('gascity-mcp-hostile-formulas-');
+  fs.writeFileSync(path.join(formulasDir, 'one.formula.toml'), 'name = "one"\nversion = 1\n[[steps]]\nid = "s"\ninstructions = "Do it."\n');
+  const ledger = await openLedger(ledgerDir, { actor: 'test' });
+  let candidateId: string;
+  try {
+    const formulas = new FormulaService(ledger, { workspaceDir: workspace });
+    await formulas.importFormulas(formulasDir);
+    const past = await formulas.startRunFromFormula({ family: 'one', vars: {}, taskKey: 'task-1' });
+    await ledger.claimNode({ nodeId: past.nodeIds[0], worker: 'w' });
+    await ledger.reportNode({ nodeId: past.nodeIds[0], worker: 'w', outcome: 'done', summary: 'done' });
+    assert.equal(ledger.getRun(past.runId)?.outcome, 'success');
+    const incumbent = formulas.getFamily('one')!.activeVariantId!;
+    // A read tool refreshes the server's view of the ledger, so it sees what this handle wrote.
+    await call('formula_list', {});
+    const mutated = await call('formula_mutate', { variantId: incumbent, mutations: [{ op: 'edit_instructions', stepId: 's', instructions: 'Do it well.' }], rationale: 'r' });
+    assert.equal(mutated.isError, undefined, textOf(mutated));
+    candidateId = (mutated.structuredContent as { variantId: string }).variantId;
+  } finally {
+    ledger.close();
+  }
+  // This test's own process stands for a replay that is running: the lock names a live process.
+  const locks = path.join(workspace, '.gascity', 'replays');
+  fs.mkdirSync(locks, { recursive: true });
+  const lock = path.join(locks, `${candidateId}.lock`);
+  fs.writeFileSync(lock, String(process.pid));
+  const refused = await call('formula_replay', { variantId: candidateId });
+  assert.equal(refused.isError, true, textOf(refused));
+  assert.equal(fieldOf(refused), 'variantId');
+  assert.match(textOf(refused), new RegExp(`a replay of ${candidateId} is already running \\(process ${process.pid}\\)`));
+  const cli = spawnSync(process.execPath, [path.join(DIST, 'cli.js'), '--ledger', ledgerDir, '--workspace', workspace, 'replay', candidateId],
+    { encoding: 'utf8', timeout: 60_000, env: { ...process.env, GASCITY_CODEX_PATH: '/nonexistent/codex' } });
+  assert.equal(cli.status, 2, cli.stdout);
+  assert.match(cli.stderr, new RegExp(`VARIANT: a replay of ${candidateId} is already running \\(process ${process.pid}\\)`));
+  assert.doesNotMatch(cli.stderr, /Codex app-server/, 'refused before Codex is started');
+  // A lock left by a process that is gone does not hold the candidate back.
+  const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  fs.writeFileSync(lock, gone.stdout);
+  const started = await call('formula_replay', { variantId: candidateId, tasks: 1 });
+  assert.equal(started.isError, undefined, textOf(started));
+  assert.equal((started.structuredContent as { started: boolean }).started, true);
+});

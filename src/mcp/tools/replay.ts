@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as z from 'zod';
-import { checkReplayable, openScreen, pastTasks } from '../../controller/replay';
+import { checkReplayable, openScreen, pastTasks, replaysDir, runningReplay } from '../../controller/replay';
 import { LedgerError } from '../../ledger/index';
 import { needFormulas, needPromotions, tool, write } from './shared';
 import type { ToolDefinition } from './shared';
@@ -63,6 +63,10 @@ const formulaReplay = tool({
     const cli = cliScript();
     if (!cli) throw new LedgerError('variantId: this server was not built with its CLI (dist/cli.js), so it cannot start a replay; run gascity replay from a terminal', 'conflict', 'variantId');
     checkReplayable(ctx.ledger, formulas, promotions, a.variantId);
+    const running = runningReplay(ctx.ledger, a.variantId);
+    if (running !== null) {
+      throw new LedgerError(`variantId: a replay of ${a.variantId} is already running (process ${running}); wait for it to end (formula_assess shows its pairs) or stop it first`, 'conflict', 'variantId');
+    }
     const { trial, started: startedTrial } = await openScreen(formulas, promotions, a.variantId, ctx.actor);
     const startSeq = ctx.ledger.sql.get<{ started_seq: number }>('SELECT started_seq FROM trials WHERE id = ?', [trial.id])?.started_seq ?? 0;
     const tasksAvailable = pastTasks(ctx.ledger, trial.incumbentId, startSeq, a.tasks ?? 10).length;
@@ -70,7 +74,7 @@ const formulaReplay = tool({
     if (tasksAvailable === 0) {
       return { ...base, started: false, pid: null, log: null, next: `The incumbent ${trial.incumbentId} has no finished past task with a task key left to replay in this screen; run it on tasks first (workflow_start with taskKey).` };
     }
-    const logDir = path.join(path.dirname(ctx.ledger.store.dir), 'replays');
+    const logDir = replaysDir(ctx.ledger);
     fs.mkdirSync(logDir, { recursive: true });
     const log = path.join(logDir, `${trial.id}-${Date.now()}.log`);
     const fd = fs.openSync(log, 'a');
