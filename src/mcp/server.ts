@@ -179,7 +179,9 @@ export async function callTool(
   try {
     // Before the schema sees them: a copy by the schema would drop an own `__proto__` key without a word.
     checkRawArguments(args);
-    if (t.reads) await ctx.ledger.refresh();
+    // Writes too: a write tool checks its input against the ledger before it commits (formula_mutate reads
+    // the parent variant), so it must see what other processes (the CLI, the editor, workers) wrote since.
+    await ctx.ledger.refresh();
     const before = ctx.ledger.seq;
     const out = await t.invoke(args, ctx);
     if (!t.reads && ctx.promotions && ctx.ledger.seq > before) {

@@ -122,8 +122,6 @@ test('a second replay of a candidate while one runs is refused (MCP and CLI), so
     await ledger.reportNode({ nodeId: past.nodeIds[0], worker: 'w', outcome: 'done', summary: 'done' });
     assert.equal(ledger.getRun(past.runId)?.outcome, 'success');
     const incumbent = formulas.getFamily('one')!.activeVariantId!;
-    // A read tool refreshes the server's view of the ledger, so it sees what this handle wrote.
-    await call('formula_list', {});
     const mutated = await call('formula_mutate', { variantId: incumbent, mutations: [{ op: 'edit_instructions', stepId: 's', instructions: 'Do it well.' }], rationale: 'r' });
     assert.equal(mutated.isError, undefined, textOf(mutated));
     candidateId = (mutated.structuredContent as { variantId: string }).variantId;
@@ -150,4 +148,17 @@ test('a second replay of a candidate while one runs is refused (MCP and CLI), so
   const started = await call('formula_replay', { variantId: candidateId, tasks: 1 });
   assert.equal(started.isError, undefined, textOf(started));
   assert.equal((started.structuredContent as { started: boolean }).started, true);
+});
+
+test('a write tool sees what another process wrote just before (formula_mutate of a variant the CLI just imported)', async () => {
+  const formulasDir = tempDir('gascity-mcp-hostile-formulas-');
+  fs.writeFileSync(path.join(formulasDir, 'two.formula.toml'), 'name = "two"\nversion = 1\n[[steps]]\nid = "s"\ninstructions = "Do it."\n');
+  const cliImport = spawnSync(process.execPath, [path.join(DIST, 'cli.js'), '--ledger', ledgerDir, '--workspace', workspace, 'import', formulasDir], { encoding: 'utf8' });
+  assert.equal(cliImport.status, 0, cliImport.stderr);
+  const families = JSON.parse(spawnSync(process.execPath, [path.join(DIST, 'cli.js'), '--ledger', ledgerDir, '--workspace', workspace, '--json', 'families'], { encoding: 'utf8' }).stdout) as Array<{ id: string; activeVariantId: string }>;
+  const two = families.find((f) => f.id === 'two')!.activeVariantId;
+  // No read tool in between: the write tool itself must look at the ledger first.
+  const mutated = await call('formula_mutate', { variantId: two, mutations: [{ op: 'edit_instructions', stepId: 's', instructions: 'Do it twice.' }], rationale: 'r' });
+  assert.equal(mutated.isError, undefined, textOf(mutated));
+  assert.equal((mutated.structuredContent as { familyId: string }).familyId, 'two');
 });
