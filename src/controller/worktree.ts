@@ -283,7 +283,13 @@ export class Worktrees {
     const repo = await this.repository();
     if (!repo) throw new LedgerError(`runId: the workspace ${this.options.workspaceDir} is not in a git repository any more; nothing to merge into`, 'conflict', 'runId');
     if (w.status === 'open') await this.finish(runId);
-    const branch = this.get(runId)!.branch;
+    const now = this.get(runId)!;
+    // finish() finds a worktree folder deleted by hand and records it removed: there is no work to merge,
+    // and merging its bare branch would report a merge that changed nothing.
+    if (now.status !== 'finished') {
+      throw new LedgerError(`runId: run ${runId}'s worktree ${now.path} is gone (${now.note ?? now.status}); there is nothing to merge`, 'conflict', 'runId');
+    }
+    const branch = now.branch;
     let mergeCommit: string;
     try {
       await git(repo.top, [...IDENTITY, 'merge', '--no-ff', '--no-edit', '-m', `Merge run ${runId} (${branch})`, branch]);

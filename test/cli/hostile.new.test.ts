@@ -174,3 +174,24 @@ test('gascity evidence takes its own options after the common ones (--workspace 
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--runs: give a whole number, not "abc"/);
 });
+
+test('run merge of a run whose worktree folder was deleted by hand refuses instead of reporting a merge of nothing', async () => {
+  const ws = workspace();
+  const started = cli(ws, '--json', 'start', 'research-then-plan', 'question=why');
+  const runId = (JSON.parse(started.stdout) as { runId: string }).runId;
+  const ledger = await openLedger(path.join(ws, '.gascity', 'ledger'), { actor: 'test' });
+  let dir: string;
+  try {
+    dir = await new Worktrees({ ledger, workspaceDir: ws, actor: 'test' }).ensure(runId);
+  } finally {
+    ledger.close();
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  assert.equal(cli(ws, 'cancel', runId).status, 0);
+  const head = git(ws, 'rev-parse', 'HEAD');
+  const r = cli(ws, 'run', 'merge', runId);
+  assert.equal(r.status, 2, r.stdout);
+  assert.match(r.stderr, new RegExp(`runId: run ${runId}'s worktree .* is gone \\(the worktree folder was gone when the run ended\\); there is nothing to merge`));
+  assert.equal(git(ws, 'rev-parse', 'HEAD'), head, 'no merge commit');
+  assert.match(cli(ws, 'worktrees').stdout, new RegExp(`${runId} removed `));
+});
