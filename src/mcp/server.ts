@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { CallToolResult, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { LedgerError } from '../ledger/index';
+import { LedgerError, OverlayService } from '../ledger/index';
 import type { EvaluationResult, FormulaService, Ledger, PromotionService } from '../ledger/index';
 import { explainPromotion } from '../controller/explain';
 import { clip, jsonBytes, RESULT_LIMIT } from './paging';
@@ -168,6 +168,20 @@ function build(context: () => Promise<ToolContext>, offers: { formulas: boolean;
   return server;
 }
 
+/**
+ * Closes the contract-net rounds whose deadline has passed (award, lapse or void), as the controller does
+ * on each pass. Without it, workers that use only this server (no controller running) would find an
+ * announced node neither claimable nor biddable forever once its deadline passed. One indexed query when
+ * nothing is due. A failure here (a full disk) is logged and does not fail the tool the caller asked for.
+ */
+async function closeDueRounds(ctx: ToolContext, log: (message: string) => void): Promise<void> {
+  try {
+    await new OverlayService(ctx.ledger).closeDueRounds(ctx.actor);
+  } catch (e) {
+    log(`closing rounds past their deadline failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 /** Calls one tool by name; exported for the benchmark and tests that measure the tool layer alone. */
 export async function callTool(
   tools: ReadonlyMap<string, ToolDefinition>, ctx: ToolContext, name: string, args: unknown, log: (message: string) => void = () => undefined,
@@ -182,6 +196,7 @@ export async function callTool(
     // Writes too: a write tool checks its input against the ledger before it commits (formula_mutate reads
     // the parent variant), so it must see what other processes (the CLI, the editor, workers) wrote since.
     await ctx.ledger.refresh();
+    await closeDueRounds(ctx, log);
     const before = ctx.ledger.seq;
     const out = await t.invoke(args, ctx);
     if (!t.reads && ctx.promotions && ctx.ledger.seq > before) {

@@ -162,3 +162,36 @@ test('a write tool sees what another process wrote just before (formula_mutate o
   assert.equal(mutated.isError, undefined, textOf(mutated));
   assert.equal((mutated.structuredContent as { familyId: string }).familyId, 'two');
 });
+
+test('with no controller running, a round past its deadline lapses and frees its node; a cancelled run\'s round takes no bid', async () => {
+  const started = await call('workflow_start', { title: 'rounds', nodes: [{ key: 'a', title: 'A' }, { key: 'b', title: 'B' }] });
+  const { runId, nodeIds: [a, b] } = started.structuredContent as { runId: string; nodeIds: string[] };
+  const round = await call('node_announce', { nodeId: a, announcedBy: 'lead', deadlineSeconds: 1, quorum: 3 });
+  assert.equal(round.isError, undefined, textOf(round));
+  const roundId = (round.structuredContent as { id: string }).id;
+  // Wait on the condition (the deadline passing), not on a fixed time: until then the node is held for bids.
+  const until = Date.now() + 30_000;
+  let claim: CallToolResult;
+  for (;;) {
+    claim = await call('node_claim', { nodeId: a, worker: 'solo' });
+    if (!claim.isError) break;
+    assert.match(textOf(claim), /is announced for bids/, 'refused only while the round is open');
+    assert.ok(Date.now() < until, `node ${a} was never freed: ${textOf(claim)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const view = await call('bids_view', { roundId });
+  assert.equal((view.structuredContent as { rounds: Array<{ status: string }> }).rounds[0]!.status, 'lapsed');
+  const late = await call('bid_submit', { roundId, bidder: 'late', cost: 5, confidence: 0.9 });
+  assert.equal(late.isError, true);
+  assert.match(textOf(late), /closed \(lapsed\)/);
+
+  const open = await call('node_announce', { nodeId: b, announcedBy: 'lead', deadlineSeconds: 600, quorum: 3 });
+  const openId = (open.structuredContent as { id: string }).id;
+  assert.equal((await call('workflow_cancel', { runId })).isError, undefined);
+  const bid = await call('bid_submit', { roundId: openId, bidder: 'w', cost: 5, confidence: 0.9 });
+  assert.equal(bid.isError, true, textOf(bid));
+  assert.equal(fieldOf(bid), 'roundId');
+  assert.match(textOf(bid), new RegExp(`run ${runId} is cancelled; round ${openId} takes no more bids`));
+  const bids = await call('bids_view', { roundId: openId });
+  assert.deepEqual((bids.structuredContent as { rounds: Array<{ bids: unknown[] }> }).rounds[0]!.bids, [], 'nothing was written');
+});

@@ -179,6 +179,9 @@ export class OverlayService {
       const field = p.roundId ? 'roundId' : 'nodeId';
       if (round.status !== 'open') throw conflict(`round ${round.id} is closed (${round.status}); bids are no longer taken`, field);
       if (round.deadline <= now.toISOString()) throw conflict(`round ${round.id} closed at its deadline ${round.deadline}; bids are no longer taken`, field);
+      // A run cancelled (or ended) while its round is open: an award would claim a node nobody may work on.
+      const run = sql.get<{ status: string }>('SELECT status FROM runs WHERE id = ?', [round.run_id]);
+      if (run && run.status !== 'running') throw conflict(`run ${round.run_id} is ${run.status}; round ${round.id} takes no more bids`, field);
       if (sql.get('SELECT 1 FROM bids WHERE round_id = ? AND bidder = ?', [round.id, p.bidder])) {
         throw conflict(`${p.bidder} already bid in round ${round.id}; one bid per bidder`, 'bidder');
       }
