@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AppServerError } from '../codex/appServer';
 import { explainWait } from '../controller/explain';
-import { FormulaService, LedgerError, PromotionService, formatVariant, openLedger, resolveLedgerDir } from '../ledger/index';
+import { FormulaService, LedgerError, OverlayService, PromotionService, formatVariant, openLedger, resolveLedgerDir } from '../ledger/index';
 import type { Ledger } from '../ledger/index';
 import { ledgerProjection } from '../ledger/projection';
 import { PROJECTION_TABLES, dumpProjection } from '../ledger/schema';
@@ -425,10 +425,13 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       return out(args, r, () => `${r.nodeId} is ${r.state}: it waits for a person (gascity gate open ${r.nodeId} to run it again)`);
     }
     case 'ready': {
+      // Rounds past their deadline close here too (as on a controller's pass), or their nodes stay held without one.
+      await new OverlayService(ledger).closeDueRounds(ledger.actor);
       const nodes = ledger.readyWork();
       return out(args, nodes, () => nodes.map((n) => `${n.id} — ${n.title}`).join('\n') || 'nothing is ready');
     }
     case 'claim': {
+      await new OverlayService(ledger).closeDueRounds(ledger.actor);
       const r = await ledger.claimNode({ worker: need(rest[0], 'WORKER'), nodeId: rest[1] });
       return out(args, r, () => (r ? `claimed ${r.nodeId} until ${r.expiresAt}` : 'nothing is claimable: no node is ready and no lease has run out'));
     }

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worktrees } from '../../src/controller/index';
-import { FormulaService, PromotionService, openLedger } from '../../src/ledger/index';
+import { FormulaService, OverlayService, PromotionService, openLedger } from '../../src/ledger/index';
 import { REPO, SHIPPED_FORMULAS, tempDir } from '../mcp/helpers';
 
 let CLI = '';
@@ -194,4 +194,26 @@ test('run merge of a run whose worktree folder was deleted by hand refuses inste
   assert.match(r.stderr, new RegExp(`runId: run ${runId}'s worktree .* is gone \\(the worktree folder was gone when the run ended\\); there is nothing to merge`));
   assert.equal(git(ws, 'rev-parse', 'HEAD'), head, 'no merge commit');
   assert.match(cli(ws, 'worktrees').stdout, new RegExp(`${runId} removed `));
+});
+
+test('gascity claim and ready close a round past its deadline, so without a controller an announced node is not held forever', async () => {
+  const ws = workspace();
+  const ledger = await openLedger(path.join(ws, '.gascity', 'ledger'), { actor: 'test' });
+  let nodeId: string;
+  try {
+    const { nodeIds } = await ledger.startRun({ title: 'bids', nodes: [{ key: 'a', title: 'A' }] });
+    nodeId = nodeIds[0]!;
+    await new OverlayService(ledger).announce({ nodeId, announcedBy: 'lead', deadlineSeconds: 1, quorum: 2 });
+  } finally {
+    ledger.close();
+  }
+  // Wait on the condition (the deadline passing), not a fixed time: until then the node is held for bids.
+  const until = Date.now() + 30_000;
+  let r = cli(ws, 'claim', 'solo', nodeId);
+  while (r.status !== 0) {
+    assert.match(r.stderr, /is announced for bids/, 'refused only while the round is open');
+    assert.ok(Date.now() < until, `never freed: ${r.stderr}`);
+    r = cli(ws, 'claim', 'solo', nodeId);
+  }
+  assert.match(r.stdout, new RegExp(`claimed ${nodeId.replace('.', '\\.')} until`));
 });
