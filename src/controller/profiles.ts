@@ -33,7 +33,7 @@ export const PROFILE_KEYS = ['name', 'model', 'modelProvider', 'effort', 'sandbo
 export const MAX_PROFILES = 16;
 
 const token = (field: string, max: number) => z.string({ message: `${field} is a string` }).min(1, `${field} must not be empty`).max(max, `${field} is at most ${max} characters`)
-  .regex(/^[^\s\u0000-\u001f\u007f]+$/, `${field} has no spaces or control characters`);
+  .regex(/^[^\s\p{Cc}]+$/u, `${field} has no spaces or control characters`);
 
 const profileSchema = z.strictObject({
   name: z.string({ message: 'name is a string' }).regex(/^[A-Za-z0-9_.-]{1,40}$/, 'name is 1 to 40 letters, digits, _ . - (e.g. "fast")'),

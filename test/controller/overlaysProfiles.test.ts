@@ -70,6 +70,10 @@ test('two profiles bid through their own turns; the node runs on a thread of the
   const turns = s.model.requests.filter((r) => !isBidding(r));
   assert.ok(turns.length >= 1);
   assert.deepEqual([...new Set(turns.map((r) => r.model))], ['mock-deep']);
+  // Each profile's reasoning effort reached the model with its requests (Codex's model_reasoning_effort).
+  const effort = (r: ResponsesRequest) => (r as { reasoning?: { effort?: string } }).reasoning?.effort;
+  assert.ok(bidding.every((r) => effort(r) === (r.model === 'mock-deep' ? 'high' : 'low')));
+  assert.ok(turns.every((r) => effort(r) === 'high'));
   assert.equal(s.ledger.getNode(build)!.result, 'built by mock-deep for ' + build);
   assert.deepEqual(s.ledger.runGraph(runId)!.bindings.map((b) => b.workerKind), ['codex/deep']);
   const events = s.ledger.events(0, 10_000);
