@@ -34,6 +34,7 @@ function script(request: ResponsesRequest): ModelStep {
   if (isBidding(request)) {
     if (outputs > 0) return { say: 'Bid.' };
     const round = /Round: (\S+)\./.exec(messages(request, 'developer'))![1]!;
+    if (request.model === 'mock-slow') return { hang: true };
     const bid = BIDS[request.model ?? ''];
     if (!bid) return { say: `I do not bid (model ${request.model}).` };
     return { call: 'bid_submit', args: { roundId: round, ...bid, rationale: `as ${request.model}` } };
@@ -80,6 +81,47 @@ test('two profiles bid through their own turns; the node runs on a thread of the
   assert.equal(events.filter((e) => e.kind === 'node.claimed' && (e.payload as { nodeId: string }).nodeId === build).length, 1, 'one claim: the award\'s');
   const dispatched = events.find((e) => e.kind === 'node.dispatched')!;
   assert.equal((dispatched.payload as { worker: string }).worker, `${c.worker}:deep`);
+});
+
+const PAIR = `
+name = "pair"
+version = 1
+description = "one step up for bids, one not"
+[[steps]]
+id = "build"
+instructions = "Build the parser."
+[[steps]]
+id = "docs"
+instructions = "Write the docs."
+`;
+
+test('a profile that declines or whose bidding turn hangs is absent from the round; other nodes are dispatched meanwhile', { timeout: 180_000 }, async () => {
+  const s = await setup({ pair: PAIR }, script);
+  const { runId } = await s.formulas.startRunFromFormula({ family: 'pair', vars: {} });
+  const [build, docs] = [`${runId}.build`, `${runId}.docs`];
+  const overlays = new OverlayService(s.ledger);
+  const round = await overlays.announce({ nodeId: build, announcedBy: 'lead', deadlineSeconds: 20, quorum: 5 });
+  const logs: string[] = [];
+  const c = await s.controller({
+    profiles: [{ name: 'fast', model: 'mock-fast' }, { name: 'mute', model: 'mock-mute' }, { name: 'slow', model: 'mock-slow' }],
+    bidding: { maxTurns: 3, turnTimeoutMs: 3000 }, log: (m) => logs.push(m),
+  });
+  const [run] = await c.waitForRuns([runId]);
+  assert.equal(run!.status, 'done');
+  await s.ledger.refresh();
+  const awarded = overlays.round(round.id)!;
+  assert.equal(awarded.closedBy, 'deadline');
+  assert.deepEqual(awarded.compared.map((b) => b.bidder), [`${c.worker}:fast`], 'only the profile that bid is in the round');
+  assert.ok(logs.some((l) => l.includes('profile mute did not bid')));
+  assert.ok(logs.some((l) => l.includes('profile slow did not bid')), 'the hanging turn was cut off at its timeout');
+  // Each profile was asked once, and the node that was not announced did not wait for the round.
+  const bidding = s.model.requests.filter(isBidding).filter((r) => parsedToolOutputs(r).length === 0);
+  assert.deepEqual(bidding.map((r) => r.model).sort(), ['mock-fast', 'mock-mute', 'mock-slow']);
+  const events = s.ledger.events(0, 10_000);
+  const docsDone = events.find((e) => e.kind === 'node.reported' && (e.payload as { nodeId: string }).nodeId === docs)!;
+  const award = events.find((e) => e.kind === 'round.awarded')!;
+  assert.ok(docsDone.seq < award.seq, 'docs ran while the round was open');
+  assert.equal(s.ledger.getNode(build)!.result, `built by mock-fast for ${build}`);
 });
 
 test('a person\'s winning bid holds the node for them under Needs you; the profile\'s turn bid but the node is not run', { timeout: 180_000 }, async () => {
