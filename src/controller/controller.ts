@@ -590,6 +590,8 @@ export class Controller {
   /** Claims and starts nodes, oldest first, until the concurrency limit: interrupted ones resume first. */
   private async dispatchReady(): Promise<void> {
     if (!this.codex) return;
+    // branch overlays-2: open rounds get the profiles' bids, beside the loop and whatever the node limit.
+    this.bidding.ask(this.codex, (runId) => this.inScope(runId), () => this.kick());
     for (const nodeId of [...this.toResume]) {
       if (this.running.size >= this.max) return;
       this.toResume.delete(nodeId);
@@ -597,9 +599,8 @@ export class Controller {
     }
     // branch overlays (issue 13): nodes this controller's worker won in a contract-net round are its own work.
     for (const a of this.allocation.awardedTo(this.worker)) if (this.running.size < this.max && this.inScope(a.runId) && !this.running.has(a.nodeId)) this.dispatch(a.nodeId, false);
-    // branch overlays-2: nodes a profile won run with its settings; open rounds get the profiles' bids (beside the loop).
+    // branch overlays-2: nodes a profile won run with its settings.
     for (const p of this.profiles) for (const a of this.allocation.awardedTo(p.worker)) if (this.running.size < this.max && this.inScope(a.runId) && !this.running.has(a.nodeId)) this.dispatch(a.nodeId, false, p);
-    this.bidding.ask(this.codex, (runId) => this.inScope(runId), () => this.kick());
     const runs = this.scope ? [...this.scope] : [undefined];
     let misses = 0;
     while (this.running.size < this.max && misses < 3) {
