@@ -124,6 +124,33 @@ test('a profile that declines or whose bidding turn hangs is absent from the rou
   assert.equal(s.ledger.getNode(build)!.result, `built by mock-fast for ${build}`);
 });
 
+test('a profile\'s node whose app-server is killed mid-turn resumes on its thread with the profile\'s model and claim', { timeout: 180_000 }, async () => {
+  // The deep model hangs on the node's first turn; the turn that resumes it after the crash reports.
+  const hangFirst = (request: ResponsesRequest): ModelStep => {
+    if (isBidding(request) || parsedToolOutputs(request).length > 0) return script(request);
+    return messages(request, 'user').includes('was cut off') ? script(request) : { hang: true };
+  };
+  const s = await setup({ build: BUILD }, hangFirst);
+  const { runId } = await s.formulas.startRunFromFormula({ family: 'build', vars: {} });
+  const build = `${runId}.build`;
+  const round = await new OverlayService(s.ledger).announce({ nodeId: build, announcedBy: 'lead', deadlineSeconds: 600, quorum: 1 });
+  const c = await s.controller({ profiles: [{ name: 'deep', model: 'mock-deep' }], restartBackoffMs: { initial: 200, max: 1000 } });
+  await until(() => s.model.requests.some((r) => !isBidding(r)), 60_000, 'the node\'s turn to reach the model');
+  const thread = s.ledger.runGraph(runId)!.bindings.find((b) => b.nodeId === build)!.threadId;
+  process.kill(-c.serverPid!, 'SIGKILL');
+  const [run] = await c.waitForRuns([runId]);
+  assert.equal(run!.status, 'done');
+  await s.ledger.refresh();
+  assert.ok(s.events.some((e) => e.type === 'dispatched' && e.nodeId === build && e.resumed), 'the node was resumed');
+  const turns = s.model.requests.filter((r) => !isBidding(r));
+  assert.ok(turns.some((r) => messages(r, 'user').includes('was cut off')));
+  assert.deepEqual([...new Set(turns.map((r) => r.model))], ['mock-deep'], 'the resumed thread kept the profile\'s model');
+  assert.deepEqual(s.ledger.runGraph(runId)!.bindings.map((b) => [b.threadId, b.workerKind]), [[thread, 'codex/deep']]);
+  const claims = s.ledger.events(0, 10_000).filter((e) => e.kind === 'node.claimed' && (e.payload as { nodeId: string }).nodeId === build);
+  assert.deepEqual(claims.map((e) => (e.payload as { worker: string }).worker), [`${c.worker}:deep`], 'the award\'s claim carried the node through the crash');
+  assert.equal(new OverlayService(s.ledger).round(round.id)!.winner, `${c.worker}:deep`);
+});
+
 test('a person\'s winning bid holds the node for them under Needs you; the profile\'s turn bid but the node is not run', { timeout: 180_000 }, async () => {
   const s = await setup({ build: BUILD }, script);
   const { runId } = await s.formulas.startRunFromFormula({ family: 'build', vars: {} });
