@@ -9,7 +9,7 @@ import type { Check } from '../ledger/formula/types';
 import { recordCheckedOutcome } from '../ledger/outcome';
 import { runChecks } from './checks';
 import { Allocation } from './allocation';
-import { holderIsGone, newControllerWorkerName, releaseWorkerName } from './liveness';
+import { holderIsGone, newControllerWorkerName, parseWorkerName, releaseWorkerName } from './liveness';
 import { Worktrees, isThrowawayRun } from './worktree';
 import { Bidding } from './bidding';
 import type { BiddingOptions } from './bidding';
@@ -377,6 +377,10 @@ export class Controller {
       try {
         await this.ledger.recoverNodes({ nodeId: n.id, force: true, reason }, this.actor);
         this.emit({ type: 'released', nodeId: n.id, reason });
+        // A node a dead controller's profile held resumes with this controller's profile of that name, if it has one.
+        const profile = parseWorkerName(n.worker)?.profile;
+        const own = profile ? this.profiles.find((p) => p.name === profile) : undefined;
+        if (own) this.runningAs.set(n.id, own);
         this.toResume.add(n.id);
       } catch (e) {
         if (!(e instanceof LedgerError)) throw e;
