@@ -349,6 +349,9 @@ export function isRunGraph(x: unknown): x is RunGraph {
   );
 }
 const WORKTREE_STATES: readonly string[] = ['working', 'open', 'merged', 'discarded', 'removed'] satisfies readonly RunWorktreeState[];
+function isWhole(x: unknown): x is number {
+  return Number.isSafeInteger(x) && (x as number) >= 0;
+}
 /** True when `x` is a well-formed run worktree (counts whole and not negative). */
 export function isRunWorktree(x: unknown): x is RunWorktree {
   return (
@@ -357,10 +360,10 @@ export function isRunWorktree(x: unknown): x is RunWorktree {
     isText(x.base) &&
     typeof x.state === 'string' &&
     WORKTREE_STATES.includes(x.state) &&
-    isOptional(x.commits, isCount) &&
-    isOptional(x.filesChanged, isCount) &&
-    isOptional(x.insertions, isCount) &&
-    isOptional(x.deletions, isCount) &&
+    isOptional(x.commits, isWhole) &&
+    isOptional(x.filesChanged, isWhole) &&
+    isOptional(x.insertions, isWhole) &&
+    isOptional(x.deletions, isWhole) &&
     isOptional(x.mergeCommit, isText)
   );
 }
