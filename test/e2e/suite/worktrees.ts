@@ -75,7 +75,7 @@ function runRowText(api: GasCityApi, runId: string): { description: string; cont
 
 /** Registers the worktree and replay tests; `api` is the activated extension's (set by the suite's first test). */
 export function worktreeTests(workspaceRoot: () => string, getApi: () => GasCityApi): void {
-  test('a run finished by the controller shows its branch and diff stats in the Runs tree; clicking Merge merges it', async () => {
+  test('a run finished by the controller shows its worktree branch and diff stats in the Runs tree; clicking Merge merges it', async () => {
     const api = getApi();
     const root = workspaceRoot();
     await gitWorkspaceWithCodex(root);
@@ -106,6 +106,8 @@ export function worktreeTests(workspaceRoot: () => string, getApi: () => GasCity
     await driver({ kind: 'click', selector: rowSelector });
     await sleep(300);
     await driver({ kind: 'click', selector: `${rowSelector} .action-label[aria-label="Merge Run Worktree"]` });
+    await sleep(1000);
+    await driver({ kind: 'screenshot', name: 'merge-confirm' });
     await driver({ kind: 'click', selector: '.monaco-dialog-box .monaco-button:has-text("Merge")' });
     await eventually(() => api.model.worktreeOf(runId)?.state === 'merged', 'the worktree is merged', 60_000);
 
@@ -146,9 +148,11 @@ export function worktreeTests(workspaceRoot: () => string, getApi: () => GasCity
     const replayRuns = (): string[] => api.model.ledger.listRuns({ limit: 50 }).filter((r) => r.taskKey === `replay:${past.runId}`).map((r) => r.id);
     await eventually(() => replayRuns().length === 2 && api.model.ledger.heldNodes().filter((n) => replayRuns().includes(n.runId)).length === 2,
       'both runs of the pair are claimed by the replay\'s controller', 120_000);
-    const toast = '.notifications-toasts .notification-toast';
-    await eventually(async () => /Replaying[\s\S]*pair 1 of 1/.test(String(await driver({ kind: 'text', selector: toast }))), 'the notification counts the pair');
     await driver({ kind: 'screenshot', name: 'replay-progress' });
+    // The notification center lists the progress notification whether or not its toast is on screen.
+    await vscode.commands.executeCommand('notifications.showList');
+    const toast = '.notifications-center .notification-list-item:has-text("Replaying")';
+    await eventually(async () => /pair 1 of 1/.test(String(await driver({ kind: 'text', selector: toast }))), 'the notification counts the pair');
     await driver({ kind: 'click', selector: `${toast} .monaco-button:has-text("Cancel")` });
     const report = await replaying;
     assert.equal(report?.stop, 'cancelled', `the replay says it was cancelled (${report?.summary ?? 'no report'})`);
