@@ -106,9 +106,11 @@ export function worktreeTests(workspaceRoot: () => string, getApi: () => GasCity
     await driver({ kind: 'click', selector: rowSelector });
     await sleep(300);
     await driver({ kind: 'click', selector: `${rowSelector} .action-label[aria-label="Merge Run Worktree"]` });
-    await sleep(1000);
+    // The confirmation names the branch and its changes (a quick pick: the workbench refuses modal dialogs under test).
+    const confirm = `.quick-input-widget .monaco-list-row:has-text("Merge ${branch}")`;
+    await eventually(async () => String(await driver({ kind: 'text', selector: confirm })).includes('1 file, +2 -0'), 'the confirmation shows the changes');
     await driver({ kind: 'screenshot', name: 'merge-confirm' });
-    await driver({ kind: 'click', selector: '.monaco-dialog-box .monaco-button:has-text("Merge")' });
+    await driver({ kind: 'click', selector: confirm });
     await eventually(() => api.model.worktreeOf(runId)?.state === 'merged', 'the worktree is merged', 60_000);
 
     // The run's file is in the workspace's HEAD, through a merge commit; the worktree and branch are gone.
@@ -160,7 +162,8 @@ export function worktreeTests(workspaceRoot: () => string, getApi: () => GasCity
     assert.equal(runs.length, 2);
     await eventually(() => runs.every((r) => api.model.ledger.getRun(r)?.status === 'cancelled'), 'both replay runs are cancelled');
     assert.deepEqual(api.model.ledger.heldNodes().filter((n) => runs.includes(n.runId)), [], 'nothing stays claimed');
-    assert.equal(git(root, 'worktree', 'list').split('\n').length, 1, 'the throwaway worktrees are removed');
+    const left = git(root, 'worktree', 'list');
+    assert.ok(runs.every((r) => !left.includes(r)), `the throwaway worktrees are removed:\n${left}`);
     mode = 'write';
   }, 240_000);
 
