@@ -129,9 +129,11 @@ export class ReplayCommands implements vscode.Disposable {
     const branch = w?.branch ?? `the branch of run ${runId}`;
     const stats = w ? worktreeStats(w) : '';
     const yes = what === 'merge'
-      ? { label: `$(git-merge) Merge ${branch}`, detail: `Merges it into the workspace's branch (a merge commit), then removes the worktree and the branch.${stats ? ` Changes: ${stats}.` : ''}`, yes: true }
-      : { label: `$(trash) Discard ${branch}`, detail: `Removes the worktree and deletes the branch; the run's changes${stats ? ` (${stats})` : ''} are lost.`, yes: true };
-    const pick = await vscode.window.showQuickPick([yes, { label: 'Cancel', detail: 'Leave the worktree as it is.', yes: false }], {
+      ? { label: `$(git-merge) Merge ${branch}`, description: stats, detail: 'Merges it into the workspace\'s branch (a merge commit), then removes the worktree and the branch.', yes: true }
+      : { label: `$(trash) Discard ${branch}`, description: stats, detail: 'Removes the worktree and deletes the branch: the run\'s changes are lost.', yes: true };
+    const no = { label: 'Cancel', detail: 'Leave the worktree as it is.', yes: false };
+    // A discard cannot be undone, so Enter on its question keeps the worktree.
+    const pick = await vscode.window.showQuickPick(what === 'merge' ? [yes, no] : [no, yes], {
       title: `${what === 'merge' ? 'Merge' : 'Discard'} the worktree of run ${runId}?`, ignoreFocusOut: true,
     });
     return pick?.yes === true;

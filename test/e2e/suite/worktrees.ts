@@ -27,13 +27,15 @@ instructions = "Fix it."
 
 /** What the scripted model does: write a file through Codex's exec_command and report, or never answer. */
 let mode: 'write' | 'hang' = 'write';
+/** The file the model writes in write mode. */
+let file = 'notes.txt';
 let model: ScriptedModel | undefined;
 
 function script(request: ResponsesRequest): ModelStep {
   if (mode === 'hang') return { hang: true };
   const outputs = toolOutputs(request).length;
-  if (outputs === 0) return { call: 'exec_command', args: { cmd: "printf 'one\\ntwo\\n' > notes.txt" } };
-  if (outputs === 1) return { call: 'report_result', args: { outcome: 'done', summary: 'wrote notes.txt' }, usage: { input: 100, output: 20 } };
+  if (outputs === 0) return { call: 'exec_command', args: { cmd: `printf 'one\\ntwo\\n' > ${file}` } };
+  if (outputs === 1) return { call: 'report_result', args: { outcome: 'done', summary: `wrote ${file}` }, usage: { input: 100, output: 20 } };
   return { say: 'Done.' };
 }
 
@@ -122,6 +124,36 @@ export function worktreeTests(workspaceRoot: () => string, getApi: () => GasCity
     assert.equal(runRowText(api, runId).contextValue, 'run.done.worktree.merged');
     await eventually(async () => String(await driver({ kind: 'text', selector: rowSelector })).includes(`${branch} · 1 file, +2 -0 · merged`), 'the row says merged');
     await eventually(async () => /State\s*merged/.test(String(await driver({ kind: 'webviewText', view: `run:${runId}`, selector: '#details section.worktree' }))), 'the run graph says merged');
+  }, 240_000);
+
+  test('clicking Discard on a run worktree removes it and its branch; the checkout stays as it was', async () => {
+    const api = getApi();
+    const root = workspaceRoot();
+    await gitWorkspaceWithCodex(root);
+    mode = 'write';
+    file = 'scratch.txt';
+    const before = git(root, 'rev-parse', 'HEAD');
+    const title = 'e2e worktree scratch';
+    const { runId } = await api.model.ledger.startRun({ title, nodes: [{ key: 'write', title: 'Write scratch' }] });
+    await vscode.commands.executeCommand('gascity.runWithCodex', runId);
+    await eventually(() => api.model.worktreeOf(runId)?.state === 'open', 'the run ended and its worktree waits for a person', 120_000);
+    const branch = `gascity/${runId}`;
+    await vscode.commands.executeCommand('gascity.runs.focus');
+    const rowSelector = `.monaco-list-row:has-text("${title}")`;
+    await eventually(async () => String(await driver({ kind: 'text', selector: rowSelector })).includes(`${branch} · 1 file, +2 -0 · open`), 'the row shows the branch and diff stats');
+    await driver({ kind: 'click', selector: rowSelector });
+    await vscode.commands.executeCommand('gascity.runs.focus');
+    await driver({ kind: 'click', selector: rowSelector });
+    await sleep(300);
+    await driver({ kind: 'click', selector: `${rowSelector} .action-label[aria-label="Discard Run Worktree"]` });
+    await driver({ kind: 'click', selector: `.quick-input-widget .monaco-list-row:has-text("Discard ${branch}")` });
+    await eventually(() => api.model.worktreeOf(runId)?.state === 'discarded', 'the worktree is discarded', 60_000);
+    assert.equal(git(root, 'rev-parse', 'HEAD'), before, 'no commit was added');
+    assert.ok(!fs.existsSync(path.join(root, 'scratch.txt')), 'the run\'s file never reached the checkout');
+    assert.equal(git(root, 'branch', '--list', branch), '');
+    assert.ok(!git(root, 'worktree', 'list').includes(runId));
+    await eventually(async () => String(await driver({ kind: 'text', selector: rowSelector })).includes(`${branch} · 1 file, +2 -0 · discarded`), 'the row says discarded');
+    file = 'notes.txt';
   }, 240_000);
 
   test('Replay Variant shows its progress and can be cancelled; nothing stays claimed', async () => {
