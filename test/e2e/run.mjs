@@ -87,9 +87,15 @@ try {
 log(`packaged ${vsix} (${(statSync(vsix).size / 1024).toFixed(0)} KB)`);
 
 // The suite bundle: runs in the extension host (Node, CommonJS), `vscode` provided by the host.
+// E2E_SUITE=broken runs the suite of a window whose ledger cannot open (test/e2e/suite/broken.ts) instead.
+const suiteName = process.env.E2E_SUITE ?? 'index';
+if (!['index', 'broken'].includes(suiteName)) {
+  console.error(`E2E_SUITE: give "index" or "broken", not ${JSON.stringify(suiteName)}`);
+  process.exit(2);
+}
 const suiteOut = join(tmp, 'suite', 'index.js');
 await esbuild.build({
-  entryPoints: [join(root, 'test', 'e2e', 'suite', 'index.ts')],
+  entryPoints: [join(root, 'test', 'e2e', 'suite', `${suiteName}.ts`)],
   outfile: suiteOut, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'], sourcemap: 'inline', logLevel: 'warning',
 });
 
