@@ -7,6 +7,7 @@ import type { NodeRow, RunRow } from '../ledger/index';
 import { COMMANDS, TREE_CONTEXT } from './commands';
 import type { LedgerChangeSummary, LedgerModel } from './model';
 import type { EvidenceSummary } from '../shared/protocol';
+import { worktreeFields, worktreeLine } from '../shared/worktree';
 import type { FamilyInfo, TrialInfo, VariantInfo } from './viewModel';
 import { trialText, variantLabel, workflowOrder } from './viewModel';
 
@@ -385,11 +386,14 @@ export class RunsTree implements vscode.TreeDataProvider<RunTreeItem>, vscode.Di
       const r = element.run;
       const item = new vscode.TreeItem(r.title, vscode.TreeItemCollapsibleState.Collapsed);
       item.id = `run:${r.id}`;
-      item.contextValue = TREE_CONTEXT.run(r.status);
+      // The worktree is read with the row: a merge or discard names the run, so its row is read again then.
+      const worktree = this.model.worktreeOf(r.id);
+      item.contextValue = TREE_CONTEXT.run(r.status, worktree?.state);
       const [icon, colour] = RUN_ICON[r.status] ?? ['circle-outline', 'descriptionForeground'];
       item.iconPath = new vscode.ThemeIcon(icon, new vscode.ThemeColor(colour));
-      item.description = [r.status, r.status === 'running' ? `${r.openNodes} open` : '', r.variantId ?? ''].filter(Boolean).join(' · ');
-      item.tooltip = `${r.id} — ${r.title}\nstarted ${r.createdAt}${r.familyId ? `\nfamily ${r.familyId}` : ''}${r.variantId ? `, variant ${r.variantId}` : ''}`;
+      item.description = [r.status, r.status === 'running' ? `${r.openNodes} open` : '', r.variantId ?? '', worktree ? worktreeLine(worktree) : ''].filter(Boolean).join(' · ');
+      item.tooltip = `${r.id} — ${r.title}\nstarted ${r.createdAt}${r.familyId ? `\nfamily ${r.familyId}` : ''}${r.variantId ? `, variant ${r.variantId}` : ''}` +
+        (worktree ? `\nworktree: ${worktreeFields(worktree).map(([k, v]) => `${k.toLowerCase()} ${v}`).join(', ')}` : '');
       item.command = { command: COMMANDS.openRunGraph.id, title: COMMANDS.openRunGraph.title, arguments: [r.id] };
       return item;
     }
