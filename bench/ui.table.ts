@@ -33,7 +33,8 @@ function sizes(name: string, fallback: string): number[] {
  */
 function runBench(args: string[], log: (line: string) => void): Figures {
   log(`bench: node ${args.join(' ')}`);
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+  // A bench that stops without exiting (an error with the ledger still open) must not hold the whole table.
+  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 * 2 ** 20, timeout: 20 * 60_000, killSignal: 'SIGKILL' });
   const line = (r.stdout ?? '').trim().split('\n').reverse().find((l) => l.startsWith('{'));
   // A bench exits 1 when ours misses its target; its figures are still the figures, and the table shows the target.
   if (!line) throw new Error(`node ${args.join(' ')} printed no figures (exit ${r.status}): ${(r.stderr ?? '').slice(-2000)}`);
