@@ -1,6 +1,6 @@
 // The flat-cost figures of issue 11 in one table: each at 2-3 history sizes, beside a peer measured in
 // the same run, with the ratio ours / peer and how much ours grew from the smallest history.
-// Run: npm run bench:all   (BENCH_SIZES=100,1000,3000 to choose the history sizes, in runs)
+// Run: npm run bench:all   (BENCH_SIZES=100,1000,3000 to choose the history sizes, in runs; BENCH_UI_* for the UI rows)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,6 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { runPromotionBench } from './promotion';
 import { runLedgerBench, runStallBench } from './ledger';
 import { coldStarts } from './mcp';
+// views-3: the UI figures (bench/ui.*) as the table's UI part.
+import { printUiTable, runUiBenches } from './ui.table';
 
 async function main(): Promise<void> {
   const sizes = (process.env.BENCH_SIZES ?? '100,1000,3000').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0).sort((a, b) => a - b);
@@ -25,6 +27,11 @@ async function main(): Promise<void> {
     );
   }
   await storeTable();
+  // views-3: the UI rows, each bench in its own process (BENCH_UI_* choose the sizes; see bench/ui.table.ts).
+  const ui = runUiBenches((l) => process.stderr.write(`${l}\n`));
+  console.log('');
+  console.log(`UI, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; median ms of BENCH_UI_SAMPLES samples, ours and its peer in the same run`);
+  printUiTable(ui, (l) => console.log(l));
 }
 
 /**

@@ -85,7 +85,15 @@ async function main(): Promise<void> {
 
   const ledger = await openLedger(dir, { actor: 'bench', checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
   const changed = new EventEmitter<Summary>();
-  const model = { ledger, onDidChange: changed.event } as unknown as Model;
+  // A run row asks the model for its git worktree (one query a row, as LedgerModel.worktreeOf does).
+  const { Worktrees } = await import('../src/controller/worktree');
+  const { toRunWorktree } = await import('../src/extension/viewModel');
+  const worktrees = new Worktrees({ ledger, workspaceDir: dir });
+  const worktreeOf = (runId: string) => {
+    const row = worktrees.get(runId);
+    return row ? toRunWorktree(row) : undefined;
+  };
+  const model = { ledger, onDidChange: changed.event, worktreeOf } as unknown as Model;
   const tree = new RunsTree(model);
   const accumulator = new ChangeAccumulator((nodeId) => ledger.getNode(nodeId)?.runId);
   let heard: StoredEvent[] = [];

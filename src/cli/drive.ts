@@ -4,6 +4,7 @@ import { AppServerError } from '../codex/appServer';
 import type { TomlValue } from '../codex/appServer';
 import { Controller, explainWait } from '../controller/index';
 import type { ControllerEvent } from '../controller/index';
+import type { WorkerProfile } from '../controller/profiles';
 import type { FormulaService, Ledger, NodeRow, PromotionService, RunRow } from '../ledger/index';
 
 /** How `gascity run --codex` and the demo start Codex. */
@@ -27,6 +28,8 @@ export interface DriveOptions {
   print: (line: string) => void;
   /** Set after start: a first Ctrl-C stops the turns cleanly. */
   signal?: AbortSignal;
+  /** branch overlays-2: Codex worker profiles (`--profile`) that bid for announced nodes. */
+  profiles?: WorkerProfile[];
 }
 
 /** The Codex CLI to run: `GASCITY_CODEX_PATH`, else the one installed beside this package, else `codex` on PATH. */
@@ -56,7 +59,7 @@ export async function drive(o: DriveOptions): Promise<{ runs: RunRow[]; interrup
   const codexLog: string[] = [];
   const controller = new Controller({
     ledger: o.ledger, formulas: o.formulas, promotion: o.promotion, workspaceDir: o.workspaceDir, runIds: o.runIds,
-    maxConcurrentNodes: o.workers, actor: 'controller',
+    maxConcurrentNodes: o.workers, actor: 'controller', profiles: o.profiles,
     codex: {
       command: o.codexCommand ?? codexCommand(), config: o.codexConfig, codexHome: o.codexHome, cwd: o.workspaceDir,
       log: (line) => { codexLog.push(line); if (codexLog.length > 20) codexLog.shift(); },

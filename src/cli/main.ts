@@ -3,6 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { AppServerError } from '../codex/appServer';
+import { parseProfileFlag, parseWorkerProfiles } from '../controller/profiles'; // branch overlays-2
+import type { WorkerProfile } from '../controller/profiles';
 import { explainWait } from '../controller/explain';
 import { FormulaService, LedgerError, OverlayService, PromotionService, formatVariant, openLedger, resolveLedgerDir } from '../ledger/index';
 import type { Ledger } from '../ledger/index';
@@ -45,6 +47,8 @@ Runs
   run FAMILY [k=v ...] --codex [--workers N] [--task KEY]
                                   start a run and drive it to its end with Codex in the foreground (Ctrl-C stops cleanly)
   run RUN_ID --codex [--workers N]  drive an existing run with Codex
+    --profile NAME=MODEL[,key=value]  (repeatable) a Codex worker profile that bids for nodes announced for bids;
+                                  keys: modelProvider, effort, sandbox, approvalPolicy, baseInstructions
   start FAMILY [k=v ...] [--task KEY]   record a run without running it (a controller or a worker picks it up)
   runs                            recent runs
   show RUN_ID                     a run's nodes in workflow order, what each waits for, and its edges
@@ -88,7 +92,12 @@ interface Args {
   rest: string[];
   /** branch replay: `gascity replay` options, checked by src/cli/replay.ts. */
   replay: { tasks?: string; budgetTokens?: string; budgetRuns?: string; budgetMinutes?: string };
+  /** branch overlays-2: `--profile NAME=MODEL[,key=value…]`, checked. */
+  profiles: WorkerProfile[];
 }
+
+/** Options that may be given more than once (declared `multiple: true` below). */
+const REPEATABLE_OPTIONS: ReadonlySet<string> = new Set(['profile']);
 
 /** Parses argv with node:util parseArgs; an unknown option or a bad value is a LedgerError naming it. */
 function parseCommandLine(argv: string[]): Args {
@@ -104,6 +113,8 @@ function parseCommandLine(argv: string[]): Args {
         codex: { type: 'boolean' }, workers: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' },
         // branch replay
         tasks: { type: 'string' }, 'budget-tokens': { type: 'string' }, 'budget-runs': { type: 'string' }, 'budget-minutes': { type: 'string' },
+        // branch overlays-2
+        profile: { type: 'string', multiple: true },
       },
     });
   } catch (e) {
@@ -112,7 +123,8 @@ function parseCommandLine(argv: string[]): Args {
   // A repeated option would silently keep its last value (`--tasks 3 --tasks 40`), so it is refused by name.
   const seen = new Set<string>();
   for (const t of parsed.tokens ?? []) {
-    if (t.kind !== 'option') continue;
+    // Options declared repeatable (`multiple`, such as --profile) collect every value instead.
+    if (t.kind !== 'option' || REPEATABLE_OPTIONS.has(t.name)) continue;
     if (seen.has(t.name)) throw new LedgerError(`--${t.name}: given twice; give it once`, 'invalid_input', t.name);
     seen.add(t.name);
   }
@@ -131,6 +143,7 @@ function parseCommandLine(argv: string[]): Args {
     ledger: v.ledger, workspace: path.resolve(v.workspace ?? process.cwd()), json: v.json ?? false, task: v.task, codex: v.codex ?? false,
     workers, model: (v.model as Args['model'] | undefined) ?? 'demo', rest,
     replay: { tasks: v.tasks, budgetTokens: v['budget-tokens'], budgetRuns: v['budget-runs'], budgetMinutes: v['budget-minutes'] },
+    profiles: parseWorkerProfiles((v.profile ?? []).map((p, i) => parseProfileFlag(p, i)), '--profile'),
   };
 }
 
@@ -382,7 +395,7 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       process.once('SIGINT', onSigint);
       try {
         const { runs, interrupted } = await drive({
-          ledger, formulas, promotion, workspaceDir: args.workspace, runIds: [runId], workers: args.workers, signal: abort.signal,
+          ledger, formulas, promotion, workspaceDir: args.workspace, runIds: [runId], workers: args.workers, signal: abort.signal, profiles: args.profiles,
           print: (line) => process.stdout.write(`${line}\n`),
         });
         const r = runs[0];

@@ -30,6 +30,8 @@ interface NodeToolSpec {
   defaults: Readonly<Record<string, (c: NodeToolContext) => string>>;
   /** Only offered when the worker has the formula (and promotion) services. */
   needs?: 'formulas' | 'promotions';
+  /** Fields a Codex turn may not send at all (branch overlays-2: a turn never bids as a person). */
+  refuses?: readonly string[];
 }
 
 const me = (c: NodeToolContext) => c.worker;
@@ -40,7 +42,7 @@ const thisRun = (c: NodeToolContext) => c.runId;
 const NODE_TOOL_SPECS: readonly NodeToolSpec[] = [
   { name: 'blackboard_write', fills: { author: me }, defaults: { runId: thisRun, nodeId: thisNode } },
   { name: 'blackboard_read', fills: {}, defaults: { runId: thisRun } },
-  { name: 'bid_submit', fills: { bidder: me }, defaults: {} },
+  { name: 'bid_submit', fills: { bidder: me }, defaults: {}, refuses: ['person'] },
   { name: 'bids_view', fills: {}, defaults: { runId: thisRun } },
   { name: 'mail_send', fills: { from: me }, defaults: {} },
   { name: 'mail_read', fills: { reader: me }, defaults: { nodeId: thisNode } },
@@ -69,7 +71,7 @@ export function nodeOverlayTools(services: { formulas: boolean; promotions: bool
     const def = DEFINITIONS.get(spec.name)!;
     const shape: Record<string, z.ZodType> = {};
     for (const [k, v] of Object.entries(def.input.shape as Record<string, z.ZodType>)) {
-      if (Object.hasOwn(spec.fills, k)) continue;
+      if (Object.hasOwn(spec.fills, k) || spec.refuses?.includes(k)) continue;
       shape[k] = Object.hasOwn(spec.defaults, k) ? v.optional() : v;
     }
     const input = z.strictObject(shape);
@@ -96,6 +98,9 @@ export async function callNodeOverlayTool(name: string, args: unknown, c: NodeTo
   const given = args === undefined || args === null ? {} : args;
   if (typeof given !== 'object' || Array.isArray(given)) throw new LedgerError('arguments: send an object of named fields', 'invalid_input', 'arguments');
   const merged: Record<string, unknown> = { ...(given as Record<string, unknown>) };
+  for (const field of spec.refuses ?? []) {
+    if (Object.hasOwn(merged, field)) throw new LedgerError(`${field}: a Codex turn cannot send it; leave it out`, 'invalid_input', field);
+  }
   for (const [field, fill] of Object.entries(spec.fills)) {
     if (Object.hasOwn(merged, field)) throw new LedgerError(`${field}: is filled in for you in a node's turn (as ${fill(c)}); leave it out`, 'invalid_input', field);
     merged[field] = fill(c);

@@ -52,6 +52,39 @@ export interface CodexWorkerOptions {
   promotions?: PromotionService;
 }
 
+/**
+ * A named Codex worker profile as a turn runs it (branch overlays-2, issue 13): the worker name its claims, reports
+ * and bids go under, and the thread/start settings that replace the worker's own. Built by the controller from a
+ * validated WorkerProfile (src/controller/profiles.ts).
+ */
+export interface TurnProfile {
+  name: string;
+  /** The bidder and claim holder name, e.g. `codex@host/123:fast`. */
+  worker: string;
+  threadParams: Pick<ThreadStartParams, 'model' | 'modelProvider' | 'approvalPolicy' | 'sandbox' | 'baseInstructions'>;
+  /** Config overrides on top of the worker's threadConfig (`model_reasoning_effort`, …). */
+  config?: Record<string, JsonValue>;
+}
+
+/** The binding's worker kind of a thread: `codex`, or `codex/<profile>` for a profile's thread. */
+export function bindingKind(profile: TurnProfile | undefined): string {
+  return profile ? `codex/${profile.name}` : 'codex';
+}
+
+/** What a bidding turn is told: the node up for bids, its round, and that its one job is to bid. */
+export function biddingInstructions(node: NodeRow, run: RunRow, roundId: string, profile: TurnProfile): string {
+  return [
+    `You are the Codex worker profile "${profile.name}" of a Gas City controller. A workflow node is announced for bids and you are asked for yours.`,
+    '',
+    `Node: ${node.title} (node ${node.id}) of run ${run.title}. Round: ${roundId}.`,
+    'Its instructions:',
+    clip(node.instructions || node.title, 8000),
+    '',
+    'Do not do the work. Estimate what it would cost you in tokens and how confident you are (0 to 1) that you would finish it, then call ' +
+      `bid_submit once with roundId "${roundId}", cost, confidence and a one-sentence rationale, and end your turn. If you should not take it, end your turn without bidding.`,
+  ].join('\n');
+}
+
 /** What a running turn is doing, for progress displays: refreshed on every item and token update. */
 export interface TurnActivity {
   nodeId: string;
@@ -240,6 +273,10 @@ interface Completion {
 interface TurnContext {
   nodeId: string;
   runId: string;
+  /** The worker name the turn claims, reports and bids as: the controller's, or a profile's (branch overlays-2). */
+  worker: string;
+  /** A bidding turn (bidTurn): no claim, no lease, only bid_submit. */
+  bidding: boolean;
   /** The folder the thread works in: changed files are made relative to it. */
   cwd: string;
   threadId: string;
@@ -324,7 +361,7 @@ export class CodexWorker implements Disposable {
 
   /** The turns running now, with what each is doing. */
   activity(): TurnActivity[] {
-    return [...this.turns.values()].map((ctx) => this.activityOf(ctx));
+    return [...this.turns.values()].filter((ctx) => !ctx.bidding).map((ctx) => this.activityOf(ctx));
   }
 
   /** Called whenever a running turn does something (an item, a token update, its start and its end). */
@@ -338,7 +375,7 @@ export class CodexWorker implements Disposable {
    * run; the turn then ends as `cancelled` and reports nothing. False when no turn of this worker runs it.
    */
   async cancelNode(nodeId: string, reason: string): Promise<boolean> {
-    const ctx = [...this.turns.values()].find((c) => c.nodeId === nodeId);
+    const ctx = [...this.turns.values()].find((c) => c.nodeId === nodeId && !c.bidding);
     if (!ctx) return false;
     ctx.cancelled ??= reason;
     await this.interrupt(ctx, reason);
@@ -357,11 +394,12 @@ export class CodexWorker implements Disposable {
    * Runs one node on a new thread: claims it (or keeps this worker's live claim), starts the thread,
    * binds it, and runs the turn to its end.
    */
-  async runNode(nodeId: string, options: { claimed?: boolean } = {}): Promise<NodeTurnResult> {
-    const node = options.claimed ? await this.requireMine(nodeId) : await this.ensureClaim(nodeId);
-    const threadId = await this.startThread(node);
-    await this.ledger.dispatchNode({ nodeId, worker: this.worker, workerKind: 'codex', threadId }, this.options.actor);
-    return this.runTurn(node, threadId, node.instructions || node.title, false);
+  async runNode(nodeId: string, options: { claimed?: boolean; profile?: TurnProfile } = {}): Promise<NodeTurnResult> {
+    const worker = options.profile?.worker ?? this.worker;
+    const node = options.claimed ? await this.requireMine(nodeId, worker) : await this.ensureClaim(nodeId, worker);
+    const threadId = await this.startThread(node, options.profile);
+    await this.ledger.dispatchNode({ nodeId, worker, workerKind: bindingKind(options.profile), threadId }, this.options.actor);
+    return this.runTurn(node, threadId, node.instructions || node.title, false, worker);
   }
 
   /**
@@ -370,29 +408,75 @@ export class CodexWorker implements Disposable {
    * waiting is left alone; one that was never bound is run afresh; a thread Codex cannot find any
    * more is replaced by a new one.
    */
-  async resumeNode(nodeId: string): Promise<NodeTurnResult> {
+  async resumeNode(nodeId: string, profile?: TurnProfile): Promise<NodeTurnResult> {
+    const worker = profile?.worker ?? this.worker;
     await this.ledger.refresh();
     const current = this.requireNode(nodeId);
     const threadId = this.boundThread(current);
-    if (!threadId) return this.runNode(nodeId);
+    if (!threadId) return this.runNode(nodeId, { profile });
     if (!['ready', 'claimed', 'active'].includes(current.state)) {
       return { ...this.emptyResult(current, threadId), end: 'not_active', summary: current.result ?? '' };
     }
-    const node = await this.ensureClaim(nodeId);
-    const params: ThreadResumeParams = { threadId, cwd: this.cwdFor(node), excludeTurns: true, ...this.threadOverrides() };
+    const node = await this.ensureClaim(nodeId, worker);
+    const params: ThreadResumeParams = { threadId, cwd: this.cwdFor(node), excludeTurns: true, ...profile?.threadParams, ...this.threadOverrides(profile) };
     try {
       await this.server.request('thread/resume', params);
       await this.mcpReady(threadId);
     } catch (e) {
       if (!(e instanceof AppServerError) || e.code !== 'rpc') throw e;
       this.log(`thread ${threadId} of node ${nodeId} could not be resumed (${e.message}); starting a new thread`);
-      const fresh = await this.startThread(node);
-      await this.ledger.dispatchNode({ nodeId, worker: this.worker, workerKind: 'codex', threadId: fresh }, this.options.actor);
-      return this.runTurn(node, fresh, resumeInput(node), false);
+      const fresh = await this.startThread(node, profile);
+      await this.ledger.dispatchNode({ nodeId, worker, workerKind: bindingKind(profile), threadId: fresh }, this.options.actor);
+      return this.runTurn(node, fresh, resumeInput(node), false, worker);
     }
     // The binding already names this thread; dispatch only moves a fresh claim back to active.
-    await this.ledger.dispatchNode({ nodeId, worker: this.worker, workerKind: 'codex' }, this.options.actor);
-    return this.runTurn(node, threadId, resumeInput(node), true);
+    await this.ledger.dispatchNode({ nodeId, worker, workerKind: bindingKind(profile) }, this.options.actor);
+    return this.runTurn(node, threadId, resumeInput(node), true, worker);
+  }
+
+  /**
+   * A bidding turn (branch overlays-2, issue 13): a fresh read-only thread with the profile's settings, whose only
+   * tool is bid_submit (bidder filled in as `profile.worker`), asked to bid in round `roundId` for `nodeId`. Resolves
+   * true when the turn bid, false when it ended, failed or ran past `timeoutMs` (then it is interrupted) without a
+   * bid. It claims nothing. Throws an AppServerError when the app-server is gone.
+   */
+  async bidTurn(nodeId: string, roundId: string, profile: TurnProfile, timeoutMs = 120_000): Promise<boolean> {
+    const node = this.requireNode(nodeId);
+    const run = this.ledger.getRun(node.runId);
+    if (!run) throw new LedgerError(`nodeId: the run ${node.runId} of node ${node.id} is gone`, 'not_found', 'nodeId');
+    const tools = nodeTools({ formulas: false, promotions: false }).filter((t) => t.name === 'bid_submit');
+    // The bid needs no MCP servers: leave them out so a bidding thread starts none.
+    const config = Object.fromEntries(Object.entries(this.threadOverrides(profile).config ?? {}).filter(([k]) => !k.startsWith('mcp_servers')));
+    const params: ThreadStartParams = {
+      cwd: this.cwdFor(node), developerInstructions: biddingInstructions(node, run, roundId, profile), dynamicTools: tools,
+      ...this.options.threadParams, ...profile.threadParams, sandbox: 'read-only', ...(Object.keys(config).length ? { config } : {}),
+    };
+    const r = await this.server.request('thread/start', params);
+    const threadId = r.thread.id;
+    let done!: (c: Completion) => void;
+    let fail!: (e: Error) => void;
+    const completion = new Promise<Completion>((resolve, reject) => { done = resolve; fail = reject; });
+    completion.catch(() => undefined);
+    const ctx: TurnContext = {
+      nodeId, runId: node.runId, worker: profile.worker, bidding: true, cwd: this.cwdFor(node), threadId, turnId: null, terminal: null,
+      leaseLost: null, cancelled: null, interruptReason: null, startedAt: Date.now(), lastItem: null, lastError: null, lastMessage: null,
+      items: new Map(), tokens: zeroTokens(), toolQueue: Promise.resolve(), changeQueue: Promise.resolve(), done, fail,
+    };
+    this.turns.set(threadId, ctx);
+    const timeout = setTimeout(() => {
+      void this.interrupt(ctx, 'the bidding turn ran too long');
+      done({ status: 'interrupted', error: 'timed out', durationMs: null });
+    }, timeoutMs);
+    try {
+      const t = await this.server.request('turn/start', { threadId, input: [textInput(`Bid for node ${nodeId} in round ${roundId}, or decline.`)] });
+      ctx.turnId = t.turn.id;
+      await completion;
+      await ctx.toolQueue;
+    } finally {
+      clearTimeout(timeout);
+      this.turns.delete(threadId);
+    }
+    return ctx.terminal !== null;
   }
 
   // ---- steps ----------------------------------------------------------------------------------------
@@ -402,21 +486,21 @@ export class CodexWorker implements Disposable {
    * tables already show it): no catch-up with other processes' writes, which waits behind every queued
    * write. Falls back to ensureClaim when the claim is not this worker's after all.
    */
-  private requireMine(nodeId: string): NodeRow | Promise<NodeRow> {
+  private requireMine(nodeId: string, worker: string = this.worker): NodeRow | Promise<NodeRow> {
     const n = this.requireNode(nodeId);
-    const mine = (n.state === 'claimed' || n.state === 'active') && n.worker === this.worker;
-    return mine ? n : this.ensureClaim(nodeId);
+    const mine = (n.state === 'claimed' || n.state === 'active') && n.worker === worker;
+    return mine ? n : this.ensureClaim(nodeId, worker);
   }
 
-  private async ensureClaim(nodeId: string): Promise<NodeRow> {
+  private async ensureClaim(nodeId: string, worker: string = this.worker): Promise<NodeRow> {
     await this.ledger.refresh();
     const n = this.requireNode(nodeId);
-    const mine = (n.state === 'claimed' || n.state === 'active') && n.worker === this.worker && n.leaseExpires !== null && Date.parse(n.leaseExpires) > Date.now();
-    if (!mine) await this.ledger.claimNode({ worker: this.worker, nodeId, leaseSeconds: this.leaseSeconds }, this.options.actor);
+    const mine = (n.state === 'claimed' || n.state === 'active') && n.worker === worker && n.leaseExpires !== null && Date.parse(n.leaseExpires) > Date.now();
+    if (!mine) await this.ledger.claimNode({ worker, nodeId, leaseSeconds: this.leaseSeconds }, this.options.actor);
     return this.requireNode(nodeId);
   }
 
-  private async startThread(node: NodeRow): Promise<string> {
+  private async startThread(node: NodeRow, profile?: TurnProfile): Promise<string> {
     const graph = this.ledger.runGraph(node.runId);
     if (!graph) throw new LedgerError(`nodeId: the run ${node.runId} of node ${node.id} is gone`, 'not_found', 'nodeId');
     const upstreamIds = new Set(graph.edges.filter((e) => e.to === node.id && (e.kind === 'needs' || e.kind === 'blocks')).map((e) => e.from));
@@ -426,10 +510,12 @@ export class CodexWorker implements Disposable {
       developerInstructions: developerInstructions(node, graph.run, upstream),
       dynamicTools: nodeTools({ formulas: !!this.options.formulas, promotions: !!this.options.promotions }),
       ...this.options.threadParams,
-      ...this.threadOverrides(),
+      // branch overlays-2: a profile's settings replace the controller's for the threads of nodes it won.
+      ...profile?.threadParams,
+      ...this.threadOverrides(profile),
     };
     const r = await this.server.request('thread/start', params);
-    this.log(`node ${node.id}: thread ${r.thread.id} started`);
+    this.log(`node ${node.id}: thread ${r.thread.id} started${profile ? ` with profile ${profile.name}` : ''}`);
     await this.mcpReady(r.thread.id);
     return r.thread.id;
   }
@@ -498,11 +584,12 @@ export class CodexWorker implements Disposable {
     }
   }
 
-  private threadOverrides(): Pick<ThreadStartParams, 'config'> {
-    return this.options.threadConfig ? { config: this.options.threadConfig } : {};
+  private threadOverrides(profile?: TurnProfile): Pick<ThreadStartParams, 'config'> {
+    const config = profile?.config ? { ...this.options.threadConfig, ...profile.config } : this.options.threadConfig;
+    return config ? { config } : {};
   }
 
-  private async runTurn(node: NodeRow, threadId: string, text: string, resumed: boolean): Promise<NodeTurnResult> {
+  private async runTurn(node: NodeRow, threadId: string, text: string, resumed: boolean, worker: string = this.worker): Promise<NodeTurnResult> {
     const started = Date.now();
     let done!: (c: Completion) => void;
     let fail!: (e: Error) => void;
@@ -510,7 +597,7 @@ export class CodexWorker implements Disposable {
     // The server can die before anyone awaits the completion; the rejection is read below or dropped.
     completion.catch(() => undefined);
     const ctx: TurnContext = {
-      nodeId: node.id, runId: node.runId, cwd: this.cwdFor(node), changeQueue: Promise.resolve(), threadId, turnId: null, terminal: null, leaseLost: null, cancelled: null, interruptReason: null, startedAt: started, lastItem: null,
+      nodeId: node.id, runId: node.runId, worker, bidding: false, cwd: this.cwdFor(node), changeQueue: Promise.resolve(), threadId, turnId: null, terminal: null, leaseLost: null, cancelled: null, interruptReason: null, startedAt: started, lastItem: null,
       lastError: null, lastMessage: null,
       items: new Map(), tokens: zeroTokens(), toolQueue: Promise.resolve(), done, fail,
     };
@@ -522,12 +609,12 @@ export class CodexWorker implements Disposable {
     try {
       // Unread mail goes into the turn's input, and is marked read only once Codex took the turn: a refused
       // turn leaves it for the next one, so nothing sent while this worker was not running is lost.
-      const mail = await this.unreadMail(node);
+      const mail = await this.unreadMail(node, worker);
       const params: TurnStartParams = { threadId, input: [textInput(mail.length ? `${text}\n\n${mailInput(mail)}` : text)] };
       try {
         const r = await this.server.request('turn/start', params);
         ctx.turnId = r.turn.id;
-        if (mail.length) await this.markMailRead(node, mail);
+        if (mail.length) await this.markMailRead(node, mail, worker);
         this.emitActivity(ctx);
         // A cancel that came while the turn was being started interrupts it now.
         if (ctx.cancelled) void this.interrupt(ctx, ctx.cancelled);
@@ -561,7 +648,7 @@ export class CodexWorker implements Disposable {
     } else {
       summary = this.noResultSummary(ctx, result);
       try {
-        await this.ledger.reportNode({ nodeId: node.id, worker: this.worker, outcome: 'failed', summary }, this.options.actor);
+        await this.ledger.reportNode({ nodeId: node.id, worker: ctx.worker, outcome: 'failed', summary }, this.options.actor);
         end = 'no_result';
         outcome = 'failed';
       } catch (e) {
@@ -603,9 +690,9 @@ export class CodexWorker implements Disposable {
   }
 
   private async renew(ctx: TurnContext): Promise<void> {
-    if (ctx.terminal || ctx.leaseLost) return;
+    if (ctx.terminal || ctx.leaseLost || ctx.bidding) return;
     try {
-      await this.ledger.renewLease({ nodeId: ctx.nodeId, worker: this.worker, leaseSeconds: this.leaseSeconds }, this.options.actor);
+      await this.ledger.renewLease({ nodeId: ctx.nodeId, worker: ctx.worker, leaseSeconds: this.leaseSeconds }, this.options.actor);
     } catch (e) {
       if (ctx.terminal) return;
       ctx.leaseLost = `the lease on node ${ctx.nodeId} was lost during the turn: ${(e as Error).message}`;
@@ -696,6 +783,13 @@ export class CodexWorker implements Disposable {
 
   private async callTool(ctx: TurnContext, tool: string, args: unknown): Promise<DynamicToolCallResponse> {
     try {
+      // branch overlays-2: a bidding turn has one tool, and its answer ends the turn's job.
+      if (ctx.bidding) {
+        if (tool !== 'bid_submit') return toolError(`this turn only bids: call bid_submit (not ${tool}), then end the turn`);
+        const r = await this.overlayTool(ctx, tool, args);
+        ctx.terminal = { end: 'reported', outcome: null, summary: 'bid' };
+        return toolOk({ ...r, next: 'Your bid is recorded. End your turn now with one short sentence.' });
+      }
       switch (tool) {
         case TOOL_REPORT_RESULT: return await this.reportResult(ctx, args);
         case TOOL_REQUEST_HANDOFF: return await this.requestHandoff(ctx, args);
@@ -715,7 +809,7 @@ export class CodexWorker implements Disposable {
     if (ctx.terminal) return this.alreadyFinished(ctx);
     const a = parseArgs(reportArgs, args);
     if (typeof a === 'string') return toolError(a);
-    const r = await this.ledger.reportNode({ nodeId: ctx.nodeId, worker: this.worker, outcome: a.outcome, summary: a.summary }, this.options.actor);
+    const r = await this.ledger.reportNode({ nodeId: ctx.nodeId, worker: ctx.worker, outcome: a.outcome, summary: a.summary }, this.options.actor);
     ctx.terminal = { end: 'reported', outcome: a.outcome, summary: a.summary };
     return toolOk({
       recorded: true, nodeId: ctx.nodeId, outcome: a.outcome, nodeState: r.state, runStatus: r.runStatus,
@@ -730,7 +824,7 @@ export class CodexWorker implements Disposable {
     const toWorker = this.options.handoffTo ?? 'person';
     // The default is a person: the node then waits for them (Needs you) instead of under a lease that runs out.
     const toPerson = toWorker === 'person';
-    const r = await this.ledger.handoffNode({ nodeId: ctx.nodeId, fromWorker: this.worker, toWorker, note: a.note, leaseSeconds: this.leaseSeconds, toPerson }, this.options.actor);
+    const r = await this.ledger.handoffNode({ nodeId: ctx.nodeId, fromWorker: ctx.worker, toWorker, note: a.note, leaseSeconds: this.leaseSeconds, toPerson }, this.options.actor);
     ctx.terminal = { end: 'handed_off', outcome: null, summary: a.note };
     return toolOk({
       handedOff: true, nodeId: ctx.nodeId, toWorker, handoffId: r.handoffId,
@@ -742,7 +836,7 @@ export class CodexWorker implements Disposable {
     if (ctx.terminal) return this.alreadyFinished(ctx);
     const a = parseArgs(expandArgs, args);
     if (typeof a === 'string') return toolError(a);
-    const r = await this.ledger.expandNode({ nodeId: ctx.nodeId, worker: this.worker, children: a.children }, this.options.actor);
+    const r = await this.ledger.expandNode({ nodeId: ctx.nodeId, worker: ctx.worker, children: a.children }, this.options.actor);
     ctx.terminal = { end: 'expanded', outcome: null, summary: `expanded into ${r.childIds.join(', ')}` };
     return toolOk({
       expanded: true, nodeId: ctx.nodeId, childIds: r.childIds,
@@ -754,7 +848,7 @@ export class CodexWorker implements Disposable {
   private overlayTool(ctx: TurnContext, tool: string, args: unknown): Promise<Record<string, unknown>> {
     return callNodeOverlayTool(tool, args, {
       ledger: this.ledger, formulas: this.options.formulas, promotions: this.options.promotions, actor: this.options.actor,
-      worker: this.worker, nodeId: ctx.nodeId, runId: ctx.runId,
+      worker: ctx.worker, nodeId: ctx.nodeId, runId: ctx.runId,
     });
   }
 
@@ -767,25 +861,25 @@ export class CodexWorker implements Disposable {
     if (!parsed.success) return;
     const files = [...new Set(parsed.data.map((c) => workspacePath(ctx.cwd, c.path)).filter((f): f is string => f !== null))];
     if (files.length === 0) return;
-    ctx.changeQueue = ctx.changeQueue.then(() => this.overlays.recordChanges({ nodeId: ctx.nodeId, worker: this.worker, files }, this.options.actor))
+    ctx.changeQueue = ctx.changeQueue.then(() => this.overlays.recordChanges({ nodeId: ctx.nodeId, worker: ctx.worker, files }, this.options.actor))
       .then((overlaps) => {
         for (const o of overlaps) this.log(`node ${ctx.nodeId}: changes touched claim ${o.entryId} of ${o.claimant} (${o.files.join(', ')}); both were told by mail`);
       }, (e: unknown) => this.log(`node ${ctx.nodeId}: could not check the turn's changes against the run's claims: ${errorMessage(e)}`));
   }
 
   /** The node's unread mail for its next turn (a failure to read it is logged: the turn goes on without it). */
-  private async unreadMail(node: NodeRow): Promise<MailRow[]> {
+  private async unreadMail(node: NodeRow, reader: string): Promise<MailRow[]> {
     try {
-      return await this.overlays.readMail({ reader: this.worker, nodeId: node.id, unreadOnly: true, limit: TURN_MAIL_LIMIT });
+      return await this.overlays.readMail({ reader, nodeId: node.id, unreadOnly: true, limit: TURN_MAIL_LIMIT });
     } catch (e) {
       this.log(`node ${node.id}: could not read its mail: ${errorMessage(e)}`);
       return [];
     }
   }
 
-  private async markMailRead(node: NodeRow, mail: MailRow[]): Promise<void> {
+  private async markMailRead(node: NodeRow, mail: MailRow[], reader: string): Promise<void> {
     try {
-      await this.overlays.markRead({ reader: this.worker, nodeId: node.id, mailIds: mail.map((m) => m.id) }, this.options.actor);
+      await this.overlays.markRead({ reader, nodeId: node.id, mailIds: mail.map((m) => m.id) }, this.options.actor);
     } catch (e) {
       this.log(`node ${node.id}: the mail its turn received could not be marked read: ${errorMessage(e)}`);
     }
@@ -808,7 +902,7 @@ export class CodexWorker implements Disposable {
 
   /** The Codex thread most recently bound to the node, if any. */
   private boundThread(node: NodeRow): string | null {
-    const bindings = this.ledger.runGraph(node.runId)?.bindings.filter((b) => b.nodeId === node.id && b.workerKind === 'codex') ?? [];
+    const bindings = this.ledger.runGraph(node.runId)?.bindings.filter((b) => b.nodeId === node.id && (b.workerKind === 'codex' || b.workerKind.startsWith('codex/'))) ?? [];
     return bindings.at(-1)?.threadId ?? null;
   }
 

@@ -2,15 +2,19 @@ import { AppServer, AppServerError } from '../codex/appServer';
 import type { AppServerOptions, ExitInfo, TraceListener } from '../codex/appServer';
 import type { JsonValue } from '../codex/protocol';
 import { CodexWorker } from '../codex/worker';
-import type { CodexWorkerOptions, NodeTurnResult, TurnActivity } from '../codex/worker';
+import type { CodexWorkerOptions, NodeTurnResult, TurnActivity, TurnProfile } from '../codex/worker';
 import { LedgerError, errorMessage } from '../ledger/index';
 import type { EvaluationResult, FormulaService, Ledger, NodeRow, PromotionService, RunRow } from '../ledger/index';
 import type { Check } from '../ledger/formula/types';
 import { recordCheckedOutcome } from '../ledger/outcome';
 import { runChecks } from './checks';
 import { Allocation } from './allocation';
-import { holderIsGone, newControllerWorkerName, releaseWorkerName } from './liveness';
+import { holderIsGone, newControllerWorkerName, parseWorkerName, releaseWorkerName } from './liveness';
 import { Worktrees, isThrowawayRun } from './worktree';
+import { Bidding } from './bidding';
+import type { BiddingOptions } from './bidding';
+import { parseWorkerProfiles, turnProfile } from './profiles';
+import type { WorkerProfile } from './profiles';
 
 /** How a controller runs: its ledger, how to start Codex, and how much at once. */
 export interface ControllerOptions {
@@ -54,6 +58,15 @@ export interface ControllerOptions {
   worktrees?: boolean;
   /** Runs whose worktree is removed once their outcome is recorded. Default: replays (task key `replay:…`). */
   isThrowaway?: (run: RunRow) => boolean;
+  // ---- branch overlays-2 (issue 13)
+  /**
+   * Named Codex worker profiles (src/controller/profiles.ts; checked by parseWorkerProfiles, the constructor throws a
+   * LedgerError naming the bad field): each bids for announced nodes through its own bidding turn, and a node one
+   * of them wins runs on a thread with its settings, as `<worker>:<profile>`.
+   */
+  profiles?: WorkerProfile[];
+  /** Bounds of the bidding turns (at once, and how long each may run). */
+  bidding?: BiddingOptions;
 }
 
 /** What a controller reports as it works: for progress lines, trees and notifications. */
@@ -128,8 +141,14 @@ export class Controller {
   readonly worktrees: Worktrees | null;
   /** Contract-net rounds (branch overlays, issue 13): closes due rounds; announced nodes are not dispatched. */
   private readonly allocation: Allocation;
+  /** branch overlays-2: this controller's worker profiles, their bidding turns, and the profile each running node runs as. */
+  readonly profiles: readonly TurnProfile[];
+  private readonly bidding: Bidding;
+  private readonly runningAs = new Map<string, TurnProfile>();
 
   constructor(private readonly options: ControllerOptions) {
+    // Bad profiles are refused before anything is taken (a worker name, a worktree helper).
+    const profiles = parseWorkerProfiles(options.profiles ?? []);
     this.ledger = options.ledger;
     this.worker = newControllerWorkerName();
     this.max = Math.max(1, Math.floor(options.maxConcurrentNodes ?? 2));
@@ -142,6 +161,13 @@ export class Controller {
     this.worktrees = options.worktrees === false ? null
       : new Worktrees({ ledger: this.ledger, workspaceDir: options.workspaceDir, actor: this.actor, log: this.log });
     this.allocation = new Allocation(this.ledger, this.log);
+    this.profiles = profiles.map((p) => turnProfile(this.worker, p));
+    this.bidding = new Bidding(this.ledger, this.profiles, this.log, options.bidding);
+  }
+
+  /** True when `worker` is this controller's worker or one of its profiles. */
+  private isMine(worker: string | null): boolean {
+    return worker === this.worker || this.profiles.some((p) => p.worker === worker);
   }
 
   /** Starts the app-server and the loop. Throws an AppServerError when Codex cannot be started at all. */
@@ -181,6 +207,7 @@ export class Controller {
     await server?.dispose();
     // The disposed worker ended its turns; wait for their bookkeeping so nothing runs after stop().
     await Promise.allSettled([...this.running.values()]);
+    await this.bidding.settle();
     releaseWorkerName(this.worker);
     for (const w of this.waiters) w.resolve(w.runIds.map((id) => this.ledger.getRun(id)).filter((r): r is RunRow => !!r));
     this.waiters.clear();
@@ -334,7 +361,7 @@ export class Controller {
       if (!n || !run) why = 'the node is gone';
       else if (run.status !== 'running') why = `run ${run.id} was ${run.status}`;
       else if (n.state !== 'claimed' && n.state !== 'active') why = n.result?.startsWith('cancelled') ? n.result : `node ${n.id} is ${n.state} now`;
-      else if (n.worker !== this.worker) why = `node ${n.id} is held by ${n.worker} now`;
+      else if (!this.isMine(n.worker)) why = `node ${n.id} is held by ${n.worker} now`;
       if (why) await this.codex.cancelNode(a.nodeId, why);
     }
   }
@@ -350,6 +377,10 @@ export class Controller {
       try {
         await this.ledger.recoverNodes({ nodeId: n.id, force: true, reason }, this.actor);
         this.emit({ type: 'released', nodeId: n.id, reason });
+        // A node a dead controller's profile held resumes with this controller's profile of that name, if it has one.
+        const profile = parseWorkerName(n.worker)?.profile;
+        const own = profile ? this.profiles.find((p) => p.name === profile) : undefined;
+        if (own) this.runningAs.set(n.id, own);
         this.toResume.add(n.id);
       } catch (e) {
         if (!(e instanceof LedgerError)) throw e;
@@ -563,13 +594,17 @@ export class Controller {
   /** Claims and starts nodes, oldest first, until the concurrency limit: interrupted ones resume first. */
   private async dispatchReady(): Promise<void> {
     if (!this.codex) return;
+    // branch overlays-2: open rounds get the profiles' bids, beside the loop and whatever the node limit.
+    this.bidding.ask(this.codex, (runId) => this.inScope(runId), () => this.kick());
     for (const nodeId of [...this.toResume]) {
       if (this.running.size >= this.max) return;
       this.toResume.delete(nodeId);
-      if (!this.running.has(nodeId)) this.dispatch(nodeId, true);
+      if (!this.running.has(nodeId)) this.dispatch(nodeId, true, this.runningAs.get(nodeId));
     }
     // branch overlays (issue 13): nodes this controller's worker won in a contract-net round are its own work.
     for (const a of this.allocation.awardedTo(this.worker)) if (this.running.size < this.max && this.inScope(a.runId) && !this.running.has(a.nodeId)) this.dispatch(a.nodeId, false);
+    // branch overlays-2: nodes a profile won run with its settings.
+    for (const p of this.profiles) for (const a of this.allocation.awardedTo(p.worker)) if (this.running.size < this.max && this.inScope(a.runId) && !this.running.has(a.nodeId)) this.dispatch(a.nodeId, false, p);
     const runs = this.scope ? [...this.scope] : [undefined];
     let misses = 0;
     while (this.running.size < this.max && misses < 3) {
@@ -596,7 +631,7 @@ export class Controller {
     }
   }
 
-  private dispatch(nodeId: string, resume: boolean): void {
+  private dispatch(nodeId: string, resume: boolean, profile?: TurnProfile): void {
     const codex = this.codex!;
     const node = this.ledger.getNode(nodeId);
     this.emit({ type: 'dispatched', nodeId, runId: node?.runId ?? '', resumed: resume });
@@ -604,7 +639,8 @@ export class Controller {
       try {
         // A run in a git repository gets its worktree before its first thread starts there.
         if (node && this.worktrees) await this.worktrees.ensure(node.runId);
-        const result = resume ? await codex.resumeNode(nodeId) : await codex.runNode(nodeId, { claimed: true });
+        if (profile) this.runningAs.set(nodeId, profile);
+        const result = resume ? await codex.resumeNode(nodeId, profile) : await codex.runNode(nodeId, { claimed: true, profile });
         this.emit({ type: 'turnEnded', result });
       } catch (e) {
         if (e instanceof AppServerError && !this.stopping && (e.code === 'exited' || e.code === 'timeout')) {
@@ -618,6 +654,7 @@ export class Controller {
         }
       } finally {
         this.running.delete(nodeId);
+        if (!this.toResume.has(nodeId)) this.runningAs.delete(nodeId);
         this.kick();
       }
     })();
@@ -627,7 +664,7 @@ export class Controller {
   private async release(nodeId: string, reason: string): Promise<void> {
     await this.ledger.refresh();
     const n = this.ledger.getNode(nodeId);
-    if (!n || n.worker !== this.worker || (n.state !== 'claimed' && n.state !== 'active')) return;
+    if (!n || !this.isMine(n.worker) || (n.state !== 'claimed' && n.state !== 'active')) return;
     try {
       await this.ledger.recoverNodes({ nodeId, force: true, reason }, this.actor);
       this.emit({ type: 'released', nodeId, reason });

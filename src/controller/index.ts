@@ -8,3 +8,8 @@ export { BRANCH_PREFIX, GitError, REPLAY_TASK_PREFIX, WORKTREES_DIR, Worktrees, 
 export type { WorktreeRow, WorktreesOptions } from './worktree';
 export { checkReplayable, openScreen, parseReplayInput, pastTasks, replayKey, replayVariant, replaysDir, runningReplay } from './replay';
 export type { ReplayBudget, ReplayDeps, ReplayInput, ReplayPair, ReplayProgress, ReplayReport, ReplayStop } from './replay';
+// branch overlays-2: worker profiles and their bidding turns
+export { MAX_PROFILES, PROFILE_KEYS, REASONING_EFFORTS, parseProfileFlag, parseWorkerProfiles, profileWorker, turnProfile } from './profiles';
+export type { ReasoningEffort, WorkerProfile } from './profiles';
+export { Bidding } from './bidding';
+export type { BiddingOptions } from './bidding';

@@ -25,10 +25,13 @@ export function releaseWorkerName(name: string): void {
   live.delete(name);
 }
 
-/** The host and pid a controller worker name carries, or null for any other worker (a person, an MCP client). */
-export function parseWorkerName(name: string): { host: string; pid: number } | null {
-  const m = /^codex@(.+)\/(\d+)(?:#\d+)?$/.exec(name);
-  return m ? { host: m[1]!, pid: Number(m[2]) } : null;
+/**
+ * The host and pid a controller worker name carries, and the worker profile when the name is a profile's
+ * (`codex@host/pid:deep`, src/controller/profiles.ts); null for any other worker (a person, an MCP client).
+ */
+export function parseWorkerName(name: string): { host: string; pid: number; controller: string; profile: string | null } | null {
+  const m = /^(codex@([^/]+)\/(\d+)(?:#\d+)?)(?::([^/:]+))?$/.exec(name);
+  return m ? { host: m[2]!, pid: Number(m[3]), controller: m[1]!, profile: m[4] ?? null } : null;
 }
 
 /**
@@ -43,7 +46,7 @@ export function parseWorkerName(name: string): { host: string; pid: number } | n
 export function holderIsGone(worker: string, claimedAt: string): boolean {
   const id = parseWorkerName(worker);
   if (!id || id.host !== os.hostname()) return false;
-  if (id.pid === process.pid) return !live.has(worker);
+  if (id.pid === process.pid) return !live.has(id.controller);
   try {
     process.kill(id.pid, 0);
   } catch (e) {

@@ -4,6 +4,7 @@
 import * as os from 'node:os';
 import * as vscode from 'vscode';
 import { Controller, explainWait, parseWorkerName } from '../controller/index';
+import { parseWorkerProfiles } from '../controller/profiles'; // branch overlays-2
 import type { ControllerEvent } from '../controller/index';
 import type { TurnActivity } from '../codex/worker';
 import type { NodeRow } from '../ledger/index';
@@ -116,7 +117,10 @@ export class CodexRuns implements vscode.Disposable {
     const node = config.get<string>('nodePath') || 'node';
     const workers = Math.max(1, Math.min(64, Math.floor(config.get<number>('maxConcurrentNodes') ?? 2)));
     const mcp = vscode.Uri.joinPath(this.extensionUri, 'dist', 'mcp.js').fsPath;
+    // branch overlays-2: worker profiles that bid for announced nodes; a bad one is an error naming the setting's field.
+    const profiles = parseWorkerProfiles(config.get<unknown>('workerProfiles') ?? [], 'gascity.workerProfiles');
     const controller = new Controller({
+      profiles,
       ledger: this.model.ledger, formulas: this.model.lineage.formulas, workspaceDir: this.workspaceDir, runIds: [],
       maxConcurrentNodes: workers, actor: 'controller:vscode',
       codex: { command: codex, cwd: this.workspaceDir, log: (line) => this.log.debug(`[codex] ${line}`) },

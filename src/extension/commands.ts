@@ -61,7 +61,11 @@ export const VIEWS = {
 export const TREE_CONTEXT = {
   family: 'family',
   variant: (status: string, isActive: boolean): string => `variant.${isActive ? 'active' : status}`,
-  run: (status: string): string => `run.${status}`,
+  /**
+   * `run.done`, or `run.done.worktree.open` when the run's worktree waits for a person (Merge and Discard show
+   * on it); other worktree states add their name (`run.done.worktree.merged`) and offer neither.
+   */
+  run: (status: string, worktree?: string): string => `run.${status}${worktree && worktree !== 'working' ? `.worktree.${worktree}` : ''}`,
   /** The state is part of it so that "Run Node with Codex" shows only on ready nodes. */
   node: (state: string): string => `node.${state}`,
   /** The "Needs you" group and its rows: `needs.open_gate` or `needs.review` choose the inline answers. */

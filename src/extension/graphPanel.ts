@@ -168,7 +168,7 @@ export class GraphPanel implements vscode.Disposable {
     if (t.kind === 'run') {
       const graph = this.model.ledger.runGraph(t.runId);
       if (!graph) return undefined;
-      return { kind: 'run', graph: toRunGraph(graph, this.model.ledger.evidence({ runId: t.runId, limit: 5000 })) };
+      return { kind: 'run', graph: toRunGraph(graph, this.model.ledger.evidence({ runId: t.runId, limit: 5000 }), this.model.worktreeOf(t.runId)) };
     }
     const lineage = this.model.lineage;
     const family = lineage.family(t.familyId);
@@ -251,7 +251,7 @@ export class GraphPanel implements vscode.Disposable {
     let view: GraphView | undefined;
     if (t.kind === 'run') {
       // The whole run is read once here; later changes of it are followed node by node (RunGraphFollower).
-      slot.follower = new RunGraphFollower(this.model.ledger, t.runId);
+      slot.follower = new RunGraphFollower(this.model.ledger, t.runId, (runId) => this.model.worktreeOf(runId));
       const graph = slot.follower.readAll();
       view = graph ? { kind: 'run', graph } : undefined;
     } else {

@@ -6,6 +6,7 @@ import { FormulaService, PromotionService } from '../ledger/index';
 import type { Formula, Mutation, Problem, VarValue } from '../ledger/formula/index';
 import type { FamilyInfo, TrialInfo, VariantInfo } from './viewModel';
 import { summarizeEvidence, variantStatus } from './viewModel';
+import { variantStandings } from '../ledger/variantStanding';
 
 function toFamily(r: FamilyRow): FamilyInfo {
   return { id: r.id, description: r.description, activeVariantId: r.activeVariantId };
@@ -81,6 +82,20 @@ export class Lineage {
       .map((id) => this.promotion.liveTrialOf(id))
       .filter((t): t is TrialRow => t !== undefined)
       .map(toTrial);
+  }
+
+  /**
+   * Every variant of a family with its standing (run outcomes from its runs, interventions and tokens summed over
+   * its evidence), read in one query (src/ledger/variantStanding.ts) rather than one evidence query per variant.
+   */
+  standings(familyId: string): Array<{ variant: VariantInfo; evidence: EvidenceSummary }> {
+    return variantStandings(this.ledger.sql, { familyId }).map((s) => ({
+      variant: {
+        id: s.id, familyId: s.familyId, generation: s.generation, parents: s.parents, summary: s.summary, status: variantStatus(s.status),
+        contentHash: s.contentHash, createdAt: s.createdAt, runs: s.runs, finishedRuns: s.finishedRuns, successes: s.successes,
+      },
+      evidence: { runs: s.finishedRuns, successes: s.successes, failures: s.finishedRuns - s.successes, interventions: s.interventions, tokens: s.tokens },
+    }));
   }
 
   /** Run outcomes from the runs the variant ran; interventions and tokens from its evidence. */

@@ -3,11 +3,14 @@
 // the CLI writing the same ledger arrive the same way). The event says which runs changed, so a view of 91k runs
 // refreshes the one that did.
 import * as vscode from 'vscode';
+import { Worktrees } from '../controller/worktree';
 import type { Ledger, StoredEvent } from '../ledger/index';
 import { OverlayService } from '../ledger/index';
 import type { LedgerChangeSummary } from './changes';
 import { ChangeAccumulator } from './changes';
 import { Lineage } from './lineage';
+import type { RunWorktree } from '../shared/protocol';
+import { toRunWorktree } from './viewModel';
 
 export type { LedgerChangeSummary } from './changes';
 
@@ -21,6 +24,7 @@ export class LedgerModel implements vscode.Disposable {
   private readonly pending: ChangeAccumulator;
   private readonly subscription: { dispose(): void };
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly worktrees: Worktrees;
 
   constructor(
     readonly ledger: Ledger,
@@ -30,6 +34,7 @@ export class LedgerModel implements vscode.Disposable {
   ) {
     this.lineage = new Lineage(ledger, workspaceDir);
     this.overlays = new OverlayService(ledger);
+    this.worktrees = new Worktrees({ ledger, workspaceDir: workspaceDir ?? dir });
     this.pending = new ChangeAccumulator((nodeId) => ledger.getNode(nodeId)?.runId);
     this.subscription = ledger.onDidChange((change) => {
       this.log.trace(`ledger changed: ${change.events.length} event(s) from ${change.local ? 'this window' : 'another process'}`);
@@ -52,6 +57,12 @@ export class LedgerModel implements vscode.Disposable {
       },
       (e: unknown) => this.log.error(`promotion evaluation failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
     );
+  }
+
+  /** A run's git worktree as the views show it, or undefined when the run has none (no git, or not dispatched yet). */
+  worktreeOf(runId: string): RunWorktree | undefined {
+    const row = this.worktrees.get(runId);
+    return row ? toRunWorktree(row) : undefined;
   }
 
   /** Bursts of events (a run start writes many) become one refresh of the views. */

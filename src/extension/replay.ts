@@ -6,7 +6,9 @@ import * as vscode from 'vscode';
 import { Controller, Worktrees, replayVariant } from '../controller/index';
 import type { ReplayReport } from '../controller/index';
 import { errorMessage } from '../ledger/errors';
+import { worktreeStats } from '../shared/worktree';
 import type { LedgerModel } from './model';
+import { toRunWorktree } from './viewModel';
 
 /** The actor of a person's merges and discards in VS Code. */
 const ACTOR = 'person:vscode';
@@ -105,9 +107,7 @@ export class ReplayCommands implements vscode.Disposable {
       })), { placeHolder: `${what === 'merge' ? 'Merge' : 'Discard'} which run's worktree?` }))?.id;
       if (!runId) return false;
     }
-    const verb = what === 'merge' ? 'Merge' : 'Discard';
-    const sure = await vscode.window.showWarningMessage(`${verb} the worktree of run ${runId}?`, { modal: true }, verb);
-    if (sure !== verb) return false;
+    if (!(await this.confirm(worktrees, runId, what))) return false;
     try {
       const w = what === 'merge' ? await worktrees.merge(runId, ACTOR) : await worktrees.discard(runId, ACTOR, 'discarded in VS Code');
       void vscode.window.showInformationMessage(what === 'merge' ? `Merged run ${runId} as ${w.mergeCommit?.slice(0, 12) ?? '?'}.` : `Discarded run ${runId}'s worktree and branch.`);
@@ -116,6 +116,27 @@ export class ReplayCommands implements vscode.Disposable {
       void vscode.window.showErrorMessage(`Could not ${what} run ${runId}: ${errorMessage(e)}`);
       return false;
     }
+  }
+
+  /**
+   * Asks the person to confirm with a quick pick that names the branch, its changes and what happens. A quick pick,
+   * not a modal dialog: it shows the diff stats where the choice is made, is answered from the keyboard, and is
+   * what VS Code's own Git commands use for such questions.
+   */
+  private async confirm(worktrees: Worktrees, runId: string, what: 'merge' | 'discard'): Promise<boolean> {
+    const row = worktrees.get(runId);
+    const w = row ? toRunWorktree(row) : undefined;
+    const branch = w?.branch ?? `the branch of run ${runId}`;
+    const stats = w ? worktreeStats(w) : '';
+    const yes = what === 'merge'
+      ? { label: `$(git-merge) Merge ${branch}`, description: stats, detail: 'Merges it into the workspace\'s branch (a merge commit), then removes the worktree and the branch.', yes: true }
+      : { label: `$(trash) Discard ${branch}`, description: stats, detail: 'Removes the worktree and deletes the branch: the run\'s changes are lost.', yes: true };
+    const no = { label: 'Cancel', detail: 'Leave the worktree as it is.', yes: false };
+    // A discard cannot be undone, so Enter on its question keeps the worktree.
+    const pick = await vscode.window.showQuickPick(what === 'merge' ? [yes, no] : [no, yes], {
+      title: `${what === 'merge' ? 'Merge' : 'Discard'} the worktree of run ${runId}?`, ignoreFocusOut: true,
+    });
+    return pick?.yes === true;
   }
 
   private async pickCandidate(): Promise<string | undefined> {

@@ -6,7 +6,7 @@
 // No vscode import: unit-tested against a real ledger.
 import type { BindingRow, Ledger, NodeRow } from '../ledger/index';
 import { diffRunGraph } from '../shared/graphPatch';
-import type { RunGraph, RunGraphNode, RunGraphPatch } from '../shared/protocol';
+import type { RunGraph, RunGraphNode, RunGraphPatch, RunWorktree } from '../shared/protocol';
 import type { ChangeEvent } from './changes';
 import { toRunGraph, toRunGraphNode } from './viewModel';
 
@@ -39,7 +39,8 @@ export class RunGraphFollower {
   private bindings = new Map<string, Pick<BindingRow, 'workerKind' | 'threadId'>>();
   private dependents = new Map<string, string[]>();
 
-  constructor(private readonly ledger: RunGraphSource, readonly runId: string) {}
+  /** `worktreeOf` reads the run's worktree (none when omitted); events about it read the run whole. */
+  constructor(private readonly ledger: RunGraphSource, readonly runId: string, private readonly worktreeOf: (runId: string) => RunWorktree | undefined = () => undefined) {}
 
   /** The graph as last produced (undefined before the first read or when the run is gone). */
   get current(): RunGraph | undefined {
@@ -53,7 +54,7 @@ export class RunGraphFollower {
       this.graph = undefined;
       return undefined;
     }
-    const graph = toRunGraph(raw, this.ledger.evidence({ runId: this.runId, limit: EVIDENCE_LIMIT }));
+    const graph = toRunGraph(raw, this.ledger.evidence({ runId: this.runId, limit: EVIDENCE_LIMIT }), this.worktreeOf(this.runId));
     this.bindings = new Map(raw.bindings.map((b) => [b.nodeId, b]));
     this.adopt(graph);
     return graph;
@@ -85,7 +86,8 @@ export class RunGraphFollower {
       const runId = field(e.payload, 'runId');
       const ours = (nodeId !== undefined && this.nodes.has(nodeId)) || runId === this.runId;
       if (!ours) continue;
-      if (RESHAPING.has(e.kind)) return this.wholly(before);
+      // A worktree's change (created, finished, merged, discarded) is read with the run: one event per run end.
+      if (RESHAPING.has(e.kind) || e.kind.startsWith('run.worktree_')) return this.wholly(before);
       if (e.kind === 'worker.bound' && nodeId !== undefined) {
         const workerKind = field(e.payload, 'workerKind');
         const threadId = field(e.payload, 'threadId');

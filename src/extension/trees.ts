@@ -7,6 +7,7 @@ import type { NodeRow, RunRow } from '../ledger/index';
 import { COMMANDS, TREE_CONTEXT } from './commands';
 import type { LedgerChangeSummary, LedgerModel } from './model';
 import type { EvidenceSummary } from '../shared/protocol';
+import { worktreeFields, worktreeLine } from '../shared/worktree';
 import type { FamilyInfo, TrialInfo, VariantInfo } from './viewModel';
 import { trialText, variantLabel, workflowOrder } from './viewModel';
 
@@ -20,9 +21,9 @@ export class FamiliesTree implements vscode.TreeDataProvider<FamilyTreeItem>, vs
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscription: vscode.Disposable;
 
-  // What the tree shows, read once and kept until a change touches it: listing a family's variants costs tens of
-  // milliseconds at 500 variants and their evidence a query each, so a refresh that read them all again grew with
-  // the family on every change of the ledger (issue 11).
+  // What the tree shows, read once and kept until a change touches it: listing a family's variants with their
+  // figures costs tens of milliseconds at 500 variants, so a refresh that read them all again grew with the family
+  // on every change of the ledger (issue 11). A variant's evidence dropped alone is read again alone.
   private families: FamilyInfo[] | undefined;
   private readonly variantsOf = new Map<string, VariantInfo[]>();
   private readonly trialsOf = new Map<string, TrialInfo[]>();
@@ -83,7 +84,11 @@ export class FamiliesTree implements vscode.TreeDataProvider<FamilyTreeItem>, vs
   private variants(familyId: string): VariantInfo[] {
     let list = this.variantsOf.get(familyId);
     if (!list) {
-      list = this.model.lineage.variants(familyId);
+      // One read gives the rows and their figures: the evidence of each variant is kept beside it, so drawing the
+      // family costs one query whatever its size rather than one more query per variant (issue 11).
+      const standings = this.model.lineage.standings(familyId);
+      list = standings.map((s) => s.variant);
+      for (const s of standings) this.evidenceOf.set(s.variant.id, s.evidence);
       this.variantsOf.set(familyId, list);
     }
     return list;
@@ -385,11 +390,14 @@ export class RunsTree implements vscode.TreeDataProvider<RunTreeItem>, vscode.Di
       const r = element.run;
       const item = new vscode.TreeItem(r.title, vscode.TreeItemCollapsibleState.Collapsed);
       item.id = `run:${r.id}`;
-      item.contextValue = TREE_CONTEXT.run(r.status);
+      // The worktree is read with the row: a merge or discard names the run, so its row is read again then.
+      const worktree = this.model.worktreeOf(r.id);
+      item.contextValue = TREE_CONTEXT.run(r.status, worktree?.state);
       const [icon, colour] = RUN_ICON[r.status] ?? ['circle-outline', 'descriptionForeground'];
       item.iconPath = new vscode.ThemeIcon(icon, new vscode.ThemeColor(colour));
-      item.description = [r.status, r.status === 'running' ? `${r.openNodes} open` : '', r.variantId ?? ''].filter(Boolean).join(' · ');
-      item.tooltip = `${r.id} — ${r.title}\nstarted ${r.createdAt}${r.familyId ? `\nfamily ${r.familyId}` : ''}${r.variantId ? `, variant ${r.variantId}` : ''}`;
+      item.description = [r.status, r.status === 'running' ? `${r.openNodes} open` : '', r.variantId ?? '', worktree ? worktreeLine(worktree) : ''].filter(Boolean).join(' · ');
+      item.tooltip = `${r.id} — ${r.title}\nstarted ${r.createdAt}${r.familyId ? `\nfamily ${r.familyId}` : ''}${r.variantId ? `, variant ${r.variantId}` : ''}` +
+        (worktree ? `\nworktree: ${worktreeFields(worktree).map(([k, v]) => `${k.toLowerCase()} ${v}`).join(', ')}` : '');
       item.command = { command: COMMANDS.openRunGraph.id, title: COMMANDS.openRunGraph.title, arguments: [r.id] };
       return item;
     }

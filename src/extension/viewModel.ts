@@ -1,8 +1,9 @@
 // Turns ledger rows into what the trees and the graph webview show. Pure (no vscode import), so the mapping a
 // person sees (labels, states, evidence lines) is unit-tested without an editor.
+import type { WorktreeRow } from '../controller/worktree';
 import { formatVariant } from '../ledger/families';
 import type { BindingRow, EdgeRow, EvidenceRow, NodeRow, RunRow } from '../ledger/index';
-import type { EdgeKind, EvidenceItem, EvidenceSummary, LineageGraph, NodeState, RunGraph, RunGraphNode, StepHeat, VariantStatus } from '../shared/protocol';
+import type { EdgeKind, EvidenceItem, EvidenceSummary, LineageGraph, NodeState, RunGraph, RunGraphNode, RunWorktree, StepHeat, VariantStatus } from '../shared/protocol';
 import { isEdgeKind, isNodeState, isVariantStatus } from '../shared/protocol';
 
 export { workflowOrder } from '../shared/workflowOrder';
@@ -168,9 +169,28 @@ export function nodeEvidence(node: NodeRow, evidence: readonly EvidenceRow[]): E
   return items;
 }
 
+/**
+ * A run's worktree row as the views show it: `finished` (the run ended, the branch waits for a person) reads
+ * `open`, and `open` (the run works in it) reads `working`; commits are abbreviated to 12 hex digits.
+ */
+export function toRunWorktree(row: WorktreeRow): RunWorktree {
+  const state = row.status === 'open' ? 'working' : row.status === 'finished' ? 'open' : row.status;
+  return {
+    branch: row.branch,
+    base: row.baseCommit.slice(0, 12),
+    state,
+    ...(row.commits !== null ? { commits: row.commits } : {}),
+    ...(row.filesChanged !== null ? { filesChanged: row.filesChanged } : {}),
+    ...(row.insertions !== null ? { insertions: row.insertions } : {}),
+    ...(row.deletions !== null ? { deletions: row.deletions } : {}),
+    ...(row.mergeCommit ? { mergeCommit: row.mergeCommit.slice(0, 12) } : {}),
+  };
+}
+
 export function toRunGraph(
   graph: { run: RunRow; nodes: readonly NodeRow[]; edges: readonly EdgeRow[]; bindings: readonly BindingRow[] },
   evidence: readonly EvidenceRow[] = [],
+  worktree?: RunWorktree,
 ): RunGraph {
   const { run } = graph;
   const threadOf = new Map<string, BindingRow>();
@@ -191,6 +211,7 @@ export function toRunGraph(
     ...(run.variantId ? { variantId: run.variantId } : {}),
     nodes: graph.nodes.map((n) => toRunGraphNode(n, threadOf.get(n.id), evidenceOf.get(n.id) ?? [])),
     edges: graph.edges.map((e, i) => ({ id: `e${i}:${e.from}>${e.to}`, source: e.from, target: e.to, kind: edgeKind(e.kind) })),
+    ...(worktree ? { worktree } : {}),
   };
 }
 

@@ -170,7 +170,8 @@ export interface EventPayloads {
   'round.announced': {
     roundId: string; runId: string; nodeId: string; announcedBy: string; deadline: string; quorum: number; leaseSeconds: number; rule: string;
   };
-  'bid.submitted': { bidId: string; roundId: string; bidder: string; cost: number; confidence: number; rationale: string };
+  /** `person` (branch overlays-2): a person's bid; an award to it holds the node for them behind a human gate. */
+  'bid.submitted': { bidId: string; roundId: string; bidder: string; cost: number; confidence: number; rationale: string; person?: boolean };
   /** The round closed with a winner; a `node.claimed` event for the winner precedes it in the same commit. */
   'round.awarded': {
     roundId: string; nodeId: string; winner: string; bidId: string; rule: string; closedBy: 'quorum' | 'deadline'; claimId: string;

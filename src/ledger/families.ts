@@ -15,6 +15,7 @@ import { newId } from './ids';
 import { parseInput } from './inputs';
 import { findUnsafeKey } from './formula/names';
 import { mutationRationale } from './evidence';
+import { supersededTrialEvents } from './promotion/supersede';
 import type { Ledger } from './ledger';
 import type { Sql } from './store/sql';
 
@@ -323,6 +324,9 @@ export class FormulaService {
     if (fam.active_variant) events.push(event('variant.status_changed', { variantId: fam.active_variant, status: 'retired', reason: `replaced by ${variantId}` }));
     events.push(event('variant.status_changed', { variantId, status: 'active', reason }));
     events.push(event('family.active_set', { familyId: v.family_id, variantId, previousVariantId: fam.active_variant, reason }));
+    // A change by hand (not the promotion rule's own, which names its decision) ends a trial it leaves comparing
+    // something else, in this same commit: nothing may decide on that trial afterwards.
+    if (!('decisionId' in change)) events.push(...(supersededTrialEvents(sql, v.family_id, variantId)?.events ?? []));
     return { events, result: { familyId: v.family_id, variantId, previousVariantId: fam.active_variant, decisionId: decision.id } };
   }
 

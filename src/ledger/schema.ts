@@ -7,7 +7,7 @@ import { OVERLAY_TABLE_NAMES, OVERLAY_TABLES } from './overlays/tables';
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -260,6 +260,11 @@ CREATE TABLE run_worktrees (
 );
 `,
   // ---- end branch replay
+  // ---- branch overlays-2 (issue 13): a bid by a person, whose award holds the node for them (Needs you).
+  8: `
+ALTER TABLE bids ADD COLUMN person INTEGER NOT NULL DEFAULT 0;
+`,
+  // ---- end branch overlays-2
 };
 
 /**

@@ -35,8 +35,13 @@ export function diffRunGraph(prev: RunGraph, next: RunGraph): RunGraphPatch | nu
   const nextEdgeIds = new Set(next.edges.map((e) => e.id));
   const removeEdges = prev.edges.filter((e) => !nextEdgeIds.has(e.id)).map((e) => e.id);
   const titleChanged = prev.title !== next.title;
-  if (!titleChanged && !upsertNodes.length && !removeNodes.length && !upsertEdges.length && !removeEdges.length) return null;
-  return { runId: next.runId, ...(titleChanged ? { title: next.title } : {}), upsertNodes, removeNodes, upsertEdges, removeEdges };
+  // A worktree is recorded once and then only changes state (finished, merged, discarded), never goes away.
+  const worktreeChanged = next.worktree !== undefined && JSON.stringify(prev.worktree) !== JSON.stringify(next.worktree);
+  if (!titleChanged && !worktreeChanged && !upsertNodes.length && !removeNodes.length && !upsertEdges.length && !removeEdges.length) return null;
+  return {
+    runId: next.runId, ...(titleChanged ? { title: next.title } : {}), upsertNodes, removeNodes, upsertEdges, removeEdges,
+    ...(worktreeChanged ? { worktree: next.worktree } : {}),
+  };
 }
 
 /**
@@ -77,6 +82,7 @@ export function applyRunGraphPatch(graph: RunGraph, patch: RunGraphPatch): RunGr
   return {
     ...graph,
     ...(patch.title !== undefined ? { title: patch.title } : {}),
+    ...(patch.worktree !== undefined ? { worktree: patch.worktree } : {}),
     nodes: merge(graph.nodes, patch.upsertNodes, patch.removeNodes),
     edges: merge(graph.edges, patch.upsertEdges, patch.removeEdges),
   };

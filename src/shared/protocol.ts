@@ -57,6 +57,28 @@ export interface RunGraph {
   readonly variantId?: string;
   readonly nodes: readonly RunGraphNode[];
   readonly edges: readonly RunGraphEdge[];
+  /** The run's git worktree (docs/replay.md), when it has one. */
+  readonly worktree?: RunWorktree;
+}
+
+/** Where a run's worktree stands: the run works in it, it waits for a person, or it is closed. */
+export type RunWorktreeState = 'working' | 'open' | 'merged' | 'discarded' | 'removed';
+
+/**
+ * A run's git worktree as the views show it (the ledger's run_worktrees row): its branch, the base commit it
+ * started from (abbreviated to 12 hex digits), diff stats against the base once the run ended, and its state.
+ */
+export interface RunWorktree {
+  readonly branch: string;
+  readonly base: string;
+  readonly state: RunWorktreeState;
+  /** Commits, files changed, lines added and removed on the branch; absent while the run works. */
+  readonly commits?: number;
+  readonly filesChanged?: number;
+  readonly insertions?: number;
+  readonly deletions?: number;
+  /** The merge commit (12 hex digits) once merged. */
+  readonly mergeCommit?: string;
 }
 
 /** Counts behind a variant's standing, summed over its runs. */
@@ -121,6 +143,8 @@ export interface RunGraphPatch {
   readonly removeNodes: readonly string[];
   readonly upsertEdges: readonly RunGraphEdge[];
   readonly removeEdges: readonly string[];
+  /** The run's worktree when it changed (it never goes away once recorded). */
+  readonly worktree?: RunWorktree;
 }
 
 /**
@@ -320,7 +344,27 @@ export function isRunGraph(x: unknown): x is RunGraph {
     isOptional(x.familyId, isId) &&
     isOptional(x.variantId, isId) &&
     isArrayOf(x.nodes, isRunGraphNode) &&
-    isArrayOf(x.edges, isRunGraphEdge)
+    isArrayOf(x.edges, isRunGraphEdge) &&
+    isOptional(x.worktree, isRunWorktree)
+  );
+}
+const WORKTREE_STATES: readonly string[] = ['working', 'open', 'merged', 'discarded', 'removed'] satisfies readonly RunWorktreeState[];
+function isWhole(x: unknown): x is number {
+  return Number.isSafeInteger(x) && (x as number) >= 0;
+}
+/** True when `x` is a well-formed run worktree (counts whole and not negative). */
+export function isRunWorktree(x: unknown): x is RunWorktree {
+  return (
+    isRecord(x) &&
+    isText(x.branch) &&
+    isText(x.base) &&
+    typeof x.state === 'string' &&
+    WORKTREE_STATES.includes(x.state) &&
+    isOptional(x.commits, isWhole) &&
+    isOptional(x.filesChanged, isWhole) &&
+    isOptional(x.insertions, isWhole) &&
+    isOptional(x.deletions, isWhole) &&
+    isOptional(x.mergeCommit, isText)
   );
 }
 /** True when `x` is a well-formed patch of a run graph (every upserted element is checked as in a whole graph). */
@@ -332,7 +376,8 @@ export function isRunGraphPatch(x: unknown): x is RunGraphPatch {
     isArrayOf(x.upsertNodes, isRunGraphNode) &&
     isArrayOf(x.removeNodes, isId) &&
     isArrayOf(x.upsertEdges, isRunGraphEdge) &&
-    isArrayOf(x.removeEdges, isId)
+    isArrayOf(x.removeEdges, isId) &&
+    isOptional(x.worktree, isRunWorktree)
   );
 }
 export const isOverlayKind = isOneOf(OVERLAY_KINDS);

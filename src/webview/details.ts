@@ -1,5 +1,6 @@
 // The details panel beside the graph. Built with DOM calls and textContent only: ledger text (titles, mutation notes)
 // is never parsed as HTML.
+import { worktreeFields } from '../shared/worktree';
 import type { LineageGraph, LineageVariant, OverlayMark, RunGraph, RunGraphNode } from '../shared/protocol';
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
@@ -29,6 +30,24 @@ export function renderEmpty(panel: HTMLElement, hint: string): void {
   panel.replaceChildren(el('p', 'hint', hint));
 }
 
+/**
+ * The run's git worktree (branch, base, diff stats, state) as a details section, or null when the run has none.
+ * The words are the runs tree's (src/shared/worktree.ts).
+ */
+export function worktreeSection(graph: RunGraph): HTMLElement | null {
+  if (!graph.worktree) return null;
+  const section = el('section', 'worktree');
+  section.append(el('h3', undefined, 'Worktree'), fields(worktreeFields(graph.worktree)));
+  return section;
+}
+
+/** The details of a run with no node selected: a hint, and the run's worktree when it has one. */
+export function renderRunSummary(panel: HTMLElement, graph: RunGraph, hint: string): void {
+  renderEmpty(panel, hint);
+  const worktree = worktreeSection(graph);
+  if (worktree) panel.append(worktree);
+}
+
 export function renderRunNode(panel: HTMLElement, graph: RunGraph, node: RunGraphNode): void {
   const rows: [string, string | HTMLElement][] = [
     ['State', chip(node.state, `state-${node.state}`)],
@@ -53,6 +72,8 @@ export function renderRunNode(panel: HTMLElement, graph: RunGraph, node: RunGrap
   if (node.evidence.length) evidence.append(fields(node.evidence.map((e) => [e.label, e.value] as const)));
   else evidence.append(el('p', 'hint', 'No evidence recorded yet.'));
   panel.replaceChildren(el('h2', undefined, node.title || node.id), fields(rows), workerSection, evidence);
+  const worktree = worktreeSection(graph);
+  if (worktree) panel.append(worktree);
 }
 
 const OVERLAY_TITLES: Readonly<Record<OverlayMark['kind'], string>> = {

@@ -7,7 +7,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { GraphView, HostMessage, LineageVariant, OverlayKind, OverlayMark, RunGraphNode, RunGraphPatch, RunOverlayView, WebviewMessage } from '../shared/protocol';
 import { applyRunGraphPatch, changesStructure } from '../shared/graphPatch';
 import { NODE_STATES, OVERLAY_KINDS, VARIANT_STATUSES, isHostMessage, isOverlayKind, viewOf } from '../shared/protocol';
-import { renderEmpty, renderOverlayMarks, renderRunNode, renderVariant } from './details';
+import { renderEmpty, renderOverlayMarks, renderRunNode, renderRunSummary, renderVariant } from './details';
 import { buildView, viewKey } from './elements';
 import type { BuiltView } from './elements';
 import { graphStyle } from './graphStyle';
@@ -212,8 +212,10 @@ class GraphApp {
     if (this.selectedId && !this.built.layout.positions.has(this.selectedId)) this.selectedId = undefined;
     if (this.selectedId) this.select(this.selectedId, { notify: false, center: false });
     else {
-      renderEmpty(this.details, view.kind === 'run' ? 'Select a node to see its worker and evidence.' : 'Select a variant to see its evidence.');
-      if (view.kind === 'run') renderOverlayMarks(this.details, this.marksOf(undefined));
+      if (view.kind === 'run') {
+        renderRunSummary(this.details, view.graph, 'Select a node to see its worker and evidence.');
+        renderOverlayMarks(this.details, this.marksOf(undefined));
+      } else renderEmpty(this.details, 'Select a variant to see its evidence.');
       this.updateButtons();
     }
     this.save();
@@ -291,6 +293,7 @@ class GraphApp {
     });
     if (patch.title !== undefined) this.title.textContent = `Run · ${graph.title || graph.runId}`;
     const selected = this.selectedId;
+    if (patch.worktree !== undefined && (selected === undefined || !patch.upsertNodes.some((n) => n.id === selected))) this.refreshDetails();
     if (selected !== undefined && patch.upsertNodes.some((n) => n.id === selected)) {
       // The details panel shows the selected node: it is drawn again from the patched node.
       this.details.dataset.showing = '';
@@ -367,7 +370,7 @@ class GraphApp {
     this.details.dataset.showing = '';
     if (selected !== undefined) this.select(selected, { notify: false, center: false });
     else if (this.view?.kind === 'run') {
-      renderEmpty(this.details, 'Select a node to see its worker and evidence.');
+      renderRunSummary(this.details, this.view.graph, 'Select a node to see its worker and evidence.');
       renderOverlayMarks(this.details, this.marksOf(undefined));
     }
   }

@@ -15,7 +15,8 @@
 // Every run picks a free port and its own temp folder, so two runs at once do not collide. It rewrites no tracked
 // file: the .vsix and the suite bundle go to the run's temp folder, screenshots to out/screenshots/ unless E2E_SCREENSHOTS names
 // another folder (`npm run docs:images` points it at docs/images).
-// Env: E2E_TIMEOUT_MS (default 300000), E2E_SCREENSHOTS (folder), E2E_KEEP=1 keeps the temp folder.
+// Env: E2E_TIMEOUT_MS (default 300000), E2E_SCREENSHOTS (folder), E2E_KEEP=1 keeps the temp folder, E2E_GREP=<regex> runs
+// only the tests whose names match (and the activation test they all need).
 import * as esbuild from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -86,9 +87,15 @@ try {
 log(`packaged ${vsix} (${(statSync(vsix).size / 1024).toFixed(0)} KB)`);
 
 // The suite bundle: runs in the extension host (Node, CommonJS), `vscode` provided by the host.
+// E2E_SUITE=broken runs the suite of a window whose ledger cannot open (test/e2e/suite/broken.ts) instead.
+const suiteName = process.env.E2E_SUITE ?? 'index';
+if (!['index', 'broken'].includes(suiteName)) {
+  console.error(`E2E_SUITE: give "index" or "broken", not ${JSON.stringify(suiteName)}`);
+  process.exit(2);
+}
 const suiteOut = join(tmp, 'suite', 'index.js');
 await esbuild.build({
-  entryPoints: [join(root, 'test', 'e2e', 'suite', 'index.ts')],
+  entryPoints: [join(root, 'test', 'e2e', 'suite', `${suiteName}.ts`)],
   outfile: suiteOut, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'], sourcemap: 'inline', logLevel: 'warning',
 });
 
@@ -137,6 +144,8 @@ const env = {
   GASCITY_E2E_CHANNEL: channel,
   GASCITY_E2E_WORKSPACE: workspace,
   GASCITY_E2E_EXTENSIONS: extensionsDir,
+  // The checkout, so the suite finds the bundled Codex CLI (node_modules/.bin/codex) for the runs it drives.
+  GASCITY_E2E_REPO: root,
 };
 
 // Installed as a person installs it; code-server unpacks it into the extensions folder.

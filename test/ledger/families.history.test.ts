@@ -109,6 +109,24 @@ test('every change of the active variant is a decision record: import, select, r
   }
 });
 
+test('a rollback by hand that makes a trial\'s candidate active ends that trial at once: a person cannot then reject the family\'s only active variant through it', async () => {
+  // The property test below found this sequence (fast-check seed -497603640).
+  const { formulas, promotion, close } = await setup();
+  try {
+    const original = formulas.getFamily(FAMILY)!.activeVariantId!;
+    const other = await mutate(formulas, original, 'Variant text 0.');
+    await formulas.selectVariant({ variantId: other });
+    const trial = await promotion.startTrial({ variantId: original });
+    await formulas.rollback({ familyId: FAMILY });
+    assert.equal(formulas.getFamily(FAMILY)!.activeVariantId, original);
+    assert.equal(promotion.trial(trial.id)?.status, 'superseded', 'the trial no longer compares what it set out to');
+    await assert.rejects(promotion.reject(original, PERSON), (e: unknown) => e instanceof LedgerError && /active variant/.test(e.message));
+    assert.deepEqual(formulas.listVariants(FAMILY).filter((x) => x.status === 'active').map((x) => x.id), [original]);
+  } finally {
+    close();
+  }
+});
+
 test('formatVariant gives one display id: generation and variant id', () => {
   assert.equal(formatVariant({ id: 'v-7ecaea40', generation: 3 }), 'g3·v-7ecaea40');
 });

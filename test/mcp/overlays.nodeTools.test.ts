@@ -23,6 +23,8 @@ test('a node\'s dynamic tools: overlay tools always, formula tools with the serv
   assert.equal(spec('blackboard_write').properties.author, undefined);
   assert.ok(!(spec('blackboard_write').required ?? []).includes('runId'));
   assert.equal(spec('bid_submit').properties.bidder, undefined);
+  // branch overlays-2: a Codex turn never bids as a person, so the field is not offered.
+  assert.equal(spec('bid_submit').properties.person, undefined);
   assert.equal(spec('mail_send').properties.from, undefined);
   assert.equal(spec('mail_read').properties.reader, undefined);
   for (const t of all) assert.doesNotMatch(JSON.stringify(t.inputSchema), /"(anyOf|oneOf|allOf|\$schema)"/, `${t.name} is flat`);
@@ -69,6 +71,24 @@ test('node tools fill in the caller, refuse forged identities and hostile argume
     }
     assert.equal(h.ledger.seq, seq, 'nothing was written');
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  } finally {
+    await h.close();
+  }
+});
+
+// branch overlays-2
+test('a node turn that sends person: true with its bid is refused naming the field, and nothing is written', async () => {
+  const h = await harness();
+  try {
+    const { runId } = await h.ok<{ runId: string }>('workflow_start', { title: 't', nodes: [{ key: 'a', title: 'A' }, { key: 'b', title: 'B' }] });
+    const ctx: NodeToolContext = { ledger: h.ledger, formulas: h.formulas, promotions: h.promotions, actor: 'worker-test', worker: 'codex@host/1', nodeId: `${runId}.a`, runId };
+    const round = await new OverlayService(h.ledger).announce({ nodeId: `${runId}.b`, announcedBy: 'lead', deadlineSeconds: 60 });
+    const seq = h.ledger.seq;
+    await assert.rejects(callNodeOverlayTool('bid_submit', { roundId: round.id, cost: 1, confidence: 1, person: true }, ctx), /^LedgerError: person: a Codex turn cannot send it/);
+    assert.equal(h.ledger.seq, seq);
+    const ok = await callNodeOverlayTool('bid_submit', { roundId: round.id, cost: 1, confidence: 1 }, ctx) as { round: { winner: string } };
+    assert.equal(ok.round.winner, 'codex@host/1');
+    assert.equal(h.ledger.getNode(`${runId}.b`)!.state, 'claimed', 'a worker\'s award is a claim, not a person\'s gate');
   } finally {
     await h.close();
   }

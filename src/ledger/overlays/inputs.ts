@@ -66,6 +66,8 @@ export const bidSchema = z.object({
   cost: z.number().int('cost is a whole number of tokens').min(0, 'cost must not be negative').max(1e12, 'cost is implausibly large'),
   confidence: z.number().finite().min(0, 'confidence is between 0 and 1').max(1, 'confidence is between 0 and 1'),
   rationale: text('rationale', 4000).default(''),
+  /** branch overlays-2: the bidder is a person; if they win, the node waits for them behind a human gate (Needs you). */
+  person: z.boolean({ message: 'person is true (a person bids) or false' }).default(false),
 });
 
 export const bidsViewSchema = z.object({

@@ -35,8 +35,8 @@ export const OVERLAY_HANDLERS: { [K in OverlayEventKind]: Handler<K> } = {
     );
   },
   'bid.submitted'(sql, p, e) {
-    sql.run('INSERT INTO bids(id, round_id, bidder, cost, confidence, rationale, seq, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      [p.bidId, p.roundId, p.bidder, p.cost, p.confidence, p.rationale, e.seq, e.ts]);
+    sql.run('INSERT INTO bids(id, round_id, bidder, cost, confidence, rationale, seq, at, person) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      [p.bidId, p.roundId, p.bidder, p.cost, p.confidence, p.rationale, e.seq, e.ts, p.person ? 1 : 0]);
   },
   'round.awarded'(sql, p, e) {
     sql.run(

@@ -186,8 +186,8 @@ export class OverlayService {
         throw conflict(`${p.bidder} already bid in round ${round.id}; one bid per bidder`, 'bidder');
       }
       const bidId = newId('bid', (x) => !!sql.get('SELECT 1 FROM bids WHERE id = ?', [x]));
-      const events: NewEvent[] = [event('bid.submitted', { bidId, roundId: round.id, bidder: p.bidder, cost: p.cost, confidence: p.confidence, rationale: p.rationale })];
-      const bids = [...bidsOf(sql, round.id), { bidId, bidder: p.bidder, cost: p.cost, confidence: p.confidence, seq: Number.MAX_SAFE_INTEGER }];
+      const events: NewEvent[] = [event('bid.submitted', { bidId, roundId: round.id, bidder: p.bidder, cost: p.cost, confidence: p.confidence, rationale: p.rationale, ...(p.person ? { person: true } : {}) })];
+      const bids = [...bidsOf(sql, round.id), { bidId, bidder: p.bidder, cost: p.cost, confidence: p.confidence, seq: Number.MAX_SAFE_INTEGER, person: p.person }];
       if (bids.length >= round.quorum) events.push(...closeRound(sql, round, bids, now, 'quorum'));
       return { events, result: { bidId, roundId: round.id } };
     }, actor);
@@ -635,9 +635,9 @@ function isMember(sql: Sql, coalitionId: string, member: string): boolean {
   return !!sql.get('SELECT 1 FROM coalition_members WHERE coalition_id = ? AND member = ? AND left_seq IS NULL', [coalitionId, member]);
 }
 
-function bidsOf(sql: Sql, roundId: string): Array<{ bidId: string; bidder: string; cost: number; confidence: number; seq: number }> {
-  return sql.all<{ id: string; bidder: string; cost: number; confidence: number; seq: number }>('SELECT id, bidder, cost, confidence, seq FROM bids WHERE round_id = ? ORDER BY seq', [roundId])
-    .map((b) => ({ bidId: b.id, bidder: b.bidder, cost: b.cost, confidence: b.confidence, seq: b.seq }));
+function bidsOf(sql: Sql, roundId: string): Array<{ bidId: string; bidder: string; cost: number; confidence: number; seq: number; person: boolean }> {
+  return sql.all<{ id: string; bidder: string; cost: number; confidence: number; seq: number; person: number }>('SELECT id, bidder, cost, confidence, seq, person FROM bids WHERE round_id = ? ORDER BY seq', [roundId])
+    .map((b) => ({ bidId: b.id, bidder: b.bidder, cost: b.cost, confidence: b.confidence, seq: b.seq, person: b.person === 1 }));
 }
 
 /**
@@ -646,7 +646,7 @@ function bidsOf(sql: Sql, roundId: string): Array<{ bidId: string; bidder: strin
  * commit not yet applied, so that claim ids drawn for several awards at once differ.
  */
 function closeRound(
-  sql: Sql, round: RawRound, bids: Array<{ bidId: string; bidder: string; cost: number; confidence: number; seq: number }>, now: Date,
+  sql: Sql, round: RawRound, bids: Array<{ bidId: string; bidder: string; cost: number; confidence: number; seq: number; person: boolean }>, now: Date,
   closedBy: 'quorum' | 'deadline', pending: readonly NewEvent[] = [],
 ): NewEvent[] {
   if (bids.length === 0) {
@@ -662,12 +662,23 @@ function closeRound(
   const drawn = new Set(pending.flatMap((e) => (e.kind === 'node.claimed' ? [e.payload.claimId] : [])));
   const claimId = newId('c', (x) => drawn.has(x) || !!sql.get('SELECT 1 FROM claims WHERE id = ?', [x]));
   const expiresAt = new Date(now.getTime() + round.lease_seconds * 1000).toISOString();
-  return [
+  const awarded: NewEvent[] = [
     event('node.claimed', { nodeId: round.node_id, claimId, worker: winner.bidder, expiresAt }),
     event('round.awarded', {
       roundId: round.id, nodeId: round.node_id, winner: winner.bidder, bidId: winner.bidId, rule: round.rule, closedBy, claimId, expiresAt, bids: ranked,
     }),
   ];
+  // branch overlays-2: a person who wins holds no lease that could run out under them; like a handoff to a person,
+  // the node waits for them behind a human gate (Needs you), in the award's own commit.
+  if (bids.find((b) => b.bidId === winner.bidId)?.person) {
+    const drawnH = new Set(pending.flatMap((e) => (e.kind === 'node.handed_off' ? [e.payload.handoffId] : [])));
+    const handoffId = newId('h', (x) => drawnH.has(x) || !!sql.get('SELECT 1 FROM handoffs WHERE id = ?', [x]));
+    awarded.push(event('node.handed_off', {
+      nodeId: round.node_id, handoffId, fromWorker: winner.bidder, toWorker: winner.bidder, claimId: '', expiresAt: '',
+      note: `${winner.bidder} won round ${round.id} (${round.rule}) and takes the node; open the gate to give it back to the workers`, toPerson: true,
+    }));
+  }
+  return awarded;
 }
 
 function inbox(sql: Sql, reader: string, nodeId: string | undefined, unreadOnly: boolean, limit: number): MailRow[] {

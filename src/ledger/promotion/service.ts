@@ -14,6 +14,7 @@ import type { Sql } from '../store/sql';
 import type { NewEvent } from '../store/store';
 import { assignArm } from './assign';
 import { decide } from './decide';
+import { LIVE_TRIAL_STATUSES, supersededTrialEvents } from './supersede';
 import type { Decision } from './decide';
 import { BASELINE_RUNS, emptyArm, measure, recentArm, watermark } from './measurement';
 import type { Measured, RawTrial } from './measurement';
@@ -28,7 +29,7 @@ export type * from './types';
 import { REPLAY_ARM } from './arms';
 export { REPLAY_ARM };
 
-const LIVE = "('open', 'paused')";
+const LIVE = LIVE_TRIAL_STATUSES;
 /**
  * Event kinds after which a live trial's evidence may have changed: those that start a run or change a
  * run's outcome, interventions or review rejections (a failed run gate and a cancelled node do too).
@@ -363,15 +364,10 @@ export class PromotionService {
     if (t.status === 'paused') return none(`trial ${t.id} is paused until a person promotes or rejects ${t.candidate_id}`, t.id);
     const { policy, version, hash } = this.policyIn(sql, familyId);
     const active = sql.get<{ active_variant: string | null }>('SELECT active_variant FROM families WHERE id = ?', [familyId])!.active_variant;
-    const expected = t.stage === 'watch' ? t.candidate_id : t.incumbent_id;
-    if (active !== expected) {
-      // Someone chose another variant by hand; this trial no longer compares what it set out to.
-      const events: NewEvent[] = [event('trial.ended', { trialId: t.id, status: 'superseded' })];
-      if (t.stage !== 'watch' && active !== t.candidate_id) {
-        events.push(event('variant.status_changed', { variantId: t.candidate_id, status: 'candidate', reason: `trial ${t.id} superseded: ${active} was made active` }));
-      }
-      return { events, result: { familyId, trialId: t.id, action: 'superseded', verdict: null, decisionId: null, reason: `the active variant changed to ${active} outside the trial` } };
-    }
+    // Someone chose another variant by hand (in a ledger written before such a change ended the trial at once):
+    // this trial no longer compares what it set out to.
+    const stale = supersededTrialEvents(sql, familyId, active);
+    if (stale) return { events: stale.events, result: { familyId, trialId: t.id, action: 'superseded', verdict: null, decisionId: null, reason: `the active variant changed to ${active} outside the trial` } };
     const m = measure(sql, t, policy);
     const d = m.decision;
     const stage = t.stage as TrialStage;

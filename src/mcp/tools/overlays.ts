@@ -126,6 +126,7 @@ const bidSubmit = tool({
     cost: 'Estimated cost in tokens.',
     confidence: 'Your confidence that you will finish the node, from 0 to 1.',
     rationale: 'Why you are a good fit, in a sentence or two.',
+    person: 'True when a person bids (not a Codex worker): if the bid wins, the node waits for that person behind a human gate (Needs you).',
   }),
   output: z.object({ bidId: z.string(), round: roundOut, next }),
   annotations: write({ destructive: false, idempotent: false }),

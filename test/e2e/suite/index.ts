@@ -9,6 +9,7 @@ import type { GasCityActivation, GasCityApi } from '../../../src/extension/main'
 import type { FamilyTreeItem } from '../../../src/extension/trees';
 import { variantLabel } from '../../../src/extension/viewModel';
 import { driver, eventually, runAll, sleep, test } from './harness';
+import { worktreeTests } from './worktrees';
 
 const EXTENSION_ID = 'gascity.gascity-codex';
 const FAMILY = 'ship-a-change';
@@ -464,6 +465,9 @@ test('a formula file is a language: problems as you type, completion, go to defi
   await eventually(() => vscode.languages.getDiagnostics(doc.uri).length === 0, 'the problem is gone');
   await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
 });
+
+// Run worktrees and the replay lab: the workspace becomes a git repository from here on, so these come last.
+worktreeTests(workspaceRoot, () => api);
 
 export async function run(): Promise<void> {
   await runAll(() => ({

@@ -152,3 +152,56 @@ test('bad announcements and bids are refused naming the field, and write nothing
     t.close();
   }
 });
+
+// branch overlays-2: a person's bid.
+test('a person who wins a round holds the node behind a human gate (Needs you), on quorum and at the deadline; replay agrees', async () => {
+  const t = await overlayLedger();
+  try {
+    const { node } = await startRun(t.ledger, ['a', 'b']);
+    const ra = await t.overlays.announce({ nodeId: node('a'), announcedBy: 'lead', deadlineSeconds: 60, quorum: 2 });
+    const rb = await t.overlays.announce({ nodeId: node('b'), announcedBy: 'lead', deadlineSeconds: 60, quorum: 5 });
+    await t.overlays.submitBid({ roundId: ra.id, bidder: 'codex@h/1:fast', cost: 1000, confidence: 0.5 });
+    const won = await t.overlays.submitBid({ roundId: ra.id, bidder: 'ana', cost: 300, confidence: 0.9, rationale: 'I wrote it', person: true });
+    assert.equal(won.round.winner, 'ana');
+    const a = t.ledger.getNode(node('a'))!;
+    assert.deepEqual([a.state, a.gate?.kind, a.worker], ['blocked', 'human', null]);
+    assert.match(a.result ?? '', /ana won round .* and takes the node/);
+    assert.deepEqual(t.ledger.needsPerson().map((n) => n.id), [node('a')]);
+    // A person's losing bid changes nothing: the worker's award is a plain claim.
+    await t.overlays.submitBid({ roundId: rb.id, bidder: 'bo', cost: 900, confidence: 0.3, person: true });
+    await t.overlays.submitBid({ roundId: rb.id, bidder: 'codex@h/1:deep', cost: 900, confidence: 0.9 });
+    t.clock.now += 61_000;
+    const [closed] = await t.overlays.closeDueRounds();
+    assert.equal(closed!.winner, 'codex@h/1:deep');
+    assert.equal(t.ledger.getNode(node('b'))!.state, 'claimed');
+    // Opening the gate gives the node back to the workers.
+    await t.ledger.openGate({ nodeId: node('a'), note: 'ana passes it on' });
+    assert.equal(t.ledger.getNode(node('a'))!.state, 'ready');
+    const rebuilt = await replay(ledgerProjection, t.ledger.events(0, 1_000_000));
+    assert.deepEqual(dumpTables(rebuilt), dumpTables(t.ledger.sql));
+    // person is a boolean.
+    const rc = await t.overlays.announce({ nodeId: node('a'), announcedBy: 'lead', deadlineSeconds: 60 });
+    await assert.rejects(t.overlays.submitBid({ roundId: rc.id, bidder: 'cy', cost: 1, confidence: 1, person: 'yes' }), (e: LedgerError) => e.field === 'person');
+  } finally {
+    t.close();
+  }
+});
+
+test('a person\'s winning bid at the deadline, among several due rounds, holds only that node', async () => {
+  const t = await overlayLedger();
+  try {
+    const { node } = await startRun(t.ledger, ['a', 'b']);
+    for (const k of ['a', 'b']) {
+      const r = await t.overlays.announce({ nodeId: node(k), announcedBy: 'lead', deadlineSeconds: 30, quorum: 3 });
+      await t.overlays.submitBid({ roundId: r.id, bidder: 'ana', cost: 100, confidence: 1, person: true });
+    }
+    t.clock.now += 31_000;
+    const closed = await t.overlays.closeDueRounds();
+    assert.deepEqual(closed.map((r) => r.winner), ['ana', 'ana']);
+    assert.deepEqual(t.ledger.needsPerson().map((n) => n.id).sort(), [node('a'), node('b')]);
+    const handoffs = t.ledger.events(0, 1000).filter((e) => e.kind === 'node.handed_off').map((e) => (e.payload as { handoffId: string }).handoffId);
+    assert.equal(new Set(handoffs).size, 2, 'two distinct handoffs in one commit');
+  } finally {
+    t.close();
+  }
+});
