@@ -12,10 +12,23 @@ export { dumpProjection as dumpTables } from '../../src/ledger/schema';
 
 export const WRITER = path.join(__dirname, '..', 'fixtures', 'ledger-writer.ts');
 
-export function spawnWriter(dir: string, name: string, count: number, checkpointEvery?: number): ChildProcess {
+export function spawnWriter(dir: string, name: string, count: number, checkpointEvery?: number, goFile?: string): ChildProcess {
   const args = ['--import', 'tsx', WRITER, dir, name, String(count)];
   if (checkpointEvery) args.push(String(checkpointEvery));
-  return spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: goFile ? { ...process.env, GASCITY_WRITER_GO: goFile } : process.env });
+}
+
+/** Resolves when a writer spawned with a go file says it is ready (its ledger is open). */
+export function writerReady(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (/^ready$/m.test(out)) { child.stdout!.off('data', onData); resolve(); }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`the writer exited (${code}) before it was ready`)));
+  });
 }
 
 /** Collects the runs a writer acknowledged (its stdout lines "ack <runId> <title>"). */

@@ -9,7 +9,7 @@ import { LedgerError, openLedger } from '../../src/ledger/index';
 import type { LockOwner } from '../../src/ledger/store/lock';
 import { FileLock, ownerState, procStat, readOwner } from '../../src/ledger/store/lock';
 import { LOCK_FILE } from '../../src/ledger/store/store';
-import { collectAcks, exited, spawnWriter, tempDir } from './helpers';
+import { collectAcks, exited, spawnWriter, tempDir, writerReady } from './helpers';
 
 // A lock must name an owner that can be proven alive; anything else is broken, and every wait ends.
 // The forged lock files below are what the real ones look like after a pid was reused, a container
@@ -150,8 +150,12 @@ test('two writers committing in a loop take turns: neither commits many times in
   // No checkpoints: a checkpoint holds the lock only to rename now, and while one writer writes its
   // snapshot it does not wait for the lock, so the other rightly commits many times in a row then
   // (test/ledger/store.checkpoint.test.ts); that is not a turn taken out of order.
-  const writers = [spawnWriter(dir, 'a', N), spawnWriter(dir, 'b', N)];
+  // Both start committing at once (a go file), whatever the machine's load does to their start-up.
+  const go = path.join(tempDir(), 'go');
+  const writers = [spawnWriter(dir, 'a', N, undefined, go), spawnWriter(dir, 'b', N, undefined, go)];
   const acks = writers.map((w) => collectAcks(w));
+  await Promise.all(writers.map(writerReady));
+  fs.writeFileSync(go, '');
   const codes = await Promise.all(writers.map(exited));
   codes.forEach((c, i) => assert.equal(c, 0, acks[i]!.stderr()));
   const l = await openLedger(dir);
