@@ -1,25 +1,17 @@
 // formula_evidence (src/ledger/evidence.ts) on a seeded ledger: the per-step figures a person or Codex
 // reads before proposing a change, paging through history, a family's variants side by side, the
 // migration's backfill, and hostile queries.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { FormulaService, LedgerError, openLedger } from '../../src/ledger/index';
+import { LedgerError } from '../../src/ledger/index';
 import type { Ledger } from '../../src/ledger/index';
 import { backfillNodeAttribution, formulaEvidence } from '../../src/ledger/evidence';
 import type { StepAttribution } from '../../src/ledger/evidence';
 import { recordCheckedOutcome } from '../../src/ledger/outcome';
 import { ledgerProjection } from '../../src/ledger/projection';
 import { replay } from '../../src/ledger/store/store';
-import { dumpTables, tempDir } from './helpers';
+import { dumpTables, formulaWorkspace } from './helpers';
 
-const dirs: string[] = [];
-const ledgers: Ledger[] = [];
-after(() => {
-  for (const l of ledgers) l.close();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
 
 const FORMULA = `
 name = "fix"
@@ -46,14 +38,7 @@ run = "npm test"
 `;
 
 async function world() {
-  const dir = tempDir('gascity-evidence-');
-  dirs.push(dir);
-  fs.mkdirSync(path.join(dir, 'formulas'));
-  fs.writeFileSync(path.join(dir, 'formulas', 'fix.formula.toml'), FORMULA);
-  const ledger = await openLedger(path.join(dir, '.gascity', 'ledger'), { actor: 'test' });
-  ledgers.push(ledger);
-  const formulas = new FormulaService(ledger, { workspaceDir: dir });
-  await formulas.importFormulas(path.join(dir, 'formulas'));
+  const { ledger, formulas } = await formulaWorkspace(FORMULA, 'gascity-evidence-');
   return { ledger, formulas, variant: formulas.getFamily('fix')!.activeVariantId! };
 }
 

@@ -3,6 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { after } from 'node:test';
+import { FormulaService, openLedger } from '../../src/ledger/index';
+import type { Ledger } from '../../src/ledger/index';
 
 export function tempDir(prefix = 'gascity-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -54,4 +57,29 @@ export function exited(child: ChildProcess): Promise<number | null> {
     if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
     else child.once('exit', (code) => resolve(code));
   });
+}
+
+const workspaceDirs: string[] = [];
+const workspaceLedgers: Ledger[] = [];
+after(() => {
+  for (const l of workspaceLedgers) l.close();
+  for (const d of workspaceDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * A temporary workspace whose one formula file, `formulas/<family>.formula.toml`, holds `formulaText`,
+ * imported into a fresh ledger at `.gascity/ledger`. The ledger is closed and the folder removed when the
+ * test file ends. Returns the folder, the ledger, its FormulaService and the import's problems (empty for
+ * a valid formula).
+ */
+export async function formulaWorkspace(formulaText: string, prefix: string, family = 'fix'): Promise<{ dir: string; ledger: Ledger; formulas: FormulaService; problems: unknown[] }> {
+  const dir = tempDir(prefix);
+  workspaceDirs.push(dir);
+  fs.mkdirSync(path.join(dir, 'formulas'));
+  fs.writeFileSync(path.join(dir, 'formulas', `${family}.formula.toml`), formulaText);
+  const ledger = await openLedger(path.join(dir, '.gascity', 'ledger'), { actor: 'test' });
+  workspaceLedgers.push(ledger);
+  const formulas = new FormulaService(ledger, { workspaceDir: dir });
+  const imported = await formulas.importFormulas(path.join(dir, 'formulas'));
+  return { dir, ledger, formulas, problems: imported.problems };
 }

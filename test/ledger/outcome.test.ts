@@ -2,20 +2,13 @@
 // a false "done" recorded against the variant, all in one commit and once per run.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FormulaService, openLedger } from '../../src/ledger/index';
-import type { Ledger } from '../../src/ledger/index';
+import { openLedger } from '../../src/ledger/index';
+import type { FormulaService, Ledger } from '../../src/ledger/index';
 import { falseDoneRate, recordCheckedOutcome } from '../../src/ledger/outcome';
 import type { CheckedResult } from '../../src/ledger/outcome';
-import { tempDir } from './helpers';
+import { formulaWorkspace } from './helpers';
 
-const dirs: string[] = [];
-const ledgers: Ledger[] = [];
-after(() => {
-  for (const l of ledgers) l.close();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
 
 const FORMULA = `
 name = "fix"
@@ -34,15 +27,8 @@ run = "npm test"
 `;
 
 async function workspace(): Promise<{ dir: string; ledger: Ledger; formulas: FormulaService }> {
-  const dir = tempDir('gascity-outcome-');
-  dirs.push(dir);
-  fs.mkdirSync(path.join(dir, 'formulas'));
-  fs.writeFileSync(path.join(dir, 'formulas', 'fix.formula.toml'), FORMULA);
-  const ledger = await openLedger(path.join(dir, '.gascity', 'ledger'), { actor: 'test' });
-  ledgers.push(ledger);
-  const formulas = new FormulaService(ledger, { workspaceDir: dir });
-  const imported = await formulas.importFormulas(path.join(dir, 'formulas'));
-  assert.deepEqual(imported.problems, []);
+  const { dir, ledger, formulas, problems } = await formulaWorkspace(FORMULA, 'gascity-outcome-');
+  assert.deepEqual(problems, []);
   return { dir, ledger, formulas };
 }
 
@@ -111,7 +97,7 @@ test('the outcome is recorded once: two controllers racing on one ledger write o
   const { dir, ledger, formulas } = await workspace();
   const runId = await finishedRun(ledger, formulas);
   const other = await openLedger(path.join(dir, '.gascity', 'ledger'), { actor: 'other' });
-  ledgers.push(other);
+  after(() => other.close());
   const results = await Promise.all([recordCheckedOutcome(ledger, runId, [failing]), recordCheckedOutcome(other, runId, [passing])]);
   assert.equal(results.filter((r) => r !== null).length, 1);
   await ledger.refresh();

@@ -1,21 +1,13 @@
 // The false-done guardrail on a real ledger: runs the model called done whose checks failed count
 // against the variant, and block a promotion its success alone would earn.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { FormulaService, PromotionService, openLedger } from '../../../src/ledger/index';
-import type { DecisionDetail, Ledger } from '../../../src/ledger/index';
+import { PromotionService } from '../../../src/ledger/index';
+import type { DecisionDetail, FormulaService, Ledger } from '../../../src/ledger/index';
 import { recordCheckedOutcome } from '../../../src/ledger/outcome';
 import type { CheckedResult } from '../../../src/ledger/outcome';
-import { tempDir } from '../helpers';
+import { formulaWorkspace } from '../helpers';
 
-const dirs: string[] = [];
-const ledgers: Ledger[] = [];
-after(() => {
-  for (const l of ledgers) l.close();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
 
 const FORMULA = `
 name = "fix"
@@ -42,14 +34,7 @@ async function run(ledger: Ledger, formulas: FormulaService, variantId: string, 
 }
 
 test('a candidate whose model calls failed runs done is held back by the false-done guardrail, and the decision shows it', async () => {
-  const dir = tempDir('gascity-falsedone-');
-  dirs.push(dir);
-  fs.mkdirSync(path.join(dir, 'formulas'));
-  fs.writeFileSync(path.join(dir, 'formulas', 'fix.formula.toml'), FORMULA);
-  const ledger = await openLedger(path.join(dir, '.gascity', 'ledger'), { actor: 'test' });
-  ledgers.push(ledger);
-  const formulas = new FormulaService(ledger, { workspaceDir: dir });
-  await formulas.importFormulas(path.join(dir, 'formulas'));
+  const { ledger, formulas } = await formulaWorkspace(FORMULA, 'gascity-falsedone-');
   const promotion = new PromotionService(ledger, formulas);
   const incumbent = formulas.getFamily('fix')!.activeVariantId!;
   // The incumbent's history: half its runs fail, and its model says so (no false "done").

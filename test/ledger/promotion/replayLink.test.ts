@@ -1,21 +1,13 @@
 // recordReplay with real runs: the replay lab links the two runs it drove (candidate and incumbent on
 // the same task) instead of inventing synthetic ones, and their checked outcomes are what the screen counts.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { FormulaService, LedgerError, PromotionService, openLedger } from '../../../src/ledger/index';
-import type { Ledger } from '../../../src/ledger/index';
+import { LedgerError, PromotionService } from '../../../src/ledger/index';
+import type { FormulaService, Ledger } from '../../../src/ledger/index';
 import { recordCheckedOutcome } from '../../../src/ledger/outcome';
 import type { CheckedResult } from '../../../src/ledger/outcome';
-import { tempDir } from '../helpers';
+import { formulaWorkspace } from '../helpers';
 
-const dirs: string[] = [];
-const ledgers: Ledger[] = [];
-after(() => {
-  for (const l of ledgers) l.close();
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
 
 const FORMULA = `
 name = "fix"
@@ -33,14 +25,7 @@ const failing: CheckedResult = { id: 'tests', kind: 'run', passed: false, summar
 const passing: CheckedResult = { ...failing, passed: true, summary: 'exited with code 0', output: 'ok\n' };
 
 async function world() {
-  const dir = tempDir('gascity-replaylink-');
-  dirs.push(dir);
-  fs.mkdirSync(path.join(dir, 'formulas'));
-  fs.writeFileSync(path.join(dir, 'formulas', 'fix.formula.toml'), FORMULA);
-  const ledger = await openLedger(path.join(dir, '.gascity', 'ledger'), { actor: 'test' });
-  ledgers.push(ledger);
-  const formulas = new FormulaService(ledger, { workspaceDir: dir });
-  await formulas.importFormulas(path.join(dir, 'formulas'));
+  const { ledger, formulas } = await formulaWorkspace(FORMULA, 'gascity-replaylink-');
   const promotion = new PromotionService(ledger, formulas);
   const incumbent = formulas.getFamily('fix')!.activeVariantId!;
   const m = await formulas.mutateVariant({ variantId: incumbent, mutations: [{ op: 'edit_instructions', stepId: 'edit', instructions: 'Run the tests first.' }] });
