@@ -464,7 +464,7 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
     }
     case 'verify': {
       const integrity = ledger.sql.all<{ integrity_check: string }>('PRAGMA integrity_check').map((r) => r.integrity_check);
-      const rebuilt = await replay(ledgerProjection, ledger.events(0, Number.MAX_SAFE_INTEGER));
+      const rebuilt = await replay(ledgerProjection, ledger.iterateEvents(0));
       const live = dumpProjection(ledger.sql);
       const fresh = dumpProjection(rebuilt);
       const differing = PROJECTION_TABLES.filter((t) => JSON.stringify(fresh[t]) !== JSON.stringify(live[t]));

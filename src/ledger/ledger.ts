@@ -592,10 +592,17 @@ export class Ledger {
       }));
   }
 
+  /**
+   * Up to `limit` events after `afterSeq`, in order. Events older than the last checkpoint are read from
+   * the log on disk (src/ledger/store/eventLog.ts); throws a LedgerError (`corrupt`) when it lost a file.
+   */
   events(afterSeq = 0, limit = 1000): StoredEvent[] {
-    return this.sql.all<{ seq: number; ts: string; actor: string; kind: string; payload: string }>(
-      'SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?', [afterSeq, limit])
-      .map((e) => ({ seq: e.seq, ts: e.ts, actor: e.actor, kind: e.kind, payload: JSON.parse(e.payload) as unknown }));
+    return this.store.readEvents(afterSeq, limit);
+  }
+
+  /** Every event after `afterSeq`, in order, read a log segment at a time (verify, exports). */
+  iterateEvents(afterSeq = 0): Iterable<StoredEvent> {
+    return this.store.iterateEvents(afterSeq);
   }
 
   // ---- helpers --------------------------------------------------------------------------------------

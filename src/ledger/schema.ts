@@ -292,7 +292,7 @@ export function migrate(sql: Sql, fromVersion: number): void {
 
 /** The projection tables, in a fixed order, for comparing two databases. */
 export const PROJECTION_TABLES = [
-  'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'trial_arms', 'trial_runs', 'events',
+  'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'trial_arms', 'trial_runs',
   // branch overlays (issue 13)
   ...OVERLAY_TABLE_NAMES,
   // branch replay
