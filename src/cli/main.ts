@@ -75,6 +75,7 @@ Ledger
   status                          ledger location, families, runs, ready work
   events [AFTER_SEQ]              the event log
   checkpoint                      fold the journal into a new snapshot
+  archive [DAYS]                  move finished runs older than DAYS days (default 30) out of memory into the archive
   verify                          integrity check, and replay of every event compared with the tables
   demo [--model demo|codex] [--workers N]
                                   create a sample repository and let Codex run a shipped formula on it, end to end
@@ -457,6 +458,12 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       if (!/^\d{1,15}$/.test(after)) throw new LedgerError(`AFTER_SEQ: give a whole number of 0 or more (an event's seq), not "${after.slice(0, 40)}"`, 'invalid_input', 'AFTER_SEQ');
       const events = ledger.events(Number(after));
       return out(args, events, () => events.map((e) => `${e.seq} ${e.ts} ${e.actor} ${e.kind}`).join('\n'));
+    }
+    case 'archive': {
+      const days = rest[0] ?? '30';
+      if (!/^\d{1,5}(\.\d{1,3})?$/.test(days)) throw new LedgerError(`DAYS: give a number of days, 0 or more (e.g. 30), not "${days.slice(0, 40)}"`, 'invalid_input', 'DAYS');
+      const r = await ledger.archiveRuns({ olderThanDays: Number(days) });
+      return out(args, r, () => `${r.archived} run${r.archived === 1 ? '' : 's'} finished before ${r.before} archived${r.files.length ? ` (${r.files.join(', ')})` : ''}`);
     }
     case 'checkpoint': {
       await ledger.store.checkpoint();

@@ -68,6 +68,11 @@ export interface EventPayloads {
     awaitsChecks?: boolean;
   };
   'run.cancelled': { runId: string; reason: string };
+  /**
+   * Finished runs whose graphs moved to `archive` (a file in the ledger's archive folder, written and
+   * fsynced first; `sha256` of its content); their rows leave the run-scoped tables (src/ledger/archive.ts).
+   */
+  'runs.archived': { runIds: string[]; archive: string; sha256: string; before: string };
   'node.claimed': { nodeId: string; claimId: string; worker: string; expiresAt: string };
   'node.lease_renewed': { nodeId: string; claimId: string; expiresAt: string };
   'node.dispatched': { nodeId: string; worker: string };

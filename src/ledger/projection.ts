@@ -1,6 +1,7 @@
 import type { EdgeSpec, EventKind, EventPayloads, GateSpec, NodeSpec, NodeState } from './events';
 import { BLOCKING_EDGE_KINDS } from './events';
 import { trackTrialArms } from './promotion/arms';
+import { applyArchived } from './archive';
 import { OVERLAY_HANDLERS } from './overlays/projection';
 import { SCHEMA_VERSION, migrate } from './schema';
 import type { StoredEvent } from './store/journal';
@@ -386,6 +387,9 @@ const handlers: { [K in EventKind]: Handler<K> } = {
       [p.decisionId, p.familyId, p.candidateId, p.incumbentId, p.trialId, p.stage, p.verdict, e.actor, p.reason,
         p.policyVersion, p.policyHash, JSON.stringify(p.detail), e.seq, e.ts],
     );
+  },
+  'runs.archived'(sql, p) {
+    applyArchived(sql, p.runIds, p.archive);
   },
   // ---- branch replay: worktrees
   'run.worktree_created'(sql, p, e) {

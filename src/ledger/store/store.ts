@@ -63,6 +63,8 @@ export interface StoreOptions {
   now?: () => Date;
   /** The file operations that change files; tests pass one that injects faults (see fsOps.ts). */
   fsOps?: FsOps;
+  /** Called after this process folded the journal into a new snapshot (the ledger archives due runs then). */
+  onCheckpoint?: () => void;
 }
 
 export interface StoreChange {
@@ -249,7 +251,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     if (this.checkpointDue && !this.closed) {
       this.checkpointDue = false;
       try {
-        await this.checkpointOffLock();
+        if (await this.checkpointOffLock()) this.options.onCheckpoint?.();
       } catch (err) {
         // Try again after a while rather than after every commit: on a full disk each try writes a
         // whole snapshot before it fails. The temporary files are gone already (prepareFileAtomic).
@@ -328,7 +330,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // the snapshot on disk and is dropped, and we try again from the newer state.
       for (let attempt = 0; attempt < 3; attempt++) {
         await this.withLock(() => this.catchUp(true));
-        if (await this.checkpointOffLock()) return;
+        if (await this.checkpointOffLock()) {
+          this.options.onCheckpoint?.();
+          return;
+        }
       }
       await this.withLock(async () => {
         await this.catchUp(true);
