@@ -7,7 +7,8 @@ import { parseProfileFlag, parseWorkerProfiles } from '../controller/profiles'; 
 import type { WorkerProfile } from '../controller/profiles';
 import { explainWait } from '../controller/explain';
 import { FormulaService, LedgerError, OverlayService, PromotionService, formatVariant, openLedger, resolveLedgerDir } from '../ledger/index';
-import type { Ledger } from '../ledger/index';
+import type { Ledger, StoredEvent } from '../ledger/index';
+import { archiveDigest } from '../ledger/archive';
 import { ledgerProjection } from '../ledger/projection';
 import { PROJECTION_TABLES, dumpProjection } from '../ledger/schema';
 import { replay } from '../ledger/store/store';
@@ -471,16 +472,26 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
     }
     case 'verify': {
       const integrity = ledger.sql.all<{ integrity_check: string }>('PRAGMA integrity_check').map((r) => r.integrity_check);
-      const rebuilt = await replay(ledgerProjection, ledger.iterateEvents(0));
+      // Every archive file a runs.archived event names must still hold what it held (its SHA-256).
+      const archives: Array<{ archive: string; sha256: string }> = [];
+      const events = function* (all: Iterable<StoredEvent>): Generator<StoredEvent> {
+        for (const e of all) {
+          if (e.kind === 'runs.archived') archives.push(e.payload as { archive: string; sha256: string });
+          yield e;
+        }
+      };
+      const rebuilt = await replay(ledgerProjection, events(ledger.iterateEvents(0)));
       const live = dumpProjection(ledger.sql);
       const fresh = dumpProjection(rebuilt);
       const differing = PROJECTION_TABLES.filter((t) => JSON.stringify(fresh[t]) !== JSON.stringify(live[t]));
       rebuilt.close();
-      const ok = integrity.join() === 'ok' && differing.length === 0;
-      out(args, { ok, integrity, differing, seq: ledger.seq }, () =>
-        ok ? `ok: integrity check passed and replaying ${ledger.seq} events rebuilds every table exactly` : `NOT OK: integrity ${integrity.join('; ')}; tables differing after replay: ${differing.join(', ') || 'none'}`);
-      if (!ok) process.exitCode = 1;
-      return;
+      const damaged = archives.filter((a) => archiveDigest(ledger.store.dir, a.archive) !== a.sha256).map((a) => a.archive);
+      const ok = integrity.join() === 'ok' && differing.length === 0 && damaged.length === 0;
+      out(args, { ok, integrity, differing, damagedArchives: damaged, seq: ledger.seq }, () =>
+        ok ? `ok: integrity check passed, replaying ${ledger.seq} events rebuilds every table exactly, and ${archives.length} archive file${archives.length === 1 ? '' : 's'} match their digests`
+          : `NOT OK: integrity ${integrity.join('; ')}; tables differing after replay: ${differing.join(', ') || 'none'}; archive files missing or changed: ${damaged.join(', ') || 'none'}`);
+      // Returned, not set on process.exitCode: main sets the exit code from what run returns.
+      return ok ? 0 : 1;
     }
     default:
       throw new LedgerError(`unknown command "${cmd}"; run gascity help`, 'invalid_input', 'command');

@@ -89,6 +89,15 @@ export function writeArchive(ledgerDir: string, runs: readonly ArchivedRun[]): {
   return { archive, sha256 };
 }
 
+/** The SHA-256 (hex) of archive file `archive` as it is on disk now; null when it cannot be read. */
+export function archiveDigest(ledgerDir: string, archive: string): string | null {
+  try {
+    return createHash('sha256').update(fs.readFileSync(path.join(ledgerDir, ARCHIVE_DIR, path.basename(archive)))).digest('hex');
+  } catch {
+    return null;
+  }
+}
+
 /** The projection of `runs.archived`: drops the runs' rows from the run-scoped tables and marks the runs. */
 export function applyArchived(sql: Sql, runIds: readonly string[], archive: string): void {
   for (const runId of runIds) {

@@ -170,6 +170,22 @@ export class Ledger {
     }
   }
 
+  /**
+   * Throws a LedgerError (`conflict`) when the tables in memory exceed the hot limit, so that the
+   * writes that grow them (new runs, evidence) stop long before a snapshot could reach 2 GiB.
+   */
+  private assertRoom(sql: Sql, what: string): void {
+    const limit = this.options.hotLimitBytes ?? HOT_LIMIT_BYTES;
+    const bytes = hotBytes(sql);
+    if (bytes > limit) {
+      throw new LedgerError(
+        `the ledger's tables hold ${(bytes / 1048576).toFixed(0)} MiB, over its ${(limit / 1048576).toFixed(0)} MiB limit, so ${what}: ` +
+          'archive finished runs (gascity archive DAYS) or finish or cancel running ones',
+        'conflict',
+      );
+    }
+  }
+
   /** After a checkpoint of this process: archives what the retention says is due, in the background. */
   private archiveAfterCheckpoint(): void {
     if (this.options.retentionDays === null || this.archiving) return;
@@ -214,15 +230,7 @@ export class Ledger {
   async startRun(input: unknown, actor?: string): Promise<{ runId: string; nodeIds: string[] }> {
     const p = parseInput(startRunSchema, input);
     return this.commit(({ sql }) => {
-      const limit = this.options.hotLimitBytes ?? HOT_LIMIT_BYTES;
-      const bytes = hotBytes(sql);
-      if (bytes > limit) {
-        throw new LedgerError(
-          `the ledger's tables hold ${(bytes / 1048576).toFixed(0)} MiB, over its ${(limit / 1048576).toFixed(0)} MiB limit, so no new run starts: ` +
-            'archive finished runs (gascity archive --older-than DAYS) or finish or cancel running ones',
-          'conflict',
-        );
-      }
+      this.assertRoom(sql, 'no new run starts');
       if (p.variantId) {
         const v = sql.get<{ family_id: string; generation: number }>('SELECT family_id, generation FROM variants WHERE id = ?', [p.variantId]);
         if (!v) throw notFound('variantId', 'variant', p.variantId);
@@ -437,6 +445,7 @@ export class Ledger {
   async recordEvidence(input: unknown, actor?: string): Promise<{ evidenceId: string }> {
     const p = parseInput(evidenceSchema, input);
     return this.commit(({ sql }) => {
+      this.assertRoom(sql, 'no evidence is recorded');
       let familyId: string | null = null;
       let variantId: string | null = p.variantId ?? null;
       let runId: string | null = p.runId ?? null;

@@ -783,6 +783,11 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       this.sql.run('DELETE FROM events WHERE seq <= ?', [this.seqValue]);
       this.tableBase = this.seqValue;
     }
+    // SQLite keeps freed pages in the file: after an archive or a legacy history moved out, the
+    // snapshot would still be as large as before. Compact when over a quarter of the pages are free.
+    const free = this.sql.get<{ freelist_count: number }>('PRAGMA freelist_count')?.freelist_count ?? 0;
+    const pages = this.sql.get<{ page_count: number }>('PRAGMA page_count')?.page_count ?? 0;
+    if (free > 256 && free * 4 > pages) this.sql.exec('VACUUM');
   }
 
   /** Identifies the journal generation currently read; exposed for diagnostics. */
