@@ -139,10 +139,11 @@ export class Ledger {
   ) {}
 
   static async open(dir: string, options: LedgerOptions = {}): Promise<Ledger> {
-    let ledger: Ledger | undefined;
-    const store = await EventStore.open(dir, ledgerProjection, { ...options, onCheckpoint: () => ledger?.archiveAfterCheckpoint() });
-    ledger = new Ledger(store, options.actor ?? `pid:${process.pid}`, options.now ?? (() => new Date()), options);
-    return ledger;
+    // The store calls back after its checkpoints; the ledger it calls exists once the store has opened.
+    const self: { ledger?: Ledger } = {};
+    const store = await EventStore.open(dir, ledgerProjection, { ...options, onCheckpoint: () => self.ledger?.archiveAfterCheckpoint() });
+    self.ledger = new Ledger(store, options.actor ?? `pid:${process.pid}`, options.now ?? (() => new Date()), options);
+    return self.ledger;
   }
 
   /**
