@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { runPromotionBench } from './promotion';
 import { runLedgerBench, runStallBench } from './ledger';
 import { coldStarts } from './mcp';
+import { runMemoryBench } from './memory';
 // views-3: the UI figures (bench/ui.*) as the table's UI part.
 import { printUiTable, runUiBenches } from './ui.table';
 
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
     );
   }
   await storeTable();
+  await memoryTable();
   // views-3: the UI rows, each bench in its own process (BENCH_UI_* choose the sizes; see bench/ui.table.ts).
   const ui = runUiBenches((l) => process.stderr.write(`${l}\n`));
   console.log('');
@@ -67,6 +69,19 @@ async function storeTable(): Promise<void> {
   console.log('|---|---:|---:|---:|');
   for (const r of cold) console.log(r);
   fs.rmSync(work, { recursive: true, force: true });
+}
+
+/** Memory of a process holding a long history (BENCH_MEMORY_EVENTS, default 1M), ours against better-sqlite3. */
+async function memoryTable(): Promise<void> {
+  const events = Number(process.env.BENCH_MEMORY_EVENTS ?? 1_000_000);
+  const r = await runMemoryBench(events, (l) => process.stderr.write(`${l}\n`));
+  console.log('');
+  console.log(`memory with ${events} events of history, MiB (each a fresh process; target ≤ 150 peak)`);
+  console.log('| process | RSS after open | peak (100 run lives + checkpoint) | open ms |');
+  console.log('|---|---:|---:|---:|');
+  for (const [name, m] of [['ours', r.ours], ['better-sqlite3 WAL', r.peer], ['bare Node', r.bare]] as const) {
+    console.log(`| ${name} | ${m.afterOpen!.toFixed(0)} | ${m.peak!.toFixed(0)} | ${m.openMs === undefined ? '' : m.openMs.toFixed(0)} |`);
+  }
 }
 
 main().catch((e: unknown) => {

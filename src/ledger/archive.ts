@@ -20,23 +20,42 @@ import type { Sql } from './store/sql';
  */
 export const ARCHIVE_DIR = 'archive';
 
-/** Runs archived per `runs.archived` event: bounds the file (and the commit) whatever the backlog. */
-export const ARCHIVE_BATCH = 500;
+/** Runs archived per `runs.archived` event: bounds the file and the time the commit holds the lock (tens of ms) whatever the backlog. */
+export const ARCHIVE_BATCH = 100;
 
-/** The run-scoped tables whose rows an archived run's line carries, in the order they are deleted. */
-const RUN_TABLES: ReadonlyArray<{ table: string; where: string }> = [
-  { table: 'claims', where: 'node_id IN (SELECT id FROM nodes WHERE run_id = ?)' },
-  { table: 'bindings', where: 'node_id IN (SELECT id FROM nodes WHERE run_id = ?)' },
-  { table: 'handoffs', where: 'node_id IN (SELECT id FROM nodes WHERE run_id = ?)' },
-  { table: 'bids', where: 'round_id IN (SELECT id FROM rounds WHERE run_id = ?)' },
-  { table: 'rounds', where: 'run_id = ?' },
-  { table: 'bb_overlaps', where: 'run_id = ?' },
-  { table: 'bb_entries', where: 'run_id = ?' },
-  { table: 'mail_members', where: 'mail_id IN (SELECT id FROM mail WHERE run_id = ?)' },
-  { table: 'mail_reads', where: 'mail_id IN (SELECT id FROM mail WHERE run_id = ?)' },
-  { table: 'mail', where: 'run_id = ?' },
-  { table: 'edges', where: 'run_id = ?' },
-  { table: 'nodes', where: 'run_id = ?' },
+/** The batch's run ids as a set SQLite reads from one bound JSON array (one statement a table, not a run). */
+const IDS = '(SELECT value FROM json_each(?))';
+
+/**
+ * The run-scoped tables whose rows an archived run's line carries, in the order they are deleted: how
+ * to find a batch's rows (with the run each belongs to, as `__run`) and how to delete them.
+ */
+const RUN_TABLES: ReadonlyArray<{ table: string; select: string; remove: string }> = [
+  ...['claims', 'bindings', 'handoffs'].map((table) => ({
+    table,
+    select: `SELECT t.*, n.run_id AS __run FROM ${table} t JOIN nodes n ON n.id = t.node_id WHERE n.run_id IN ${IDS} ORDER BY t.rowid`,
+    remove: `DELETE FROM ${table} WHERE node_id IN (SELECT id FROM nodes WHERE run_id IN ${IDS})`,
+  })),
+  {
+    table: 'bids',
+    select: `SELECT t.*, r.run_id AS __run FROM bids t JOIN rounds r ON r.id = t.round_id WHERE r.run_id IN ${IDS} ORDER BY t.rowid`,
+    remove: `DELETE FROM bids WHERE round_id IN (SELECT id FROM rounds WHERE run_id IN ${IDS})`,
+  },
+  ...['rounds', 'bb_overlaps', 'bb_entries'].map((table) => ({
+    table,
+    select: `SELECT t.*, t.run_id AS __run FROM ${table} t WHERE t.run_id IN ${IDS} ORDER BY t.rowid`,
+    remove: `DELETE FROM ${table} WHERE run_id IN ${IDS}`,
+  })),
+  ...['mail_members', 'mail_reads'].map((table) => ({
+    table,
+    select: `SELECT t.*, m.run_id AS __run FROM ${table} t JOIN mail m ON m.id = t.mail_id WHERE m.run_id IN ${IDS} ORDER BY t.rowid`,
+    remove: `DELETE FROM ${table} WHERE mail_id IN (SELECT id FROM mail WHERE run_id IN ${IDS})`,
+  })),
+  ...['mail', 'edges', 'nodes'].map((table) => ({
+    table,
+    select: `SELECT t.*, t.run_id AS __run FROM ${table} t WHERE t.run_id IN ${IDS} ORDER BY t.rowid`,
+    remove: `DELETE FROM ${table} WHERE run_id IN ${IDS}`,
+  })),
 ];
 
 /** One archived run as its archive line holds it: the rows of each run-scoped table. */
@@ -61,14 +80,21 @@ export function archivableRuns(sql: Sql, before: string, limit: number): string[
      ORDER BY r.finished_at LIMIT ?`, [before, limit]).map((r) => r.id);
 }
 
-/** The rows of `runId` in every run-scoped table, as its archive line holds them. */
-export function collectRun(sql: Sql, runId: string): ArchivedRun {
-  const tables: ArchivedRun['tables'] = {};
-  for (const { table, where } of RUN_TABLES) {
-    const rows = sql.all<Record<string, unknown>>(`SELECT * FROM ${table} WHERE ${where} ORDER BY rowid`, [runId]);
-    if (rows.length > 0) tables[table] = rows;
+/**
+ * The rows of each of `runIds` in every run-scoped table, as their archive lines hold them (rows in
+ * table order; runs in the order given). One query a table for the whole batch.
+ */
+export function collectRuns(sql: Sql, runIds: readonly string[]): ArchivedRun[] {
+  const byRun = new Map<string, ArchivedRun>(runIds.map((runId) => [runId, { runId, tables: {} }]));
+  const ids = JSON.stringify(runIds);
+  for (const { table, select } of RUN_TABLES) {
+    for (const row of sql.all<Record<string, unknown> & { __run: string }>(select, [ids])) {
+      const { __run: runId, ...rest } = row;
+      const tables = byRun.get(runId)!.tables;
+      (tables[table] ??= []).push(rest);
+    }
   }
-  return { runId, tables };
+  return [...byRun.values()];
 }
 
 /**
@@ -100,10 +126,9 @@ export function archiveDigest(ledgerDir: string, archive: string): string | null
 
 /** The projection of `runs.archived`: drops the runs' rows from the run-scoped tables and marks the runs. */
 export function applyArchived(sql: Sql, runIds: readonly string[], archive: string): void {
-  for (const runId of runIds) {
-    for (const { table, where } of RUN_TABLES) sql.run(`DELETE FROM ${table} WHERE ${where}`, [runId]);
-    sql.run('UPDATE runs SET archive = ? WHERE id = ?', [archive, runId]);
-  }
+  const ids = JSON.stringify(runIds);
+  for (const { remove } of RUN_TABLES) sql.run(remove, [ids]);
+  sql.run(`UPDATE runs SET archive = ? WHERE id IN ${IDS}`, [archive, ids]);
 }
 
 /**

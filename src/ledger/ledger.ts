@@ -10,7 +10,7 @@ import {
 } from './inputs';
 import { ledgerProjection } from './projection';
 import type { StoredEvent } from './store/journal';
-import { ARCHIVE_BATCH, archivableRuns, collectRun, readArchivedRun, writeArchive } from './archive';
+import { ARCHIVE_BATCH, archivableRuns, collectRuns, readArchivedRun, writeArchive } from './archive';
 import type { Decision, NewEvent, StoreChange, StoreOptions, WriteContext } from './store/store';
 import { EventStore } from './store/store';
 import type { Sql } from './store/sql';
@@ -162,7 +162,7 @@ export class Ledger {
       const batch = await this.commit(({ sql }) => {
         const runIds = archivableRuns(sql, before, ARCHIVE_BATCH);
         if (runIds.length === 0) return { events: [], result: null };
-        const { archive, sha256 } = writeArchive(this.store.dir, runIds.map((id) => collectRun(sql, id)));
+        const { archive, sha256 } = writeArchive(this.store.dir, collectRuns(sql, runIds));
         return { events: [event('runs.archived', { runIds, archive, sha256, before })], result: { archive, count: runIds.length } };
       }, actor);
       if (!batch) return result;
