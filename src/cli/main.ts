@@ -7,6 +7,7 @@ import type { WorkerProfile } from '../controller/profiles';
 import { explainWait } from '../controller/explain';
 import { FormulaService, LedgerError, OverlayService, PromotionService, formatVariant, openLedger, resolveLedgerDir } from '../ledger/index';
 import type { Ledger } from '../ledger/index';
+import { instantiate } from '../ledger/formula/instantiate';
 import { ledgerProjection } from '../ledger/projection';
 import { PROJECTION_TABLES, dumpProjection } from '../ledger/schema';
 import { replay } from '../ledger/store/store';
@@ -383,23 +384,30 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
         throw new LedgerError(`add --codex to start ${target} and run it with Codex here (gascity run ${target} ... --codex), ` +
           `or use gascity start to only record the run`, 'invalid_input', 'codex');
       }
+      if (existing && existing.status !== 'running') throw new LedgerError(`run ${target} is already ${existing.status}`, 'conflict', 'RUN_ID');
+      // A new run is recorded only once Codex has started (drive's startRun): a missing or failing Codex leaves
+      // no run behind. What can be checked without Codex is checked first, so a typo is refused at once.
+      if (!existing) checkNewRun(formulas, target, vars);
       let runId = target;
-      if (!existing) {
+      const startRun = existing ? undefined : async () => {
         const r = await formulas.startRunFromFormula({ family: target, vars, taskKey: args.task });
         runId = r.runId;
         process.stdout.write(`started ${r.runId} (${target} ${r.variantId}, g${r.generation}) with ${r.nodeIds.length} node(s)\n`);
-      } else if (existing.status !== 'running') {
-        throw new LedgerError(`run ${target} is already ${existing.status}`, 'conflict', 'RUN_ID');
-      }
+        return r.runId;
+      };
       const abort = new AbortController();
       const onSigint = () => abort.abort();
       process.once('SIGINT', onSigint);
       try {
         const { runs, interrupted } = await drive({
-          ledger, formulas, promotion, workspaceDir: args.workspace, runIds: [runId], workers: args.workers, signal: abort.signal, profiles: args.profiles,
+          ledger, formulas, promotion, workspaceDir: args.workspace, runIds: existing ? [runId] : [], startRun, workers: args.workers, signal: abort.signal, profiles: args.profiles,
           print: (line) => process.stdout.write(`${line}\n`),
         });
         const r = runs[0];
+        if (interrupted && !r) {
+          process.stdout.write('stopped before Codex started; no run was recorded\n');
+          return 130;
+        }
         if (interrupted) {
           process.stdout.write(`stopped; run ${runId} is ${r?.status ?? '?'} and nothing of it is claimed. Continue with: gascity run ${runId} --codex\n`);
           return 130;
@@ -479,6 +487,22 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
     default:
       throw new LedgerError(`unknown command "${cmd}"; run gascity help`, 'invalid_input', 'command');
   }
+}
+
+/**
+ * What `run FAMILY k=v… --codex` can check before Codex starts: the family exists, and its active variant takes
+ * the variables (a family in trial may route the run to a candidate, whose own check follows when it is recorded).
+ * Throws the LedgerError startRunFromFormula would, naming the field.
+ */
+function checkNewRun(formulas: FormulaService, family: string, vars: Record<string, string | string[]>): void {
+  const f = formulas.getFamily(family);
+  if (!f) {
+    const known = formulas.listFamilies().map((x) => x.id);
+    throw new LedgerError(`family: no formula family "${family.slice(0, 80)}"${known.length ? `; known families: ${known.join(', ')}` : ''}`, 'not_found', 'family');
+  }
+  if (!f.activeVariantId) return;
+  const planned = instantiate(formulas.variantFormula(f.activeVariantId), vars);
+  if (!planned.ok) throw new LedgerError(planned.problems.map((x) => `${x.field}: ${x.message} ${x.fix}`).join('; '), 'invalid_input', planned.problems[0]!.field);
 }
 
 /** A run's nodes in workflow order with what each waits for, and its edges. */
