@@ -105,7 +105,7 @@ export async function replayCommand(variantId: string | undefined, ctx: ReplayCl
   checkReplayable(ctx.ledger, ctx.formulas, ctx.promotion, variantId);
   // Taken before Codex starts, so a second replay of the candidate is refused at once; formula_replay, which
   // started this process, took it already and handed its token over in the environment.
-  const lock = takeReplayLock(ctx.ledger, variantId, { adopt: process.env[REPLAY_LOCK_ENV] || undefined, how: `gascity assess ${variantId}` });
+  const lock = takeReplayLock(ctx.ledger, variantId, { adopt: process.env[REPLAY_LOCK_ENV] || undefined, how: `gascity assess ${variantId}`, field: 'VARIANT' });
   try {
     return await replayLocked(variantId, tasks, budget, lock.token, ctx, signal);
   } finally {

@@ -91,19 +91,22 @@ export function runningReplay(ledger: Pick<Ledger, 'store'>, variantId: string, 
   return r;
 }
 
-/** The conflict error naming the running replay; `how` says where to watch it. */
-export function replayRunningError(variantId: string, holder: ReplayLockRecord, how: string): LedgerError {
-  return new LedgerError(`variantId: a replay of ${variantId} is already running (process ${holder.pid}${holder.log ? `, log ${holder.log}` : ''}); ` +
-    `wait for it to end (${how}) or stop it first`, 'conflict', 'variantId');
+/**
+ * The conflict error naming the running replay (its process and log); `progress` is put after it when known, `how`
+ * says where to watch it, `field` is the input that named the variant (variantId for MCP, VARIANT for the CLI).
+ */
+export function replayRunningError(variantId: string, holder: ReplayLockRecord, how: string, field = 'variantId', progress?: string): LedgerError {
+  return new LedgerError(`${field}: a replay of ${variantId} is already running (process ${holder.pid}${holder.log ? `, log ${holder.log}` : ''})` +
+    `${progress ? `; ${progress}` : ''}; nothing new was started. Wait for it to end (${how}) or stop it first`, 'conflict', field);
 }
 
 /**
  * Takes the replay lock of `variantId` for this process, atomically: when a replay of it runs (its holder is
- * alive), throws replayRunningError (LedgerError conflict, field variantId). A stale lock (its holder is gone)
+ * alive), throws replayRunningError (LedgerError conflict, field `o.field`, default variantId). A stale lock (its holder is gone)
  * is taken over. With `adopt`, a lock holding that token (handed over by the starter) is taken as this
  * process's own. `log` is recorded for others to find the replay's progress.
  */
-export function takeReplayLock(ledger: Pick<Ledger, 'store'>, variantId: string, o: { log?: string | null; adopt?: string; how?: string } = {}): ReplayLock {
+export function takeReplayLock(ledger: Pick<Ledger, 'store'>, variantId: string, o: { log?: string | null; adopt?: string; how?: string; field?: string } = {}): ReplayLock {
   const dir = replaysDir(ledger);
   fs.mkdirSync(dir, { recursive: true });
   const file = lockFile(ledger, variantId);
@@ -129,7 +132,7 @@ export function takeReplayLock(ledger: Pick<Ledger, 'store'>, variantId: string,
         fs.rmSync(temp, { force: true });
       }
     }
-    if (alive(existing.pid)) throw replayRunningError(variantId, existing, how);
+    if (alive(existing.pid)) throw replayRunningError(variantId, existing, how, o.field);
     takeOverStale(file, existing);
   }
   throw new LedgerError(`variantId: another replay of ${variantId} took its lock at the same moment; try again`, 'conflict', 'variantId');

@@ -1,6 +1,6 @@
 // Two formula_replay calls moments apart, through two MCP server processes serving one workspace (as two
 // Codex sessions would): exactly one starts a replay; the other answers that one is already running, with
-// its log and progress, and starts nothing. The replay lock itself: a live holder is refused, a stale one
+// its process, log and progress, and starts nothing. The replay lock itself: a live holder is refused, a stale one
 // (its process gone) taken over, a handed-over token adopted, and a release removes only its own lock.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,8 +22,6 @@ interface ReplayAnswer {
   started: boolean;
   pid: number | null;
   log: string | null;
-  running: { pid: number; log: string | null; replayRuns: number; replayRunsFinished: number } | null;
-  next: string;
 }
 
 test('two formula_replay calls at once through two MCP servers start one replay; the other names it and starts nothing', { timeout: 600_000 }, async () => {
@@ -46,27 +44,23 @@ test('two formula_replay calls at once through two MCP servers start one replay;
   }
   let replayPid: number | null = null;
   try {
-    const call = async (c: Client) => {
-      const r = (await c.callTool({ name: 'formula_replay', arguments: { variantId: candidate, tasks: 1, budgetRuns: 2 } })) as CallToolResult;
-      assert.equal(r.isError, undefined, text(r));
-      return r.structuredContent as unknown as ReplayAnswer;
-    };
+    const call = async (c: Client) => (await c.callTool({ name: 'formula_replay', arguments: { variantId: candidate, tasks: 1, budgetRuns: 2 } })) as CallToolResult;
     const answers = await Promise.all(clients.map((c) => call(c)));
-    const started = answers.filter((a) => a.started);
-    assert.equal(started.length, 1, `exactly one call starts a replay: ${JSON.stringify(answers)}`);
-    const first = started[0]!;
+    const started = answers.filter((r) => !r.isError && (r.structuredContent as unknown as ReplayAnswer).started);
+    assert.equal(started.length, 1, `exactly one call starts a replay: ${answers.map(text).join('\n')}`);
+    const first = started[0]!.structuredContent as unknown as ReplayAnswer;
     replayPid = first.pid;
-    const second = answers.find((a) => !a.started)!;
-    assert.ok(second.running, second.next);
-    assert.equal(second.running.log, first.log, 'the answer names the running replay\'s log');
-    assert.match(second.next, new RegExp(`A replay of ${candidate} is already running .*nothing new was started`));
+    const second = answers.find((r) => r !== started[0])!;
+    assert.equal(second.isError, true, text(second));
+    // The refusal names the running replay: its log (the same one), what to do, and that nothing was started.
+    const escaped = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    assert.match(text(second), new RegExp(`variantId: a replay of ${candidate} is already running \\(process \\d+, log ${escaped(first.log!)}\\).*nothing new was started`));
     // Once handed over, the lock names the background replay's own process, which a later call reports with its progress.
-    await until(() => runningReplay(s.ledger, candidate)?.pid === first.pid, 60_000, 'the replay process to hold the lock');
+    assert.equal(runningReplay(s.ledger, candidate)?.pid, first.pid, 'the replay process holds the lock');
     await until(async () => { await s.ledger.refresh(); return s.ledger.listRuns({ familyId: 'fix-bug' }).some((r) => r.taskKey?.startsWith('replay:')); }, 300_000, 'the replay to start its runs');
     const later = await call(clients[1]!);
-    assert.equal(later.started, false);
-    assert.equal(later.running?.pid, first.pid);
-    assert.ok((later.running?.replayRuns ?? 0) >= 1, JSON.stringify(later.running));
+    assert.equal(later.isError, true, text(later));
+    assert.match(text(later), new RegExp(`already running \\(process ${first.pid}, log .*\\); \\d+ of [1-9]\\d* replay run\\(s\\) in screen \\S+ ended so far; nothing new was started`));
     assert.deepEqual(fs.readdirSync(replaysDir(s.ledger)).filter((f) => f.endsWith('.log')), [path.basename(first.log!)], 'one replay process was started');
   } finally {
     modelSwitches.hangOnFix = false;

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as z from 'zod';
 import { checkReplayable, openScreen, pastTasks } from '../../controller/replay';
-import { REPLAY_LOCK_ENV, replaysDir, runningReplay, takeReplayLock } from '../../controller/replayLock';
+import { REPLAY_LOCK_ENV, replayRunningError, replaysDir, runningReplay, takeReplayLock } from '../../controller/replayLock';
 import type { ReplayLock } from '../../controller/replayLock';
 import { REPLAY_TASK_PREFIX } from '../../controller/worktree';
 import type { Ledger } from '../../ledger/index';
@@ -33,13 +33,6 @@ const formulaReplayOutput = z.object({
   tasksAvailable: z.number().int().describe('Past tasks of the incumbent not yet replayed in this screen, up to `tasks`.'),
   pid: z.number().int().nullable(),
   log: z.string().nullable().describe('The file the replay writes its progress to.'),
-  running: z.object({
-    pid: z.number().int(),
-    log: z.string().nullable(),
-    startedAt: z.string(),
-    replayRuns: z.number().int().describe('Replay runs of the candidate and the incumbent in the open screen so far.'),
-    replayRunsFinished: z.number().int(),
-  }).nullable().describe('The replay of this variant already running, when there is one: this call then started nothing.'),
   next: z.string(),
 });
 
@@ -92,23 +85,20 @@ const formulaReplay = tool({
     try {
       lock = takeReplayLock(ctx.ledger, a.variantId, { log });
     } catch (e) {
+      // A replay of it runs: the answer names it (process, log) and how far it got, and nothing is started.
       const holder = e instanceof LedgerError && e.code === 'conflict' ? runningReplay(ctx.ledger, a.variantId) : null;
       if (!holder) throw e;
       const trial = promotions.liveTrialOf(formulas.getVariant(a.variantId)?.familyId ?? '');
       const startSeq = trial ? ctx.ledger.sql.get<{ started_seq: number }>('SELECT started_seq FROM trials WHERE id = ?', [trial.id])?.started_seq ?? 0 : 0;
-      const counts = trial ? replayRunCounts(ctx.ledger, startSeq, trial.candidateId, trial.incumbentId) : { replayRuns: 0, replayRunsFinished: 0 };
-      return {
-        started: false, trialId: trial?.id ?? '', candidateId: a.variantId, incumbentId: trial?.incumbentId ?? '', startedTrial: false, tasksAvailable: 0,
-        pid: holder.pid, log: holder.log, running: { pid: holder.pid, log: holder.log, startedAt: holder.startedAt, ...counts },
-        next: `A replay of ${a.variantId} is already running (process ${holder.pid}; ${counts.replayRunsFinished} of ${counts.replayRuns} replay run(s) ended so far); ` +
-          `nothing new was started. formula_assess { variantId: "${a.variantId}" } shows the screen as pairs finish.`,
-      };
+      const counts = trial ? replayRunCounts(ctx.ledger, startSeq, trial.candidateId, trial.incumbentId) : null;
+      const progress = counts ? `${counts.replayRunsFinished} of ${counts.replayRuns} replay run(s) in screen ${trial!.id} ended so far` : undefined;
+      throw replayRunningError(a.variantId, holder, 'formula_assess shows its pairs', 'variantId', progress);
     }
     try {
       const { trial, started: startedTrial } = await openScreen(formulas, promotions, a.variantId, ctx.actor);
       const startSeq = ctx.ledger.sql.get<{ started_seq: number }>('SELECT started_seq FROM trials WHERE id = ?', [trial.id])?.started_seq ?? 0;
       const tasksAvailable = pastTasks(ctx.ledger, trial.incumbentId, startSeq, a.tasks ?? 10).length;
-      const base = { trialId: trial.id, candidateId: trial.candidateId, incumbentId: trial.incumbentId, startedTrial, tasksAvailable, running: null };
+      const base = { trialId: trial.id, candidateId: trial.candidateId, incumbentId: trial.incumbentId, startedTrial, tasksAvailable };
       if (tasksAvailable === 0) {
         lock.release();
         return { ...base, started: false, pid: null, log: null, next: `The incumbent ${trial.incumbentId} has no finished past task with a task key left to replay in this screen; run it on tasks first (workflow_start with taskKey).` };
