@@ -12,6 +12,8 @@ export type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
 export interface ParsedOptions<T extends OptionSpecs> {
   values: ReturnType<typeof parseArgs<{ options: T; allowPositionals: true; strict: true; tokens: true }>>['values'];
   positionals: string[];
+  /** The names of the options given, in order (without the dashes). */
+  options: string[];
 }
 
 /**
@@ -28,12 +30,15 @@ export function parseOptions<T extends OptionSpecs>(argv: readonly string[], opt
     throw new LedgerError(`${(e as Error).message.replace(/\.?$/, '')} (see ${help})`, 'invalid_input', 'options');
   }
   const seen = new Set<string>();
+  const given: string[] = [];
   for (const t of parsed.tokens) {
-    if (t.kind !== 'option' || options[t.name]?.multiple) continue;
+    if (t.kind !== 'option') continue;
+    given.push(t.name);
+    if (options[t.name]?.multiple) continue;
     if (seen.has(t.name)) throw new LedgerError(`--${t.name}: given twice; give it once`, 'invalid_input', t.name);
     seen.add(t.name);
   }
-  return { values: parsed.values, positionals: [...parsed.positionals] };
+  return { values: parsed.values, positionals: [...parsed.positionals], options: given };
 }
 
 /** How many positional arguments a command takes after its name, and its usage line. */
@@ -44,7 +49,12 @@ export interface CommandShape {
   min: number;
   /** Positional arguments at most; Infinity for commands that take `k=v` run variables. */
   max: number;
+  /** The options of the main parser the command reads, beyond GLOBAL_OPTIONS (any other is refused, not ignored). */
+  options?: readonly string[];
 }
+
+/** The options every command of the main parser takes. */
+export const GLOBAL_OPTIONS: readonly string[] = ['ledger', 'workspace', 'json', 'help'];
 
 /**
  * The positional arguments of every command of the main parser. `run` is shaped here by its widest form;
@@ -65,7 +75,7 @@ export const COMMAND_SHAPES: ReadonlyMap<string, CommandShape> = new Map<string,
   ['promote', { usage: 'promote VARIANT [REASON]', min: 1, max: 2 }],
   ['reject', { usage: 'reject VARIANT [REASON]', min: 1, max: 2 }],
   ['decisions', { usage: 'decisions FAMILY', min: 1, max: 1 }],
-  ['start', { usage: 'start FAMILY [k=v ...] [--task KEY]', min: 1, max: Infinity }],
+  ['start', { usage: 'start FAMILY [k=v ...] [--task KEY]', min: 1, max: Infinity, options: ['task'] }],
   ['runs', { usage: 'runs', min: 0, max: 0 }],
   ['show', { usage: 'show RUN_ID', min: 1, max: 1 }],
   ['needs', { usage: 'needs', min: 0, max: 0 }],
@@ -73,15 +83,21 @@ export const COMMAND_SHAPES: ReadonlyMap<string, CommandShape> = new Map<string,
   ['review', { usage: 'review NODE approve|changes [NOTE]', min: 2, max: 3 }],
   ['cancel', { usage: 'cancel RUN_ID|NODE [REASON]', min: 1, max: 2 }],
   ['worktrees', { usage: 'worktrees', min: 0, max: 0 }],
-  ['replay', { usage: 'replay VARIANT [--tasks N] [--budget-tokens T] [--budget-runs R] [--budget-minutes M]', min: 1, max: 1 }],
-  ['run', { usage: 'run FAMILY [k=v ...] --codex | run RUN_ID [--codex] | run merge|discard RUN_ID', min: 1, max: Infinity }],
+  ['replay', {
+    usage: 'replay VARIANT [--tasks N] [--budget-tokens T] [--budget-runs R] [--budget-minutes M] [--workers N]', min: 1, max: 1,
+    options: ['tasks', 'budget-tokens', 'budget-runs', 'budget-minutes', 'workers'],
+  }],
+  ['run', {
+    usage: 'run FAMILY [k=v ...] --codex [--workers N] [--task KEY] [--profile NAME=MODEL] | run RUN_ID [--codex] | run merge|discard RUN_ID', min: 1, max: Infinity,
+    options: ['codex', 'workers', 'task', 'profile'],
+  }],
   ['ready', { usage: 'ready', min: 0, max: 0 }],
   ['claim', { usage: 'claim WORKER [NODE]', min: 1, max: 2 }],
   ['report', { usage: 'report NODE WORKER done|failed [SUMMARY]', min: 3, max: 4 }],
   ['events', { usage: 'events [AFTER_SEQ]', min: 0, max: 1 }],
   ['checkpoint', { usage: 'checkpoint', min: 0, max: 0 }],
   ['verify', { usage: 'verify', min: 0, max: 0 }],
-  ['demo', { usage: 'demo [--model demo|codex] [--workers N]', min: 0, max: 0 }],
+  ['demo', { usage: 'demo [--model demo|codex] [--workers N]', min: 0, max: 0, options: ['model', 'workers'] }],
 ]);
 
 /**
@@ -103,8 +119,18 @@ export function refuseExtra(command: string, rest: readonly string[], taken: num
   if (rest.length > taken) throw unexpectedArguments(command, rest.slice(taken), usage);
 }
 
-/** Checks a main-parser command's positional arguments against COMMAND_SHAPES (unknown commands are left to the dispatcher). */
-export function checkPositionals(command: string, rest: readonly string[]): void {
+/**
+ * Checks a main-parser command's arguments against COMMAND_SHAPES: positional arguments beyond its `max`, and
+ * options (`given`, by name) it does not read, are refused with a LedgerError `invalid_input` naming them and the
+ * usage. Unknown commands are left to the dispatcher.
+ */
+export function checkCommandArguments(command: string, rest: readonly string[], given: readonly string[] = []): void {
   const shape = COMMAND_SHAPES.get(command);
-  if (shape) refuseExtra(command, rest, shape.max, shape.usage);
+  if (!shape) return;
+  refuseExtra(command, rest, shape.max, shape.usage);
+  const stray = [...new Set(given)].filter((o) => !GLOBAL_OPTIONS.includes(o) && !(shape.options ?? []).includes(o));
+  if (stray.length) {
+    throw new LedgerError(`${command}: ${stray.map((o) => `--${o}`).join(', ')} ${stray.length === 1 ? 'does' : 'do'} not apply to it; usage: gascity ${shape.usage}`,
+      'invalid_input', stray[0]!);
+  }
 }

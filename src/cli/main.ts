@@ -11,7 +11,7 @@ import { instantiate } from '../ledger/formula/instantiate';
 import { ledgerProjection } from '../ledger/projection';
 import { PROJECTION_TABLES, dumpProjection } from '../ledger/schema';
 import { replay } from '../ledger/store/store';
-import { COMMAND_SHAPES, checkPositionals, parseOptions, refuseExtra, unexpectedArguments } from './args';
+import { COMMAND_SHAPES, checkCommandArguments, parseOptions, refuseExtra, unexpectedArguments } from './args';
 import { demo } from './demo';
 import { drive } from './drive';
 import { mcpCommand } from './mcp';
@@ -119,7 +119,7 @@ function parseCommandLine(argv: string[]): Args {
   if (v.model !== undefined && v.model !== 'demo' && v.model !== 'codex') throw new LedgerError(`--model: "demo" (the shipped offline model) or "codex" (your Codex configuration), not "${v.model}"`, 'invalid_input', 'model');
   // `--help` anywhere shows the help, whatever else was given.
   const rest = v.help ? ['help'] : [...parsed.positionals];
-  checkPositionals(rest[0] ?? 'help', rest.slice(1));
+  if (!v.help) checkCommandArguments(rest[0] ?? 'help', rest.slice(1), parsed.options);
   // A mistyped --workspace would otherwise get a new, empty ledger made inside a folder created for it
   // (only `demo` makes its sample workspace itself).
   if (v.workspace !== undefined && rest[0] !== 'demo' && rest[0] !== 'help' && !isFolder(v.workspace)) {
@@ -208,9 +208,8 @@ async function main(argv: string[]): Promise<number> {
   // own, so they get their arguments before the common parser (which does not know --runs) can refuse them.
   const word = commandIndex(argv);
   if (argv[word] === 'mcp') {
-    // mcp needs no ledger or workspace; of the common options only --json means something to it.
-    const json = argv.slice(0, word).includes('--json') ? ['--json'] : [];
-    return mcpCommand([...json, ...argv.slice(word + 1)], { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+    // mcp needs no ledger or workspace: its parser refuses --ledger and --workspace rather than ignore them.
+    return mcpCommand([...argv.slice(0, word), ...argv.slice(word + 1)], { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
   }
   if (argv[word] === 'evidence') {
     return evidenceCommand([...argv.slice(0, word), ...argv.slice(word + 1)], { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }); // branch evidence

@@ -16,7 +16,12 @@ let WS = '';
 interface Ran { status: number | null; stdout: string; stderr: string }
 
 function cli(...args: string[]): Ran {
-  const r = spawnSync(process.execPath, [CLI, '--workspace', WS, ...args], {
+  return gascity('--workspace', WS, ...args);
+}
+
+/** The CLI with exactly these arguments (`gascity mcp` takes no --workspace). */
+function gascity(...args: string[]): Ran {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8', timeout: 60_000, env: { ...process.env, GASCITY_CODEX_PATH: '/nonexistent/codex', CODEX_HOME: path.join(WS, '.codex-home') },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -92,9 +97,23 @@ test('options given twice are refused in evidence and mcp too, while --profile s
   refused(cli('evidence', 'implement-and-review', '--runs', '1', '--runs', '9'), /--runs: given twice; give it once/, 'evidence --runs twice');
   refused(cli('evidence', 'implement-and-review', 'extra'), /evidence: unexpected argument "extra"; usage: gascity evidence VARIANT\|FAMILY/, 'evidence F extra');
   const codexHome = path.join(WS, '.codex-home');
-  refused(cli('mcp', 'check', '--codex-home', codexHome, '--name', 'a', '--name', 'b'), /--name: given twice; give it once/, 'mcp --name twice');
-  refused(cli('mcp', 'check', 'extra'), /mcp check: unexpected argument "extra"; usage: gascity mcp check/, 'mcp check extra');
-  const profiles = cli('--profile', 'fast=gpt-5-mini', '--profile', 'deep=gpt-5', 'runs');
-  assert.equal(profiles.status, 0, profiles.stderr);
+  refused(gascity('mcp', 'check', '--codex-home', codexHome, '--name', 'a', '--name', 'b'), /--name: given twice; give it once/, 'mcp --name twice');
+  refused(gascity('mcp', 'check', 'extra'), /mcp check: unexpected argument "extra"; usage: gascity mcp check/, 'mcp check extra');
+  // Two --profile options pass the parser: what stops this command is the family it names.
+  const profiles = cli('run', 'no-such-family', '--codex', '--profile', 'fast=gpt-5-mini', '--profile', 'deep=gpt-5');
+  refused(profiles, /^gascity: family: no formula family "no-such-family"/, 'run with two --profile');
   assert.equal(lastSeq(), seq, 'nothing was written');
+});
+
+test('an option a command does not read is refused by name instead of ignored', () => {
+  const seq = lastSeq();
+  refused(cli('runs', '--task', 'x'), /^gascity: runs: --task does not apply to it; usage: gascity runs\n$/, 'runs --task');
+  refused(cli('--tasks', '3', '--codex', 'status'), /^gascity: status: --tasks, --codex do not apply to it; usage: gascity status\n$/, 'status --tasks --codex');
+  refused(cli('start', 'implement-and-review', 'task=x', '--codex'), /^gascity: start: --codex does not apply to it; usage: gascity start FAMILY/, 'start --codex');
+  refused(cli('--workspace', WS, 'mcp', 'check'), /Unknown option '--workspace'/, '--workspace before mcp');
+  assert.equal(lastSeq(), seq, 'nothing was written');
+  // The options a command reads still pass, wherever they stand.
+  const started = cli('--json', 'start', 'implement-and-review', 'task=x', '--task', 'issue-1');
+  assert.equal(started.status, 0, started.stderr);
+  assert.equal(lastSeq(), seq + 1, 'one run was recorded');
 });
