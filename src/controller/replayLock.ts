@@ -112,13 +112,7 @@ export function takeReplayLock(ledger: Pick<Ledger, 'store'>, variantId: string,
   const file = lockFile(ledger, variantId);
   const how = o.how ?? 'formula_assess shows its pairs';
   for (let attempt = 0; attempt < 4; attempt++) {
-    const existing = readRecord(file);
-    if (existing && o.adopt && existing.token === o.adopt) {
-      const temp = writeTemp(file, { ...existing, pid: process.pid });
-      fs.renameSync(temp, file);
-      return held(file, existing.token);
-    }
-    if (!existing || !fs.existsSync(file)) {
+    if (!fs.existsSync(file)) {
       const record: ReplayLockRecord = { pid: process.pid, token: randomBytes(12).toString('hex'), log: o.log ?? null, startedAt: new Date().toISOString() };
       const temp = writeTemp(file, record);
       try {
@@ -132,7 +126,13 @@ export function takeReplayLock(ledger: Pick<Ledger, 'store'>, variantId: string,
         fs.rmSync(temp, { force: true });
       }
     }
-    if (alive(existing.pid)) throw replayRunningError(variantId, existing, how, o.field);
+    const existing = readRecord(file);
+    if (existing && o.adopt && existing.token === o.adopt) {
+      fs.renameSync(writeTemp(file, { ...existing, pid: process.pid }), file);
+      return held(file, existing.token);
+    }
+    if (existing && alive(existing.pid)) throw replayRunningError(variantId, existing, how, o.field);
+    // Its holder is gone, or the file is not a lock record at all (damaged): either way it holds nothing.
     takeOverStale(file, existing);
   }
   throw new LedgerError(`variantId: another replay of ${variantId} took its lock at the same moment; try again`, 'conflict', 'variantId');
@@ -142,7 +142,7 @@ export function takeReplayLock(ledger: Pick<Ledger, 'store'>, variantId: string,
  * Moves a stale lock out of the way. Another process may have replaced it with a live one in the meantime: the
  * moved file is then put back (link, which cannot overwrite a newer one), so only stale locks are ever removed.
  */
-function takeOverStale(file: string, stale: ReplayLockRecord): void {
+function takeOverStale(file: string, stale: ReplayLockRecord | null): void {
   const moved = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.stale`;
   try {
     fs.renameSync(file, moved);
@@ -151,7 +151,7 @@ function takeOverStale(file: string, stale: ReplayLockRecord): void {
     throw e;
   }
   const got = readRecord(moved);
-  if (got && (got.token !== stale.token || got.pid !== stale.pid)) {
+  if (got && (!stale || got.token !== stale.token || got.pid !== stale.pid)) {
     try {
       fs.linkSync(moved, file);
     } catch {

@@ -422,7 +422,7 @@ function closingRefusal(runId: string, what: 'merge' | 'discard', runStatus: str
   if (!w) return new LedgerError(`runId: run ${runId} has no worktree (it ran in the workspace folder, which has no git repository, or it never started); there is nothing to ${what}`, 'conflict', 'runId');
   if (w.status === 'closing' && !closingHolderGone(w)) {
     const c = closingOf(w);
-    return new LedgerError(`runId: run ${runId}'s worktree is being ${c?.action === 'discard' ? 'discarded' : 'merged'} by another process (${c ? `${c.host}/${c.pid}` : 'unknown'}) right now; ` +
+    return new LedgerError(`runId: run ${runId}'s worktree is being ${c?.action === 'discard' ? 'discarded' : 'merged'} by process ${c ? `${c.host}/${c.pid}` : '(unknown)'} right now; ` +
       'see gascity worktrees once it is done', 'conflict', 'runId');
   }
   if (w.status !== 'open' && w.status !== 'finished' && w.status !== 'closing') return new LedgerError(`runId: run ${runId}'s worktree was ${w.status} already${w.note ? ` (${w.note})` : ''}`, 'conflict', 'runId');

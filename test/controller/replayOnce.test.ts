@@ -86,6 +86,9 @@ test('the replay lock refuses a live holder, takes over a stale one, adopts a ha
   assert.equal(runningReplay(ledger, 'v-22222222'), null);
   const fresh = takeReplayLock(ledger, 'v-22222222');
   assert.equal(runningReplay(ledger, 'v-22222222')?.token, fresh.token);
+  // A damaged lock file (not a record) holds nothing either.
+  fs.writeFileSync(path.join(replaysDir(ledger), 'v-33333333.lock'), '{"pid":');
+  takeReplayLock(ledger, 'v-33333333').release();
   // A release of a lock superseded by another leaves the other in place.
   mine.release();
   fresh.release();
