@@ -496,7 +496,7 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       const damaged = archives.filter((a) => archiveDigest(ledger.store.dir, a.archive) !== a.sha256).map((a) => a.archive);
       const ok = integrity.join() === 'ok' && differing.length === 0 && damaged.length === 0;
       out(args, { ok, integrity, differing, damagedArchives: damaged, seq: ledger.seq }, () =>
-        ok ? `ok: integrity check passed, replaying ${ledger.seq} events rebuilds every table exactly, and ${archives.length} archive file${archives.length === 1 ? '' : 's'} match their digests`
+        ok ? `ok: integrity check passed and replaying ${ledger.seq} events rebuilds every table exactly; ${archives.length} archive file${archives.length === 1 ? '' : 's'} match their digests`
           : `NOT OK: integrity ${integrity.join('; ')}; tables differing after replay: ${differing.join(', ') || 'none'}; archive files missing or changed: ${damaged.join(', ') || 'none'}`);
       // Returned, not set on process.exitCode: main sets the exit code from what run returns.
       return ok ? 0 : 1;
