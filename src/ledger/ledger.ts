@@ -158,6 +158,9 @@ export class Ledger {
     if (!Number.isFinite(days) || days < 0) throw invalid('olderThanDays', `must be a number of days, 0 or more (got ${String(days)})`);
     const before = (options.before ?? new Date(this.now().getTime() - days * 86_400_000)).toISOString();
     const result: ArchiveResult = { archived: 0, files: [], before };
+    // Nothing due in the tables as this process read them: no lock is taken (the usual case after a checkpoint).
+    await this.refresh();
+    if (archivableRuns(this.sql, before, 1).length === 0) return result;
     for (;;) {
       const batch = await this.commit(({ sql }) => {
         const runIds = archivableRuns(sql, before, ARCHIVE_BATCH);
