@@ -3,14 +3,14 @@
 // holding a history of N finished runs (bench/promotion.ts's history: one family through earlier trials,
 // every run with outcome evidence). A life is what a worker does to one run of the implement-and-review
 // formula in "fast" mode (plan → implement → check → review, the last behind a human gate and a review):
-//   workflow_start; for each node ready_work, node_claim, node_dispatch, node_report; gate_open and
+//   workflow_view (the runs list's first page); workflow_start; for each node ready_work, node_claim, node_dispatch, node_report; gate_open and
 //   node_review for the review node; evidence_record (the outcome); workflow_view; worker_peek by node
-//   and by worker; formula_assess of the run's variant — 25 calls (the issue's "about 23"), each timed,
+//   and by worker; formula_assess of the run's variant — 26 calls (the issue's "about 23"), each timed,
 //   and the whole life timed. BENCH_LIFE_TRACE=1 prints every call's time as it happens.
 // Peers in the same run, interleaved life by life with ours: the same life through a second server on a
 // workspace that holds nothing but the shipped formulas (so ours / peer is what history costs), and the
 // SDK's bare echo server's round trip (what the protocol alone costs, per call).
-// Run: node --import tsx bench/life.ts [--sizes 100,1000,3000] [--lives N]   (needs `npm run build`)
+// Run: node --import tsx bench/life.ts [--sizes 100,1000,3000] [--lives N] [--server another/mcp.js]   (needs `npm run build`)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -71,15 +71,18 @@ export interface Life {
  */
 export async function life(c: Client, n: number): Promise<Life> {
   const calls: Life['calls'] = [];
-  const call = async <T = Record<string, unknown>>(tool: string, args: Record<string, unknown>): Promise<T> => {
+  // `label` names a call in the table when one tool is called in two ways (a list and one item).
+  const call = async <T = Record<string, unknown>>(tool: string, args: Record<string, unknown>, label = tool): Promise<T> => {
     const t = performance.now();
     const r = (await c.callTool({ name: tool, arguments: args })) as CallToolResult;
-    calls.push({ tool, ms: performance.now() - t });
+    calls.push({ tool: label, ms: performance.now() - t });
     if (process.env.BENCH_LIFE_TRACE) process.stderr.write(`${tool} ${(performance.now() - t).toFixed(1)} ms\n`);
     if (r.isError) throw new Error(`${tool} failed: ${JSON.stringify(r.content).slice(0, 400)}`);
     return r.structuredContent as T;
   };
   const t0 = performance.now();
+  // A worker looks at the workspace's recent runs first (the first page of the runs list).
+  await call('workflow_view', {}, 'workflow_view, runs list');
   const start = await call<{ runId: string; variantId: string | null }>('workflow_start', {
     family: FAMILY, vars: { task: `life ${n}: add a flag`, mode: 'fast' }, taskKey: `life-${n}`,
   });
@@ -107,8 +110,8 @@ export async function life(c: Client, n: number): Promise<Life> {
   await call('evidence_record', { runId, kind: 'run_outcome', success: n % 2 === 0, tokens: 1000 });
   const view = await call<{ run: { status: string } }>('workflow_view', { runId });
   if (view.run.status !== 'done') throw new Error(`the life of run ${runId} ended with the run ${view.run.status}, not done`);
-  await call('worker_peek', { nodeId: last });
-  await call('worker_peek', { worker: WORKER });
+  await call('worker_peek', { nodeId: last }, 'worker_peek, node');
+  await call('worker_peek', { worker: WORKER }, 'worker_peek, worker');
   // The variant the run used: the history leaves no trial open, so there is no candidate to name by family.
   await call('formula_assess', { variantId: start.variantId });
   return { calls, totalMs: performance.now() - t0 };
@@ -126,7 +129,7 @@ function median(xs: readonly number[]): number {
  * their outcome evidence matters to promotion), and a workspace's years are finished runs. The commits go
  * to a copy on tmpfs (thousands of fsyncs on a disk take minutes), which then replaces `root`.
  */
-async function finishHistory(root: string): Promise<void> {
+export async function finishHistory(root: string): Promise<void> {
   const shm = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/bench-life-') : fs.mkdtempSync(path.join(os.tmpdir(), 'bench-life-'));
   try {
     fs.cpSync(root, shm, { recursive: true });
@@ -173,10 +176,12 @@ async function emptyWorkspace(root: string): Promise<void> {
 
 /**
  * Measures `lives` lives (after 2 untimed ones) at each history size, each interleaved with a life on the
- * empty workspace, and the echo round trip. Needs dist/mcp.js (npm run build). Returns one row per size.
+ * empty workspace, and the echo round trip. Needs dist/mcp.js (npm run build), or `server`: another build of it
+ * (an older commit's, for a before-and-after; ours and the peer both run it). Returns one row per size.
  */
-export async function runLifeBench(sizes: readonly number[] = [100, 1000, 3000], lives = 15, log: (line: string) => void = () => undefined): Promise<LifeRow[]> {
-  const server = path.join(REPO, 'dist', 'mcp.js');
+export async function runLifeBench(
+  sizes: readonly number[] = [100, 1000, 3000], lives = 15, log: (line: string) => void = () => undefined, server = path.join(REPO, 'dist', 'mcp.js'),
+): Promise<LifeRow[]> {
   if (!fs.existsSync(server)) throw new Error(`${server} is missing: run npm run build first`);
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-life-'));
   try {
@@ -258,7 +263,9 @@ async function main(): Promise<void> {
   };
   const sizes = (arg('--sizes') ?? '100,1000,3000').split(',').map(Number).filter((x) => Number.isInteger(x) && x > 0).sort((a, b) => a - b);
   const lives = Number(arg('--lives') ?? 15);
-  const rows = await runLifeBench(sizes, lives, (l) => process.stderr.write(`${l}\n`));
+  const server = arg('--server');
+  const rows = await runLifeBench(sizes, lives, (l) => process.stderr.write(`${l}\n`), server ? path.resolve(server) : undefined);
+  if (server) console.log(`server: ${path.resolve(server)}`);
   console.log(`node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; p50 of ${lives} lives each`);
   for (const line of lifeTable(rows)) console.log(line);
 }
