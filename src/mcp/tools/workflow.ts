@@ -1,7 +1,7 @@
 // The workflow tools: runs and their nodes (start, view, claim, work, report, review, gates), workers and evidence.
 import type * as z from 'zod';
 import { LedgerError } from '../../ledger/index';
-import type { NodeRow, RunRow } from '../../ledger/index';
+import type { EvidenceRow, NodeRow, RunRow } from '../../ledger/index';
 import { explainNext, situationOf } from '../../controller/explain';
 import type { RunSituation } from '../../controller/explain';
 import { clip, decodeCursor, jsonBytes, PAGE_BUDGET, pageOf, pageOfWindow } from '../paging';
@@ -341,6 +341,27 @@ const nodeExpand = tool({
   },
 });
 
+/**
+ * Up to `count` of a node's evidence rows, newest first, from where `cursor` points, with how many the node has
+ * and the window's offset. The cursor's last row is found by its place in the evidence_node index (the rows
+ * newer than it), so the first page reads `count` rows however much evidence the node has, instead of all of
+ * it (up to 10,000 rows) for every view. Rows past the 10,000 newest stay out of reach, as before.
+ */
+function evidenceWindow(ctx: ToolContext, nodeId: string, cursor: CursorState | undefined, count: number): {
+  rows: EvidenceRow[]; offset: number; total: number;
+} {
+  const sql = ctx.ledger.sql;
+  const total = sql.get<{ n: number }>('SELECT count(*) AS n FROM evidence WHERE node_id = ?', [nodeId])!.n;
+  let offset = cursor?.o ?? 0;
+  const last = cursor?.k ? sql.get<{ seq: number }>('SELECT seq FROM evidence WHERE id = ? AND node_id = ?', [cursor.k, nodeId]) : undefined;
+  if (last) offset = sql.get<{ n: number }>('SELECT count(*) AS n FROM evidence WHERE node_id = ? AND seq >= ?', [nodeId, last.seq])!.n;
+  if (offset >= EVIDENCE_REACH) return { rows: [], offset, total };
+  return { rows: ctx.ledger.evidence({ nodeId, limit: Math.min(EVIDENCE_REACH, offset + count) }).slice(offset), offset, total };
+}
+
+/** The newest evidence rows of a node that worker_peek pages through (Ledger.evidence reads at most this many). */
+const EVIDENCE_REACH = 10_000;
+
 /** Characters of an evidence note that worker_peek shows. */
 const EVIDENCE_NOTE = 300;
 
@@ -378,11 +399,12 @@ const workerPeek = tool({
       const shown = detail(node, { instructions: a.instructionsFrom, result: a.resultFrom });
       // The latest bindings: a node is rebound when a turn is resumed in another thread.
       const bindings = (ctx.ledger.runGraph(node.runId)?.bindings ?? []).filter((b) => b.nodeId === node.id).slice(-5);
-      const all = ctx.ledger.evidence({ nodeId: node.id, limit: 10_000 })
-        .map((e) => ({ ...e, note: clip(e.note, EVIDENCE_NOTE, () => '`gascity events`') }));
+      const query = `worker_peek:evidence:${node.id}`;
+      const window = evidenceWindow(ctx, node.id, a.evidenceCursor === undefined ? undefined : decodeCursor(a.evidenceCursor, query, 'evidenceCursor'), DEFAULT_LIMIT.evidence + 1);
+      const rows = window.rows.map((e) => ({ ...e, note: clip(e.note, EVIDENCE_NOTE, () => '`gascity events`') }));
       const half = Math.floor(budget * (a.worker === undefined ? 1 : 0.6));
-      const page = pageOf(all, {
-        query: `worker_peek:evidence:${node.id}`, cursor: a.evidenceCursor, limit: DEFAULT_LIMIT.evidence, key: (e) => e.id, budget: half,
+      const page = pageOfWindow(rows, {
+        query, offset: window.offset, total: window.total, limit: DEFAULT_LIMIT.evidence, key: (e) => e.id, budget: half,
         wrap: (p) => ({ node: shown, bindings, evidence: p.rows, evidenceTotal: p.total, evidenceNextCursor: p.nextCursor }),
       });
       part = { node: shown, bindings, evidence: page.rows, evidenceTotal: page.total, evidenceNextCursor: page.nextCursor };

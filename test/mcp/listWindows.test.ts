@@ -1,6 +1,7 @@
-// The runs list of workflow_view is read a page at a time from the index of its order (not the whole list
-// cut in memory), resuming after the cursor's last run. These tests page through it while the list changes
-// under the pages, as it does when other workers start, finish and cancel runs, and check what a model sees.
+// The runs list of workflow_view and a node's evidence in worker_peek are read a page at a time from the index
+// of their order (not the whole list cut in memory), resuming after the cursor's last row. These tests page
+// through them while the lists change under the pages, as they do when other workers start, finish and cancel
+// runs and record evidence, and check what a model sees.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { harness } from './helpers';
@@ -71,4 +72,29 @@ test('the last page has no cursor, and a cursor of another filter is refused nam
   const r = await h.call('workflow_view', { status: 'running', cursor: some.nextCursor });
   assert.equal(r.isError, true);
   assert.match((r.content[0] as { text: string }).text, /^workflow_view failed: cursor: belongs to another list/);
+});
+
+interface EvidencePage { evidence: Array<{ id: string; note: string }>; evidenceTotal: number; evidenceNextCursor: string | null }
+
+test('paging a node\'s evidence while more is recorded shows every earlier row once, newest first', async () => {
+  const runId = await start('evidence');
+  const nodeId = `${runId}.a`;
+  for (let i = 0; i < 26; i++) await h.ok('evidence_record', { nodeId, kind: 'note', note: `note ${i}` });
+  const seen: string[] = [];
+  let page = await h.ok<EvidencePage>('worker_peek', { nodeId });
+  assert.equal(page.evidenceTotal, 26);
+  seen.push(...page.evidence.map((e) => e.note));
+  let added = 0;
+  while (page.evidenceNextCursor) {
+    await h.ok('evidence_record', { nodeId, kind: 'note', note: `later ${added++}` });
+    page = await h.ok<EvidencePage>('worker_peek', { nodeId, evidenceCursor: page.evidenceNextCursor });
+    assert.equal(page.evidenceTotal, 26 + added);
+    seen.push(...page.evidence.map((e) => e.note));
+  }
+  assert.deepEqual(seen, Array.from({ length: 26 }, (_, i) => `note ${25 - i}`));
+  // A cursor of another node's evidence is refused, naming the field it came in.
+  const other = await start('other');
+  const r = await h.call('worker_peek', { nodeId: `${other}.a`, evidenceCursor: (await h.ok<EvidencePage>('worker_peek', { nodeId })).evidenceNextCursor });
+  assert.equal(r.isError, true);
+  assert.match((r.content[0] as { text: string }).text, /^worker_peek failed: evidenceCursor: belongs to another list/);
 });
