@@ -256,6 +256,60 @@ export function lifeTable(rows: readonly LifeRow[]): string[] {
   return lines;
 }
 
+/** worker_peek of one node at each evidence count: p50 ms, ours over stdio, and the peer (the same call on a node with the fewest). */
+export interface PeekRow { evidence: number; oursMs: number; peerMs: number }
+
+/**
+ * worker_peek {nodeId} through dist/mcp.js (or `server`) for a node holding each of `counts` evidence rows
+ * (ascending), `calls` calls each, interleaved with the same call on the node with the fewest rows (the peer),
+ * all nodes in one ledger built on tmpfs. The issue saw 239-425 ms for a node with 10,000 rows.
+ */
+export async function runPeekBench(counts: readonly number[] = [10, 1000, 10_000], calls = 40, server = path.join(REPO, 'dist', 'mcp.js')): Promise<PeekRow[]> {
+  const dir = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/bench-peek-') : fs.mkdtempSync(path.join(os.tmpdir(), 'bench-peek-'));
+  try {
+    const ledger = await openLedger(path.join(dir, '.gascity', 'ledger'), { actor: 'bench' });
+    const nodes: string[] = [];
+    for (const n of counts) {
+      const { runId } = await ledger.startRun({ title: `${n} evidence rows`, nodes: [{ key: 'a', title: 'A' }] });
+      nodes.push(`${runId}.a`);
+      for (let i = 0; i < n; i++) await ledger.recordEvidence({ nodeId: `${runId}.a`, kind: 'note', note: `note ${i}: ${'what the worker saw '.repeat(3)}` });
+    }
+    ledger.close();
+    const c = await connect([server, '--workspace', dir, '--actor', 'mcp:bench-peek']);
+    const peek = async (nodeId: string) => {
+      const t = performance.now();
+      const r = (await c.client.callTool({ name: 'worker_peek', arguments: { nodeId } })) as CallToolResult;
+      if (r.isError) throw new Error(`worker_peek failed: ${JSON.stringify(r.content).slice(0, 300)}`);
+      return performance.now() - t;
+    };
+    const rows: PeekRow[] = [];
+    for (const [i, n] of counts.entries()) {
+      const ours: number[] = [];
+      const peer: number[] = [];
+      for (let k = -3; k < calls; k++) {
+        const a = await peek(nodes[i]!);
+        const b = await peek(nodes[0]!);
+        if (k >= 0) { ours.push(a); peer.push(b); }
+      }
+      rows.push({ evidence: n, oursMs: median(ours), peerMs: median(peer) });
+    }
+    await c.close();
+    return rows;
+  } finally {
+    for (const c of [...open]) await c.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The lines of the worker_peek table. */
+export function peekTable(rows: readonly PeekRow[]): string[] {
+  return [
+    `| worker_peek {nodeId}, stdio | evidence rows | ours p50 ms | peer: node with ${rows[0]!.evidence} rows ms | ours / peer |`,
+    '|---|---:|---:|---:|---:|',
+    ...rows.map((r) => `| node view | ${r.evidence} | ${r.oursMs.toFixed(2)} | ${r.peerMs.toFixed(2)} | ${(r.oursMs / r.peerMs).toFixed(2)}× |`),
+  ];
+}
+
 async function main(): Promise<void> {
   const arg = (name: string) => {
     const i = process.argv.indexOf(name);
@@ -268,6 +322,8 @@ async function main(): Promise<void> {
   if (server) console.log(`server: ${path.resolve(server)}`);
   console.log(`node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; p50 of ${lives} lives each`);
   for (const line of lifeTable(rows)) console.log(line);
+  console.log('');
+  for (const line of peekTable(await runPeekBench(undefined, undefined, server ? path.resolve(server) : undefined))) console.log(line);
 }
 
 if (require.main === module) {
