@@ -77,7 +77,7 @@ type Param = string | number | null | Uint8Array;
  * The projection's view of a database (run, get, all, exec) over better-sqlite3, so that the peer
  * applies events with exactly our projection code and schema. Statements are cached, as Sql does.
  */
-class NativeSql {
+export class NativeSql {
   private cache = new Map<string, Database.Statement>();
   constructor(readonly db: Database.Database) {}
   private stmt(sql: string): Database.Statement {

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { runPromotionBench } from './promotion';
 import { runLedgerBench, runStallBench } from './ledger';
 import { coldStarts } from './mcp';
+import { runMemoryBench } from './memory';
 // life: one run's whole life through the MCP server (bench/life.ts).
 import { lifeTable, peekTable, runLifeBench, runPeekBench } from './life';
 // views-3: the UI figures (bench/ui.*) as the table's UI part.
@@ -29,10 +30,12 @@ async function main(): Promise<void> {
     );
   }
   await storeTable();
+  await memoryTable();
   // life: one run's whole life through dist/mcp.js at each history size, beside the same life on an empty workspace.
   console.log('');
   console.log(`MCP, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; p50 of ${Number(process.env.BENCH_LIVES ?? 15)} lives each, interleaved with the peer's`);
   for (const line of lifeTable(await runLifeBench(sizes, Number(process.env.BENCH_LIVES ?? 15), (l) => process.stderr.write(`${l}\n`)))) console.log(line);
+  console.log('');
   for (const line of peekTable(await runPeekBench())) console.log(line);
   // views-3: the UI rows, each bench in its own process (BENCH_UI_* choose the sizes; see bench/ui.table.ts).
   const ui = runUiBenches((l) => process.stderr.write(`${l}\n`));
@@ -74,6 +77,19 @@ async function storeTable(): Promise<void> {
   console.log('|---|---:|---:|---:|');
   for (const r of cold) console.log(r);
   fs.rmSync(work, { recursive: true, force: true });
+}
+
+/** Memory of a process holding a long history (BENCH_MEMORY_EVENTS, default 1M), ours against better-sqlite3. */
+async function memoryTable(): Promise<void> {
+  const events = Number(process.env.BENCH_MEMORY_EVENTS ?? 1_000_000);
+  const r = await runMemoryBench(events, (l) => process.stderr.write(`${l}\n`));
+  console.log('');
+  console.log(`memory with ${events} events of history, MiB (each a fresh process; target ≤ 150 peak)`);
+  console.log('| process | RSS after open | peak (100 run lives + checkpoint) | open ms |');
+  console.log('|---|---:|---:|---:|');
+  for (const [name, m] of [['ours', r.ours], ['better-sqlite3 WAL', r.peer], ['bare Node', r.bare]] as const) {
+    console.log(`| ${name} | ${m.afterOpen!.toFixed(0)} | ${m.peak!.toFixed(0)} | ${m.openMs === undefined ? '' : m.openMs.toFixed(0)} |`);
+  }
 }
 
 main().catch((e: unknown) => {

@@ -14,6 +14,11 @@ export interface DriveOptions {
   promotion: PromotionService;
   workspaceDir: string;
   runIds: string[];
+  /**
+   * Records a new run once Codex has started, and returns its id (driven with `runIds`). A run recorded before
+   * Codex answers would be left running with nothing to drive it when Codex is missing or fails to start.
+   */
+  startRun?: () => Promise<string>;
   /** Nodes at once; `--workers N`, default 2. */
   workers: number;
   /** The Codex executable; the one installed with this package, else `codex` from PATH. */
@@ -50,7 +55,8 @@ export function mcpServerScript(): string | null {
 
 /**
  * Drives runs to their end with a controller in the foreground, printing one line per thing that
- * happens. Resolves with the runs when they all ended, or when `signal` aborted (Ctrl-C): then the
+ * happens; with `startRun`, the run is recorded only after the Codex app-server has started (a failure to
+ * start throws AppServerError `spawn` and records nothing). Resolves with the runs when they all ended, or when `signal` aborted (Ctrl-C): then the
  * running turns are interrupted and their nodes released to ready, recorded, so nothing stays claimed.
  */
 export async function drive(o: DriveOptions): Promise<{ runs: RunRow[]; interrupted: boolean }> {
@@ -97,7 +103,21 @@ export async function drive(o: DriveOptions): Promise<{ runs: RunRow[]; interrup
     throw new AppServerError(`could not start the Codex app-server (${o.codexCommand ?? codexCommand()}): ${(e as Error).message}${said}`, 'spawn');
   }
   o.print(`${stamp()}  controller ${controller.worker}: up to ${o.workers} node(s) at once, Codex app-server started`);
-  const runs = await controller.waitForRuns(o.runIds);
+  const runIds = [...o.runIds];
+  // Ctrl-C while Codex was starting: nothing is recorded.
+  if (o.startRun && !interrupted) {
+    let runId: string;
+    try {
+      runId = await o.startRun();
+    } catch (e) {
+      o.signal?.removeEventListener('abort', onAbort);
+      await controller.stop();
+      throw e;
+    }
+    runIds.push(runId);
+    controller.include(runId);
+  }
+  const runs = await controller.waitForRuns(runIds);
   o.signal?.removeEventListener('abort', onAbort);
   await controller.stop({ cancelTurns: true, reason: interrupted ? 'stopped with Ctrl-C' : 'the runs ended' });
   return { runs: runs.map((r) => o.ledger.getRun(r.id) ?? r), interrupted };

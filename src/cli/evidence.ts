@@ -1,8 +1,8 @@
 // `gascity evidence VARIANT|FAMILY`: step-level attribution of a formula variant (or of every variant of a
 // family) from a terminal, the same figures the formula_evidence MCP tool and VS Code show.
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { formulaEvidence } from '../ledger/evidence';
+import { parseOptions, refuseExtra } from './args';
 import type { FormulaEvidence, VariantEvidence } from '../ledger/evidence';
 import { LedgerError, errorMessage, openLedger, resolveLedgerDir } from '../ledger/index';
 
@@ -40,15 +40,17 @@ function whole(flag: string, value: string | undefined): number | undefined {
 export async function evidenceCommand(argv: string[], io: EvidenceIo): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        ledger: { type: 'string' }, workspace: { type: 'string' }, json: { type: 'boolean' }, runs: { type: 'string' }, before: { type: 'string' },
-        failures: { type: 'string' }, variants: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
+    // The one parser of the CLI (src/cli/args.ts): it refuses an option given twice (`--variants 1 --variants 9`) by name.
+    parsed = parseOptions(argv, {
+      ledger: { type: 'string' }, workspace: { type: 'string' }, json: { type: 'boolean' }, runs: { type: 'string' }, before: { type: 'string' },
+      failures: { type: 'string' }, variants: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    }, 'gascity evidence --help');
+    if (!parsed.values.help) {
+      if (parsed.positionals.length === 0) throw new LedgerError('missing argument: VARIANT|FAMILY (name one variant id or family)', 'invalid_input', 'VARIANT|FAMILY');
+      refuseExtra('evidence', parsed.positionals, 1, 'evidence VARIANT|FAMILY [options]');
+    }
   } catch (e) {
-    io.err(`${(e as Error).message}\n\n${EVIDENCE_USAGE}`);
+    io.err(`${errorMessage(e)}\n\n${EVIDENCE_USAGE}`);
     return 2;
   }
   const v = parsed.values;
@@ -56,11 +58,7 @@ export async function evidenceCommand(argv: string[], io: EvidenceIo): Promise<n
     io.out(EVIDENCE_USAGE);
     return 0;
   }
-  const target = parsed.positionals[0];
-  if (!target || parsed.positionals.length > 1) {
-    io.err(`name one variant id or family\n\n${EVIDENCE_USAGE}`);
-    return 2;
-  }
+  const target = parsed.positionals[0]!;
   let ledger;
   try {
     const workspace = path.resolve(v.workspace ?? process.cwd());

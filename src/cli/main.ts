@@ -1,16 +1,18 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { AppServerError } from '../codex/appServer';
 import { parseProfileFlag, parseWorkerProfiles } from '../controller/profiles'; // branch overlays-2
 import type { WorkerProfile } from '../controller/profiles';
 import { explainWait } from '../controller/explain';
 import { FormulaService, LedgerError, OverlayService, PromotionService, formatVariant, openLedger, resolveLedgerDir } from '../ledger/index';
-import type { Ledger } from '../ledger/index';
+import type { Ledger, StoredEvent } from '../ledger/index';
+import { archiveDigest } from '../ledger/archive';
+import { instantiate } from '../ledger/formula/instantiate';
 import { ledgerProjection } from '../ledger/projection';
 import { PROJECTION_TABLES, dumpProjection } from '../ledger/schema';
 import { replay } from '../ledger/store/store';
+import { COMMAND_SHAPES, checkCommandArguments, parseOptions, refuseExtra, unexpectedArguments } from './args';
 import { demo } from './demo';
 import { drive } from './drive';
 import { mcpCommand } from './mcp';
@@ -75,6 +77,7 @@ Ledger
   status                          ledger location, families, runs, ready work
   events [AFTER_SEQ]              the event log
   checkpoint                      fold the journal into a new snapshot
+  archive [DAYS]                  move finished runs older than DAYS days (default 30) out of memory into the archive
   verify                          integrity check, and replay of every event compared with the tables
   demo [--model demo|codex] [--workers N]
                                   create a sample repository and let Codex run a shipped formula on it, end to end
@@ -96,44 +99,29 @@ interface Args {
   profiles: WorkerProfile[];
 }
 
-/** Options that may be given more than once (declared `multiple: true` below). */
-const REPEATABLE_OPTIONS: ReadonlySet<string> = new Set(['profile']);
+/** The options of the main parser; `multiple` ones may be given more than once, any other twice is refused. */
+const MAIN_OPTIONS = {
+  ledger: { type: 'string' }, workspace: { type: 'string' }, json: { type: 'boolean' }, task: { type: 'string' },
+  codex: { type: 'boolean' }, workers: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  // branch replay
+  tasks: { type: 'string' }, 'budget-tokens': { type: 'string' }, 'budget-runs': { type: 'string' }, 'budget-minutes': { type: 'string' },
+  // branch overlays-2
+  profile: { type: 'string', multiple: true },
+} as const;
 
-/** Parses argv with node:util parseArgs; an unknown option or a bad value is a LedgerError naming it. */
+/**
+ * Parses argv with the one parser (src/cli/args.ts); an unknown option, an option given twice, a bad value or
+ * a positional argument the command does not take is a LedgerError naming it.
+ */
 function parseCommandLine(argv: string[]): Args {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      tokens: true,
-      options: {
-        ledger: { type: 'string' }, workspace: { type: 'string' }, json: { type: 'boolean' }, task: { type: 'string' },
-        codex: { type: 'boolean' }, workers: { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-        // branch replay
-        tasks: { type: 'string' }, 'budget-tokens': { type: 'string' }, 'budget-runs': { type: 'string' }, 'budget-minutes': { type: 'string' },
-        // branch overlays-2
-        profile: { type: 'string', multiple: true },
-      },
-    });
-  } catch (e) {
-    throw new LedgerError(`${(e as Error).message.replace(/\.?$/, '')} (see gascity help)`, 'invalid_input', 'options');
-  }
-  // A repeated option would silently keep its last value (`--tasks 3 --tasks 40`), so it is refused by name.
-  const seen = new Set<string>();
-  for (const t of parsed.tokens ?? []) {
-    // Options declared repeatable (`multiple`, such as --profile) collect every value instead.
-    if (t.kind !== 'option' || REPEATABLE_OPTIONS.has(t.name)) continue;
-    if (seen.has(t.name)) throw new LedgerError(`--${t.name}: given twice; give it once`, 'invalid_input', t.name);
-    seen.add(t.name);
-  }
+  const parsed = parseOptions(argv, MAIN_OPTIONS, 'gascity help');
   const v = parsed.values;
   const workers = v.workers === undefined ? 2 : Number(v.workers);
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new LedgerError(`--workers: give a whole number from 1 to 64, not "${v.workers}"`, 'invalid_input', 'workers');
   if (v.model !== undefined && v.model !== 'demo' && v.model !== 'codex') throw new LedgerError(`--model: "demo" (the shipped offline model) or "codex" (your Codex configuration), not "${v.model}"`, 'invalid_input', 'model');
-  const rest = [...parsed.positionals];
-  if (v.help) rest.unshift('help');
+  // `--help` anywhere shows the help, whatever else was given.
+  const rest = v.help ? ['help'] : [...parsed.positionals];
+  if (!v.help) checkCommandArguments(rest[0] ?? 'help', rest.slice(1), parsed.options);
   // A mistyped --workspace would otherwise get a new, empty ledger made inside a folder created for it
   // (only `demo` makes its sample workspace itself).
   if (v.workspace !== undefined && rest[0] !== 'demo' && rest[0] !== 'help' && !isFolder(v.workspace)) {
@@ -175,14 +163,19 @@ function person(): string {
   return `person:cli:${user ?? 'unknown'}`;
 }
 
-/** `k=v` arguments as run variables; a value that is a JSON array is a list. */
-function parseVars(pairs: string[]): Record<string, string | string[]> {
+/**
+ * `k=v` arguments of `command` as run variables; a value that is a JSON array is a list. Arguments that are
+ * not `k=v` are refused together, by name, with the command's usage (they are not variables, and nothing else
+ * takes them).
+ */
+function parseVars(command: 'run' | 'start', pairs: string[]): Record<string, string | string[]> {
+  const notVars = pairs.filter((kv) => kv.indexOf('=') <= 0);
+  if (notVars.length) throw unexpectedArguments(command, notVars, COMMAND_SHAPES.get(command)!.usage, 'run variables are name=value');
   // Collected in a Map and made an object with own properties, so that `__proto__=x` is a variable the
   // formula check refuses by name instead of an assignment to the object's prototype that vanishes.
   const vars = new Map<string, string | string[]>();
   for (const kv of pairs) {
     const i = kv.indexOf('=');
-    if (i <= 0) throw new LedgerError(`"${kv}" is not k=v: give run variables as name=value`, 'invalid_input', 'vars');
     const name = kv.slice(0, i);
     if (vars.has(name)) throw new LedgerError(`vars.${name}: given twice; give each variable once`, 'invalid_input', `vars.${name}`);
     const value = kv.slice(i + 1);
@@ -213,11 +206,13 @@ function commandIndex(argv: readonly string[]): number {
 }
 
 async function main(argv: string[]): Promise<number> {
-  // `gascity mcp …` has options of its own (--approvals, --json …): it parses its arguments itself.
-  if (argv[0] === 'mcp') return mcpCommand(argv.slice(1), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
-  // `gascity [--ledger DIR] [--workspace DIR] [--json] evidence … --runs N`: evidence has options of its own too, so
-  // it gets its arguments before the common parser (which does not know --runs) can refuse them.
+  // `gascity [--ledger DIR] [--workspace DIR] [--json] evidence … --runs N`: evidence and mcp have options of their
+  // own, so they get their arguments before the common parser (which does not know --runs) can refuse them.
   const word = commandIndex(argv);
+  if (argv[word] === 'mcp') {
+    // mcp needs no ledger or workspace: its parser refuses --ledger and --workspace rather than ignore them.
+    return mcpCommand([...argv.slice(0, word), ...argv.slice(word + 1)], { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
+  }
   if (argv[word] === 'evidence') {
     return evidenceCommand([...argv.slice(0, word), ...argv.slice(word + 1)], { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }); // branch evidence
   }
@@ -313,6 +308,10 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       return out(args, r, () => `${r.familyId}: rolled back to ${r.variantId} (from ${r.previousVariantId})`);
     }
     case 'trial': {
+      // Anything but the two stages would otherwise silently start a live trial.
+      if (rest[1] !== undefined && rest[1] !== 'screen' && rest[1] !== 'trial') {
+        throw new LedgerError(`trial: the stage is screen or trial, not "${rest[1].slice(0, 40)}"; usage: gascity ${COMMAND_SHAPES.get('trial')!.usage}`, 'invalid_input', 'stage');
+      }
       const stage = rest[1] === 'screen' ? 'screen' : 'trial';
       const t = await promotion.startTrial({ variantId: need(rest[0], 'VARIANT'), stage });
       return out(args, t, () => `trial ${t.id}: ${t.candidateId} against ${t.incumbentId} (${t.stage}, ${Math.round(t.share * 100)}% of new runs)`);
@@ -343,7 +342,7 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
     }
     case 'start': {
       const family = need(rest[0], 'FAMILY');
-      const r = await formulas.startRunFromFormula({ family, vars: parseVars(rest.slice(1)), taskKey: args.task });
+      const r = await formulas.startRunFromFormula({ family, vars: parseVars('start', rest.slice(1)), taskKey: args.task });
       return out(args, r, () => `started ${r.runId} (${family} ${r.variantId}, g${r.generation}) with ${r.nodeIds.length} node(s); ` +
         `run it with Codex: gascity run ${r.runId} --codex`);
     }
@@ -371,34 +370,45 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
         throw new LedgerError(`missing argument: RUN_ID (gascity run ${rest[0]} RUN_ID; see gascity worktrees)`, 'invalid_input', 'RUN_ID');
       }
       if (isRunWorktreeCommand(rest)) {
+        refuseExtra(`run ${rest[0]}`, rest.slice(1), 1, `run ${rest[0]} RUN_ID`);
         const ctx = { ledger, formulas, promotion, workspaceDir: args.workspace, json: args.json, workers: args.workers, person: person(), flags: args.replay, print: (t: string) => process.stdout.write(`${t}\n`) };
         return worktreeCommand(rest[0] as 'merge' | 'discard', rest[1], ctx);
       }
       // ---- end branch replay
       const target = need(rest[0], 'FAMILY or RUN_ID');
       const existing = ledger.getRun(target);
+      // An existing run takes no variables; a family's are checked before anything else is said or written.
+      if (existing) refuseExtra('run', rest, 1, 'run RUN_ID [--codex] [--workers N]');
+      const vars = existing ? {} : parseVars('run', rest.slice(1));
       if (!args.codex) {
         if (existing) return show(args, ledger, target);
         throw new LedgerError(`add --codex to start ${target} and run it with Codex here (gascity run ${target} ... --codex), ` +
           `or use gascity start to only record the run`, 'invalid_input', 'codex');
       }
+      if (existing && existing.status !== 'running') throw new LedgerError(`run ${target} is already ${existing.status}`, 'conflict', 'RUN_ID');
+      // A new run is recorded only once Codex has started (drive's startRun): a missing or failing Codex leaves
+      // no run behind. What can be checked without Codex is checked first, so a typo is refused at once.
+      if (!existing) checkNewRun(formulas, target, vars);
       let runId = target;
-      if (!existing) {
-        const r = await formulas.startRunFromFormula({ family: target, vars: parseVars(rest.slice(1)), taskKey: args.task });
+      const startRun = existing ? undefined : async () => {
+        const r = await formulas.startRunFromFormula({ family: target, vars, taskKey: args.task });
         runId = r.runId;
         process.stdout.write(`started ${r.runId} (${target} ${r.variantId}, g${r.generation}) with ${r.nodeIds.length} node(s)\n`);
-      } else if (existing.status !== 'running') {
-        throw new LedgerError(`run ${target} is already ${existing.status}`, 'conflict', 'RUN_ID');
-      }
+        return r.runId;
+      };
       const abort = new AbortController();
       const onSigint = () => abort.abort();
       process.once('SIGINT', onSigint);
       try {
         const { runs, interrupted } = await drive({
-          ledger, formulas, promotion, workspaceDir: args.workspace, runIds: [runId], workers: args.workers, signal: abort.signal, profiles: args.profiles,
+          ledger, formulas, promotion, workspaceDir: args.workspace, runIds: existing ? [runId] : [], startRun, workers: args.workers, signal: abort.signal, profiles: args.profiles,
           print: (line) => process.stdout.write(`${line}\n`),
         });
         const r = runs[0];
+        if (interrupted && !r) {
+          process.stdout.write('stopped before Codex started; no run was recorded\n');
+          return 130;
+        }
         if (interrupted) {
           process.stdout.write(`stopped; run ${runId} is ${r?.status ?? '?'} and nothing of it is claimed. Continue with: gascity run ${runId} --codex\n`);
           return 130;
@@ -458,26 +468,58 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       const events = ledger.events(Number(after));
       return out(args, events, () => events.map((e) => `${e.seq} ${e.ts} ${e.actor} ${e.kind}`).join('\n'));
     }
+    case 'archive': {
+      const days = rest[0] ?? '30';
+      if (!/^\d{1,5}(\.\d{1,3})?$/.test(days)) throw new LedgerError(`DAYS: give a number of days, 0 or more (e.g. 30), not "${days.slice(0, 40)}"`, 'invalid_input', 'DAYS');
+      const r = await ledger.archiveRuns({ olderThanDays: Number(days) });
+      return out(args, r, () => `${r.archived} run${r.archived === 1 ? '' : 's'} finished before ${r.before} archived${r.files.length ? ` (${r.files.join(', ')})` : ''}`);
+    }
     case 'checkpoint': {
       await ledger.store.checkpoint();
       return out(args, { seq: ledger.seq }, () => `checkpoint at seq ${ledger.seq}`);
     }
     case 'verify': {
       const integrity = ledger.sql.all<{ integrity_check: string }>('PRAGMA integrity_check').map((r) => r.integrity_check);
-      const rebuilt = await replay(ledgerProjection, ledger.events(0, Number.MAX_SAFE_INTEGER));
+      // Every archive file a runs.archived event names must still hold what it held (its SHA-256).
+      const archives: Array<{ archive: string; sha256: string }> = [];
+      const events = function* (all: Iterable<StoredEvent>): Generator<StoredEvent> {
+        for (const e of all) {
+          if (e.kind === 'runs.archived') archives.push(e.payload as { archive: string; sha256: string });
+          yield e;
+        }
+      };
+      const rebuilt = await replay(ledgerProjection, events(ledger.iterateEvents(0)));
       const live = dumpProjection(ledger.sql);
       const fresh = dumpProjection(rebuilt);
       const differing = PROJECTION_TABLES.filter((t) => JSON.stringify(fresh[t]) !== JSON.stringify(live[t]));
       rebuilt.close();
-      const ok = integrity.join() === 'ok' && differing.length === 0;
-      out(args, { ok, integrity, differing, seq: ledger.seq }, () =>
-        ok ? `ok: integrity check passed and replaying ${ledger.seq} events rebuilds every table exactly` : `NOT OK: integrity ${integrity.join('; ')}; tables differing after replay: ${differing.join(', ') || 'none'}`);
-      if (!ok) process.exitCode = 1;
-      return;
+      const damaged = archives.filter((a) => archiveDigest(ledger.store.dir, a.archive) !== a.sha256).map((a) => a.archive);
+      const ok = integrity.join() === 'ok' && differing.length === 0 && damaged.length === 0;
+      out(args, { ok, integrity, differing, damagedArchives: damaged, seq: ledger.seq }, () =>
+        ok ? `ok: integrity check passed and replaying ${ledger.seq} events rebuilds every table exactly; ${archives.length} archive file${archives.length === 1 ? '' : 's'} match their digests`
+          : `NOT OK: integrity ${integrity.join('; ')}; tables differing after replay: ${differing.join(', ') || 'none'}; archive files missing or changed: ${damaged.join(', ') || 'none'}`);
+      // Returned, not set on process.exitCode: main sets the exit code from what run returns.
+      return ok ? 0 : 1;
     }
     default:
       throw new LedgerError(`unknown command "${cmd}"; run gascity help`, 'invalid_input', 'command');
   }
+}
+
+/**
+ * What `run FAMILY k=v… --codex` can check before Codex starts: the family exists, and its active variant takes
+ * the variables (a family in trial may route the run to a candidate, whose own check follows when it is recorded).
+ * Throws the LedgerError startRunFromFormula would, naming the field.
+ */
+function checkNewRun(formulas: FormulaService, family: string, vars: Record<string, string | string[]>): void {
+  const f = formulas.getFamily(family);
+  if (!f) {
+    const known = formulas.listFamilies().map((x) => x.id);
+    throw new LedgerError(`family: no formula family "${family.slice(0, 80)}"${known.length ? `; known families: ${known.join(', ')}` : ''}`, 'not_found', 'family');
+  }
+  if (!f.activeVariantId) return;
+  const planned = instantiate(formulas.variantFormula(f.activeVariantId), vars);
+  if (!planned.ok) throw new LedgerError(planned.problems.map((x) => `${x.field}: ${x.message} ${x.fix}`).join('; '), 'invalid_input', planned.problems[0]!.field);
 }
 
 /** A run's nodes in workflow order with what each waits for, and its edges. */

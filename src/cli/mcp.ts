@@ -4,12 +4,12 @@
 // survives updates of the extension or of a checkout, with per-tool approvals. Needs no ledger.
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { ApprovalChoice } from '../codex/config/registration';
 import {
   approvalsFor, checkConfig, configPath, displayPath, findCodex, registerMcpServer, RegistrationRefused, removeMcpServer, toolsThatAsk,
 } from '../codex/config/registration';
 import { installServer } from '../codex/config/serverInstall';
+import { parseOptions, unexpectedArguments } from './args';
 import { FORMULA_TOOLS, PROMOTION_TOOLS, REPLAY_TOOLS, WORKFLOW_TOOLS } from '../mcp/tools';
 
 /** Where `mcpCommand` writes and what it reads; the CLI passes the process's, tests their own. */
@@ -63,13 +63,11 @@ export async function mcpCommand(args: string[], io: McpCommandIo): Promise<numb
   const env = io.env ?? process.env;
   let parsed;
   try {
-    parsed = parseArgs({
-      args, allowPositionals: true, strict: true,
-      options: {
-        approvals: { type: 'string' }, node: { type: 'string' }, server: { type: 'string' }, codex: { type: 'string' },
-        'codex-home': { type: 'string' }, name: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
+    // The one parser of the CLI (src/cli/args.ts): it also refuses an option given twice (`--name a --name b`).
+    parsed = parseOptions(args, {
+      approvals: { type: 'string' }, node: { type: 'string' }, server: { type: 'string' }, codex: { type: 'string' },
+      'codex-home': { type: 'string' }, name: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    }, 'gascity mcp --help');
   } catch (e) {
     io.err(`gascity mcp: ${e instanceof Error ? e.message : String(e)}\n\n${MCP_USAGE}`);
     return 2;
@@ -81,7 +79,7 @@ export async function mcpCommand(args: string[], io: McpCommandIo): Promise<numb
     return command === undefined && !values.help ? 2 : 0;
   }
   if (extra.length) {
-    io.err(`gascity mcp ${command}: unexpected argument "${extra[0]}"\n\n${MCP_USAGE}`);
+    io.err(`gascity ${unexpectedArguments(`mcp ${command}`, extra, `mcp ${command} [options]`).message}\n\n${MCP_USAGE}`);
     return 2;
   }
   const approvals = (values.approvals ?? 'write') as ApprovalChoice;

@@ -1,7 +1,7 @@
 // `gascity replay VARIANT …` (the replay lab in a terminal) and the run worktree commands:
 // `gascity worktrees`, `gascity run merge RUN_ID`, `gascity run discard RUN_ID`.
-import { Controller, Worktrees, checkReplayable, replayVariant, runningReplay } from '../controller/index';
-import type { ReplayProgress, ReplayReport, WorktreeRow } from '../controller/index';
+import { Controller, REPLAY_LOCK_ENV, Worktrees, checkReplayable, replayVariant, takeReplayLock } from '../controller/index';
+import type { ReplayBudget, ReplayProgress, ReplayReport, WorktreeRow } from '../controller/index';
 import { LedgerError } from '../ledger/index';
 import type { FormulaService, Ledger, PromotionService } from '../ledger/index';
 import { codexCommand, describe, mcpServerScript } from './drive';
@@ -103,8 +103,17 @@ export async function replayCommand(variantId: string | undefined, ctx: ReplayCl
   // Checked before Codex starts, so a wrong variant is refused in well under a second.
   if (!ctx.formulas.getVariant(variantId)) throw new LedgerError(`VARIANT: no variant ${variantId.slice(0, 80)}; see gascity lineage FAMILY`, 'not_found', 'VARIANT');
   checkReplayable(ctx.ledger, ctx.formulas, ctx.promotion, variantId);
-  const running = runningReplay(ctx.ledger, variantId);
-  if (running !== null) throw new LedgerError(`VARIANT: a replay of ${variantId} is already running (process ${running}); wait for it to end (gascity assess ${variantId}) or stop it first`, 'conflict', 'VARIANT');
+  // Taken before Codex starts, so a second replay of the candidate is refused at once; formula_replay, which
+  // started this process, took it already and handed its token over in the environment.
+  const lock = takeReplayLock(ctx.ledger, variantId, { adopt: process.env[REPLAY_LOCK_ENV] || undefined, how: `gascity assess ${variantId}`, field: 'VARIANT' });
+  try {
+    return await replayLocked(variantId, tasks, budget, lock.token, ctx, signal);
+  } finally {
+    lock.release();
+  }
+}
+
+async function replayLocked(variantId: string, tasks: number | undefined, budget: Partial<ReplayBudget>, lockToken: string, ctx: ReplayCliContext, signal?: AbortSignal): Promise<number> {
   const mcp = mcpServerScript();
   const controller = new Controller({
     ledger: ctx.ledger, formulas: ctx.formulas, promotion: ctx.promotion, workspaceDir: ctx.workspaceDir, runIds: [],
@@ -126,7 +135,7 @@ export async function replayCommand(variantId: string | undefined, ctx: ReplayCl
   let report: ReplayReport;
   try {
     report = await replayVariant({ variantId, ...(tasks !== undefined ? { tasks } : {}), budget }, {
-      ledger: ctx.ledger, formulas: ctx.formulas, promotion: ctx.promotion, controller, signal, actor: 'replay',
+      ledger: ctx.ledger, formulas: ctx.formulas, promotion: ctx.promotion, controller, signal, actor: 'replay', adoptLock: lockToken,
       onProgress: (p) => { if (!ctx.json) ctx.print(`${stamp()}  ${describeReplay(p)}`); },
     });
   } finally {

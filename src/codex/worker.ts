@@ -475,8 +475,28 @@ export class CodexWorker implements Disposable {
     } finally {
       clearTimeout(timeout);
       this.turns.delete(threadId);
+      await this.recordBiddingEvidence(ctx, roundId, profile);
     }
     return ctx.terminal !== null;
+  }
+
+  /**
+   * A bidding turn's tokens as evidence of kind `bidding` on the node bid for, so that they count in its run's
+   * and its variant's tokens like any turn's (branch leftovers). Only tokens: the turn ran beside the node's
+   * work and its wall time is in the note, not added to the node's duration. A turn that spent nothing (it never
+   * reached the model) records nothing; a failure to record is logged, never thrown (the bid stands regardless).
+   */
+  private async recordBiddingEvidence(ctx: TurnContext, roundId: string, profile: TurnProfile): Promise<void> {
+    const t = ctx.tokens;
+    if (t.totalTokens <= 0) return;
+    const seconds = ((Date.now() - ctx.startedAt) / 1000).toFixed(1);
+    const note = `bidding turn of profile ${profile.name} in round ${roundId} (codex thread ${ctx.threadId}): ${ctx.terminal ? 'bid' : 'no bid'}; ` +
+      `${t.inputTokens} input tokens (${t.cachedInputTokens} cached), ${t.outputTokens} output (${t.reasoningOutputTokens} reasoning); ${seconds} s`;
+    try {
+      await this.ledger.recordEvidence({ nodeId: ctx.nodeId, kind: 'bidding', tokens: t.totalTokens, note }, this.options.actor);
+    } catch (e) {
+      this.log(`node ${ctx.nodeId}: could not record the bidding turn's tokens: ${(e as Error).message}`);
+    }
   }
 
   // ---- steps ----------------------------------------------------------------------------------------

@@ -3,11 +3,10 @@
 // Each finished pair is recorded through the promotion service's recordReplay, so it feeds the screen
 // stage's sequential test; the lab stops when the rule decides, when the budget is spent, or when it
 // is cancelled. The rule itself lives in src/ledger/promotion: nothing here decides. See docs/replay.md.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { LedgerError, errorMessage } from '../ledger/index';
 import type { EvaluationResult, FormulaService, Ledger, PromotionService, RunRow, TrialRow } from '../ledger/index';
 import type { Controller } from './controller';
+import { takeReplayLock } from './replayLock';
 import { REPLAY_TASK_PREFIX } from './worktree';
 
 /** What a replay may spend; the lab starts no pair that could exceed `runs`, and stops at `tokens` or `wallMs`. */
@@ -82,6 +81,8 @@ export interface ReplayDeps {
   signal?: AbortSignal;
   onProgress?: (p: ReplayProgress) => void;
   actor?: string;
+  /** The token of a replay lock taken by the process that started this one (REPLAY_LOCK_ENV), to adopt instead of refuse. */
+  adoptLock?: string;
 }
 
 const MAX_TASKS = 200;
@@ -238,69 +239,14 @@ function sleepOrAbort(ms: number, signal?: AbortSignal): Promise<void> {
  * Throws a LedgerError for bad input, an unknown or non-candidate variant, or a conflicting trial.
  */
 export async function replayVariant(input: ReplayInput | Record<string, unknown>, deps: ReplayDeps): Promise<ReplayReport> {
-  // One replay per candidate at a time, across processes: two at once would replay the same past tasks
-  // (each plans before the other's runs exist) and the screen would count the same evidence twice.
-  const release = holdReplayLock(deps.ledger, parseReplayInput(input).variantId);
+  // One replay per candidate at a time, across processes (src/controller/replayLock.ts); a lock handed over by
+  // the starter (formula_replay) is adopted.
+  const lock = takeReplayLock(deps.ledger, parseReplayInput(input).variantId, { adopt: deps.adoptLock });
   try {
     return await replayHeld(input, deps);
   } finally {
-    release();
+    lock.release();
   }
-}
-
-/** The folder of a ledger's replay logs and locks: `<ledger's parent>/replays`. */
-export function replaysDir(ledger: Pick<Ledger, 'store'>): string {
-  return path.join(path.dirname(ledger.store.dir), 'replays');
-}
-
-/**
- * The process id of a replay of `variantId` running now (any process on this machine), or null. Reads the
- * lock file replayVariant holds (`replays/<variantId>.lock`, the holder's pid); a lock whose process is
- * gone (a crash, kill -9) does not count.
- */
-export function runningReplay(ledger: Pick<Ledger, 'store'>, variantId: string): number | null {
-  const file = path.join(replaysDir(ledger), `${variantId}.lock`);
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(file, 'utf8').trim());
-  } catch {
-    return null;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (e) {
-    // EPERM: the process exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
-  }
-}
-
-/**
- * Takes the replay lock of `variantId` (created with O_EXCL, holding this process's pid) and returns
- * its release. A stale lock (its process is gone) is taken over. Throws LedgerError conflict naming
- * `variantId` while another replay of the candidate runs.
- */
-function holdReplayLock(ledger: Pick<Ledger, 'store'>, variantId: string): () => void {
-  const dir = replaysDir(ledger);
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${variantId}.lock`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = fs.openSync(file, 'wx');
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      return () => fs.rmSync(file, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const holder = runningReplay(ledger, variantId);
-      if (holder !== null) {
-        throw new LedgerError(`variantId: a replay of ${variantId} is already running (process ${holder}); wait for it to end (formula_assess shows its pairs) or stop it first`, 'conflict', 'variantId');
-      }
-      fs.rmSync(file, { force: true });
-    }
-  }
-  throw new LedgerError(`variantId: another replay of ${variantId} took its lock at the same moment; try again`, 'conflict', 'variantId');
 }
 
 async function replayHeld(input: ReplayInput | Record<string, unknown>, deps: ReplayDeps): Promise<ReplayReport> {

@@ -5,8 +5,10 @@
 // repository with no commit yet) works in place, as before. See docs/replay.md.
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { LedgerError } from '../ledger/index';
+import { processStartTime } from './liveness';
 import { event } from '../ledger/events';
 import type { Ledger } from '../ledger/index';
 
@@ -39,9 +41,14 @@ export interface WorktreeRow {
   filesChanged: number | null;
   insertions: number | null;
   deletions: number | null;
-  /** open (the run works in it), finished (ended, waiting for a person), merged, discarded or removed. */
-  status: 'open' | 'finished' | 'merged' | 'discarded' | 'removed';
+  /**
+   * open (the run works in it), finished (ended, waiting for a person), closing (a process is merging or
+   * discarding it now; the note names it), merged, discarded or removed.
+   */
+  status: 'open' | 'finished' | 'closing' | 'merged' | 'discarded' | 'removed';
   mergeCommit: string | null;
+  /** When the row last changed (ISO 8601, the ledger's clock). */
+  updatedAt: string;
   note: string | null;
 }
 
@@ -97,13 +104,14 @@ function invalidRun(runId: unknown): LedgerError {
 interface RawWorktree {
   run_id: string; path: string; branch: string; base_commit: string; head_commit: string | null; commits: number | null;
   files_changed: number | null; insertions: number | null; deletions: number | null; status: WorktreeRow['status'];
-  merge_commit: string | null; note: string | null;
+  merge_commit: string | null; note: string | null; updated_at: string;
 }
 
 function toRow(r: RawWorktree): WorktreeRow {
   return {
     runId: r.run_id, path: r.path, branch: r.branch, baseCommit: r.base_commit, headCommit: r.head_commit, commits: r.commits,
     filesChanged: r.files_changed, insertions: r.insertions, deletions: r.deletions, status: r.status, mergeCommit: r.merge_commit, note: r.note,
+    updatedAt: r.updated_at,
   };
 }
 
@@ -282,13 +290,24 @@ export class Worktrees {
     const w = await this.closable(runId, 'merge');
     const repo = await this.repository();
     if (!repo) throw new LedgerError(`runId: the workspace ${this.options.workspaceDir} is not in a git repository any more; nothing to merge into`, 'conflict', 'runId');
-    if (w.status === 'open') await this.finish(runId);
-    const now = this.get(runId)!;
+    if (w.status === 'open') {
+      try {
+        await this.finish(runId);
+      } catch (e) {
+        // Another process finishing the same worktree at once makes git refuse one of the two (its index lock);
+        // the worktree is then finished all the same, and the closing below decides who merges.
+        await this.ledger.refresh();
+        if (this.get(runId)?.status === 'open') throw e;
+      }
+    }
     // finish() finds a worktree folder deleted by hand and records it removed: there is no work to merge,
     // and merging its bare branch would report a merge that changed nothing.
-    if (now.status !== 'finished') {
-      throw new LedgerError(`runId: run ${runId}'s worktree ${now.path} is gone (${now.note ?? now.status}); there is nothing to merge`, 'conflict', 'runId');
+    const ended = this.get(runId)!;
+    if (ended.status === 'removed') {
+      throw new LedgerError(`runId: run ${runId}'s worktree ${ended.path} is gone (${ended.note ?? ended.status}); there is nothing to merge`, 'conflict', 'runId');
     }
+    const from = await this.takeClosing(runId, 'merge', actor);
+    const now = this.get(runId)!;
     const branch = now.branch;
     let mergeCommit: string;
     try {
@@ -297,6 +316,7 @@ export class Worktrees {
     } catch (e) {
       await git(repo.top, ['merge', '--abort']).catch(() => undefined);
       const why = e instanceof GitError ? e.stderr.trim().split('\n').slice(-6).join('\n  ') : String(e);
+      await this.ledger.commit(() => ({ events: [event('run.worktree_close_failed', { runId, from, reason: `the merge failed and was aborted: ${why.slice(0, 500)}` })], result: undefined }), actor);
       throw new LedgerError(`runId: run ${runId}'s branch ${branch} could not be merged into ${repo.top}; nothing was changed (the merge was aborted). Commit or stash your changes, or resolve by hand with git merge ${branch}. git said:\n  ${why}`, 'conflict', 'runId');
     }
     await this.removeWorktree(runId);
@@ -307,6 +327,7 @@ export class Worktrees {
   /** Discards a run's work: removes its worktree and deletes its branch, recorded. Same refusals as merge. */
   async discard(runId: string, actor = this.actor, note = 'discarded by a person'): Promise<WorktreeRow> {
     await this.closable(runId, 'discard');
+    await this.takeClosing(runId, 'discard', actor);
     await this.removeWorktree(runId);
     await this.close(runId, 'discarded', null, note, actor);
     return this.get(runId)!;
@@ -320,17 +341,35 @@ export class Worktrees {
     await this.close(runId, 'removed', null, note);
   }
 
+  /** The checks merge and discard make before any work, so that a refusal comes at once (takeClosing repeats them inside the commit). */
   private async closable(runId: string, what: 'merge' | 'discard'): Promise<WorktreeRow> {
     if (typeof runId !== 'string' || !RUN_ID.test(runId)) throw invalidRun(runId);
     await this.ledger.refresh();
-    const run = this.ledger.getRun(runId);
-    if (!run) throw new LedgerError(`runId: no run ${runId} in this ledger; see gascity runs`, 'not_found', 'runId');
     const w = this.get(runId);
-    if (!w) throw new LedgerError(`runId: run ${runId} has no worktree (it ran in the workspace folder, which has no git repository, or it never started); there is nothing to ${what}`, 'conflict', 'runId');
-    if (w.status !== 'open' && w.status !== 'finished') throw new LedgerError(`runId: run ${runId}'s worktree was ${w.status} already${w.note ? ` (${w.note})` : ''}`, 'conflict', 'runId');
-    if (run.status === 'running' && what === 'merge') throw new LedgerError(`runId: run ${runId} is still running; wait for it to end (or cancel it) before merging its branch ${w.branch}`, 'conflict', 'runId');
-    if (run.status === 'running') throw new LedgerError(`runId: run ${runId} is still running; cancel it first (gascity cancel ${runId}), then discard its worktree`, 'conflict', 'runId');
-    return w;
+    const refusal = closingRefusal(runId, what, this.ledger.getRun(runId)?.status, w);
+    if (refusal) throw refusal;
+    return w!;
+  }
+
+  /**
+   * Takes the closing of a run's worktree for this process: the checks and the `run.worktree_closing` event are
+   * one commit, so of two processes merging or discarding one run at once exactly one gets it; the other gets a
+   * LedgerError conflict naming the process that has it. A closing whose process is gone (it crashed half way) is
+   * taken over. Returns the status the worktree had (open or finished), to restore if the closing fails.
+   */
+  private async takeClosing(runId: string, what: 'merge' | 'discard', actor: string): Promise<'open' | 'finished'> {
+    const holder = `${os.hostname()}/${process.pid}`;
+    return this.ledger.commit(({ sql }) => {
+      const raw = sql.get<RawWorktree>('SELECT * FROM run_worktrees WHERE run_id = ?', [runId]);
+      const w = raw ? toRow(raw) : undefined;
+      const run = sql.get<{ status: string }>('SELECT status FROM runs WHERE id = ?', [runId]);
+      const refusal = closingRefusal(runId, what, run?.status, w);
+      if (refusal) throw refusal;
+      const from = w!.status === 'closing' ? closingOf(w!)!.from : (w!.status as 'open' | 'finished');
+      // finish() finds a worktree folder deleted by hand and records it removed, so a merge only ever takes a finished one.
+      if (what === 'merge' && from !== 'finished') throw new LedgerError(`runId: run ${runId}'s worktree ${w!.path} has no finished work to merge (${w!.note ?? w!.status})`, 'conflict', 'runId');
+      return { events: [event('run.worktree_closing', { runId, action: what, from, holder })], result: from };
+    }, actor);
   }
 
   /** Removes the worktree folder and its branch; what is already gone is fine. */
@@ -347,8 +386,47 @@ export class Worktrees {
   private async close(runId: string, action: 'merged' | 'discarded' | 'removed', mergeCommit: string | null, note: string, actor = this.actor): Promise<void> {
     await this.ledger.commit(({ sql }) => {
       const row = sql.get<{ status: string }>('SELECT status FROM run_worktrees WHERE run_id = ?', [runId]);
-      if (!row || (row.status !== 'open' && row.status !== 'finished')) return { events: [], result: undefined };
+      if (!row || (row.status !== 'open' && row.status !== 'finished' && row.status !== 'closing')) return { events: [], result: undefined };
       return { events: [event('run.worktree_closed', { runId, action, mergeCommit, note })], result: undefined };
     }, actor);
   }
+}
+
+/** The process closing a worktree now, read from its note (written by the run.worktree_closing projection), or null. */
+function closingOf(w: WorktreeRow): { action: 'merge' | 'discard'; host: string; pid: number; from: 'open' | 'finished' } | null {
+  const m = /^closing: (merge|discard) by ([^/\s]+)\/(\d+), from (open|finished)$/.exec(w.note ?? '');
+  return w.status === 'closing' && m ? { action: m[1] as 'merge' | 'discard', host: m[2]!, pid: Number(m[3]), from: m[4] as 'open' | 'finished' } : null;
+}
+
+/**
+ * True when the process closing a worktree is provably gone: on this host, exited, or its pid reused by a process
+ * started after the closing began (as liveness.holderIsGone judges claims). A closing of another host is never taken over.
+ */
+function closingHolderGone(w: WorktreeRow): boolean {
+  const c = closingOf(w);
+  if (!c) return true;
+  if (c.host !== os.hostname()) return false;
+  if (c.pid === process.pid) return false;
+  try {
+    process.kill(c.pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  const started = processStartTime(c.pid);
+  return started !== null && started > Date.parse(w.updatedAt) + 1000;
+}
+
+/** Why `what` (merge or discard) cannot close run `runId`'s worktree `w` now, given the run's status; null when it can. */
+function closingRefusal(runId: string, what: 'merge' | 'discard', runStatus: string | undefined, w: WorktreeRow | undefined): LedgerError | null {
+  if (runStatus === undefined) return new LedgerError(`runId: no run ${runId} in this ledger; see gascity runs`, 'not_found', 'runId');
+  if (!w) return new LedgerError(`runId: run ${runId} has no worktree (it ran in the workspace folder, which has no git repository, or it never started); there is nothing to ${what}`, 'conflict', 'runId');
+  if (w.status === 'closing' && !closingHolderGone(w)) {
+    const c = closingOf(w);
+    return new LedgerError(`runId: run ${runId}'s worktree is being ${c?.action === 'discard' ? 'discarded' : 'merged'} by process ${c ? `${c.host}/${c.pid}` : '(unknown)'} right now; ` +
+      'see gascity worktrees once it is done', 'conflict', 'runId');
+  }
+  if (w.status !== 'open' && w.status !== 'finished' && w.status !== 'closing') return new LedgerError(`runId: run ${runId}'s worktree was ${w.status} already${w.note ? ` (${w.note})` : ''}`, 'conflict', 'runId');
+  if (runStatus === 'running' && what === 'merge') return new LedgerError(`runId: run ${runId} is still running; wait for it to end (or cancel it) before merging its branch ${w.branch}`, 'conflict', 'runId');
+  if (runStatus === 'running') return new LedgerError(`runId: run ${runId} is still running; cancel it first (gascity cancel ${runId}), then discard its worktree`, 'conflict', 'runId');
+  return null;
 }

@@ -165,7 +165,8 @@ async function compose(
 ): Promise<{ api: GasCityApi; handlers: CommandHandlers }> {
   const { familiesView, runsView } = views;
   fs.mkdirSync(ledgerDir, { recursive: true });
-  const ledger = await openLedger(ledgerDir, { actor: 'extension' });
+  const retention = vscode.workspace.getConfiguration('gascity').get<number | null>('archive.retentionDays', 30);
+  const ledger = await openLedger(ledgerDir, { actor: 'extension', retentionDays: typeof retention === 'number' && Number.isFinite(retention) && retention >= 0 ? retention : null });
   log.info(`ledger at ${ledgerDir} (seq ${ledger.seq})`);
   const workspaceRoot = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   if (workspaceRoot && context.storageUri) {

@@ -174,7 +174,8 @@ export function nodeEvidence(node: NodeRow, evidence: readonly EvidenceRow[]): E
  * `open`, and `open` (the run works in it) reads `working`; commits are abbreviated to 12 hex digits.
  */
 export function toRunWorktree(row: WorktreeRow): RunWorktree {
-  const state = row.status === 'open' ? 'working' : row.status === 'finished' ? 'open' : row.status;
+  // branch leftovers: a worktree being merged or discarded this moment still reads open until it is closed.
+  const state = row.status === 'open' ? 'working' : row.status === 'finished' || row.status === 'closing' ? 'open' : row.status;
   return {
     branch: row.branch,
     base: row.baseCommit.slice(0, 12),

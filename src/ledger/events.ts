@@ -68,6 +68,11 @@ export interface EventPayloads {
     awaitsChecks?: boolean;
   };
   'run.cancelled': { runId: string; reason: string };
+  /**
+   * Finished runs whose graphs moved to `archive` (a file in the ledger's archive folder, written and
+   * fsynced first; `sha256` of its content); their rows leave the run-scoped tables (src/ledger/archive.ts).
+   */
+  'runs.archived': { runIds: string[]; archive: string; sha256: string; before: string };
   'node.claimed': { nodeId: string; claimId: string; worker: string; expiresAt: string };
   'node.lease_renewed': { nodeId: string; claimId: string; expiresAt: string };
   'node.dispatched': { nodeId: string; worker: string };
@@ -177,8 +182,11 @@ export interface EventPayloads {
     roundId: string; nodeId: string; winner: string; bidId: string; rule: string; closedBy: 'quorum' | 'deadline'; claimId: string;
     expiresAt: string; bids: ComparedBid[];
   };
-  /** The round closed with no bid (`lapsed`, the node goes to ordinary dispatch) or was withdrawn or overtaken (`void`). */
-  'round.closed': { roundId: string; nodeId: string; status: 'lapsed' | 'void'; reason: string };
+  /**
+   * The round closed with no bid (`lapsed`, the node goes to ordinary dispatch) or was withdrawn or overtaken (`void`).
+   * `closedBy` (branch leftovers): what closed it, as for an award (a lapse is always the deadline); absent in older events.
+   */
+  'round.closed': { roundId: string; nodeId: string; status: 'lapsed' | 'void'; reason: string; closedBy?: 'quorum' | 'deadline' };
   'coalition.formed': { coalitionId: string; runId: string; name: string; members: string[]; lead: string | null; leadScope: string[] };
   'coalition.joined': { coalitionId: string; member: string };
   'coalition.left': { coalitionId: string; member: string };
@@ -197,4 +205,13 @@ export interface EventPayloads {
   };
   /** `reader` read these messages: a worker or person name, or `node:<id>` for mail a node's turn received. */
   'mail.read': { reader: string; mailIds: string[] };
+  // ---- branch leftovers: merge and discard decide inside the commit (src/controller/worktree.ts)
+  /**
+   * A process (`holder`, `<host>/<pid>`) took the closing of a run's worktree (`merge` or `discard`), which was
+   * `from` (open or finished): while it is `closing`, any other merge or discard of it is refused.
+   */
+  'run.worktree_closing': { runId: string; action: 'merge' | 'discard'; from: 'open' | 'finished'; holder: string };
+  /** The closing failed (git could not merge; nothing was changed): the worktree is `from` again, `reason` says why. */
+  'run.worktree_close_failed': { runId: string; from: 'open' | 'finished'; reason: string };
+  // ---- end branch leftovers
 }

@@ -96,7 +96,8 @@ export const evidenceSchema = z.object({
   runId: id('run').optional(),
   nodeId: id('node').optional(),
   variantId: id('variant').optional(),
-  kind: z.enum(['run_outcome', 'intervention', 'review', 'tokens', 'duration', 'note']),
+  // 'bidding' (branch leftovers): the tokens of a profile's bidding turn for the node (src/codex/worker.ts).
+  kind: z.enum(['run_outcome', 'intervention', 'review', 'tokens', 'duration', 'note', 'bidding']),
   success: z.boolean().optional(),
   interventions: count.optional(),
   reviewRejections: count.optional(),

@@ -10,6 +10,7 @@ import {
 } from './inputs';
 import { ledgerProjection } from './projection';
 import type { StoredEvent } from './store/journal';
+import { ARCHIVE_BATCH, archivableRuns, collectRuns, readArchivedRun, writeArchive } from './archive';
 import type { Decision, NewEvent, StoreChange, StoreOptions, WriteContext } from './store/store';
 import { EventStore } from './store/store';
 import type { Sql } from './store/sql';
@@ -32,6 +33,8 @@ export interface RunRow {
   openNodes: number;
   createdAt: string;
   finishedAt: string | null;
+  /** Set once the run's graph moved to the archive: the archive file's name (src/ledger/archive.ts). */
+  archivedIn?: string;
 }
 
 export interface NodeRow {
@@ -98,6 +101,25 @@ type PlanNode = z.output<typeof planNodeSchema>;
 export interface LedgerOptions extends StoreOptions {
   /** Who this process writes as, e.g. `extension`, `mcp:4711`, `cli`. */
   actor?: string;
+  /**
+   * Finished runs older than this many days are archived after each checkpoint this process makes
+   * (src/ledger/archive.ts); null turns that off (`gascity archive` still works). Default 30.
+   */
+  retentionDays?: number | null;
+  /**
+   * New runs are refused while the tables in memory exceed this many bytes (default 1 GiB), so that
+   * no snapshot comes near the 2 GiB that Node can no longer read back; finishing, cancelling and
+   * archiving runs still work, and the error says so.
+   */
+  hotLimitBytes?: number;
+}
+
+/** What `Ledger.archiveRuns` did: how many runs moved, and to which archive files. */
+export interface ArchiveResult {
+  archived: number;
+  files: string[];
+  /** The cut-off used: runs finished before it were eligible (ISO time). */
+  before: string;
 }
 
 /**
@@ -105,11 +127,73 @@ export interface LedgerOptions extends StoreOptions {
  * turns it into events and commits them atomically; a command that fails writes nothing.
  */
 export class Ledger {
-  private constructor(readonly store: EventStore, readonly actor: string, private readonly clock: () => Date) {}
+  private archiving: Promise<unknown> | undefined;
+  /** The last automatic archiving's failure, for diagnostics; undefined once one succeeds. */
+  lastArchiveError: string | undefined;
+
+  private constructor(
+    readonly store: EventStore,
+    readonly actor: string,
+    private readonly clock: () => Date,
+    private readonly options: LedgerOptions,
+  ) {}
 
   static async open(dir: string, options: LedgerOptions = {}): Promise<Ledger> {
-    const store = await EventStore.open(dir, ledgerProjection, options);
-    return new Ledger(store, options.actor ?? `pid:${process.pid}`, options.now ?? (() => new Date()));
+    // The store calls back after its checkpoints; the ledger it calls exists once the store has opened.
+    const self: { ledger?: Ledger } = {};
+    const store = await EventStore.open(dir, ledgerProjection, { ...options, onCheckpoint: () => self.ledger?.archiveAfterCheckpoint() });
+    self.ledger = new Ledger(store, options.actor ?? `pid:${process.pid}`, options.now ?? (() => new Date()), options);
+    return self.ledger;
+  }
+
+  /**
+   * Archives runs finished more than `olderThanDays` days ago (default: the ledger's retention, 30)
+   * or before `before`, in batches of ARCHIVE_BATCH runs, each batch one archive file and one
+   * `runs.archived` commit, until none is due. Throws a LedgerError (`invalid_input`, field
+   * `olderThanDays`) for a negative or non-finite age, and what a commit throws (nothing of a failed
+   * batch is archived; earlier batches stay archived).
+   */
+  async archiveRuns(options: { olderThanDays?: number; before?: Date } = {}, actor?: string): Promise<ArchiveResult> {
+    const days = options.olderThanDays ?? this.options.retentionDays ?? 30;
+    if (!Number.isFinite(days) || days < 0) throw invalid('olderThanDays', `must be a number of days, 0 or more (got ${String(days)})`);
+    const before = (options.before ?? new Date(this.now().getTime() - days * 86_400_000)).toISOString();
+    const result: ArchiveResult = { archived: 0, files: [], before };
+    for (;;) {
+      const batch = await this.commit(({ sql }) => {
+        const runIds = archivableRuns(sql, before, ARCHIVE_BATCH);
+        if (runIds.length === 0) return { events: [], result: null };
+        const { archive, sha256 } = writeArchive(this.store.dir, collectRuns(sql, runIds));
+        return { events: [event('runs.archived', { runIds, archive, sha256, before })], result: { archive, count: runIds.length } };
+      }, actor);
+      if (!batch) return result;
+      result.archived += batch.count;
+      result.files.push(batch.archive);
+    }
+  }
+
+  /**
+   * Throws a LedgerError (`conflict`) when the tables in memory exceed the hot limit, so that the
+   * writes that grow them (new runs, evidence) stop long before a snapshot could reach 2 GiB.
+   */
+  private assertRoom(sql: Sql, what: string): void {
+    const limit = this.options.hotLimitBytes ?? HOT_LIMIT_BYTES;
+    const bytes = hotBytes(sql);
+    if (bytes > limit) {
+      throw new LedgerError(
+        `the ledger's tables hold ${(bytes / 1048576).toFixed(0)} MiB, over its ${(limit / 1048576).toFixed(0)} MiB limit, so ${what}: ` +
+          'archive finished runs (gascity archive DAYS) or finish or cancel running ones',
+        'conflict',
+      );
+    }
+  }
+
+  /** After a checkpoint of this process: archives what the retention says is due, in the background. */
+  private archiveAfterCheckpoint(): void {
+    if (this.options.retentionDays === null || this.archiving) return;
+    this.archiving = this.archiveRuns({}, 'archive')
+      .then(() => { this.lastArchiveError = undefined; })
+      .catch((err: unknown) => { this.lastArchiveError = err instanceof Error ? err.message : String(err); })
+      .finally(() => { this.archiving = undefined; });
   }
 
   /** The ledger's clock: the time commits are stamped with and leases and gates are judged by. */
@@ -147,6 +231,7 @@ export class Ledger {
   async startRun(input: unknown, actor?: string): Promise<{ runId: string; nodeIds: string[] }> {
     const p = parseInput(startRunSchema, input);
     return this.commit(({ sql }) => {
+      this.assertRoom(sql, 'no new run starts');
       if (p.variantId) {
         const v = sql.get<{ family_id: string; generation: number }>('SELECT family_id, generation FROM variants WHERE id = ?', [p.variantId]);
         if (!v) throw notFound('variantId', 'variant', p.variantId);
@@ -361,6 +446,7 @@ export class Ledger {
   async recordEvidence(input: unknown, actor?: string): Promise<{ evidenceId: string }> {
     const p = parseInput(evidenceSchema, input);
     return this.commit(({ sql }) => {
+      this.assertRoom(sql, 'no evidence is recorded');
       let familyId: string | null = null;
       let variantId: string | null = p.variantId ?? null;
       let runId: string | null = p.runId ?? null;
@@ -561,9 +647,25 @@ export class Ledger {
     return r ? toNode(r) : undefined;
   }
 
+  /**
+   * A run with its nodes, edges and bindings; for an archived run they are read back from its archive
+   * file (throws a LedgerError naming the file when it is missing or damaged).
+   */
   runGraph(runId: string): { run: RunRow; nodes: NodeRow[]; edges: EdgeRow[]; bindings: BindingRow[] } | undefined {
     const run = this.getRun(runId);
     if (!run) return undefined;
+    if (run.archivedIn) {
+      const t = readArchivedRun(this.store.dir, run.archivedIn, runId).tables;
+      const rows = <R>(name: string): R[] => (t[name] ?? []) as R[];
+      return {
+        run,
+        nodes: rows<RawNode>('nodes').map(toNode),
+        edges: rows<{ from_id: string; to_id: string; kind: string }>('edges').map((e) => ({ from: e.from_id, to: e.to_id, kind: e.kind })),
+        bindings: rows<{ node_id: string; worker_kind: string; thread_id: string; bound_at: string }>('bindings')
+          .sort((a, b) => a.bound_at.localeCompare(b.bound_at))
+          .map((b) => ({ nodeId: b.node_id, workerKind: b.worker_kind, threadId: b.thread_id, boundAt: b.bound_at })),
+      };
+    }
     const nodes = this.sql.all<RawNode>('SELECT * FROM nodes WHERE run_id = ? ORDER BY created_seq, rowid', [runId]).map(toNode);
     const edges = this.sql.all<{ from_id: string; to_id: string; kind: string }>('SELECT from_id, to_id, kind FROM edges WHERE run_id = ? ORDER BY rowid', [runId])
       .map((e) => ({ from: e.from_id, to: e.to_id, kind: e.kind }));
@@ -592,10 +694,17 @@ export class Ledger {
       }));
   }
 
+  /**
+   * Up to `limit` events after `afterSeq`, in order. Events older than the last checkpoint are read from
+   * the log on disk (src/ledger/store/eventLog.ts); throws a LedgerError (`corrupt`) when it lost a file.
+   */
   events(afterSeq = 0, limit = 1000): StoredEvent[] {
-    return this.sql.all<{ seq: number; ts: string; actor: string; kind: string; payload: string }>(
-      'SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?', [afterSeq, limit])
-      .map((e) => ({ seq: e.seq, ts: e.ts, actor: e.actor, kind: e.kind, payload: JSON.parse(e.payload) as unknown }));
+    return this.store.readEvents(afterSeq, limit);
+  }
+
+  /** Every event after `afterSeq`, in order, read a log segment at a time (verify, exports). */
+  iterateEvents(afterSeq = 0): Iterable<StoredEvent> {
+    return this.store.iterateEvents(afterSeq);
   }
 
   // ---- helpers --------------------------------------------------------------------------------------
@@ -730,6 +839,7 @@ interface RawRun {
   id: string; family_id: string | null; variant_id: string | null; generation: number | null; title: string; vars: string;
   task_key: string | null; arm: string | null; status: RunRow['status']; outcome: RunRow['outcome']; tokens: number; duration_ms: number;
   interventions: number; review_rejections: number; open_nodes: number; created_at: string; finished_at: string | null;
+  archive?: string | null;
 }
 
 interface RawNode {
@@ -750,7 +860,18 @@ function toRun(r: RawRun): RunRow {
     id: r.id, familyId: r.family_id, variantId: r.variant_id, generation: r.generation, title: r.title, vars: JSON.parse(r.vars) as Record<string, unknown>,
     taskKey: r.task_key, arm: r.arm, status: r.status, outcome: r.outcome, tokens: r.tokens, durationMs: r.duration_ms,
     interventions: r.interventions, reviewRejections: r.review_rejections, openNodes: r.open_nodes, createdAt: r.created_at, finishedAt: r.finished_at,
+    ...(r.archive ? { archivedIn: r.archive } : {}),
   };
+}
+
+/** The default ceiling of the tables in memory (LedgerOptions.hotLimitBytes): half of what a snapshot may reach. */
+export const HOT_LIMIT_BYTES = 1024 * 1048576;
+
+/** The bytes the tables occupy now (SQLite's page count times page size). */
+export function hotBytes(sql: Sql): number {
+  const pages = sql.get<{ page_count: number }>('PRAGMA page_count')?.page_count ?? 0;
+  const size = sql.get<{ page_size: number }>('PRAGMA page_size')?.page_size ?? 4096;
+  return pages * size;
 }
 
 function toNode(r: RawNode): NodeRow {

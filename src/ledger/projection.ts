@@ -1,6 +1,7 @@
 import type { EdgeSpec, EventKind, EventPayloads, GateSpec, NodeSpec, NodeState } from './events';
 import { BLOCKING_EDGE_KINDS } from './events';
 import { trackTrialArms } from './promotion/arms';
+import { applyArchived } from './archive';
 import { OVERLAY_HANDLERS } from './overlays/projection';
 import { SCHEMA_VERSION, migrate } from './schema';
 import type { StoredEvent } from './store/journal';
@@ -387,6 +388,9 @@ const handlers: { [K in EventKind]: Handler<K> } = {
         p.policyVersion, p.policyHash, JSON.stringify(p.detail), e.seq, e.ts],
     );
   },
+  'runs.archived'(sql, p) {
+    applyArchived(sql, p.runIds, p.archive);
+  },
   // ---- branch replay: worktrees
   'run.worktree_created'(sql, p, e) {
     sql.run(
@@ -404,6 +408,15 @@ const handlers: { [K in EventKind]: Handler<K> } = {
     sql.run('UPDATE run_worktrees SET status = ?, merge_commit = ?, note = ?, updated_at = ? WHERE run_id = ?', [p.action, p.mergeCommit, p.note, e.ts, p.runId]);
   },
   // ---- end branch replay
+  // ---- branch leftovers: the closing of a worktree, taken inside a commit (src/controller/worktree.ts)
+  'run.worktree_closing'(sql, p, e) {
+    sql.run(`UPDATE run_worktrees SET status = 'closing', note = ?, updated_at = ? WHERE run_id = ?`,
+      [`closing: ${p.action} by ${p.holder}, from ${p.from}`, e.ts, p.runId]);
+  },
+  'run.worktree_close_failed'(sql, p, e) {
+    sql.run('UPDATE run_worktrees SET status = ?, note = ?, updated_at = ? WHERE run_id = ?', [p.from, p.reason, e.ts, p.runId]);
+  },
+  // ---- end branch leftovers
   // branch overlays (issue 13): blackboard, contract net, coalitions, mail (src/ledger/overlays/projection.ts).
   ...OVERLAY_HANDLERS,
 };

@@ -7,7 +7,7 @@ import { OVERLAY_TABLE_NAMES, OVERLAY_TABLES } from './overlays/tables';
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -265,6 +265,14 @@ CREATE TABLE run_worktrees (
 ALTER TABLE bids ADD COLUMN person INTEGER NOT NULL DEFAULT 0;
 `,
   // ---- end branch overlays-2
+  // The archive of finished runs (issue 11, src/ledger/archive.ts): the file an archived run's graph
+  // moved to, the index that finds runs due for archiving, and the indexes its deletes go through.
+  9: `
+ALTER TABLE runs ADD COLUMN archive TEXT;
+CREATE INDEX runs_archivable ON runs(finished_at) WHERE archive IS NULL AND finished_at IS NOT NULL;
+CREATE INDEX handoffs_node ON handoffs(node_id);
+CREATE INDEX mail_members_mail ON mail_members(mail_id);
+`,
 };
 
 /**
@@ -292,7 +300,7 @@ export function migrate(sql: Sql, fromVersion: number): void {
 
 /** The projection tables, in a fixed order, for comparing two databases. */
 export const PROJECTION_TABLES = [
-  'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'trial_arms', 'trial_runs', 'events',
+  'families', 'variants', 'selections', 'runs', 'nodes', 'edges', 'claims', 'bindings', 'handoffs', 'evidence', 'trials', 'decisions', 'trial_arms', 'trial_runs',
   // branch overlays (issue 13)
   ...OVERLAY_TABLE_NAMES,
   // branch replay

@@ -107,6 +107,7 @@ test('announced nodes wait for their round: awarded to the best bid, or dispatch
   assert.ok(!s.events.some((e) => e.type === 'dispatched' && e.nodeId === a), 'the controller did not dispatch the announced node');
   // b's round lapsed with no bid, and only then did the controller claim b.
   assert.equal(overlays.round(rb.id)!.status, 'lapsed');
+  assert.equal(overlays.round(rb.id)!.closedBy, 'deadline', 'a lapse records what closed the round');
   const events = s.ledger.events(0, 10_000);
   const lapsed = events.find((e) => e.kind === 'round.closed' && (e.payload as { roundId: string }).roundId === rb.id)!;
   const claimedB = events.find((e) => e.kind === 'node.claimed' && (e.payload as { nodeId: string }).nodeId === b)!;

@@ -32,12 +32,13 @@ const toolNames = (r: ResponsesRequest) => (r.tools ?? []).map((t) => t.name ?? 
 function script(request: ResponsesRequest): ModelStep {
   const outputs = parsedToolOutputs(request).length;
   if (isBidding(request)) {
-    if (outputs > 0) return { say: 'Bid.' };
+    // Bidding turns cost tokens like any turn: 300 + 7 for the bid, 40 + 2 for the closing message.
+    if (outputs > 0) return { say: 'Bid.', usage: { input: 40, output: 2 } };
     const round = /Round: (\S+)\./.exec(messages(request, 'developer'))![1]!;
     if (request.model === 'mock-slow') return { hang: true };
     const bid = BIDS[request.model ?? ''];
     if (!bid) return { say: `I do not bid (model ${request.model}).` };
-    return { call: 'bid_submit', args: { roundId: round, ...bid, rationale: `as ${request.model}` } };
+    return { call: 'bid_submit', args: { roundId: round, ...bid, rationale: `as ${request.model}` }, usage: { input: 300, output: 7 } };
   }
   if (outputs > 0) return { say: 'Built.' };
   return { call: 'report_result', args: { outcome: 'done', summary: `built by ${request.model} for ${nodeOf(request)}` } };
@@ -81,6 +82,18 @@ test('two profiles bid through their own turns; the node runs on a thread of the
   assert.equal(events.filter((e) => e.kind === 'node.claimed' && (e.payload as { nodeId: string }).nodeId === build).length, 1, 'one claim: the award\'s');
   const dispatched = events.find((e) => e.kind === 'node.dispatched')!;
   assert.equal((dispatched.payload as { worker: string }).worker, `${c.worker}:deep`);
+
+  // The bidding turns' tokens are evidence on the node (kind bidding, one per profile), so the run's and the
+  // variant's tokens include them beside the node turn's.
+  const evidence = s.ledger.evidence({ nodeId: build, limit: 100 });
+  const bids = evidence.filter((e) => e.kind === 'bidding');
+  assert.equal(bids.length, 2, JSON.stringify(evidence));
+  assert.deepEqual(bids.map((e) => e.tokens), [349, 349]);
+  assert.ok(bids.some((e) => /^bidding turn of profile deep in round \S+ \(codex thread \S+\): bid; 340 input tokens/.test(e.note)), JSON.stringify(bids));
+  const turnTokens = evidence.filter((e) => e.kind === 'tokens').reduce((n, e) => n + (e.tokens ?? 0), 0);
+  assert.ok(turnTokens > 0);
+  assert.equal(s.ledger.getNode(build)!.tokens, turnTokens + 698);
+  assert.equal(s.ledger.getRun(runId)!.tokens, turnTokens + 698);
 });
 
 const PAIR = `

@@ -22,7 +22,8 @@ type Step =
   | { op: 'evidence'; pick: number; ok: boolean }
   | { op: 'cancel'; pick: number }
   | { op: 'tick'; minutes: number }
-  | { op: 'checkpoint' };
+  | { op: 'checkpoint' }
+  | { op: 'archive' };
 
 const nat = (max: number) => fc.integer({ min: 0, max });
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -39,6 +40,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.record({ op: fc.constant('cancel' as const), pick: nat(50) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant('tick' as const), minutes: fc.integer({ min: 1, max: 30 }) }), weight: 1 },
   { arbitrary: fc.record({ op: fc.constant('checkpoint' as const) }), weight: 1 },
+  { arbitrary: fc.record({ op: fc.constant('archive' as const) }), weight: 1 },
 );
 
 function plan(size: number, seed: number) {
@@ -72,6 +74,8 @@ async function runStep(ledger: Ledger, s: Step, clock: { t: number }): Promise<v
     case 'cancel': await ledger.cancelRun({ runId: pick(s.pick)?.run_id ?? 'none' }); return;
     case 'tick': clock.t += s.minutes * 60_000; return;
     case 'checkpoint': await ledger.store.checkpoint(); return;
+    // Finished runs move to the archive (src/ledger/archive.ts); their graphs leave the tables.
+    case 'archive': await ledger.archiveRuns({ olderThanDays: 0 }); return;
   }
 }
 

@@ -45,7 +45,8 @@ export const OVERLAY_HANDLERS: { [K in OverlayEventKind]: Handler<K> } = {
     );
   },
   'round.closed'(sql, p, e) {
-    sql.run('UPDATE rounds SET status = ?, reason = ?, closed_at = ? WHERE id = ?', [p.status, p.reason, e.ts, p.roundId]);
+    // Events written before closedBy was recorded leave it null, as their live rows had it.
+    sql.run('UPDATE rounds SET status = ?, reason = ?, closed_by = ?, closed_at = ? WHERE id = ?', [p.status, p.reason, p.closedBy ?? null, e.ts, p.roundId]);
   },
   'coalition.formed'(sql, p, e) {
     sql.run(`INSERT INTO coalitions(id, run_id, name, lead, lead_scope, status, seq, at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?)`,

@@ -650,12 +650,13 @@ function closeRound(
   closedBy: 'quorum' | 'deadline', pending: readonly NewEvent[] = [],
 ): NewEvent[] {
   if (bids.length === 0) {
-    return [event('round.closed', { roundId: round.id, nodeId: round.node_id, status: 'lapsed', reason: 'no bid by the deadline; the node goes to ordinary dispatch' })];
+    // Only a deadline closes a round without bids (a quorum needs bids), and the row says so like an award's.
+    return [event('round.closed', { roundId: round.id, nodeId: round.node_id, status: 'lapsed', closedBy: 'deadline', reason: 'no bid by the deadline; the node goes to ordinary dispatch' })];
   }
   const n = sql.get<{ state: string; status: string }>('SELECT n.state, r.status FROM nodes n JOIN runs r ON r.id = n.run_id WHERE n.id = ?', [round.node_id]);
   if (!n || n.status !== 'running' || n.state !== 'ready') {
     const why = !n ? 'the node is gone' : n.status !== 'running' ? `the run is ${n.status}` : `the node is ${n.state}, no longer ready`;
-    return [event('round.closed', { roundId: round.id, nodeId: round.node_id, status: 'void', reason: `not awarded: ${why}` })];
+    return [event('round.closed', { roundId: round.id, nodeId: round.node_id, status: 'void', closedBy, reason: `not awarded: ${why}` })];
   }
   const ranked: ComparedBid[] = rankBids(bids);
   const winner = ranked[0]!;

@@ -57,6 +57,7 @@ export interface RoundRow {
   winner: string | null;
   bidId: string | null;
   claimId: string | null;
+  /** What closed the round (awarded, lapsed — always the deadline — or void); null while open, and for rounds closed before this was recorded. */
   closedBy: 'quorum' | 'deadline' | null;
   /** Why a lapsed or void round closed. */
   reason: string | null;

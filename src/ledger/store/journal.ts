@@ -62,6 +62,8 @@ export interface ReadResult {
   pendingBytes: number;
   /** Where the last complete line read starts; undefined when none was read. */
   lastLineStart?: number;
+  /** Where the header line ends, when it was read (a read from offset 0). */
+  headerEnd?: number;
 }
 
 /**
@@ -83,6 +85,7 @@ export function readJournal(fd: number, path: string, offset: number): ReadResul
   let pos = 0;
   let lineNo = 0;
   let lastLineStart: number | undefined;
+  let headerEnd: number | undefined;
   for (;;) {
     const nl = buf.indexOf(10, pos);
     if (nl < 0 || nl >= got) break;
@@ -101,6 +104,7 @@ export function readJournal(fd: number, path: string, offset: number): ReadResul
         throw new LedgerError(`journal ${path} does not start with a header line`, 'corrupt');
       }
       header = { journal: body.journal, base: body.base, format: 1 };
+      headerEnd = nl + 1;
     } else {
       if (!Array.isArray(body.events)) throw new LedgerError(`journal ${path}: line at byte ${offset + pos} is not a commit`, 'corrupt');
       commits.push({ events: body.events });
@@ -109,7 +113,7 @@ export function readJournal(fd: number, path: string, offset: number): ReadResul
     lastLineStart = offset + pos;
     pos = nl + 1;
   }
-  return { header, commits, end: offset + pos, pendingBytes: got - pos, lastLineStart };
+  return { header, commits, end: offset + pos, pendingBytes: got - pos, lastLineStart, headerEnd };
 }
 
 /** Writes a fresh journal holding only its header, atomically replacing any previous one. */

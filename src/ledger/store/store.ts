@@ -10,6 +10,7 @@ import type { FsOps } from './fsOps';
 import { nodeFsOps } from './fsOps';
 import { Sql, loadSqlJs } from './sql';
 import type { LedgerEvent } from '../events';
+import { encodeEvents, readLog, writeSegment } from './eventLog';
 
 /**
  * Any event the store can hold: a kind naming it and a payload. The ledger narrows it to the union
@@ -62,6 +63,8 @@ export interface StoreOptions {
   now?: () => Date;
   /** The file operations that change files; tests pass one that injects faults (see fsOps.ts). */
   fsOps?: FsOps;
+  /** Called after this process folded the journal into a new snapshot (the ledger archives due runs then). */
+  onCheckpoint?: () => void;
 }
 
 export interface StoreChange {
@@ -117,6 +120,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private journalIno: number | undefined;
   private journalId: string | undefined;
   private journalBase = 0;
+  /** Where the journal's header line ends: the closed segment a checkpoint writes starts there. */
+  private headerEnd = 0;
+  /** The events table holds every event after this seq; those at or below it are in the log (eventLog.ts). */
+  private tableBase: number;
   private offset = 0;
   private commitsSinceCheckpoint = 0;
   private queue: Promise<unknown> = Promise.resolve();
@@ -144,10 +151,12 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     private readonly projection: Projection,
     sql: Sql,
     seq: number,
+    tableBase: number,
     private readonly options: StoreOptions,
   ) {
     this.sql = sql;
     this.seqValue = seq;
+    this.tableBase = tableBase;
     this.ops = options.fsOps ?? nodeFsOps;
     this.lock = new FileLock(path.join(dir, LOCK_FILE), { ops: this.ops });
     this.clock = options.now ?? (() => new Date());
@@ -155,8 +164,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
 
   static async open<E extends EventShape = LedgerEvent>(dir: string, projection: Projection, options: StoreOptions = {}): Promise<EventStore<E>> {
     fs.mkdirSync(dir, { recursive: true });
-    const { sql, seq } = await loadSnapshot(dir, projection);
-    const store = new EventStore<E>(dir, projection, sql, seq, options);
+    const { sql, seq, tableBase } = await loadSnapshot(dir, projection);
+    const store = new EventStore<E>(dir, projection, sql, seq, tableBase, options);
+    store.moveTableToLog();
     if (!fs.existsSync(store.journalPath)) {
       await store.withLock(() => {
         if (!fs.existsSync(store.journalPath)) store.createJournal();
@@ -241,7 +251,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     if (this.checkpointDue && !this.closed) {
       this.checkpointDue = false;
       try {
-        await this.checkpointOffLock();
+        if (await this.checkpointOffLock()) this.options.onCheckpoint?.();
       } catch (err) {
         // Try again after a while rather than after every commit: on a full disk each try writes a
         // whole snapshot before it fails. The temporary files are gone already (prepareFileAtomic).
@@ -320,7 +330,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // the snapshot on disk and is dropped, and we try again from the newer state.
       for (let attempt = 0; attempt < 3; attempt++) {
         await this.withLock(() => this.catchUp(true));
-        if (await this.checkpointOffLock()) return;
+        if (await this.checkpointOffLock()) {
+          this.options.onCheckpoint?.();
+          return;
+        }
       }
       await this.withLock(async () => {
         await this.catchUp(true);
@@ -376,9 +389,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
 
   /** The events after `seq` as the tables hold them (a reloaded snapshot's, for its listeners). */
   private eventsAfter(seq: number): StoredEvent[] {
-    return this.sql.all<{ seq: number; ts: string; actor: string; kind: string; payload: string }>(
-      'SELECT seq, ts, actor, kind, payload FROM events WHERE seq > ? ORDER BY seq', [seq])
-      .map((e) => ({ seq: e.seq, ts: e.ts, actor: e.actor, kind: e.kind, payload: JSON.parse(e.payload) as unknown })) as StoredEvent[];
+    return this.readEvents(seq, Number.MAX_SAFE_INTEGER);
   }
 
   private applyOne(e: StoredEvent): void {
@@ -450,6 +461,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         }
         this.journalId = read.header.journal;
         this.journalBase = read.header.base;
+        this.headerEnd = read.headerEnd ?? 0;
         this.commitsSinceCheckpoint = 0;
         if (read.header.base > this.seqValue) {
           // Another process checkpointed events this process never read: start over from the new snapshot,
@@ -538,6 +550,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     this.sql.close();
     this.sql.db = fresh.sql.db;
     this.seqValue = fresh.seq;
+    this.tableBase = fresh.tableBase;
+    this.moveTableToLog();
     if (this.journalFd !== undefined) fs.closeSync(this.journalFd);
     this.journalFd = undefined;
     this.lastLine = undefined;
@@ -570,6 +584,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     const seq = this.seqValue;
     const journalId = this.journalId;
     const offset = this.offset;
+    this.closeSegment();
     this.sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?)", [String(seq)]);
     const tmp = prepareFileAtomic(this.snapshotPath, this.sql.export(), { ops: this.ops });
     let renamed = false;
@@ -594,6 +609,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         this.lastLine = lastStart !== undefined && last !== undefined ? { start: lastStart, bytes: last.bytes } : undefined;
         this.journalId = id;
         this.journalBase = seq;
+        this.headerEnd = header.length;
         let lines = 0;
         for (let i = carried.indexOf(10); i >= 0; i = carried.indexOf(10, i + 1)) lines++;
         this.commitsSinceCheckpoint = lines;
@@ -636,6 +652,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
    * lines at or below the snapshot's seq, so nothing is applied twice. Throws a LedgerError (`io`).
    */
   private writeCheckpoint(): void {
+    this.closeSegment();
     this.sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?)", [String(this.seqValue)]);
     const data = this.sql.export();
     writeFileAtomic(this.snapshotPath, data, { ops: this.ops });
@@ -645,6 +662,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     this.journalFd = fs.openSync(this.journalPath, 'r');
     this.journalIno = fs.fstatSync(this.journalFd).ino;
     this.offset = fs.fstatSync(this.journalFd).size;
+    this.headerEnd = this.offset;
     this.lastLine = undefined;
     this.journalId = id;
     this.journalBase = this.seqValue;
@@ -684,6 +702,94 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     this.poller.unref();
   }
 
+  /**
+   * Up to `limit` events with seq above `after`, in order: from the closed log segments on disk for
+   * what a checkpoint moved out of memory, then from the events table. Throws a LedgerError
+   * (`corrupt`) when the log folder lost a segment.
+   */
+  readEvents(after: number, limit: number): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    if (limit <= 0) return out;
+    if (after < this.tableBase) {
+      for (const e of readLog(this.dir, after, this.tableBase)) {
+        out.push(e);
+        if (out.length >= limit) return out;
+      }
+    }
+    return out.concat(this.tableEvents(Math.max(after, this.tableBase), limit - out.length));
+  }
+
+  /**
+   * Every event with seq above `after`, in order, read a log segment at a time (for `verify` and
+   * exports: memory holds one segment, not the history). The events after the last checkpoint are
+   * read when the iteration reaches them.
+   */
+  *iterateEvents(after = 0): Generator<StoredEvent> {
+    let last = after;
+    if (last < this.tableBase) {
+      for (const e of readLog(this.dir, last, this.tableBase)) {
+        last = e.seq;
+        yield e;
+      }
+    }
+    for (;;) {
+      const page = this.tableEvents(Math.max(last, this.tableBase), 1000);
+      for (const e of page) yield e;
+      if (page.length < 1000) return;
+      last = page[page.length - 1]!.seq;
+    }
+  }
+
+  private tableEvents(after: number, limit: number): StoredEvent[] {
+    return this.sql.all<{ seq: number; ts: string; actor: string; kind: string; payload: string }>(
+      'SELECT seq, ts, actor, kind, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?', [after, limit])
+      .map((e) => ({ seq: e.seq, ts: e.ts, actor: e.actor, kind: e.kind, payload: JSON.parse(e.payload) as unknown }));
+  }
+
+  /**
+   * Moves the events a snapshot of an earlier version still holds into the log (segments of 20,000
+   * events), so that this process and the next snapshot hold only the projection. A log that cannot be
+   * written (a full disk) leaves the events in the table, which is still correct, and is tried again
+   * at the next open.
+   */
+  private moveTableToLog(): void {
+    if (this.tableBase >= this.seqValue) return;
+    try {
+      for (let after = this.tableBase; after < this.seqValue;) {
+        const chunk = this.tableEvents(after, 20_000);
+        if (chunk.length === 0) break;
+        const last = chunk[chunk.length - 1]!.seq;
+        writeSegment(this.dir, after + 1, last, Buffer.from(encodeEvents(chunk), 'utf8'), this.ops);
+        after = last;
+      }
+      this.sql.run('DELETE FROM events WHERE seq <= ?', [this.seqValue]);
+      this.tableBase = this.seqValue;
+    } catch {
+      // Kept in the table; see above.
+    }
+  }
+
+  /**
+   * Writes the journal's lines read so far (seq above the journal's base, up to this process's seq)
+   * as a closed log segment, then drops those events from the table: called before a checkpoint
+   * exports the tables, so the snapshot holds none of them. Throws a LedgerError (`io`) when the
+   * segment cannot be written; the table is then untouched.
+   */
+  private closeSegment(): void {
+    if (this.seqValue > this.journalBase && this.journalFd !== undefined && this.offset > this.headerEnd) {
+      writeSegment(this.dir, this.journalBase + 1, this.seqValue, readBytes(this.journalFd, this.headerEnd, this.offset - this.headerEnd), this.ops);
+    }
+    if (this.seqValue > this.tableBase) {
+      this.sql.run('DELETE FROM events WHERE seq <= ?', [this.seqValue]);
+      this.tableBase = this.seqValue;
+    }
+    // SQLite keeps freed pages in the file: after an archive or a legacy history moved out, the
+    // snapshot would still be as large as before. Compact when over a quarter of the pages are free.
+    const free = this.sql.get<{ freelist_count: number }>('PRAGMA freelist_count')?.freelist_count ?? 0;
+    const pages = this.sql.get<{ page_count: number }>('PRAGMA page_count')?.page_count ?? 0;
+    if (free > 256 && free * 4 > pages) this.sql.exec('VACUUM');
+  }
+
   /** Identifies the journal generation currently read; exposed for diagnostics. */
   describe(): { seq: number; journal: string | undefined; base: number; offset: number; lastCheckpointError: string | undefined } {
     return { seq: this.seqValue, journal: this.journalId, base: this.journalBase, offset: this.offset, lastCheckpointError: this.lastCheckpointError };
@@ -720,7 +826,7 @@ function readBytes(fd: number, position: number, length: number): Buffer {
  * Opens the snapshot, or an empty database when there is none. A snapshot that cannot be read is
  * moved aside (never overwritten) and the error says where it went.
  */
-async function loadSnapshot(dir: string, projection: Projection): Promise<{ sql: Sql; seq: number }> {
+async function loadSnapshot(dir: string, projection: Projection): Promise<{ sql: Sql; seq: number; tableBase: number }> {
   const SQL = await loadSqlJs();
   const file = path.join(dir, SNAPSHOT_FILE);
   let data: Buffer | undefined;
@@ -734,16 +840,19 @@ async function loadSnapshot(dir: string, projection: Projection): Promise<{ sql:
     sql.exec(STORE_DDL);
     projection.migrate(sql, 0);
     sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [String(projection.schemaVersion)]);
-    return { sql, seq: 0 };
+    return { sql, seq: 0, tableBase: 0 };
   }
   let sql: Sql | undefined;
   try {
     sql = new Sql(new SQL.Database(data));
     const seqRow = sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'seq'");
     const verRow = sql.get<{ value: string }>("SELECT value FROM meta WHERE key = 'schema_version'");
-    const maxSeq = sql.get<{ m: number | null }>('SELECT max(seq) AS m FROM events');
+    // A snapshot of this version holds no events (they are in the log); one of an earlier version holds
+    // all of them, which the store then moves to the log (moveTableToLog).
+    const span = sql.get<{ lo: number | null; hi: number | null }>('SELECT min(seq) AS lo, max(seq) AS hi FROM events');
     const seq = Number(seqRow?.value ?? 0);
-    if (!Number.isInteger(seq) || (maxSeq?.m ?? 0) !== seq) throw new Error('its sequence number does not match its events');
+    if (!Number.isInteger(seq) || (span?.hi !== null && span?.hi !== undefined && span.hi !== seq)) throw new Error('its sequence number does not match its events');
+    const tableBase = span?.lo !== null && span?.lo !== undefined ? span.lo - 1 : seq;
     const version = Number(verRow?.value ?? 0);
     if (version > projection.schemaVersion) {
       sql.close();
@@ -756,7 +865,7 @@ async function loadSnapshot(dir: string, projection: Projection): Promise<{ sql:
       projection.migrate(sql, version);
       sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [String(projection.schemaVersion)]);
     }
-    return { sql, seq };
+    return { sql, seq, tableBase };
   } catch (e) {
     if (e instanceof LedgerError) throw e;
     try {
@@ -774,17 +883,19 @@ async function loadSnapshot(dir: string, projection: Projection): Promise<{ sql:
   }
 }
 
-/** Builds a fresh set of tables by replaying `events` from nothing: the definition of the projection. */
+/**
+ * Builds a fresh set of tables by replaying `events` (any iterable: a generator reading the log keeps
+ * memory to one segment) from nothing: the definition of the projection. The events table stays empty.
+ */
 export async function replay(projection: Projection, events: Iterable<StoredEvent>): Promise<Sql> {
   const SQL = await loadSqlJs();
   const sql = new Sql(new SQL.Database());
   sql.exec(STORE_DDL);
   projection.migrate(sql, 0);
   sql.exec('BEGIN');
-  for (const e of events) {
-    sql.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [e.seq, e.ts, e.actor, e.kind, JSON.stringify(e.payload)]);
-    projection.apply(sql, e);
-  }
+  // The events themselves are not kept: the projection is what a replay rebuilds, and a history of
+  // millions of events would otherwise be held in memory (the log holds them; eventLog.ts).
+  for (const e of events) projection.apply(sql, e);
   sql.exec('COMMIT');
   return sql;
 }

@@ -63,6 +63,13 @@ test('a round with no bid lapses at its deadline and the node goes back to ordin
     assert.equal(closed!.id, r.id);
     assert.equal(closed!.status, 'lapsed');
     assert.match(closed!.reason!, /no bid/);
+    // What closed it is recorded, on the round's row and in the event, as for an award.
+    assert.equal(closed!.closedBy, 'deadline');
+    assert.equal(t.overlays.round(r.id)!.closedBy, 'deadline');
+    const event = t.ledger.events(0, 1_000_000).find((e) => e.kind === 'round.closed')!;
+    assert.equal((event.payload as { closedBy?: string }).closedBy, 'deadline');
+    const rebuilt = await replay(ledgerProjection, t.ledger.events(0, 1_000_000));
+    assert.deepEqual(dumpTables(rebuilt), dumpTables(t.ledger.sql), 'replaying the journal gives the same tables');
     assert.equal(t.overlays.announcedNodeIds().size, 0);
     assert.deepEqual(t.ledger.readyWork().map((n) => n.id), [node('a')], 'ready work again once the round lapsed');
     const claim = await t.ledger.claimNode({ worker: 'anyone' });

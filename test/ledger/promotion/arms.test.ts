@@ -103,7 +103,8 @@ async function assertRebuilds(ledger: Ledger): Promise<void> {
       DROP INDEX evidence_node; DROP INDEX nodes_worker; ALTER TABLE runs DROP COLUMN awaits_checks;
       ALTER TABLE nodes DROP COLUMN review_rejections; ALTER TABLE nodes DROP COLUMN interventions; ALTER TABLE runs DROP COLUMN false_done;
       DROP TABLE run_worktrees; -- branch replay: migration 7
-      ALTER TABLE bids DROP COLUMN person; -- migration 8 (the overlay tables of migration 5 are created only if missing)`);
+      ALTER TABLE bids DROP COLUMN person; -- migration 8 (the overlay tables of migration 5 are created only if missing)
+      DROP INDEX runs_archivable; DROP INDEX handoffs_node; DROP INDEX mail_members_mail; ALTER TABLE runs DROP COLUMN archive; -- migration 9`);
     migrate(rebuilt, 2);
     assert.deepEqual(dumpTables(rebuilt), live, 'a ledger migrated from schema 2 gets the same rows');
   } finally {

@@ -1,0 +1,214 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import initSqlJs from 'sql.js';
+import { openLedger } from '../../src/ledger/index';
+import type { Ledger } from '../../src/ledger/index';
+import { ledgerProjection } from '../../src/ledger/projection';
+import { replay, SNAPSHOT_FILE, JOURNAL_FILE } from '../../src/ledger/store/store';
+import { encodeLine } from '../../src/ledger/store/journal';
+import { LOG_DIR, listSegments } from '../../src/ledger/store/eventLog';
+import { ARCHIVE_DIR } from '../../src/ledger/archive';
+import { dumpTables, tempDir } from './helpers';
+
+const DAY = 86_400_000;
+
+/** A run of three chained nodes, worked to its end by `worker` (done, or the last one failed). */
+async function finishedRun(ledger: Ledger, title: string, ok = true): Promise<string> {
+  const { runId, nodeIds } = await ledger.startRun({
+    title, taskKey: title,
+    nodes: [{ key: 'plan', title: 'Plan' }, { key: 'build', title: 'Build', needs: ['plan'] }, { key: 'check', title: 'Check', needs: ['build'] }],
+  });
+  for (const [i, nodeId] of nodeIds.entries()) {
+    await ledger.claimNode({ worker: 'w', nodeId, leaseSeconds: 600 });
+    await ledger.dispatchNode({ nodeId, worker: 'w', threadId: `t-${title}-${i}` });
+    await ledger.reportNode({ nodeId, worker: 'w', outcome: ok || i < nodeIds.length - 1 ? 'done' : 'failed', summary: `${title} step ${i}`, tokens: 100 });
+  }
+  await ledger.recordEvidence({ runId, kind: 'run_outcome', success: ok, note: `${title} checked` });
+  return runId;
+}
+
+async function eventsInSnapshot(dir: string): Promise<number> {
+  const SQL = await initSqlJs();
+  const db = new SQL.Database(fs.readFileSync(path.join(dir, SNAPSHOT_FILE)));
+  try {
+    return Number(db.exec('SELECT count(*) FROM events')[0]!.values[0]![0]);
+  } finally {
+    db.close();
+  }
+}
+
+test('a checkpoint moves its events to the log: the snapshot holds none, every event is still read back in order, and replay equals the tables', async () => {
+  const dir = tempDir();
+  const ledger = await openLedger(dir, { checkpointEvery: 7, retentionDays: null });
+  try {
+    for (let i = 0; i < 4; i++) await finishedRun(ledger, `run-${i}`);
+    await ledger.store.checkpoint();
+    assert.equal(await eventsInSnapshot(dir), 0, 'the snapshot holds the projection only');
+    assert.ok(listSegments(dir).length >= 2, 'several checkpoints wrote several segments');
+    const all = ledger.events(0, 100_000);
+    assert.deepEqual(all.map((e) => e.seq), Array.from({ length: ledger.seq }, (_, i) => i + 1));
+    assert.equal(all[0]!.kind, 'run.started');
+    // Paging across the segment boundaries gives the same events.
+    const paged = [];
+    for (let after = 0; ;) {
+      const page = ledger.events(after, 5);
+      paged.push(...page);
+      if (page.length < 5) break;
+      after = page[page.length - 1]!.seq;
+    }
+    assert.deepEqual(paged, all);
+    const rebuilt = await replay(ledgerProjection, ledger.iterateEvents(0));
+    assert.deepEqual(dumpTables(rebuilt), dumpTables(ledger.sql));
+    rebuilt.close();
+    // Another process opening the folder reads the same history.
+    const other = await openLedger(dir);
+    assert.deepEqual(other.events(0, 100_000), all);
+    other.close();
+  } finally {
+    ledger.close();
+  }
+});
+
+test('a snapshot written by an earlier version (events in its table) has them moved to the log at open', async () => {
+  const dir = tempDir();
+  const first = await openLedger(dir, { retentionDays: null });
+  for (let i = 0; i < 3; i++) await finishedRun(first, `old-${i}`);
+  const events = first.events(0, 100_000);
+  const tables = dumpTables(first.sql);
+  first.close();
+  // As the earlier version left it: every event in the snapshot's events table, an empty journal after it.
+  const sql = await replay(ledgerProjection, events);
+  for (const e of events) sql.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [e.seq, e.ts, e.actor, e.kind, JSON.stringify(e.payload)]);
+  sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?)", [String(events.length)]);
+  sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [String(ledgerProjection.schemaVersion)]);
+  fs.rmSync(path.join(dir, LOG_DIR), { recursive: true, force: true });
+  fs.writeFileSync(path.join(dir, SNAPSHOT_FILE), sql.export());
+  sql.close();
+  fs.writeFileSync(path.join(dir, JOURNAL_FILE), encodeLine({ journal: 'old', base: events.length, format: 1 }));
+  const ledger = await openLedger(dir, { retentionDays: null });
+  try {
+    assert.deepEqual(ledger.events(0, 100_000), events);
+    assert.equal(ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM events')!.n, 0, 'nothing of the history stays in memory');
+    assert.deepEqual(listSegments(dir).map((s) => [s.from, s.to]), [[1, events.length]]);
+    assert.deepEqual(dumpTables(ledger.sql), tables);
+    await finishedRun(ledger, 'new');
+    await ledger.store.checkpoint();
+    assert.equal(await eventsInSnapshot(dir), 0);
+    assert.equal(ledger.events(0, 100_000).length, ledger.seq);
+  } finally {
+    ledger.close();
+  }
+});
+
+test('a lost log segment is reported, naming the missing events, not read as a shorter history', async () => {
+  const dir = tempDir();
+  const ledger = await openLedger(dir, { checkpointEvery: 5, retentionDays: null });
+  try {
+    for (let i = 0; i < 3; i++) await finishedRun(ledger, `r${i}`);
+    await ledger.store.checkpoint();
+    const segs = listSegments(dir);
+    fs.rmSync(segs[1]!.file);
+    assert.throws(() => ledger.events(0, 100_000), (e: Error) => e.name === 'LedgerError' && /no segment for events \d+-\d+/.test(e.message) && /restore the log folder/.test(e.message));
+    assert.throws(() => [...ledger.iterateEvents(0)], /no segment for events/);
+    // What comes after the lost segment is still read.
+    assert.equal(ledger.events(segs[1]!.to, 1)[0]!.seq, segs[1]!.to + 1);
+  } finally {
+    ledger.close();
+  }
+});
+
+test('finished runs past the retention move to the archive: their graphs leave the tables and are read back whole; lists, evidence and replay are unchanged', async () => {
+  const dir = tempDir();
+  const clock = { t: Date.parse('2026-01-01T00:00:00Z') };
+  const ledger = await openLedger(dir, { now: () => new Date(clock.t), retentionDays: 30 });
+  try {
+    const old = [await finishedRun(ledger, 'old-1'), await finishedRun(ledger, 'old-2', false)];
+    const oldGraphs = old.map((id) => ledger.runGraph(id)!);
+    clock.t += 40 * DAY;
+    const recent = await finishedRun(ledger, 'recent');
+    const running = (await ledger.startRun({ title: 'running', nodes: [{ key: 'a', title: 'A' }] })).runId;
+    const evidenceBefore = ledger.evidence({ limit: 1000 });
+    const listBefore = ledger.listRuns({ limit: 100 }).map((r) => r.id);
+
+    const result = await ledger.archiveRuns();
+    assert.equal(result.archived, 2);
+    assert.equal(result.files.length, 1);
+    assert.ok(fs.existsSync(path.join(dir, ARCHIVE_DIR, result.files[0]!)));
+    // The graphs left the tables; the runs, their outcomes and their evidence stayed.
+    for (const id of old) {
+      assert.equal(ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM nodes WHERE run_id = ?', [id])!.n, 0);
+      assert.equal(ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM edges WHERE run_id = ?', [id])!.n, 0);
+      assert.equal(ledger.getRun(id)!.archivedIn, result.files[0]);
+    }
+    assert.equal(ledger.getRun(old[1]!)!.outcome, 'failure');
+    assert.deepEqual(ledger.listRuns({ limit: 100 }).map((r) => r.id), listBefore);
+    assert.deepEqual(ledger.evidence({ limit: 1000 }), evidenceBefore);
+    // An archived run's graph is read back exactly as it was.
+    for (const [i, id] of old.entries()) {
+      const g = ledger.runGraph(id)!;
+      assert.deepEqual({ nodes: g.nodes, edges: g.edges, bindings: g.bindings }, { nodes: oldGraphs[i]!.nodes, edges: oldGraphs[i]!.edges, bindings: oldGraphs[i]!.bindings });
+    }
+    // Not archived: a run finished within the retention, and a running one.
+    assert.equal(ledger.getRun(recent)!.archivedIn, undefined);
+    assert.equal(ledger.getRun(running)!.archivedIn, undefined);
+    assert.equal(ledger.runGraph(running)!.nodes.length, 1);
+    // Nothing more is due: a second call archives nothing and commits nothing.
+    const seq = ledger.seq;
+    assert.equal((await ledger.archiveRuns()).archived, 0);
+    assert.equal(ledger.seq, seq);
+    // Evidence about an archived run is still taken and counted.
+    await ledger.recordEvidence({ runId: old[0]!, kind: 'note', note: 'looked again' });
+    // Replaying every event rebuilds the same hot tables; another process sees the same.
+    const rebuilt = await replay(ledgerProjection, ledger.iterateEvents(0));
+    assert.deepEqual(dumpTables(rebuilt), dumpTables(ledger.sql));
+    rebuilt.close();
+    const other = await openLedger(dir);
+    assert.deepEqual(other.runGraph(old[0]!)!.nodes, oldGraphs[0]!.nodes);
+    other.close();
+    // A lost archive file is an error naming it, not an empty graph.
+    fs.rmSync(path.join(dir, ARCHIVE_DIR), { recursive: true });
+    assert.throws(() => ledger.runGraph(old[0]!), (e: Error) => e.name === 'LedgerError' && e.message.includes(result.files[0]!) && /restore the archive/.test(e.message));
+  } finally {
+    ledger.close();
+  }
+});
+
+test('runs are archived automatically after a checkpoint once past the retention', async () => {
+  const dir = tempDir();
+  const clock = { t: Date.parse('2026-01-01T00:00:00Z') };
+  const ledger = await openLedger(dir, { now: () => new Date(clock.t), retentionDays: 7, checkpointEvery: 1_000 });
+  try {
+    const old = await finishedRun(ledger, 'old');
+    clock.t += 8 * DAY;
+    const changed = new Promise<void>((resolve) => {
+      const sub = ledger.onDidChange((c) => {
+        if (c.events.some((e) => e.kind === 'runs.archived')) { sub.dispose(); resolve(); }
+      });
+    });
+    await ledger.store.checkpoint();
+    await changed;
+    assert.ok(ledger.getRun(old)!.archivedIn);
+    assert.equal(ledger.lastArchiveError, undefined);
+  } finally {
+    ledger.close();
+  }
+});
+
+test('bad archive ages are refused by name; over the memory limit new runs are refused with what to do, and archiving still works', async () => {
+  const dir = tempDir();
+  const ledger = await openLedger(dir, { retentionDays: null, hotLimitBytes: 1 });
+  try {
+    for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await assert.rejects(ledger.archiveRuns({ olderThanDays: bad }), (e: Error & { field?: string }) => e.name === 'LedgerError' && e.field === 'olderThanDays');
+    }
+    const seq = ledger.seq;
+    await assert.rejects(ledger.startRun({ title: 'x', nodes: [{ key: 'a', title: 'A' }] }),
+      (e: Error) => e.name === 'LedgerError' && /over its 0 MiB limit/.test(e.message) && /gascity archive/.test(e.message));
+    assert.equal(ledger.seq, seq, 'the refused run wrote nothing');
+    assert.equal((await ledger.archiveRuns({ olderThanDays: 0 })).archived, 0);
+  } finally {
+    ledger.close();
+  }
+});
