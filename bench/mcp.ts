@@ -81,7 +81,7 @@ async function connect(command: string, args: string[]): Promise<{ client: Clien
 }
 
 /** The echo server as a plain ES module importing the SDK from node_modules, so its start costs no TypeScript loader. */
-function writeEchoModule(dir: string): string {
+export function writeEchoModule(dir: string): string {
   const sdk = (p: string) => JSON.stringify(path.join(REPO, 'node_modules', '@modelcontextprotocol', 'sdk', 'dist', 'esm', p));
   const file = path.join(dir, 'echo.mjs');
   fs.writeFileSync(file, [

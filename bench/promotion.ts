@@ -103,7 +103,7 @@ async function fresh(root: string): Promise<World> {
  * Builds the history on tmpfs and leaves a copy of the workspace at each size in `sizes` (ascending)
  * under `out`, on the normal disk. Returns each copy's folder by size.
  */
-async function buildHistories(sizes: readonly number[], out: string): Promise<Map<number, string>> {
+export async function buildHistories(sizes: readonly number[], out: string): Promise<Map<number, string>> {
   const shm = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/bench-promotion-') : fs.mkdtempSync(path.join(os.tmpdir(), 'bench-promotion-'));
   const copies = new Map<number, string>();
   try {

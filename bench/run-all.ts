@@ -9,6 +9,8 @@ import { runPromotionBench } from './promotion';
 import { runLedgerBench, runStallBench } from './ledger';
 import { coldStarts } from './mcp';
 import { runMemoryBench } from './memory';
+// life: one run's whole life through the MCP server (bench/life.ts).
+import { lifeTable, peekTable, runLifeBench, runPeekBench } from './life';
 // views-3: the UI figures (bench/ui.*) as the table's UI part.
 import { printUiTable, runUiBenches } from './ui.table';
 
@@ -29,6 +31,12 @@ async function main(): Promise<void> {
   }
   await storeTable();
   await memoryTable();
+  // life: one run's whole life through dist/mcp.js at each history size, beside the same life on an empty workspace.
+  console.log('');
+  console.log(`MCP, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; p50 of ${Number(process.env.BENCH_LIVES ?? 15)} lives each, interleaved with the peer's`);
+  for (const line of lifeTable(await runLifeBench(sizes, Number(process.env.BENCH_LIVES ?? 15), (l) => process.stderr.write(`${l}\n`)))) console.log(line);
+  console.log('');
+  for (const line of peekTable(await runPeekBench())) console.log(line);
   // views-3: the UI rows, each bench in its own process (BENCH_UI_* choose the sizes; see bench/ui.table.ts).
   const ui = runUiBenches((l) => process.stderr.write(`${l}\n`));
   console.log('');

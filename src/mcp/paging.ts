@@ -21,7 +21,7 @@ export function jsonBytes(value: unknown): number {
 }
 
 /** Where a list continues: the offset of the next row, and the id of the last row shown (rows may move meanwhile). */
-interface CursorState {
+export interface CursorState {
   /** Which query the cursor belongs to (tool and filters), so a cursor is not replayed against another list. */
   q: string;
   /** Offset of the next row in the list as it was when the page was made. */
@@ -96,15 +96,41 @@ export function pageOf<T>(all: readonly T[], o: PageOptions<T>): Page<T> {
     const at = c.k === null ? -1 : all.findIndex((r) => o.key(r) === c.k);
     start = at >= 0 ? at + 1 : Math.min(c.o, all.length);
   }
+  return cut(all, start, 0, all.length, o);
+}
+
+/** Options of a page cut from a window of a list: the window's place in the list, and the list's length. */
+export interface WindowOptions<T> extends Omit<PageOptions<T>, 'cursor'> {
+  /** Offset in the whole list of the window's first row (what the next cursor's offset counts from). */
+  offset: number;
+  /** How many rows the whole list has. */
+  total: number;
+}
+
+/**
+ * Cuts one page out of `window`: the rows of a list from where the caller's cursor points, read by the caller
+ * from an index in the list's order (at most `limit` + 1 rows, the extra one saying whether more follow), so
+ * that a page costs the same however long the list is. The page is at most `limit` rows and fits the budget
+ * as pageOf's does; its cursor continues after its last row.
+ */
+export function pageOfWindow<T>(window: readonly T[], o: WindowOptions<T>): Page<T> {
+  return cut(window, 0, o.offset, o.total, o);
+}
+
+/**
+ * The page of `rows` from index `start`: at most `limit` rows, and no more than fit in the budget once wrapped.
+ * `base` is the list offset of rows[0], `total` the list's length; a next cursor is given while rows follow.
+ */
+function cut<T>(rows: readonly T[], start: number, base: number, total: number, o: Omit<PageOptions<T>, 'cursor'>): Page<T> {
   const budget = o.budget ?? PAGE_BUDGET;
   const make = (n: number): Page<T> => {
-    const rows = all.slice(start, start + n);
-    const end = start + rows.length;
-    const last = rows.length ? o.key(rows[rows.length - 1]!) : null;
-    return { rows, total: all.length, nextCursor: end < all.length ? encodeCursor(o.query, end, last) : null };
+    const shown = rows.slice(start, start + n);
+    const end = start + shown.length;
+    const last = shown.length ? o.key(shown[shown.length - 1]!) : null;
+    return { rows: shown, total, nextCursor: end < rows.length ? encodeCursor(o.query, base + end, last) : null };
   };
   // Grows the page row by row while it fits; the cursor is part of what must fit.
-  let n = Math.min(o.limit, all.length - start);
+  let n = Math.max(0, Math.min(o.limit, rows.length - start));
   const fits = (k: number) => jsonBytes(o.wrap(make(k))) <= budget;
   if (n > 0 && !fits(n)) {
     let lo = 1;
