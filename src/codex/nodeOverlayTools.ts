@@ -67,6 +67,21 @@ function offered(spec: NodeToolSpec, services: { formulas: boolean; promotions: 
  * tools only when the worker has the services they call.
  */
 export function nodeOverlayTools(services: { formulas: boolean; promotions: boolean }): DynamicToolFunctionSpec[] {
+  // The specs depend only on which services the worker has: converting every zod schema to JSON Schema
+  // cost about 29 ms per dispatched node (bench/controller.ts under --cpu-prof), so each set is built once.
+  const key = `${services.formulas ? 'f' : '-'}${services.promotions ? 'p' : '-'}`;
+  let specs = TOOL_SPEC_CACHE.get(key);
+  if (!specs) {
+    specs = buildNodeOverlayTools(services);
+    TOOL_SPEC_CACHE.set(key, specs);
+  }
+  // Callers get their own copies: a spec handed to the app-server must not be changed under another worker.
+  return structuredClone(specs);
+}
+
+const TOOL_SPEC_CACHE = new Map<string, DynamicToolFunctionSpec[]>();
+
+function buildNodeOverlayTools(services: { formulas: boolean; promotions: boolean }): DynamicToolFunctionSpec[] {
   return NODE_TOOL_SPECS.filter((s) => offered(s, services)).map((spec) => {
     const def = DEFINITIONS.get(spec.name)!;
     const shape: Record<string, z.ZodType> = {};

@@ -645,6 +645,16 @@ export class Ledger {
        ORDER BY r.created_seq DESC, n.created_seq, n.rowid`, [worker]).map(toNode);
   }
 
+  /**
+   * The nodes `nodeId` waits on (its `needs` and `blocks` edges), in graph order, read through the
+   * edges-by-target index: what a worker tells a node's turn about its inputs.
+   */
+  upstreamNodes(nodeId: string): NodeRow[] {
+    return this.sql.all<RawNode>(
+      `SELECT * FROM nodes WHERE id IN (SELECT from_id FROM edges WHERE to_id = ? AND kind IN ('needs', 'blocks'))
+       ORDER BY created_seq, rowid`, [nodeId]).map(toNode);
+  }
+
   getNode(nodeId: string): NodeRow | undefined {
     const r = this.sql.get<RawNode>('SELECT * FROM nodes WHERE id = ?', [nodeId]);
     return r ? toNode(r) : undefined;
