@@ -20,6 +20,9 @@ import { JOURNAL_FILE, SNAPSHOT_FILE, replay } from '../src/ledger/store/store';
 import type { Sql } from '../src/ledger/store/sql';
 import { writeFileAtomic } from '../src/ledger/store/atomicWrite';
 import { encodeLine } from '../src/ledger/store/journal';
+import { NativeSql, history } from './history';
+
+export { NativeSql, history };
 
 const COMMITS = Number(process.env.BENCH_COMMITS ?? 300);
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number);
@@ -36,28 +39,6 @@ function ms(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-/** A realistic history: runs of five chained nodes, each claimed and reported, about 11 events a run. */
-export function* history(count: number): Generator<StoredEvent> {
-  let seq = 0;
-  const ts = new Date('2026-01-01T00:00:00Z').toISOString();
-  const ev = (kind: string, payload: unknown): StoredEvent => ({ seq: ++seq, ts, actor: 'bench', kind, payload });
-  for (let r = 0; seq < count; r++) {
-    const runId = `r-${r.toString(36).padStart(6, '0')}`;
-    const keys = ['plan', 'implement', 'test', 'review', 'merge'];
-    yield ev('run.started', {
-      runId, familyId: null, variantId: null, generation: null, title: `bench run ${r}`, vars: { issue: `#${r}` }, taskKey: `task-${r}`, arm: null,
-      nodes: keys.map((k) => ({ id: `${runId}.${k}`, stepId: k, title: k, instructions: `Do the ${k} step for run ${r}.`, maxAttempts: 1, onExhausted: 'fail', gate: null, review: false, skipped: false })),
-      edges: keys.slice(1).map((k, i) => ({ from: `${runId}.${keys[i]}`, to: `${runId}.${k}`, kind: 'needs' })),
-    });
-    for (const k of keys) {
-      if (seq >= count) return;
-      yield ev('node.claimed', { nodeId: `${runId}.${k}`, claimId: `c-${r}-${k}`, worker: 'w', expiresAt: '2026-01-01T01:00:00Z' });
-      if (seq >= count) return;
-      yield ev('node.reported', { nodeId: `${runId}.${k}`, outcome: 'done', summary: 'ok', tokens: 1000, durationMs: 5000 });
-    }
-  }
-}
-
 /** Writes a ledger folder holding `count` events as a snapshot (as a checkpoint leaves it). */
 export async function prepareLedger(count: number, parent = os.tmpdir()): Promise<{ dir: string; bytes: number }> {
   const dir = fs.mkdtempSync(path.join(parent, `bench-ledger-${count}-`));
@@ -69,37 +50,6 @@ export async function prepareLedger(count: number, parent = os.tmpdir()): Promis
   writeFileAtomic(path.join(dir, SNAPSHOT_FILE), data);
   fs.writeFileSync(path.join(dir, JOURNAL_FILE), encodeLine({ journal: 'bench', base: count, format: 1 }));
   return { dir, bytes: data.length };
-}
-
-type Param = string | number | null | Uint8Array;
-
-/**
- * The projection's view of a database (run, get, all, exec) over better-sqlite3, so that the peer
- * applies events with exactly our projection code and schema. Statements are cached, as Sql does.
- */
-export class NativeSql {
-  private cache = new Map<string, Database.Statement>();
-  constructor(readonly db: Database.Database) {}
-  private stmt(sql: string): Database.Statement {
-    let s = this.cache.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.cache.set(sql, s);
-    }
-    return s;
-  }
-  run(sql: string, params: Param[] = []): void {
-    this.stmt(sql).run(...params);
-  }
-  get<T>(sql: string, params: Param[] = []): T | undefined {
-    return this.stmt(sql).get(...params) as T | undefined;
-  }
-  all<T>(sql: string, params: Param[] = []): T[] {
-    return this.stmt(sql).all(...params) as T[];
-  }
-  exec(sql: string): void {
-    this.db.exec(sql);
-  }
 }
 
 /** A better-sqlite3 WAL database with our schema and `count` events of history, applied by our projection. */

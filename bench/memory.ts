@@ -27,7 +27,7 @@ import { JOURNAL_FILE, SNAPSHOT_FILE, replay } from '../src/ledger/store/store';
 import { encodeLine } from '../src/ledger/store/journal';
 import { encodeEvents, writeSegment } from '../src/ledger/store/eventLog';
 import type { Sql } from '../src/ledger/store/sql';
-import { NativeSql, history } from './ledger';
+import { NativeSql, history } from './history';
 
 /** Resident and peak resident memory of this process, in MiB (Linux /proc). */
 function memory(): { rssMiB: number; peakMiB: number } {
