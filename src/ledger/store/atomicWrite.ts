@@ -32,6 +32,9 @@ export function describeFsError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Bytes written between flushes of a large temporary file (see prepareFileAtomic). */
+const FLUSH_EVERY = 1 << 20;
+
 /**
  * Replaces `file` with `data` so that a reader, or the file after a crash at any moment, holds
  * either the old content or the new, never a mix: the data goes to a temporary file in the same
@@ -64,7 +67,15 @@ export function prepareFileAtomic(file: string, data: string | Uint8Array, optio
   try {
     fd = ops.open(tmp, 'wx', options.mode ?? 0o666);
     step = 'write the temporary file';
-    writeFully(ops, fd, bytes);
+    // A large file is written and flushed a mebibyte at a time: flushed at the end in one go, the
+    // file system's journal commit would carry all of it, and every other writer's fdatasync (the
+    // ledger's commits) would wait behind it (issue 11: commits stalled while a checkpoint wrote).
+    // PostgreSQL's checkpoint_flush_after does the same for the same reason.
+    for (let at = 0; at < bytes.length || at === 0; at += FLUSH_EVERY) {
+      writeFully(ops, fd, bytes.subarray(at, Math.min(at + FLUSH_EVERY, bytes.length)));
+      if (bytes.length > FLUSH_EVERY) ops.fdatasync(fd);
+      if (bytes.length === 0) break;
+    }
     step = 'fsync the temporary file';
     ops.fsync(fd);
     step = 'close the temporary file';
