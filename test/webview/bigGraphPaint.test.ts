@@ -34,7 +34,7 @@ interface Change {
  */
 async function frame(page: Page): Promise<Change> {
   return await page.evaluate(() => {
-    const layers = [...document.querySelectorAll<HTMLCanvasElement>('#graph canvas')];
+    const layers = Array.from(document.querySelectorAll<HTMLCanvasElement>('#graph canvas'));
     const first = layers[0]!;
     const out = document.createElement('canvas');
     out.width = first.width;
