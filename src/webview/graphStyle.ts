@@ -80,6 +80,14 @@ export function graphStyle(p: Palette): StylesheetJson {
       selector: 'edge.routed',
       style: { 'curve-style': 'round-segments', 'edge-distances': 'node-position', 'segment-weights': 'data(weights)', 'segment-distances': 'data(distances)', 'segment-radii': [24] },
     },
+    // A big graph seen from far away (see OVERVIEW_ZOOM in main.ts): arrowheads and dashes are then under 3 px on
+    // screen, too small to read, yet they, and edge opacity, were most of a frame's cost at 2,000 nodes (276 ms of
+    // the whole-canvas redraw after a one-node change, 80 ms without them; bench/ui.patch.ts). The edges keep their
+    // colours, so the kinds stay apart; zooming in past the threshold brings the arrows and dashes back.
+    {
+      selector: 'edge.overview',
+      style: { 'line-style': 'solid', opacity: 1, 'target-arrow-shape': 'none', 'source-arrow-shape': 'none' },
+    },
     {
       selector: 'node.variant',
       style: { shape: 'round-rectangle', width: 170, height: 58, 'text-wrap': 'wrap', 'text-max-width': '160px', 'font-size': 11 },

@@ -41,6 +41,14 @@ const LARGE = 600;
 const MAX_FIT_ZOOM = 1.2;
 const MIN_READABLE_ZOOM = 0.85;
 const READABLE_UP_TO = 60;
+/**
+ * Graphs of at least this many nodes, drawn below OVERVIEW_ZOOM, get the `overview` edge style (graphStyle.ts): solid
+ * edges without arrowheads. Cytoscape redraws the whole canvas for a change of one node, so the cost of every frame
+ * grows with what each edge draws; at 0.4 an arrowhead is under 3 px and a dash under 2.5 px, unreadable anyway.
+ * Smaller graphs, and any graph zoomed in, look as before.
+ */
+const OVERVIEW_NODES = 200;
+const OVERVIEW_ZOOM = 0.4;
 
 /** What the button elements expose beyond HTMLElement. */
 type ButtonElement = HTMLElement & { disabled: boolean };
@@ -169,7 +177,29 @@ class GraphApp {
 
   private onMessage(data: unknown): void {
     if (!isHostMessage(data)) return;
+    const arrived = performance.now();
     this.handle(data);
+    // A change of the graph on screen is seen only once Cytoscape has drawn it: say when that frame is up.
+    if (this.cy && (data.type === 'patchRunGraph' || (viewOf(data) && this.renders > 0))) this.reportPainted(this.cy, arrived);
+  }
+
+  /** Counts changes of the graph on screen, so only the latest one reports its frame. */
+  private paints = 0;
+
+  /**
+   * After a change of the graph on screen: once Cytoscape has drawn its next frame (its `render` event) and the
+   * browser has shown it (the animation frame after), sets `data-painted` on the body and fires `gascity:painted`
+   * with the ms since the message arrived. A change that draws nothing new fires nothing until the next frame drawn.
+   */
+  private reportPainted(cy: Core, arrived: number): void {
+    const seq = ++this.paints;
+    cy.one('render', () => {
+      requestAnimationFrame(() => {
+        if (seq !== this.paints || this.cy !== cy) return;
+        document.body.dataset.painted = String(seq);
+        document.dispatchEvent(new CustomEvent('gascity:painted', { detail: { ms: performance.now() - arrived } }));
+      });
+    });
   }
 
   private handle(m: HostMessage): void {
@@ -250,6 +280,9 @@ class GraphApp {
     });
     cy.on('dbltap', 'node', (e: EventObject) => this.open(e.target.id() as string));
     this.readableZoom(cy);
+    this.overview = undefined;
+    this.applyOverview(cy);
+    cy.on('zoom', () => this.applyOverview(cy));
     cy.on('viewport', () => this.saveSoon());
     cy.one('render', () => {
       requestAnimationFrame(() => {
@@ -305,6 +338,25 @@ class GraphApp {
     document.dispatchEvent(new CustomEvent('gascity:patched', { detail: { nodes: patch.upsertNodes.length } }));
     // The whole graph goes into the saved state; a burst of patches writes it once.
     this.saveSoon();
+  }
+
+  /** Whether the edges carry the `overview` class now (undefined: not decided yet for this Cytoscape instance). */
+  private overview: boolean | undefined;
+
+  /**
+   * Gives every edge the `overview` class when a big graph is zoomed out below OVERVIEW_ZOOM, and takes it away
+   * when it is zoomed back in. Only a crossing of the threshold restyles the edges (one batch); zooming on either
+   * side of it costs nothing here.
+   */
+  private applyOverview(cy: Core): void {
+    const on = cy.nodes().length >= OVERVIEW_NODES && cy.zoom() < OVERVIEW_ZOOM;
+    if (on === this.overview) return;
+    this.overview = on;
+    cy.batch(() => {
+      if (on) cy.edges().addClass('overview');
+      else cy.edges().removeClass('overview');
+    });
+    document.body.dataset.overview = String(on);
   }
 
   /** The marks of the overlays that are on, for one node (or, with `undefined`, for the run). */
@@ -390,10 +442,11 @@ class GraphApp {
         const existing = cy.getElementById(id);
         if (existing.nonempty()) {
           existing.data(w.data);
-          existing.classes(w.classes ?? '');
+          existing.classes(`${w.classes ?? ''}${this.overview && existing.isEdge() ? ' overview' : ''}`);
           if (w.position && existing.isNode()) existing.position({ ...w.position });
         } else {
-          cy.add(w);
+          const added = cy.add(w);
+          if (this.overview && added.isEdge()) added.addClass('overview');
         }
       }
     });
