@@ -90,11 +90,14 @@ async function oursChild(dir: string): Promise<void> {
     await ledger.claimNode({ worker: 'w', nodeId: nodeIds[0], leaseSeconds: 600 });
     await ledger.reportNode({ nodeId: nodeIds[0]!, worker: 'w', outcome: 'done' });
   }
+  const afterLives = memory();
   await ledger.store.checkpoint();
   const end = memory();
   const snapshotMiB = fs.statSync(path.join(dir, SNAPSHOT_FILE)).size / 1048576;
   ledger.close();
-  process.stdout.write(`${JSON.stringify({ openMs, afterOpen: afterOpen.rssMiB, peak: end.peakMiB, snapshotMiB, graphNodes })}\n`);
+  process.stdout.write(`${JSON.stringify({
+    openMs, afterOpen: afterOpen.rssMiB, peakOpen: afterOpen.peakMiB, peakLives: afterLives.peakMiB, peak: end.peakMiB, snapshotMiB, graphNodes,
+  })}\n`);
 }
 
 function peerChild(file: string): void {
