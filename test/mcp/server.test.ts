@@ -235,6 +235,10 @@ test('command-line arguments', () => {
   assert.deepEqual(parseArgs([]), { ledger: undefined, workspace: undefined, actor: undefined });
   assert.throws(() => parseArgs(['--ledger']), /--ledger needs a value/);
   assert.throws(() => parseArgs(['--frob']), /unknown argument --frob/);
+  // A repeated option is refused by name, whichever way it is written, instead of keeping the last value.
+  assert.throws(() => parseArgs(['--ledger', '/a', '--ledger', '/b']), /--ledger given twice; give it once/);
+  assert.throws(() => parseArgs(['--ledger=/a', '--ledger', '/b']), /--ledger given twice/);
+  assert.throws(() => parseArgs(['--actor', 'x', '--workspace', '/w', '--actor=y']), /--actor given twice/);
 });
 
 test('promotion: a candidate put on trial gets a sticky share of runs, and evidence recorded through the tools promotes it by the rule', async () => {
