@@ -387,11 +387,6 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     }
   }
 
-  /** The events after `seq` as the tables hold them (a reloaded snapshot's, for its listeners). */
-  private eventsAfter(seq: number): StoredEvent[] {
-    return this.readEvents(seq, Number.MAX_SAFE_INTEGER);
-  }
-
   private applyOne(e: StoredEvent): void {
     this.sql.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [
       e.seq, e.ts, e.actor, e.kind, JSON.stringify(e.payload),
@@ -470,7 +465,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           if (attempt > 5) throw new LedgerError(`journal ${this.journalPath} starts after the snapshot ends`, 'corrupt');
           const before = this.seqValue;
           await this.restartFromSnapshot();
-          if (this.seqValue > before) applied.push(...this.eventsAfter(before));
+          if (this.seqValue > before) applied.push(...this.readEvents(before, Number.MAX_SAFE_INTEGER));
           continue;
         }
       }
@@ -714,21 +709,19 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   readEvents(after: number, limit: number): StoredEvent[] {
     const out: StoredEvent[] = [];
     if (limit <= 0) return out;
-    if (after < this.tableBase) {
-      for (const e of readLog(this.dir, after, this.tableBase)) {
-        out.push(e);
-        if (out.length >= limit) return out;
-      }
+    for (const e of this.iterateEvents(after, Math.min(limit, 1000))) {
+      out.push(e);
+      if (out.length >= limit) break;
     }
-    return out.concat(this.tableEvents(Math.max(after, this.tableBase), limit - out.length));
+    return out;
   }
 
   /**
    * Every event with seq above `after`, in order, read a log segment at a time (for `verify` and
-   * exports: memory holds one segment, not the history). The events after the last checkpoint are
-   * read when the iteration reaches them.
+   * exports: memory holds one segment, not the history), then the events table `pageSize` rows at a
+   * time, read when the iteration reaches them.
    */
-  *iterateEvents(after = 0): Generator<StoredEvent> {
+  *iterateEvents(after = 0, pageSize = 1000): Generator<StoredEvent> {
     let last = after;
     if (last < this.tableBase) {
       for (const e of readLog(this.dir, last, this.tableBase)) {
@@ -737,9 +730,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       }
     }
     for (;;) {
-      const page = this.tableEvents(Math.max(last, this.tableBase), 1000);
+      const page = this.tableEvents(Math.max(last, this.tableBase), pageSize);
       for (const e of page) yield e;
-      if (page.length < 1000) return;
+      if (page.length < pageSize) return;
       last = page[page.length - 1]!.seq;
     }
   }
