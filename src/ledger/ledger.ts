@@ -667,25 +667,28 @@ export class Ledger {
   runGraph(runId: string): { run: RunRow; nodes: NodeRow[]; edges: EdgeRow[]; bindings: BindingRow[] } | undefined {
     const run = this.getRun(runId);
     if (!run) return undefined;
+    // The same rows in the same order, from the tables or, for an archived run, from its archive line.
+    let nodes: RawNode[];
+    let edges: RawEdge[];
+    let bindings: RawBinding[];
     if (run.archivedIn) {
       const t = readArchivedRun(this.store.dir, run.archivedIn, runId).tables;
-      const rows = <R>(name: string): R[] => (t[name] ?? []) as R[];
-      return {
-        run,
-        nodes: rows<RawNode>('nodes').map(toNode),
-        edges: rows<{ from_id: string; to_id: string; kind: string }>('edges').map((e) => ({ from: e.from_id, to: e.to_id, kind: e.kind })),
-        bindings: rows<{ node_id: string; worker_kind: string; thread_id: string; bound_at: string }>('bindings')
-          .sort((a, b) => a.bound_at.localeCompare(b.bound_at))
-          .map((b) => ({ nodeId: b.node_id, workerKind: b.worker_kind, threadId: b.thread_id, boundAt: b.bound_at })),
-      };
+      const rows = <R>(table: string): R[] => (t[table] ?? []) as unknown as R[];
+      // Archived rows are in rowid order; sorting stably gives the order the queries below read.
+      nodes = rows<RawNode & { created_seq: number }>('nodes').sort((x, y) => x.created_seq - y.created_seq);
+      edges = rows<RawEdge>('edges');
+      bindings = rows<RawBinding>('bindings').sort((x, y) => x.bound_at.localeCompare(y.bound_at));
+    } else {
+      nodes = this.sql.all<RawNode>('SELECT * FROM nodes WHERE run_id = ? ORDER BY created_seq, rowid', [runId]);
+      edges = this.sql.all<RawEdge>('SELECT from_id, to_id, kind FROM edges WHERE run_id = ? ORDER BY rowid', [runId]);
+      bindings = this.sql.all<RawBinding>('SELECT b.* FROM bindings b JOIN nodes n ON n.id = b.node_id WHERE n.run_id = ? ORDER BY b.bound_at', [runId]);
     }
-    const nodes = this.sql.all<RawNode>('SELECT * FROM nodes WHERE run_id = ? ORDER BY created_seq, rowid', [runId]).map(toNode);
-    const edges = this.sql.all<{ from_id: string; to_id: string; kind: string }>('SELECT from_id, to_id, kind FROM edges WHERE run_id = ? ORDER BY rowid', [runId])
-      .map((e) => ({ from: e.from_id, to: e.to_id, kind: e.kind }));
-    const bindings = this.sql.all<{ node_id: string; worker_kind: string; thread_id: string; bound_at: string }>(
-      'SELECT b.* FROM bindings b JOIN nodes n ON n.id = b.node_id WHERE n.run_id = ? ORDER BY b.bound_at', [runId])
-      .map((b) => ({ nodeId: b.node_id, workerKind: b.worker_kind, threadId: b.thread_id, boundAt: b.bound_at }));
-    return { run, nodes, edges, bindings };
+    return {
+      run,
+      nodes: nodes.map(toNode),
+      edges: edges.map((e) => ({ from: e.from_id, to: e.to_id, kind: e.kind })),
+      bindings: bindings.map((b) => ({ nodeId: b.node_id, workerKind: b.worker_kind, threadId: b.thread_id, boundAt: b.bound_at })),
+    };
   }
 
   /**
@@ -847,6 +850,11 @@ function downstream(sql: Sql, runId: string, from: string): Map<string, string[]
   }
   return paths;
 }
+
+/** An edges row as runGraph reads it. */
+interface RawEdge { from_id: string; to_id: string; kind: string }
+/** A bindings row as runGraph reads it. */
+interface RawBinding { node_id: string; worker_kind: string; thread_id: string; bound_at: string }
 
 interface RawRun {
   id: string; family_id: string | null; variant_id: string | null; generation: number | null; title: string; vars: string;
