@@ -72,16 +72,7 @@ export function trialText(t: TrialInfo, evidence: EvidenceSummary): string {
 /** What the lineage shows of a variant's formula evidence (the ledger's `formulaEvidence`, issue 14). */
 export interface VariantHeatSource {
   readonly rationale: string | null;
-  readonly steps: readonly {
-    readonly stepId: string;
-    readonly title: string;
-    readonly attempts: number;
-    readonly failures: number;
-    readonly retries: number;
-    readonly tokens: number;
-    readonly failureRate: number | null;
-    readonly changedBy: readonly string[];
-  }[];
+  readonly steps: readonly StepHeat[];
 }
 
 /** A variant's steps as the page draws their heat; text is cut so that a long title cannot crowd the table. */
