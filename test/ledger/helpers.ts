@@ -6,12 +6,30 @@ import type { ChildProcess } from 'node:child_process';
 import { after } from 'node:test';
 import { FormulaService, openLedger } from '../../src/ledger/index';
 import type { Ledger } from '../../src/ledger/index';
+import type { CheckedResult } from '../../src/ledger/outcome';
 
 export function tempDir(prefix = 'gascity-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
 export { dumpProjection as dumpTables } from '../../src/ledger/schema';
+
+/** A one-step formula of family `fix` whose ground truth is one check, `tests` (`npm test`). */
+export const CHECKED_FORMULA = `
+name = "fix"
+version = 1
+[[steps]]
+id = "edit"
+instructions = "Edit."
+
+[[checks]]
+id = "tests"
+run = "npm test"
+`;
+
+/** The `tests` check of CHECKED_FORMULA as it reads when it fails, and when it passes. */
+export const failingCheck: CheckedResult = { id: 'tests', kind: 'run', passed: false, summary: 'exited with code 1', subject: 'npm test', output: 'FAIL\n' };
+export const passingCheck: CheckedResult = { ...failingCheck, passed: true, summary: 'exited with code 0', output: 'ok\n' };
 
 export const WRITER = path.join(__dirname, '..', 'fixtures', 'ledger-writer.ts');
 

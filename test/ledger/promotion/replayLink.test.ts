@@ -5,24 +5,7 @@ import assert from 'node:assert/strict';
 import { LedgerError, PromotionService } from '../../../src/ledger/index';
 import type { FormulaService, Ledger } from '../../../src/ledger/index';
 import { recordCheckedOutcome } from '../../../src/ledger/outcome';
-import type { CheckedResult } from '../../../src/ledger/outcome';
-import { formulaWorkspace } from '../helpers';
-
-
-const FORMULA = `
-name = "fix"
-version = 1
-[[steps]]
-id = "edit"
-instructions = "Edit."
-
-[[checks]]
-id = "tests"
-run = "npm test"
-`;
-
-const failing: CheckedResult = { id: 'tests', kind: 'run', passed: false, summary: 'exited with code 1', subject: 'npm test', output: 'FAIL\n' };
-const passing: CheckedResult = { ...failing, passed: true, summary: 'exited with code 0', output: 'ok\n' };
+import { CHECKED_FORMULA as FORMULA, failingCheck as failing, formulaWorkspace, passingCheck as passing } from '../helpers';
 
 async function world() {
   const { ledger, formulas } = await formulaWorkspace(FORMULA, 'gascity-replaylink-');
