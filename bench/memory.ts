@@ -83,7 +83,7 @@ async function oursChild(dir: string): Promise<void> {
   const openMs = performance.now() - t0;
   const afterOpen = memory();
   ledger.listRuns({ limit: 100 });
-  const archived = ledger.sql.get<{ id: string }>('SELECT id FROM runs WHERE archive IS NOT NULL LIMIT 1');
+  const archived = ledger.sql.get<{ id: string }>('SELECT id FROM runs WHERE archive IS NOT NULL UNION ALL SELECT id FROM archived_runs LIMIT 1');
   const graphNodes = archived ? ledger.runGraph(archived.id)!.nodes.length : 0;
   for (let i = 0; i < LIVES; i++) {
     const { nodeIds } = await ledger.startRun({ title: `life ${i}`, nodes: NODES });

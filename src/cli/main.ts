@@ -472,7 +472,8 @@ async function run(cmd: string, rest: string[], args: Args, ledger: Ledger, form
       const days = rest[0] ?? '30';
       if (!/^\d{1,5}(\.\d{1,3})?$/.test(days)) throw new LedgerError(`DAYS: give a number of days, 0 or more (e.g. 30), not "${days.slice(0, 40)}"`, 'invalid_input', 'DAYS');
       const r = await ledger.archiveRuns({ olderThanDays: Number(days) });
-      return out(args, r, () => `${r.archived} run${r.archived === 1 ? '' : 's'} finished before ${r.before} archived${r.files.length ? ` (${r.files.join(', ')})` : ''}`);
+      return out(args, r, () => `${r.archived} run${r.archived === 1 ? '' : 's'} finished before ${r.before} archived${r.files.length ? ` (${r.files.join(', ')})` : ''}` +
+        (r.evicted ? `; ${r.evicted} run row${r.evicted === 1 ? '' : 's'} moved there too (still found by id)` : ''));
     }
     case 'checkpoint': {
       await ledger.store.checkpoint();

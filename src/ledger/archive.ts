@@ -62,7 +62,24 @@ const RUN_TABLES: ReadonlyArray<{ table: string; select: string; remove: string 
 export interface ArchivedRun {
   runId: string;
   tables: Record<string, Array<Record<string, unknown>>>;
+  /**
+   * The run's own `runs` row, on the line written when the row left the table (see evictableRuns).
+   * Its `archive` is the file holding the run's graph, or null when that is this same file.
+   */
+  run?: Record<string, unknown>;
 }
+
+/**
+ * How many of each variant's newest runs with an outcome keep their `runs` row in memory after their
+ * graph is archived: the most any window of the promotion rule or of `formula_assess` reads by default
+ * (the screen's incumbent history, 500; an assess page, at most 1,000), so that those windows read the
+ * same rows whether or not older runs were archived. A policy whose `historyRuns` is larger counts the
+ * newest 1,000.
+ */
+export const HOT_RUNS_PER_VARIANT = 1000;
+
+/** Rows (of runs whose graph is already archived) that leave `runs` per `runs.archived` event: they are small lines. */
+export const EVICT_BATCH = 2000;
 
 /**
  * The runs that may be archived now, oldest finished first, at most `limit`: finished (done, failed,
@@ -81,10 +98,45 @@ export function archivableRuns(sql: Sql, before: string, limit: number): string[
 }
 
 /**
+ * The runs whose `runs` row leaves memory with the next `runs.archived` event, at most `limit` besides
+ * `batch`: of `batch` (the runs whose graph that event archives) and of the runs whose graph is already
+ * archived, those of no variant, and those of a variant older than its newest `keep` runs with an
+ * outcome (default HOT_RUNS_PER_VARIANT). Each variant's threshold is one read through runs_variant, so the cost is the
+ * variants with archived rows in memory plus the rows chosen, not the history.
+ */
+export function evictableRuns(sql: Sql, batch: readonly string[], limit: number, keep = HOT_RUNS_PER_VARIANT): string[] {
+  const thresholds = new Map<string, number>();
+  // Below this created_seq a run of the variant is outside every window; -1 when it has fewer runs than that.
+  const below = (variantId: string): number => {
+    let t = thresholds.get(variantId);
+    if (t === undefined) {
+      t = sql.get<{ s: number }>(
+        `SELECT created_seq AS s FROM runs WHERE variant_id = ? AND outcome IS NOT NULL ORDER BY created_seq DESC LIMIT 1 OFFSET ${Math.max(0, Math.floor(keep) - 1)}`,
+        [variantId])?.s ?? -1;
+      thresholds.set(variantId, t);
+    }
+    return t;
+  };
+  const out = sql.all<{ id: string; variant_id: string | null; created_seq: number }>(
+    `SELECT id, variant_id, created_seq FROM runs WHERE id IN ${IDS}`, [JSON.stringify(batch)])
+    .filter((r) => r.variant_id === null || r.created_seq < below(r.variant_id)).map((r) => r.id);
+  const room = () => limit - (out.length - batch.length);
+  if (room() > 0) out.push(...sql.all<{ id: string }>(`SELECT id FROM runs WHERE archive IS NOT NULL AND variant_id IS NULL LIMIT ${room()}`).map((r) => r.id));
+  for (const { variant_id: v } of sql.all<{ variant_id: string }>('SELECT DISTINCT variant_id FROM runs WHERE archive IS NOT NULL AND variant_id IS NOT NULL')) {
+    if (room() <= 0) break;
+    const t = below(v);
+    if (t < 0) continue;
+    out.push(...sql.all<{ id: string }>(
+      `SELECT id FROM runs WHERE variant_id = ? AND created_seq < ? AND archive IS NOT NULL ORDER BY created_seq LIMIT ${room()}`, [v, t]).map((r) => r.id));
+  }
+  return out;
+}
+
+/**
  * The rows of each of `runIds` in every run-scoped table, as their archive lines hold them (rows in
  * table order; runs in the order given). One query a table for the whole batch.
  */
-export function collectRuns(sql: Sql, runIds: readonly string[]): ArchivedRun[] {
+export function collectRuns(sql: Sql, runIds: readonly string[], evicted: readonly string[] = []): ArchivedRun[] {
   const byRun = new Map<string, ArchivedRun>(runIds.map((runId) => [runId, { runId, tables: {} }]));
   const ids = JSON.stringify(runIds);
   for (const { table, select } of RUN_TABLES) {
@@ -93,6 +145,13 @@ export function collectRuns(sql: Sql, runIds: readonly string[]): ArchivedRun[] 
       const tables = byRun.get(runId)!.tables;
       (tables[table] ??= []).push(rest);
     }
+  }
+  // The rows that leave `runs`, as they will be once the event is applied: a run archived by this same
+  // event has its graph on this line (archive null, since the file's name is its content's digest).
+  for (const row of sql.all<Record<string, unknown> & { id: string }>(`SELECT * FROM runs WHERE id IN ${IDS} ORDER BY created_seq`, [JSON.stringify(evicted)])) {
+    const line = byRun.get(row.id);
+    if (line) line.run = { ...row, archive: null };
+    else byRun.set(row.id, { runId: row.id, tables: {}, run: row });
   }
   return [...byRun.values()];
 }
@@ -124,11 +183,49 @@ export function archiveDigest(ledgerDir: string, archive: string): string | null
   }
 }
 
-/** The projection of `runs.archived`: drops the runs' rows from the run-scoped tables and marks the runs. */
-export function applyArchived(sql: Sql, runIds: readonly string[], archive: string): void {
+/**
+ * The projection of `runs.archived`: drops the runs' rows from the run-scoped tables and marks the runs;
+ * then the `evicted` runs' rows leave `runs`: each is found by id in archived_runs, and its variant's
+ * counts move to variant_archived.
+ */
+export function applyArchived(sql: Sql, runIds: readonly string[], archive: string, evicted: readonly string[] = []): void {
   const ids = JSON.stringify(runIds);
   for (const { remove } of RUN_TABLES) sql.run(remove, [ids]);
   sql.run(`UPDATE runs SET archive = ? WHERE id IN ${IDS}`, [archive, ids]);
+  if (evicted.length === 0) return;
+  const gone = JSON.stringify(evicted);
+  sql.run('INSERT OR IGNORE INTO archive_files(name) VALUES (?)', [archive]);
+  sql.run(
+    `INSERT INTO variant_archived(variant_id, runs, finished, successes)
+     SELECT variant_id, count(*), count(outcome), sum(outcome = 'success') FROM runs WHERE id IN ${IDS} AND variant_id IS NOT NULL GROUP BY variant_id
+     ON CONFLICT(variant_id) DO UPDATE SET runs = runs + excluded.runs, finished = finished + excluded.finished, successes = successes + excluded.successes`,
+    [gone]);
+  sql.run(`INSERT OR REPLACE INTO archived_runs(id, file) SELECT id, (SELECT id FROM archive_files WHERE name = ?) FROM runs WHERE id IN ${IDS}`, [archive, gone]);
+  sql.run(`DELETE FROM runs WHERE id IN ${IDS}`, [gone]);
+}
+
+/** Whether `runId` names a run, in memory or archived: new run ids are drawn against both. */
+export function runIdTaken(sql: Sql, runId: string): boolean {
+  return !!sql.get('SELECT 1 FROM runs WHERE id = ? UNION ALL SELECT 1 FROM archived_runs WHERE id = ?', [runId, runId]);
+}
+
+/** The archive file holding the row of a run whose row left `runs`, or undefined. */
+export function archivedRunFile(sql: Sql, runId: string): string | undefined {
+  return sql.get<{ name: string }>('SELECT f.name FROM archived_runs a JOIN archive_files f ON f.id = a.file WHERE a.id = ?', [runId])?.name;
+}
+
+/**
+ * The error for a run id with no row in memory: `conflict` when the run was archived (what the caller
+ * asked for can no longer change it), `not_found` otherwise. `field` names the input.
+ */
+export function missingRun(sql: Sql, field: string, runId: string): LedgerError {
+  const file = archivedRunFile(sql, runId);
+  if (file) {
+    return new LedgerError(
+      `${field}: run "${runId}" is archived (${ARCHIVE_DIR}/${file}); a run finished before the retention can be read but no longer changed`,
+      'conflict', field);
+  }
+  return new LedgerError(`${field}: no run with id "${runId}"`, 'not_found', field);
 }
 
 /**

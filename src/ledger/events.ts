@@ -72,7 +72,8 @@ export interface EventPayloads {
    * Finished runs whose graphs moved to `archive` (a file in the ledger's archive folder, written and
    * fsynced first; `sha256` of its content); their rows leave the run-scoped tables (src/ledger/archive.ts).
    */
-  'runs.archived': { runIds: string[]; archive: string; sha256: string; before: string };
+  /** `evicted` (absent in events before schema 10): runs whose `runs` row left memory too, its line in `archive`. */
+  'runs.archived': { runIds: string[]; archive: string; sha256: string; before: string; evicted?: string[] };
   'node.claimed': { nodeId: string; claimId: string; worker: string; expiresAt: string };
   'node.lease_renewed': { nodeId: string; claimId: string; expiresAt: string };
   'node.dispatched': { nodeId: string; worker: string };

@@ -510,10 +510,10 @@ function toPlanNode(n: FormulaNode) {
 
 const VARIANT_SELECT = `
 SELECT v.*,
-  (SELECT count(*) FROM runs r WHERE r.variant_id = v.id) AS runs,
-  (SELECT count(*) FROM runs r WHERE r.variant_id = v.id AND r.outcome IS NOT NULL) AS finished,
-  (SELECT count(*) FROM runs r WHERE r.variant_id = v.id AND r.outcome = 'success') AS successes
-FROM variants v`;
+  (SELECT count(*) FROM runs r WHERE r.variant_id = v.id) + coalesce(a.runs, 0) AS runs,
+  (SELECT count(*) FROM runs r WHERE r.variant_id = v.id AND r.outcome IS NOT NULL) + coalesce(a.finished, 0) AS finished,
+  (SELECT count(*) FROM runs r WHERE r.variant_id = v.id AND r.outcome = 'success') + coalesce(a.successes, 0) AS successes
+FROM variants v LEFT JOIN variant_archived a ON a.variant_id = v.id`;
 
 interface RawVariant {
   id: string; family_id: string; generation: number; parents: string; mutation: string | null; summary: string; proposed_by: string;

@@ -10,7 +10,7 @@ import {
 } from './inputs';
 import { ledgerProjection } from './projection';
 import type { StoredEvent } from './store/journal';
-import { ARCHIVE_BATCH, archivableRuns, collectRuns, readArchivedRun, writeArchive } from './archive';
+import { ARCHIVE_BATCH, EVICT_BATCH, HOT_RUNS_PER_VARIANT, archivableRuns, archivedRunFile, collectRuns, evictableRuns, missingRun, readArchivedRun, runIdTaken, writeArchive } from './archive';
 import type { Decision, NewEvent, StoreChange, StoreOptions, WriteContext } from './store/store';
 import { EventStore } from './store/store';
 import type { Sql } from './store/sql';
@@ -112,11 +112,19 @@ export interface LedgerOptions extends StoreOptions {
    * archiving runs still work, and the error says so.
    */
   hotLimitBytes?: number;
+  /**
+   * How many of each variant's newest runs with an outcome keep their row in memory once archived
+   * (default HOT_RUNS_PER_VARIANT, 1,000: the widest window the promotion rule and assess read).
+   */
+  hotRunsPerVariant?: number;
 }
 
 /** What `Ledger.archiveRuns` did: how many runs moved, and to which archive files. */
 export interface ArchiveResult {
+  /** Runs whose graph moved to the archive. */
   archived: number;
+  /** Runs whose `runs` row moved too (archive.ts, evictableRuns). */
+  evicted: number;
   files: string[];
   /** The cut-off used: runs finished before it were eligible (ISO time). */
   before: string;
@@ -157,19 +165,25 @@ export class Ledger {
     const days = options.olderThanDays ?? this.options.retentionDays ?? 30;
     if (!Number.isFinite(days) || days < 0) throw invalid('olderThanDays', `must be a number of days, 0 or more (got ${String(days)})`);
     const before = (options.before ?? new Date(this.now().getTime() - days * 86_400_000)).toISOString();
-    const result: ArchiveResult = { archived: 0, files: [], before };
+    const result: ArchiveResult = { archived: 0, evicted: 0, files: [], before };
     // Nothing due in the tables as this process read them: no lock is taken (the usual case after a checkpoint).
     await this.refresh();
-    if (archivableRuns(this.sql, before, 1).length === 0) return result;
+    const keep = this.options.hotRunsPerVariant ?? HOT_RUNS_PER_VARIANT;
+    if (archivableRuns(this.sql, before, 1).length === 0 && evictableRuns(this.sql, [], 1, keep).length === 0) return result;
     for (;;) {
       const batch = await this.commit(({ sql }) => {
         const runIds = archivableRuns(sql, before, ARCHIVE_BATCH);
-        if (runIds.length === 0) return { events: [], result: null };
-        const { archive, sha256 } = writeArchive(this.store.dir, collectRuns(sql, runIds));
-        return { events: [event('runs.archived', { runIds, archive, sha256, before })], result: { archive, count: runIds.length } };
+        const evicted = evictableRuns(sql, runIds, EVICT_BATCH, keep);
+        if (runIds.length === 0 && evicted.length === 0) return { events: [], result: null };
+        const { archive, sha256 } = writeArchive(this.store.dir, collectRuns(sql, runIds, evicted));
+        return {
+          events: [event('runs.archived', { runIds, archive, sha256, before, ...(evicted.length ? { evicted } : {}) })],
+          result: { archive, count: runIds.length, evicted: evicted.length },
+        };
       }, actor);
       if (!batch) return result;
       result.archived += batch.count;
+      result.evicted += batch.evicted;
       result.files.push(batch.archive);
     }
   }
@@ -244,7 +258,7 @@ export class Ledger {
       } else if (p.familyId && !sql.get('SELECT 1 FROM families WHERE id = ?', [p.familyId])) {
         throw notFound('familyId', 'family', p.familyId);
       }
-      const runId = newId('r', (x) => !!sql.get('SELECT 1 FROM runs WHERE id = ?', [x]));
+      const runId = newId('r', (x) => runIdTaken(sql, x));
       const { nodes, edges } = buildGraph(runId, p.nodes, 'nodes', new Set());
       return {
         events: [event('run.started', { runId, familyId: p.familyId, variantId: p.variantId, generation: p.generation, title: p.title, vars: p.vars, taskKey: p.taskKey, arm: p.arm, nodes, edges, ...(p.awaitsChecks ? { awaitsChecks: true } : {}) })],
@@ -439,7 +453,7 @@ export class Ledger {
     const p = parseInput(cancelRunSchema, input);
     return this.commit(({ sql }) => {
       const run = sql.get<{ status: string }>('SELECT status FROM runs WHERE id = ?', [p.runId]);
-      if (!run) throw notFound('runId', 'run', p.runId);
+      if (!run) throw missingRun(sql, 'runId', p.runId);
       if (run.status !== 'running') throw conflict(`run ${p.runId} is already ${run.status}`, 'runId');
       return { events: [event('run.cancelled', { runId: p.runId, reason: p.reason })], result: { runId: p.runId } };
     }, actor);
@@ -460,7 +474,7 @@ export class Ledger {
       }
       if (runId) {
         const run = sql.get<{ family_id: string | null; variant_id: string | null }>('SELECT family_id, variant_id FROM runs WHERE id = ?', [runId]);
-        if (!run) throw notFound('runId', 'run', runId);
+        if (!run) throw missingRun(sql, 'runId', runId);
         if (variantId && run.variant_id && variantId !== run.variant_id) throw invalid('variantId', `run ${runId} ran variant ${run.variant_id}`);
         variantId = run.variant_id ?? variantId;
         familyId = run.family_id;
@@ -535,7 +549,7 @@ export class Ledger {
     return this.commit(({ sql }) => {
       const run = sql.get<{ status: string; outcome: string | null; family_id: string | null; variant_id: string | null }>(
         'SELECT status, outcome, family_id, variant_id FROM runs WHERE id = ?', [runId]);
-      if (!run) throw notFound('runId', 'run', runId);
+      if (!run) throw missingRun(sql, 'runId', runId);
       if (run.status === 'running' || run.status === 'cancelled' || !run.outcome) return { events: [], result: null };
       if (sql.get("SELECT 1 FROM evidence WHERE run_id = ? AND kind = 'run_outcome'", [runId])) return { events: [], result: null };
       const evidenceId = newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]));
@@ -614,9 +628,18 @@ export class Ledger {
     return gate ?? lease;
   }
 
+  /**
+   * A run by id: its row in memory or, for a run whose row was archived, its row read back from the
+   * archive file (throws a LedgerError naming the file when that is missing or damaged).
+   */
   getRun(runId: string): RunRow | undefined {
     const r = this.sql.get<RawRun>('SELECT * FROM runs WHERE id = ?', [runId]);
-    return r ? toRun(r) : undefined;
+    if (r) return toRun(r);
+    const file = archivedRunFile(this.sql, runId);
+    if (!file) return undefined;
+    const row = readArchivedRun(this.store.dir, file, runId).run as RawRun | undefined;
+    if (!row) throw new LedgerError(`archive ${file} holds no row of run ${runId}; restore the archive folder from a backup`, 'corrupt');
+    return toRun({ ...row, archive: row.archive ?? file });
   }
 
   /**

@@ -1,6 +1,6 @@
 // Recording a run's ground truth: the results of its formula's checks decide its outcome, and the
 // model's own report is kept beside them as evidence of its own. All of it is one commit, once per run.
-import { notFound } from './errors';
+import { missingRun } from './archive';
 import { event } from './events';
 import { newId } from './ids';
 import type { Ledger } from './ledger';
@@ -45,7 +45,7 @@ export async function recordCheckedOutcome(ledger: Ledger, runId: string, result
   return ledger.commit(({ sql }) => {
     const run = sql.get<{ status: string; family_id: string | null; variant_id: string | null }>(
       'SELECT status, family_id, variant_id FROM runs WHERE id = ?', [runId]);
-    if (!run) throw notFound('runId', 'run', runId);
+    if (!run) throw missingRun(sql, 'runId', runId);
     if (run.status === 'running' || run.status === 'cancelled') return { events: [], result: null };
     if (sql.get("SELECT 1 FROM evidence WHERE run_id = ? AND kind = 'run_outcome'", [runId])) return { events: [], result: null };
     const counts = sql.get<{ total: number; done: number; failed: number }>(

@@ -389,7 +389,7 @@ const handlers: { [K in EventKind]: Handler<K> } = {
     );
   },
   'runs.archived'(sql, p) {
-    applyArchived(sql, p.runIds, p.archive);
+    applyArchived(sql, p.runIds, p.archive, p.evicted ?? []);
   },
   // ---- branch replay: worktrees
   'run.worktree_created'(sql, p, e) {

@@ -7,7 +7,7 @@ import { OVERLAY_TABLE_NAMES, OVERLAY_TABLES } from './overlays/tables';
  * The projection tables, versioned. A migration takes the tables from one version to the next; an
  * empty database runs them all. Tables hold only what replaying the events puts there.
  */
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -273,6 +273,19 @@ CREATE INDEX runs_archivable ON runs(finished_at) WHERE archive IS NULL AND fini
 CREATE INDEX handoffs_node ON handoffs(node_id);
 CREATE INDEX mail_members_mail ON mail_members(mail_id);
 `,
+  // Archived run rows (issue 11: the hot set stays bounded, src/ledger/archive.ts): a run whose row left
+  // `runs` is found by id here (the archive file holding its row, by number), and each variant's archived
+  // runs are counted once, so the families view and standings never read the archive.
+  10: `
+CREATE TABLE archive_files (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE archived_runs (id TEXT PRIMARY KEY, file INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE variant_archived (
+  variant_id TEXT PRIMARY KEY,
+  runs INTEGER NOT NULL,
+  finished INTEGER NOT NULL,
+  successes INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
 };
 
 /**
@@ -305,11 +318,16 @@ export const PROJECTION_TABLES = [
   ...OVERLAY_TABLE_NAMES,
   // branch replay
   'run_worktrees',
+  // archived run rows (issue 11)
+  'archive_files', 'archived_runs', 'variant_archived',
 ] as const;
+
+/** Tables without a rowid, dumped in key order instead. */
+const DUMP_ORDER: Partial<Record<(typeof PROJECTION_TABLES)[number], string>> = { archived_runs: 'id', variant_archived: 'variant_id' };
 
 /** Every projection table's rows in insertion order: what two databases must agree on to be the same ledger. */
 export function dumpProjection(sql: Sql): Record<string, unknown[]> {
   const out: Record<string, unknown[]> = {};
-  for (const t of PROJECTION_TABLES) out[t] = sql.all(`SELECT * FROM ${t} ORDER BY rowid`);
+  for (const t of PROJECTION_TABLES) out[t] = sql.all(`SELECT * FROM ${t} ORDER BY ${DUMP_ORDER[t] ?? 'rowid'}`);
   return out;
 }

@@ -31,10 +31,11 @@ interface Raw {
 }
 
 // Each aggregate is one grouped pass over the family's rows (by the runs_variant and evidence_variant indexes),
-// joined to the variants once; the formula text (variants.content) is not read, since no row shows it.
+// joined to the variants once, plus the counts of runs whose row was archived (variant_archived); the formula text (variants.content) is not read, since no row shows it.
 const SELECT = `
 SELECT v.id, v.family_id, v.generation, v.parents, v.summary, v.status, v.content_hash, v.created_at,
-  coalesce(r.runs, 0) AS runs, coalesce(r.finished, 0) AS finished, coalesce(r.successes, 0) AS successes,
+  coalesce(r.runs, 0) + coalesce(a.runs, 0) AS runs, coalesce(r.finished, 0) + coalesce(a.finished, 0) AS finished,
+  coalesce(r.successes, 0) + coalesce(a.successes, 0) AS successes,
   coalesce(e.evidence, 0) AS evidence, coalesce(e.interventions, 0) AS interventions, coalesce(e.tokens, 0) AS tokens
 FROM variants v
 LEFT JOIN (
@@ -45,6 +46,7 @@ LEFT JOIN (
   SELECT variant_id, count(*) AS evidence, sum(coalesce(interventions, 0)) AS interventions, sum(coalesce(tokens, 0)) AS tokens
   FROM evidence WHERE variant_id IN (SELECT id FROM variants WHERE $scope) GROUP BY variant_id
 ) e ON e.variant_id = v.id
+LEFT JOIN variant_archived a ON a.variant_id = v.id
 WHERE $scope
 ORDER BY v.family_id, v.generation, v.created_seq`;
 

@@ -51,7 +51,7 @@ test('gascity archive DAYS archives old finished runs; show still opens them; ve
   assert.equal(fs.existsSync(path.join(dir, ARCHIVE_DIR)), false, 'nothing was archived by a refused command');
   const archived = cli(ws, 'archive', '30');
   assert.equal(archived.status, 0, archived.stderr);
-  assert.match(archived.stdout, /^2 runs finished before \S+ archived \(runs-[0-9a-f]{16}\.ndjson\)/);
+  assert.match(archived.stdout, /^2 runs finished before \S+ archived \(runs-[0-9a-f]{16}\.ndjson\); 2 run rows moved there too \(still found by id\)$/m);
   const shown = cli(ws, 'show', old[0]!);
   assert.equal(shown.status, 0, shown.stderr);
   assert.match(shown.stdout, /The only step/);

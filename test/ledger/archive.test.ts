@@ -10,6 +10,9 @@ import { replay, SNAPSHOT_FILE, JOURNAL_FILE } from '../../src/ledger/store/stor
 import { encodeLine } from '../../src/ledger/store/journal';
 import { LOG_DIR, listSegments } from '../../src/ledger/store/eventLog';
 import { ARCHIVE_DIR } from '../../src/ledger/archive';
+import { FormulaService } from '../../src/ledger/families';
+import { variantStandings } from '../../src/ledger/variantStanding';
+import { recentArm } from '../../src/ledger/promotion/measurement';
 import { dumpTables, tempDir } from './helpers';
 
 const DAY = 86_400_000;
@@ -119,7 +122,7 @@ test('a lost log segment is reported, naming the missing events, not read as a s
   }
 });
 
-test('finished runs past the retention move to the archive: their graphs leave the tables and are read back whole; lists, evidence and replay are unchanged', async () => {
+test('finished runs past the retention move to the archive: their graphs and rows leave the tables and are read back whole by id; evidence stays; replay is unchanged', async () => {
   const dir = tempDir();
   const clock = { t: Date.parse('2026-01-01T00:00:00Z') };
   const ledger = await openLedger(dir, { now: () => new Date(clock.t), retentionDays: 30 });
@@ -132,18 +135,23 @@ test('finished runs past the retention move to the archive: their graphs leave t
     const evidenceBefore = ledger.evidence({ limit: 1000 });
     const listBefore = ledger.listRuns({ limit: 100 }).map((r) => r.id);
 
+    const rowsBefore = old.map((id) => ledger.getRun(id)!);
     const result = await ledger.archiveRuns();
     assert.equal(result.archived, 2);
+    // Runs of no variant count in no window of the promotion rule: their rows leave too.
+    assert.equal(result.evicted, 2);
     assert.equal(result.files.length, 1);
     assert.ok(fs.existsSync(path.join(dir, ARCHIVE_DIR, result.files[0]!)));
-    // The graphs left the tables; the runs, their outcomes and their evidence stayed.
-    for (const id of old) {
+    // The graphs and the run rows left the tables; each run is still found by id, as it was; its evidence stayed.
+    for (const [i, id] of old.entries()) {
       assert.equal(ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM nodes WHERE run_id = ?', [id])!.n, 0);
       assert.equal(ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM edges WHERE run_id = ?', [id])!.n, 0);
-      assert.equal(ledger.getRun(id)!.archivedIn, result.files[0]);
+      assert.equal(ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM runs WHERE id = ?', [id])!.n, 0);
+      assert.deepEqual(ledger.getRun(id), { ...rowsBefore[i], archivedIn: result.files[0] });
     }
     assert.equal(ledger.getRun(old[1]!)!.outcome, 'failure');
-    assert.deepEqual(ledger.listRuns({ limit: 100 }).map((r) => r.id), listBefore);
+    // The list holds the runs in memory: the archived ones are gone from it, the others are in the same order.
+    assert.deepEqual(ledger.listRuns({ limit: 100 }).map((r) => r.id), listBefore.filter((id) => !old.includes(id)));
     assert.deepEqual(ledger.evidence({ limit: 1000 }), evidenceBefore);
     // An archived run's graph is read back exactly as it was.
     for (const [i, id] of old.entries()) {
@@ -158,8 +166,12 @@ test('finished runs past the retention move to the archive: their graphs leave t
     const seq = ledger.seq;
     assert.equal((await ledger.archiveRuns()).archived, 0);
     assert.equal(ledger.seq, seq);
-    // Evidence about an archived run is still taken and counted.
-    await ledger.recordEvidence({ runId: old[0]!, kind: 'note', note: 'looked again' });
+    // An archived run can be read, not changed: evidence about it is refused, naming the run and its archive file.
+    await assert.rejects(ledger.recordEvidence({ runId: old[0]!, kind: 'note', note: 'looked again' }),
+      (e: Error & { code?: string; field?: string }) => e.code === 'conflict' && e.field === 'runId' && e.message.includes(old[0]!) && e.message.includes(result.files[0]!));
+    await assert.rejects(ledger.cancelRun({ runId: old[0]! }), /is archived/);
+    // Both are found by id through the index of archived rows, which a new run id is drawn against.
+    assert.equal(ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM archived_runs')!.n, 2);
     // Replaying every event rebuilds the same hot tables; another process sees the same.
     const rebuilt = await replay(ledgerProjection, ledger.iterateEvents(0));
     assert.deepEqual(dumpTables(rebuilt), dumpTables(ledger.sql));
@@ -208,6 +220,69 @@ test('bad archive ages are refused by name; over the memory limit new runs are r
       (e: Error) => e.name === 'LedgerError' && /over its 0 MiB limit/.test(e.message) && /gascity archive/.test(e.message));
     assert.equal(ledger.seq, seq, 'the refused run wrote nothing');
     assert.equal((await ledger.archiveRuns({ olderThanDays: 0 })).archived, 0);
+  } finally {
+    ledger.close();
+  }
+});
+
+test("a variant's newest runs keep their rows while older ones move out; its counts, its promotion windows and every run's graph read the same", async () => {
+  const dir = tempDir();
+  fs.mkdirSync(path.join(dir, 'formulas'));
+  fs.writeFileSync(path.join(dir, 'formulas', 'fix.formula.toml'), 'name = "fix"\nversion = 1\n[[steps]]\nid = "edit"\ninstructions = "Edit."\n');
+  const ledger = await openLedger(path.join(dir, '.gascity', 'ledger'), { retentionDays: null, hotRunsPerVariant: 2 });
+  try {
+    const formulas = new FormulaService(ledger, { workspaceDir: dir });
+    assert.deepEqual((await formulas.importFormulas(path.join(dir, 'formulas'))).problems, []);
+    const variant = formulas.getFamily('fix')!.activeVariantId!;
+    const work = async (ok: boolean): Promise<string> => {
+      const { runId, nodeIds } = await formulas.startRunFromFormula({ family: 'fix' });
+      await ledger.claimNode({ worker: 'w', nodeId: nodeIds[0], leaseSeconds: 600 });
+      await ledger.reportNode({ nodeId: nodeIds[0]!, worker: 'w', outcome: ok ? 'done' : 'failed', summary: 'did it', tokens: 10 });
+      return runId;
+    };
+    const runs = [await work(true), await work(false), await work(true), await work(true), await work(false)];
+    const seen = () => ({
+      variants: formulas.listVariants('fix').map((v) => [v.runs, v.finishedRuns, v.successes]),
+      standings: variantStandings(ledger.sql, { familyId: 'fix' }).map((v) => [v.runs, v.finishedRuns, v.successes]),
+      recent: recentArm(ledger.sql, variant, 2),
+    });
+    const before = seen();
+    assert.deepEqual(before.variants, [[5, 5, 3]]);
+    const rows = new Map(runs.map((id) => [id, ledger.getRun(id)!]));
+    const graphs = new Map(runs.map((id) => [id, ledger.runGraph(id)!.nodes]));
+    const later = new Date(Date.now() + DAY);
+
+    const first = await ledger.archiveRuns({ before: later });
+    assert.deepEqual([first.archived, first.evicted], [5, 3]);
+    // The two newest keep their rows (their graphs are archived); the three older rows moved out.
+    assert.deepEqual(ledger.listRuns().map((r) => r.id), [runs[4], runs[3]]);
+    assert.deepEqual(seen(), before);
+    for (const id of runs) {
+      assert.deepEqual(ledger.getRun(id), { ...rows.get(id), archivedIn: first.files[0] });
+      assert.deepEqual(ledger.runGraph(id)!.nodes, graphs.get(id));
+    }
+
+    // Two newer runs push the two kept rows out of the window: their rows move to the next file, their graphs stay where they were.
+    runs.push(await work(true), await work(true));
+    const second = await ledger.archiveRuns({ before: new Date(Date.now() + DAY) });
+    assert.deepEqual([second.archived, second.evicted], [2, 2]);
+    assert.deepEqual(ledger.listRuns().map((r) => r.id), [runs[6], runs[5]]);
+    assert.deepEqual(formulas.listVariants('fix').map((v) => [v.runs, v.finishedRuns, v.successes]), [[7, 7, 5]]);
+    assert.deepEqual(variantStandings(ledger.sql, { familyId: 'fix' }).map((v) => [v.runs, v.finishedRuns, v.successes]), [[7, 7, 5]]);
+    for (const id of [runs[3]!, runs[4]!]) {
+      assert.deepEqual(ledger.getRun(id), { ...rows.get(id), archivedIn: first.files[0] });
+      assert.deepEqual(ledger.runGraph(id)!.nodes, graphs.get(id));
+    }
+    // Nothing left to move: no commit.
+    const seq = ledger.seq;
+    assert.deepEqual([(await ledger.archiveRuns({ before: new Date(Date.now() + DAY) })).evicted, ledger.seq], [0, seq]);
+    // Replaying every event rebuilds the same tables, archived rows and counts included; another process reads the same.
+    const rebuilt = await replay(ledgerProjection, ledger.iterateEvents(0));
+    assert.deepEqual(dumpTables(rebuilt), dumpTables(ledger.sql));
+    rebuilt.close();
+    const other = await openLedger(path.join(dir, '.gascity', 'ledger'), { retentionDays: null });
+    assert.deepEqual(other.getRun(runs[0]!), ledger.getRun(runs[0]!));
+    other.close();
   } finally {
     ledger.close();
   }

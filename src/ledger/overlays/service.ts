@@ -1,4 +1,5 @@
 import { conflict, invalid, notFound } from '../errors';
+import { missingRun } from '../archive';
 import { event } from '../events';
 import type { BlackboardKind, ComparedBid, MailAddressKind } from '../events';
 import { newId } from '../ids';
@@ -609,7 +610,7 @@ function clampLimit(limit: number, max: number): number {
 
 function requireRun(sql: Sql, runId: string, field: string): { status: string } {
   const r = sql.get<{ status: string }>('SELECT status FROM runs WHERE id = ?', [runId]);
-  if (!r) throw notFound(field, 'run', runId);
+  if (!r) throw missingRun(sql, field, runId);
   return r;
 }
 

@@ -2,6 +2,7 @@
 // rollback. The rule itself (decide.ts) is pure; this service feeds it what the ledger holds and
 // turns its verdicts into events, each decision committed atomically with what it does.
 import { randomBytes } from 'node:crypto';
+import { runIdTaken } from '../archive';
 import { conflict, invalid, LedgerError, notFound } from '../errors';
 import type { VariantStatus } from '../events';
 import { event } from '../events';
@@ -261,7 +262,7 @@ export class PromotionService {
           continue;
         }
         const v = sql.get<{ generation: number }>('SELECT generation FROM variants WHERE id = ?', [variantId])!;
-        const runId = newId('r', (x) => !!sql.get('SELECT 1 FROM runs WHERE id = ?', [x]) || events.some((e) => (e.payload as { runId?: string }).runId === x));
+        const runId = newId('r', (x) => runIdTaken(sql, x) || events.some((e) => (e.payload as { runId?: string }).runId === x));
         events.push(event('run.started', {
           runId, familyId: t.family_id, variantId, generation: v.generation, title: `replay: ${input.taskKey}`, vars: {},
           taskKey: input.taskKey, arm: REPLAY_ARM, nodes: [], edges: [],

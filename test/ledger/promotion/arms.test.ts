@@ -104,7 +104,8 @@ async function assertRebuilds(ledger: Ledger): Promise<void> {
       ALTER TABLE nodes DROP COLUMN review_rejections; ALTER TABLE nodes DROP COLUMN interventions; ALTER TABLE runs DROP COLUMN false_done;
       DROP TABLE run_worktrees; -- branch replay: migration 7
       ALTER TABLE bids DROP COLUMN person; -- migration 8 (the overlay tables of migration 5 are created only if missing)
-      DROP INDEX runs_archivable; DROP INDEX handoffs_node; DROP INDEX mail_members_mail; ALTER TABLE runs DROP COLUMN archive; -- migration 9`);
+      DROP INDEX runs_archivable; DROP INDEX handoffs_node; DROP INDEX mail_members_mail; ALTER TABLE runs DROP COLUMN archive; -- migration 9
+      DROP TABLE archive_files; DROP TABLE archived_runs; DROP TABLE variant_archived; -- migration 10`);
     migrate(rebuilt, 2);
     assert.deepEqual(dumpTables(rebuilt), live, 'a ledger migrated from schema 2 gets the same rows');
   } finally {
