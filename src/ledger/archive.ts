@@ -7,11 +7,17 @@ import type { Sql } from './store/sql';
 
 /**
  * The archive of finished runs (issue 11: the hot set stays bounded). A finished run older than the
- * retention keeps its row in `runs` (title, variant, outcome, tokens, duration: what lists, the
- * families view and the promotion rule aggregate) and its evidence rows, but its graph — nodes, edges,
- * claims, bindings, hand-offs, blackboard entries, contract-net rounds and bids, run-scoped mail — moves
- * out of the tables into an archive file, `archive/runs-<sha256 prefix>.ndjson` in the ledger folder:
- * one line per run, `{"runId": …, "tables": {table: [row, …]}}`, rows exactly as the tables held them.
+ * retention moves its graph — nodes, edges, claims, bindings, hand-offs, blackboard entries,
+ * contract-net rounds and bids, run-scoped mail — out of the tables into an archive file,
+ * `archive/runs-<sha256 prefix>.ndjson` in the ledger folder: one line per run,
+ * `{"runId": …, "tables": {table: [row, …]}, "run": {…}}`, rows exactly as the tables held them.
+ *
+ * Its `runs` row moves too (the line's `run`), unless it is among its variant's newest
+ * HOT_RUNS_PER_VARIANT runs with an outcome, which the promotion rule's and assess's windows read; such a
+ * row moves later, on a line of its own, once newer runs push it out. A moved row is found by id through
+ * `archived_runs`, and its variant's counts (runs, finished, successes) are added to `variant_archived`,
+ * so lists and the families view never read the archive. Evidence rows stay. A run whose row moved can
+ * be read but not changed (`missingRun`).
  *
  * The file is written and fsynced before the `runs.archived` event that names it (and its SHA-256) is
  * committed; the event's projection deletes those rows, so replaying the events rebuilds the same hot
