@@ -95,7 +95,9 @@ export const EVICT_BATCH = 2000;
  */
 export function archivableRuns(sql: Sql, before: string, limit: number): string[] {
   return sql.all<{ id: string }>(
-    `SELECT r.id FROM runs r
+    // INDEXED BY: left to itself the planner reads every finished run through runs_status and sorts
+    // them, which made archiving a long history quadratic (225 s for 91k runs at 1M events).
+    `SELECT r.id FROM runs r INDEXED BY runs_archivable
      WHERE r.archive IS NULL AND r.finished_at IS NOT NULL AND r.finished_at < ? AND r.status IN ('done', 'failed', 'cancelled')
        AND NOT EXISTS (SELECT 1 FROM trial_runs tr JOIN trials t ON t.id = tr.trial_id WHERE tr.run_id = r.id AND t.status = 'open')
        AND NOT EXISTS (SELECT 1 FROM run_worktrees w WHERE w.run_id = r.id AND w.status IN ('open', 'finished'))
