@@ -128,16 +128,19 @@ export function evictableRuns(sql: Sql, batch: readonly string[], limit: number,
   const out = sql.all<{ id: string; variant_id: string | null; created_seq: number }>(
     `SELECT id, variant_id, created_seq FROM runs WHERE id IN ${IDS}`, [JSON.stringify(batch)])
     .filter((r) => r.variant_id === null || r.created_seq < below(r.variant_id)).map((r) => r.id);
-  const room = () => limit - (out.length - batch.length);
-  if (room() > 0) out.push(...sql.all<{ id: string }>(`SELECT id FROM runs WHERE archive IS NOT NULL AND variant_id IS NULL LIMIT ${room()}`).map((r) => r.id));
-  for (const { variant_id: v } of sql.all<{ variant_id: string }>('SELECT DISTINCT variant_id FROM runs WHERE archive IS NOT NULL AND variant_id IS NOT NULL')) {
+  // Rows whose graph an earlier event archived, through the partial index runs_archived (only such rows are
+  // in it): without it each batch read every run, and archiving 1M events of history took minutes more.
+  const earlier: string[] = [];
+  const room = () => limit - earlier.length;
+  earlier.push(...sql.all<{ id: string }>(`SELECT id FROM runs INDEXED BY runs_archived WHERE archive IS NOT NULL AND variant_id IS NULL LIMIT ${room()}`).map((r) => r.id));
+  for (const { variant_id: v } of sql.all<{ variant_id: string }>('SELECT DISTINCT variant_id FROM runs INDEXED BY runs_archived WHERE archive IS NOT NULL AND variant_id IS NOT NULL')) {
     if (room() <= 0) break;
     const t = below(v);
     if (t < 0) continue;
-    out.push(...sql.all<{ id: string }>(
-      `SELECT id FROM runs WHERE variant_id = ? AND created_seq < ? AND archive IS NOT NULL ORDER BY created_seq LIMIT ${room()}`, [v, t]).map((r) => r.id));
+    earlier.push(...sql.all<{ id: string }>(
+      `SELECT id FROM runs INDEXED BY runs_archived WHERE variant_id = ? AND created_seq < ? AND archive IS NOT NULL ORDER BY created_seq LIMIT ${room()}`, [v, t]).map((r) => r.id));
   }
-  return out;
+  return [...out, ...earlier];
 }
 
 /**

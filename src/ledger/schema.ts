@@ -278,6 +278,7 @@ CREATE INDEX mail_members_mail ON mail_members(mail_id);
   // runs are counted once, so the families view and standings never read the archive.
   10: `
 CREATE TABLE archive_files (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE INDEX runs_archived ON runs(variant_id, created_seq) WHERE archive IS NOT NULL;
 CREATE TABLE archived_runs (id TEXT PRIMARY KEY, file INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE variant_archived (
   variant_id TEXT PRIMARY KEY,

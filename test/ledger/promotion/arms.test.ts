@@ -99,7 +99,8 @@ async function assertRebuilds(ledger: Ledger): Promise<void> {
     const live = dumpTables(ledger.sql);
     assert.deepEqual(dumpTables(rebuilt), live);
     // The same tables as a ledger written before schema 3 has them, then its migrations: the same rows.
-    rebuilt.exec(`DROP TABLE trial_arms; DROP TABLE trial_runs; DROP INDEX decisions_trial; DROP INDEX runs_created; DROP INDEX runs_family;
+    rebuilt.exec(`DROP INDEX runs_archived; -- migration 10, before the column it reads
+      DROP TABLE trial_arms; DROP TABLE trial_runs; DROP INDEX decisions_trial; DROP INDEX runs_created; DROP INDEX runs_family;
       DROP INDEX evidence_node; DROP INDEX nodes_worker; ALTER TABLE runs DROP COLUMN awaits_checks;
       ALTER TABLE nodes DROP COLUMN review_rejections; ALTER TABLE nodes DROP COLUMN interventions; ALTER TABLE runs DROP COLUMN false_done;
       DROP TABLE run_worktrees; -- branch replay: migration 7
