@@ -5,7 +5,7 @@ import type { EvaluationResult, FamilyRow, Ledger, TrialRow, VariantRow } from '
 import { FormulaService, PromotionService } from '../ledger/index';
 import type { Formula, Mutation, Problem, VarValue } from '../ledger/formula/index';
 import type { FamilyInfo, TrialInfo, VariantInfo } from './viewModel';
-import { summarizeEvidence, variantStatus } from './viewModel';
+import { variantStatus } from './viewModel';
 import { variantStandings } from '../ledger/variantStanding';
 
 function toFamily(r: FamilyRow): FamilyInfo {
@@ -98,15 +98,18 @@ export class Lineage {
     }));
   }
 
-  /** Run outcomes from the runs the variant ran; interventions and tokens from its evidence. */
+  /**
+   * Run outcomes from the runs the variant ran; interventions and tokens summed over all its evidence,
+   * archived runs' included (variantStandings: one aggregate, not the newest 10,000 rows read and summed).
+   */
   evidenceSummary(variant: VariantInfo): EvidenceSummary {
-    const fromEvidence = summarizeEvidence(this.ledger.evidence({ variantId: variant.id, limit: 10_000 }));
+    const standing = variantStandings(this.ledger.sql, { variantId: variant.id })[0];
     return {
       runs: variant.finishedRuns,
       successes: variant.successes,
       failures: variant.finishedRuns - variant.successes,
-      interventions: fromEvidence.interventions,
-      tokens: fromEvidence.tokens,
+      interventions: standing?.interventions ?? 0,
+      tokens: standing?.tokens ?? 0,
     };
   }
 

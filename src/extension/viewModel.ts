@@ -47,24 +47,6 @@ export function variantLabel(v: Pick<VariantInfo, 'generation' | 'id'>): string 
   return formatVariant(v);
 }
 
-export function summarizeEvidence(rows: readonly EvidenceRow[]): EvidenceSummary {
-  let runs = 0;
-  let successes = 0;
-  let failures = 0;
-  let interventions = 0;
-  let tokens = 0;
-  for (const r of rows) {
-    if (r.kind === 'run_outcome' && r.success !== null) {
-      runs++;
-      if (r.success) successes++;
-      else failures++;
-    }
-    interventions += r.interventions ?? 0;
-    tokens += r.tokens ?? 0;
-  }
-  return { runs, successes, failures, interventions, tokens };
-}
-
 export function trialText(t: TrialInfo, evidence: EvidenceSummary): string {
   return `${t.stage} vs ${t.incumbentId}: ${Math.round(t.share * 100)}% of new runs, ${evidence.successes}/${evidence.runs} succeeded`;
 }

@@ -15,9 +15,10 @@ import type { Sql } from './store/sql';
  * Its `runs` row moves too (the line's `run`), unless it is among its variant's newest
  * HOT_RUNS_PER_VARIANT runs with an outcome, which the promotion rule's and assess's windows read; such a
  * row moves later, on a line of its own, once newer runs push it out. A moved row is found by id through
- * `archived_runs`, and its variant's counts (runs, finished, successes) are added to `variant_archived`,
- * so lists and the families view never read the archive. Evidence rows stay. A run whose row moved can
- * be read but not changed (`missingRun`).
+ * `archived_runs`. Its evidence rows go with it (the line's `evidence`), and its variant's counts (runs,
+ * finished, successes; evidence, interventions, tokens, reported-done and false-done evidence) are added
+ * to `variant_archived`, so the families view, standings and the false-done rate never read the
+ * archive. A run whose row moved can be read but not changed (`missingRun`).
  *
  * The file is written and fsynced before the `runs.archived` event that names it (and its SHA-256) is
  * committed; the event's projection deletes those rows, so replaying the events rebuilds the same hot
@@ -73,7 +74,16 @@ export interface ArchivedRun {
    * Its `archive` is the file holding the run's graph, or null when that is this same file.
    */
   run?: Record<string, unknown>;
+  /** The run's evidence rows, oldest first, on the line where its row is. */
+  evidence?: Array<Record<string, unknown>>;
 }
+
+/**
+ * Length of new evidence ids (`e-` and 8 characters, 40 bits). Ids are drawn against the evidence in
+ * memory; archived evidence is never looked up by id, and at this length a new id repeats an archived
+ * one with a chance of n/2^40 per draw (n archived rows: one in a million per draw at a million rows).
+ */
+export const EVIDENCE_ID_LENGTH = 8;
 
 /**
  * How many of each variant's newest runs with an outcome keep their `runs` row in memory after their
@@ -159,10 +169,14 @@ export function collectRuns(sql: Sql, runIds: readonly string[], evicted: readon
   }
   // The rows that leave `runs`, as they will be once the event is applied: a run archived by this same
   // event has its graph on this line (archive null, since the file's name is its content's digest).
-  for (const row of sql.all<Record<string, unknown> & { id: string }>(`SELECT * FROM runs WHERE id IN ${IDS} ORDER BY created_seq`, [JSON.stringify(evicted)])) {
+  const gone = JSON.stringify(evicted);
+  for (const row of sql.all<Record<string, unknown> & { id: string }>(`SELECT * FROM runs WHERE id IN ${IDS} ORDER BY created_seq`, [gone])) {
     const line = byRun.get(row.id);
     if (line) line.run = { ...row, archive: null };
     else byRun.set(row.id, { runId: row.id, tables: {}, run: row });
+  }
+  for (const row of sql.all<Record<string, unknown> & { run_id: string }>(`SELECT * FROM evidence WHERE run_id IN ${IDS} ORDER BY seq`, [gone])) {
+    (byRun.get(row.run_id)!.evidence ??= []).push(row);
   }
   return [...byRun.values()];
 }
@@ -211,7 +225,16 @@ export function applyArchived(sql: Sql, runIds: readonly string[], archive: stri
      SELECT variant_id, count(*), count(outcome), sum(outcome = 'success') FROM runs WHERE id IN ${IDS} AND variant_id IS NOT NULL GROUP BY variant_id
      ON CONFLICT(variant_id) DO UPDATE SET runs = runs + excluded.runs, finished = finished + excluded.finished, successes = successes + excluded.successes`,
     [gone]);
+  // The same sums variantStandings and falseDoneRate read from the evidence table, by the evidence's variant.
+  sql.run(
+    `INSERT INTO variant_archived(variant_id, evidence, interventions, tokens, reported_done, false_done)
+     SELECT variant_id, count(*), sum(coalesce(interventions, 0)), sum(coalesce(tokens, 0)), sum(kind = 'model_report' AND success = 1), sum(kind = 'false_done')
+     FROM evidence WHERE run_id IN ${IDS} AND variant_id IS NOT NULL GROUP BY variant_id
+     ON CONFLICT(variant_id) DO UPDATE SET evidence = evidence + excluded.evidence, interventions = interventions + excluded.interventions,
+       tokens = tokens + excluded.tokens, reported_done = reported_done + excluded.reported_done, false_done = false_done + excluded.false_done`,
+    [gone]);
   sql.run(`INSERT OR REPLACE INTO archived_runs(id, file) SELECT id, (SELECT id FROM archive_files WHERE name = ?) FROM runs WHERE id IN ${IDS}`, [archive, gone]);
+  sql.run(`DELETE FROM evidence WHERE run_id IN ${IDS}`, [gone]);
   sql.run(`DELETE FROM runs WHERE id IN ${IDS}`, [gone]);
 }
 

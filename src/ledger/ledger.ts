@@ -10,7 +10,7 @@ import {
 } from './inputs';
 import { ledgerProjection } from './projection';
 import type { StoredEvent } from './store/journal';
-import { ARCHIVE_BATCH, EVICT_BATCH, HOT_RUNS_PER_VARIANT, archivableRuns, archivedRunFile, collectRuns, evictableRuns, missingRun, readArchivedRun, runIdTaken, writeArchive } from './archive';
+import { ARCHIVE_BATCH, EVICT_BATCH, EVIDENCE_ID_LENGTH, HOT_RUNS_PER_VARIANT, archivableRuns, archivedRunFile, collectRuns, evictableRuns, missingRun, readArchivedRun, runIdTaken, writeArchive } from './archive';
 import type { Decision, NewEvent, StoreChange, StoreOptions, WriteContext } from './store/store';
 import { EventStore } from './store/store';
 import type { Sql } from './store/sql';
@@ -486,7 +486,7 @@ export class Ledger {
       }
       if (!runId && !variantId) throw invalid('runId', 'name the run (or the variant) this evidence is about');
       if (p.kind === 'run_outcome' && p.success === undefined) throw invalid('success', 'a run outcome needs success: true or false');
-      const evidenceId = newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]));
+      const evidenceId = newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]), EVIDENCE_ID_LENGTH);
       return {
         events: [event('evidence.recorded', {
           evidenceId, familyId, variantId, runId, nodeId: p.nodeId ?? null, kind: p.kind, success: p.success ?? null,
@@ -552,7 +552,7 @@ export class Ledger {
       if (!run) throw missingRun(sql, 'runId', runId);
       if (run.status === 'running' || run.status === 'cancelled' || !run.outcome) return { events: [], result: null };
       if (sql.get("SELECT 1 FROM evidence WHERE run_id = ? AND kind = 'run_outcome'", [runId])) return { events: [], result: null };
-      const evidenceId = newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]));
+      const evidenceId = newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]), EVIDENCE_ID_LENGTH);
       return {
         events: [event('evidence.recorded', {
           evidenceId, familyId: run.family_id, variantId: run.variant_id, runId, nodeId: null, kind: 'run_outcome', success: run.outcome === 'success',
@@ -716,7 +716,9 @@ export class Ledger {
 
   /**
    * Evidence newest first (by seq), optionally about one run, node and/or variant, at most `limit` (1 to
-   * 10,000; 200 when not given). A node's evidence is read through its own index (evidence_node).
+   * 10,000; 200 when not given). A node's evidence is read through its own index (evidence_node). The
+   * evidence of a run whose row was archived is read from its archive line (archive.ts); lists by node or
+   * variant alone hold the evidence in memory (the families view counts the rest from variant_archived).
    */
   evidence(filter: { runId?: string; nodeId?: string; variantId?: string; limit?: number } = {}): EvidenceRow[] {
     const where: string[] = [];
@@ -725,7 +727,13 @@ export class Ledger {
     if (filter.nodeId) { where.push('node_id = ?'); params.push(filter.nodeId); }
     if (filter.variantId) { where.push('variant_id = ?'); params.push(filter.variantId); }
     const limit = Math.max(1, Math.min(filter.limit ?? 200, 10_000));
-    return this.sql.all<RawEvidence>(`SELECT * FROM evidence ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`, params)
+    const file = filter.runId ? archivedRunFile(this.sql, filter.runId) : undefined;
+    const rows = file
+      ? ((readArchivedRun(this.store.dir, file, filter.runId!).evidence ?? []) as unknown as Array<RawEvidence & { seq: number }>)
+        .filter((r) => (!filter.nodeId || r.node_id === filter.nodeId) && (!filter.variantId || r.variant_id === filter.variantId))
+        .sort((a, b) => b.seq - a.seq).slice(0, limit)
+      : this.sql.all<RawEvidence>(`SELECT * FROM evidence ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ${limit}`, params);
+    return rows
       .map((r) => ({
         id: r.id, familyId: r.family_id, variantId: r.variant_id, runId: r.run_id, nodeId: r.node_id, kind: r.kind,
         success: r.success === null ? null : r.success === 1, interventions: r.interventions, reviewRejections: r.review_rejections,

@@ -1,6 +1,6 @@
 // Recording a run's ground truth: the results of its formula's checks decide its outcome, and the
 // model's own report is kept beside them as evidence of its own. All of it is one commit, once per run.
-import { missingRun } from './archive';
+import { EVIDENCE_ID_LENGTH, missingRun } from './archive';
 import { event } from './events';
 import { newId } from './ids';
 import type { Ledger } from './ledger';
@@ -52,7 +52,7 @@ export async function recordCheckedOutcome(ledger: Ledger, runId: string, result
       "SELECT count(*) AS total, sum(state = 'done') AS done, sum(state = 'failed') AS failed FROM nodes WHERE run_id = ?", [runId])!;
     const taken = new Set<string>();
     const id = (): string => {
-      const x = newId('e', (candidate) => taken.has(candidate) || !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [candidate]));
+      const x = newId('e', (candidate) => taken.has(candidate) || !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [candidate]), EVIDENCE_ID_LENGTH);
       taken.add(x);
       return x;
     };
@@ -91,13 +91,15 @@ export interface FalseDoneRate {
 /**
  * The false-done rate of a variant: of its runs that the model reported done and whose checks decided
  * the outcome (`model_report` with success), the share whose checks failed (`false_done`). The input a
- * promotion guardrail "false-done rate" compares between candidate and incumbent. Two indexed counts.
+ * promotion guardrail "false-done rate" compares between candidate and incumbent. Two indexed counts, plus
+ * those of the variant's archived runs (variant_archived).
  */
 export function falseDoneRate(ledger: Ledger, variantId: string): FalseDoneRate {
   const row = ledger.sql.get<{ done: number | null; false_done: number | null }>(
     `SELECT sum(kind = '${CHECK_EVIDENCE.modelReport}' AND success = 1) AS done, sum(kind = '${CHECK_EVIDENCE.falseDone}') AS false_done
      FROM evidence WHERE variant_id = ? AND kind IN ('${CHECK_EVIDENCE.modelReport}', '${CHECK_EVIDENCE.falseDone}')`, [variantId]);
-  const reportedDone = row?.done ?? 0;
-  const falseDone = row?.false_done ?? 0;
+  const archived = ledger.sql.get<{ reported_done: number; false_done: number }>('SELECT reported_done, false_done FROM variant_archived WHERE variant_id = ?', [variantId]);
+  const reportedDone = (row?.done ?? 0) + (archived?.reported_done ?? 0);
+  const falseDone = (row?.false_done ?? 0) + (archived?.false_done ?? 0);
   return { reportedDone, falseDone, rate: reportedDone === 0 ? null : falseDone / reportedDone };
 }

@@ -275,16 +275,22 @@ CREATE INDEX mail_members_mail ON mail_members(mail_id);
 `,
   // Archived run rows (issue 11: the hot set stays bounded, src/ledger/archive.ts): a run whose row left
   // `runs` is found by id here (the archive file holding its row, by number), and each variant's archived
-  // runs are counted once, so the families view and standings never read the archive.
+  // runs and their evidence are counted once, so the families view, standings and the false-done rate
+  // never read the archive.
   10: `
 CREATE TABLE archive_files (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE INDEX runs_archived ON runs(variant_id, created_seq) WHERE archive IS NOT NULL;
 CREATE TABLE archived_runs (id TEXT PRIMARY KEY, file INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE variant_archived (
   variant_id TEXT PRIMARY KEY,
-  runs INTEGER NOT NULL,
-  finished INTEGER NOT NULL,
-  successes INTEGER NOT NULL
+  runs INTEGER NOT NULL DEFAULT 0,
+  finished INTEGER NOT NULL DEFAULT 0,
+  successes INTEGER NOT NULL DEFAULT 0,
+  evidence INTEGER NOT NULL DEFAULT 0,
+  interventions INTEGER NOT NULL DEFAULT 0,
+  tokens INTEGER NOT NULL DEFAULT 0,
+  reported_done INTEGER NOT NULL DEFAULT 0,
+  false_done INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 `,
 };

@@ -36,7 +36,8 @@ const SELECT = `
 SELECT v.id, v.family_id, v.generation, v.parents, v.summary, v.status, v.content_hash, v.created_at,
   coalesce(r.runs, 0) + coalesce(a.runs, 0) AS runs, coalesce(r.finished, 0) + coalesce(a.finished, 0) AS finished,
   coalesce(r.successes, 0) + coalesce(a.successes, 0) AS successes,
-  coalesce(e.evidence, 0) AS evidence, coalesce(e.interventions, 0) AS interventions, coalesce(e.tokens, 0) AS tokens
+  coalesce(e.evidence, 0) + coalesce(a.evidence, 0) AS evidence, coalesce(e.interventions, 0) + coalesce(a.interventions, 0) AS interventions,
+  coalesce(e.tokens, 0) + coalesce(a.tokens, 0) AS tokens
 FROM variants v
 LEFT JOIN (
   SELECT variant_id, count(*) AS runs, count(outcome) AS finished, sum(outcome = 'success') AS successes

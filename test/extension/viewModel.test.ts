@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EvidenceRow, NodeRow, RunRow } from '../../src/ledger/index';
-import { attemptsText, summarizeEvidence, targetOfState, toLineageGraph, toRunGraph, variantLabel, workflowOrder } from '../../src/extension/viewModel';
+import { attemptsText, targetOfState, toLineageGraph, toRunGraph, variantLabel, workflowOrder } from '../../src/extension/viewModel';
 import type { VariantInfo } from '../../src/extension/viewModel';
 import { isLineageGraph, isRunGraph } from '../../src/shared/protocol';
 
@@ -65,17 +65,6 @@ describe('toLineageGraph', () => {
 
   it('labels variants by generation and content hash', () => {
     assert.equal(variantLabel({ id: 'v-7ecaea40', generation: 3 }), 'g3·v-7ecaea40', 'one id style: the id every command accepts');
-  });
-});
-
-describe('summarizeEvidence', () => {
-  it('counts run outcomes and sums interventions and tokens', () => {
-    const s = summarizeEvidence([
-      evidence({ success: true, tokens: 10 }),
-      evidence({ success: false, interventions: 2 }),
-      evidence({ kind: 'intervention', success: null, interventions: 1 }),
-    ]);
-    assert.deepEqual(s, { runs: 2, successes: 1, failures: 1, interventions: 3, tokens: 10 });
   });
 });
 

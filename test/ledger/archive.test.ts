@@ -13,7 +13,8 @@ import { ARCHIVE_DIR } from '../../src/ledger/archive';
 import { FormulaService } from '../../src/ledger/families';
 import { variantStandings } from '../../src/ledger/variantStanding';
 import { recentArm } from '../../src/ledger/promotion/measurement';
-import { dumpTables, tempDir } from './helpers';
+import { falseDoneRate, recordCheckedOutcome } from '../../src/ledger/outcome';
+import { CHECKED_FORMULA, dumpTables, failingCheck, passingCheck, tempDir } from './helpers';
 
 const DAY = 86_400_000;
 
@@ -122,7 +123,7 @@ test('a lost log segment is reported, naming the missing events, not read as a s
   }
 });
 
-test('finished runs past the retention move to the archive: their graphs and rows leave the tables and are read back whole by id; evidence stays; replay is unchanged', async () => {
+test('finished runs past the retention move to the archive: their graphs, rows and evidence leave the tables and are read back whole by id; replay is unchanged', async () => {
   const dir = tempDir();
   const clock = { t: Date.parse('2026-01-01T00:00:00Z') };
   const ledger = await openLedger(dir, { now: () => new Date(clock.t), retentionDays: 30 });
@@ -152,7 +153,9 @@ test('finished runs past the retention move to the archive: their graphs and row
     assert.equal(ledger.getRun(old[1]!)!.outcome, 'failure');
     // The list holds the runs in memory: the archived ones are gone from it, the others are in the same order.
     assert.deepEqual(ledger.listRuns({ limit: 100 }).map((r) => r.id), listBefore.filter((id) => !old.includes(id)));
-    assert.deepEqual(ledger.evidence({ limit: 1000 }), evidenceBefore);
+    // Their evidence moved with them: read by run it is as it was; the list of evidence in memory holds the rest.
+    for (const id of old) assert.deepEqual(ledger.evidence({ runId: id }), evidenceBefore.filter((e) => e.runId === id));
+    assert.deepEqual(ledger.evidence({ limit: 1000 }), evidenceBefore.filter((e) => !old.includes(e.runId!)));
     // An archived run's graph is read back exactly as it was.
     for (const [i, id] of old.entries()) {
       const g = ledger.runGraph(id)!;
@@ -225,10 +228,10 @@ test('bad archive ages are refused by name; over the memory limit new runs are r
   }
 });
 
-test("a variant's newest runs keep their rows while older ones move out; its counts, its promotion windows and every run's graph read the same", async () => {
+test("a variant's newest runs keep their rows while older ones move out with their evidence; its counts, false-done rate, promotion windows and every run's graph and evidence read the same", async () => {
   const dir = tempDir();
   fs.mkdirSync(path.join(dir, 'formulas'));
-  fs.writeFileSync(path.join(dir, 'formulas', 'fix.formula.toml'), 'name = "fix"\nversion = 1\n[[steps]]\nid = "edit"\ninstructions = "Edit."\n');
+  fs.writeFileSync(path.join(dir, 'formulas', 'fix.formula.toml'), CHECKED_FORMULA);
   const ledger = await openLedger(path.join(dir, '.gascity', 'ledger'), { retentionDays: null, hotRunsPerVariant: 2 });
   try {
     const formulas = new FormulaService(ledger, { workspaceDir: dir });
@@ -237,18 +240,25 @@ test("a variant's newest runs keep their rows while older ones move out; its cou
     const work = async (ok: boolean): Promise<string> => {
       const { runId, nodeIds } = await formulas.startRunFromFormula({ family: 'fix' });
       await ledger.claimNode({ worker: 'w', nodeId: nodeIds[0], leaseSeconds: 600 });
-      await ledger.reportNode({ nodeId: nodeIds[0]!, worker: 'w', outcome: ok ? 'done' : 'failed', summary: 'did it', tokens: 10 });
+      await ledger.reportNode({ nodeId: nodeIds[0]!, worker: 'w', outcome: 'done', summary: 'did it', tokens: 10 });
+      // What a controller records about a run: a person's help, and the checks, which decide the outcome (a failed one is a false done).
+      await ledger.recordEvidence({ runId, kind: 'intervention', interventions: 1, tokens: 7, note: 'a person stepped in' });
+      await recordCheckedOutcome(ledger, runId, [ok ? passingCheck : failingCheck]);
       return runId;
     };
     const runs = [await work(true), await work(false), await work(true), await work(true), await work(false)];
     const seen = () => ({
       variants: formulas.listVariants('fix').map((v) => [v.runs, v.finishedRuns, v.successes]),
-      standings: variantStandings(ledger.sql, { familyId: 'fix' }).map((v) => [v.runs, v.finishedRuns, v.successes]),
+      standings: variantStandings(ledger.sql, { familyId: 'fix' }).map((v) => [v.runs, v.finishedRuns, v.successes, v.evidence, v.interventions, v.tokens]),
       recent: recentArm(ledger.sql, variant, 2),
+      falseDone: falseDoneRate(ledger, variant),
     });
     const before = seen();
     assert.deepEqual(before.variants, [[5, 5, 3]]);
+    assert.deepEqual(before.standings, [[5, 5, 3, 3 * 4 + 2 * 5, 5, 5 * 7]]);
+    assert.deepEqual(before.falseDone, { reportedDone: 5, falseDone: 2, rate: 0.4 });
     const rows = new Map(runs.map((id) => [id, ledger.getRun(id)!]));
+    const evidence = new Map(runs.map((id) => [id, ledger.evidence({ runId: id })]));
     const graphs = new Map(runs.map((id) => [id, ledger.runGraph(id)!.nodes]));
     const later = new Date(Date.now() + DAY);
 
@@ -257,10 +267,14 @@ test("a variant's newest runs keep their rows while older ones move out; its cou
     // The two newest keep their rows (their graphs are archived); the three older rows moved out.
     assert.deepEqual(ledger.listRuns().map((r) => r.id), [runs[4], runs[3]]);
     assert.deepEqual(seen(), before);
+    // The moved runs' evidence left the table with them, and is read back from the archive as it was.
+    assert.equal(ledger.sql.get<{ n: number }>(`SELECT count(*) AS n FROM evidence WHERE run_id IN (?, ?, ?)`, runs.slice(0, 3))!.n, 0);
     for (const id of runs) {
       assert.deepEqual(ledger.getRun(id), { ...rows.get(id), archivedIn: first.files[0] });
       assert.deepEqual(ledger.runGraph(id)!.nodes, graphs.get(id));
+      assert.deepEqual(ledger.evidence({ runId: id }), evidence.get(id));
     }
+    assert.deepEqual(ledger.evidence({ runId: runs[1]!, limit: 1 }), evidence.get(runs[1]!)!.slice(0, 1));
 
     // Two newer runs push the two kept rows out of the window: their rows move to the next file, their graphs stay where they were.
     runs.push(await work(true), await work(true));
@@ -268,10 +282,14 @@ test("a variant's newest runs keep their rows while older ones move out; its cou
     assert.deepEqual([second.archived, second.evicted], [2, 2]);
     assert.deepEqual(ledger.listRuns().map((r) => r.id), [runs[6], runs[5]]);
     assert.deepEqual(formulas.listVariants('fix').map((v) => [v.runs, v.finishedRuns, v.successes]), [[7, 7, 5]]);
-    assert.deepEqual(variantStandings(ledger.sql, { familyId: 'fix' }).map((v) => [v.runs, v.finishedRuns, v.successes]), [[7, 7, 5]]);
+    const standing = variantStandings(ledger.sql, { familyId: 'fix' }).map((v) => [v.runs, v.finishedRuns, v.successes, v.evidence, v.interventions, v.tokens]);
+    // Evidence: 4 rows a passed run (intervention, model report, check, outcome), 5 a failed one (and its false done).
+    assert.deepEqual(standing, [[7, 7, 5, 5 * 4 + 2 * 5, 7, 7 * 7]]);
+    assert.deepEqual(falseDoneRate(ledger, variant), { reportedDone: 7, falseDone: 2, rate: 2 / 7 });
     for (const id of [runs[3]!, runs[4]!]) {
       assert.deepEqual(ledger.getRun(id), { ...rows.get(id), archivedIn: first.files[0] });
       assert.deepEqual(ledger.runGraph(id)!.nodes, graphs.get(id));
+      assert.deepEqual(ledger.evidence({ runId: id }), evidence.get(id));
     }
     // Nothing left to move: no commit.
     const seq = ledger.seq;

@@ -2,7 +2,7 @@
 // rollback. The rule itself (decide.ts) is pure; this service feeds it what the ledger holds and
 // turns its verdicts into events, each decision committed atomically with what it does.
 import { randomBytes } from 'node:crypto';
-import { runIdTaken } from '../archive';
+import { EVIDENCE_ID_LENGTH, runIdTaken } from '../archive';
 import { conflict, invalid, LedgerError, notFound } from '../errors';
 import type { VariantStatus } from '../events';
 import { event } from '../events';
@@ -233,7 +233,7 @@ export class PromotionService {
       if (!t) throw notFound('trialId', 'trial', input.trialId);
       if (t.status !== 'open' || t.stage !== 'screen') throw conflict(`trial ${t.id} is ${t.status} in stage ${t.stage}; replays are recorded only in an open screen`, 'trialId');
       const events: NewEvent[] = [];
-      const evidenceId = () => newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]) || events.some((e) => (e.payload as { evidenceId?: string }).evidenceId === x));
+      const evidenceId = () => newId('e', (x) => !!sql.get('SELECT 1 FROM evidence WHERE id = ?', [x]) || events.some((e) => (e.payload as { evidenceId?: string }).evidenceId === x), EVIDENCE_ID_LENGTH);
       const arms: Array<['candidate' | 'incumbent', string, boolean | undefined, string | undefined]> = [
         ['candidate', t.candidate_id, input.candidateSuccess, input.candidateRunId],
         ['incumbent', t.incumbent_id, input.incumbentSuccess, input.incumbentRunId],
