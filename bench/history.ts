@@ -3,8 +3,11 @@
 import type Database from 'better-sqlite3';
 import type { StoredEvent } from '../src/ledger/index';
 
-/** A realistic history: runs of five chained nodes, each claimed and reported, about 11 events a run. */
-export function* history(count: number): Generator<StoredEvent> {
+/**
+ * A realistic history: runs of five chained nodes, each claimed and reported, about 11 events a run; with
+ * `evidence`, each run also has two evidence rows (its tokens and its checked outcome), 13 events a run.
+ */
+export function* history(count: number, options: { evidence?: boolean } = {}): Generator<StoredEvent> {
   let seq = 0;
   const ts = new Date('2026-01-01T00:00:00Z').toISOString();
   const ev = (kind: string, payload: unknown): StoredEvent => ({ seq: ++seq, ts, actor: 'bench', kind, payload });
@@ -21,6 +24,17 @@ export function* history(count: number): Generator<StoredEvent> {
       yield ev('node.claimed', { nodeId: `${runId}.${k}`, claimId: `c-${r}-${k}`, worker: 'w', expiresAt: '2026-01-01T01:00:00Z' });
       if (seq >= count) return;
       yield ev('node.reported', { nodeId: `${runId}.${k}`, outcome: 'done', summary: 'ok', tokens: 1000, durationMs: 5000 });
+    }
+    // With `evidence`, what a controller records about a finished run too: its tokens and its checked outcome.
+    if (options.evidence) {
+      for (const [i, kind] of ['tokens', 'run_outcome'].entries()) {
+        if (seq >= count) return;
+        yield ev('evidence.recorded', {
+          evidenceId: `e-${r.toString(36).padStart(6, '0')}${i}`, familyId: null, variantId: null, runId, nodeId: null, kind,
+          success: kind === 'run_outcome' ? true : null, interventions: null, reviewRejections: null, tokens: kind === 'tokens' ? 5000 : null,
+          durationMs: null, note: kind === 'tokens' ? 'tokens of the run' : 'checks passed (npm test exited 0)',
+        });
+      }
     }
   }
 }

@@ -4,7 +4,8 @@
 //   node --import tsx bench/memory.ts [--events 1000000]
 //
 // Builds a ledger folder holding N events of history as a workspace accumulates them: runs of five
-// chained nodes, claimed and reported, all finished in January (bench/ledger.ts `history`), the
+// chained nodes, claimed and reported, each with two evidence rows (its tokens, its checked outcome), all
+// finished in January (bench/history.ts `history`), the
 // events in the log and the projection in the snapshot. A first process opens it as the extension
 // would after a checkpoint (retention 30 days) and archives what is due. Then, each in a fresh
 // process, measured in the same run:
@@ -44,12 +45,12 @@ export async function buildHistory(dir: string, count: number): Promise<void> {
     writeSegment(dir, chunk[0]!.seq, chunk[chunk.length - 1]!.seq, Buffer.from(encodeEvents(chunk), 'utf8'));
     chunk = [];
   };
-  for (const e of history(count)) {
+  for (const e of history(count, HISTORY)) {
     chunk.push(e);
     if (chunk.length === 20_000) flush();
   }
   flush();
-  const sql = await replay(ledgerProjection, history(count));
+  const sql = await replay(ledgerProjection, history(count, HISTORY));
   sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?)", [String(count)]);
   sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", [String(ledgerProjection.schemaVersion)]);
   fs.writeFileSync(path.join(dir, SNAPSHOT_FILE), sql.export());
@@ -66,13 +67,16 @@ function buildPeer(file: string, count: number): void {
   ledgerProjection.migrate(sql, 0);
   const insert = db.prepare('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)');
   db.transaction(() => {
-    for (const e of history(count)) {
+    for (const e of history(count, HISTORY)) {
       insert.run(e.seq, e.ts, e.actor, e.kind, JSON.stringify(e.payload));
       ledgerProjection.apply(sql, e);
     }
   })();
   db.close();
 }
+
+/** The history's mix: runs with their evidence, as a controller records it (the evidence moves with archived runs). */
+const HISTORY = { evidence: true };
 
 const LIVES = 100;
 const NODES = [{ key: 'a', title: 'A' }];
