@@ -19,48 +19,78 @@ const root = path.join(__dirname, '..', '..');
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = fs.existsSync(chromiumPath);
 
-/** The box of pixels that differ between two frames, and how many differ. */
+/** The box of pixels that differ between two frames, how many differ, and the new frame's colour at the probe. */
 interface Change {
   count: number;
   x1: number;
   y1: number;
   x2: number;
   y2: number;
+  /** RGBA at the probe point given to frame(), if any. */
+  probe?: number[];
 }
 
 /**
- * Composes the page's canvases into one frame (what the person sees of the graph), keeps it in the page as the
- * latest frame, and returns how it differs from the frame kept before. Done in the page: a frame is 4 MB of bytes.
+ * Installs in the page `composeFrame()`: the page's canvases composed over its background into one frame (what the
+ * person sees of the graph), and keeps in `paintedFrame` the frame composed when the page fires `gascity:painted`, that is the frame
+ * the page says shows the change (composed in that moment, since the page may draw again right after).
  */
-async function frame(page: Page): Promise<Change> {
-  return await page.evaluate(() => {
-    const layers = Array.from(document.querySelectorAll<HTMLCanvasElement>('#graph canvas'));
-    const first = layers[0]!;
-    const out = document.createElement('canvas');
-    out.width = first.width;
-    out.height = first.height;
-    const cx = out.getContext('2d')!;
-    // Cytoscape stacks its layers bottom-up in reverse DOM order (the node layer last in the DOM is drawn first).
-    for (const c of [...layers].reverse()) cx.drawImage(c, 0, 0);
-    const b = cx.getImageData(0, 0, out.width, out.height).data;
-    const w = window as unknown as { lastFrame?: Uint8ClampedArray };
-    const a = w.lastFrame;
+async function watchFrames(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { composeFrame: () => Uint8ClampedArray; paintedFrame?: Uint8ClampedArray };
+    w.composeFrame = () => {
+      const layers = Array.from(document.querySelectorAll<HTMLCanvasElement>('#graph canvas'));
+      const first = layers.find((c) => !c.classList.contains('node-repaint'))!;
+      const out = document.createElement('canvas');
+      out.width = first.width;
+      out.height = first.height;
+      const cx = out.getContext('2d')!;
+      // Cytoscape's canvases are transparent where nothing is drawn: the page's background shows through them.
+      cx.fillStyle = getComputedStyle(document.body).backgroundColor;
+      cx.fillRect(0, 0, out.width, out.height);
+      // Stacked bottom-up in reverse DOM order: Cytoscape's node layer (last in the DOM) first, and the page's repaint
+      // canvas (first in the DOM, above Cytoscape's layers) last.
+      for (const c of [...layers].reverse()) cx.drawImage(c, 0, 0);
+      return cx.getImageData(0, 0, out.width, out.height).data;
+    };
+    document.addEventListener('gascity:painted', () => {
+      w.paintedFrame = w.composeFrame();
+    });
+  });
+}
+
+/**
+ * Compares a frame with the one kept before it and keeps it as the latest: the frame on screen now, or with
+ * `source: 'painted'` the one kept at the last `gascity:painted` (or `'baseline'`: the baseline itself). With `keep` the frame is also kept as the baseline, and with
+ * `againstBaseline` it is compared with the baseline instead of the latest. Done in the page: a frame is 4 MB.
+ */
+async function frame(
+  page: Page,
+  opts: { probe?: { x: number; y: number }; source?: 'now' | 'painted' | 'baseline'; keep?: boolean; againstBaseline?: boolean } = {},
+): Promise<Change> {
+  return await page.evaluate(({ probe, source, keep, againstBaseline }) => {
+    const w = window as unknown as { composeFrame: () => Uint8ClampedArray; paintedFrame?: Uint8ClampedArray; lastFrame?: Uint8ClampedArray; baseline?: Uint8ClampedArray };
+    const width = document.querySelector<HTMLCanvasElement>('#graph canvas:not(.node-repaint)')!.width;
+    const b = source === 'painted' ? w.paintedFrame! : source === 'baseline' ? w.baseline! : w.composeFrame();
+    const a = againstBaseline ? w.baseline : w.lastFrame;
     w.lastFrame = b;
-    const change = { count: 0, x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity };
+    if (keep) w.baseline = b;
+    const p = probe ? (Math.round(probe.y) * width + Math.round(probe.x)) * 4 : -1;
+    const change = { count: 0, x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity, ...(probe ? { probe: [b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!] } : {}) };
     if (!a || a.length !== b.length) return { ...change, count: -1 };
     for (let i = 0; i < a.length; i += 4) {
       const d = Math.abs(a[i]! - b[i]!) + Math.abs(a[i + 1]! - b[i + 1]!) + Math.abs(a[i + 2]! - b[i + 2]!) + Math.abs(a[i + 3]! - b[i + 3]!);
       if (d < 24) continue;
       change.count++;
-      const x = (i / 4) % out.width;
-      const y = Math.floor(i / 4 / out.width);
+      const x = (i / 4) % width;
+      const y = Math.floor(i / 4 / width);
       change.x1 = Math.min(change.x1, x);
       change.y1 = Math.min(change.y1, y);
       change.x2 = Math.max(change.x2, x);
       change.y2 = Math.max(change.y2, y);
     }
     return change;
-  });
+  }, opts);
 }
 
 describe('run graph canvas after a patch (headless Chromium)', { skip: haveChromium ? false : `${chromiumPath} is missing (scripts/e2e/setup.sh)` }, () => {
@@ -105,26 +135,39 @@ describe('run graph canvas after a patch (headless Chromium)', { skip: haveChrom
     return page;
   }
 
-  it('draws a one-node state change on a 2,000-node graph, and only there, with overview edges', async () => {
+  it('shows a one-node state change on a 2,000-node graph in the first frame, only there, and Cytoscape draws the same', async () => {
     const graph = syntheticRunGraph(2000);
     const page = await show(graph);
     try {
+      await watchFrames(page);
       assert.equal(await page.evaluate(() => document.body.dataset.overview), 'true');
       const zoom = Number(await page.evaluate(() => document.body.dataset.zoom));
       // Cytoscape keeps drawing sharper textures for a while after the first frame; wait until two frames agree.
       await frame(page);
-      for (let i = 0; i < 40 && (await frame(page)).count !== 0; i++) await page.waitForTimeout(250);
+      for (let i = 0; i < 40 && (await frame(page, { keep: true })).count !== 0; i++) await page.waitForTimeout(250);
       const index = graph.nodes.findIndex((n) => n.state !== 'failed');
       const next: RunGraph = { ...graph, nodes: graph.nodes.map((n, i) => (i === index ? { ...n, state: 'failed' } : n)) };
       const patch = diffRunGraph(graph, next);
       assert.equal(patch?.upsertNodes.length, 1);
       await page.evaluate((p) => window.postMessage({ type: 'patchRunGraph', patch: p }, '*'), patch);
       await page.waitForFunction(() => document.body.dataset.painted === '1', undefined, { timeout: 30_000 });
-      const diff = await frame(page);
-      assert.ok(diff.count > 0, 'the changed node looks the same after the patch');
       // A node is 150 × 44 at zoom 1 (graphStyle.ts), plus its border and a pixel of anti-aliasing each side.
-      assert.ok(diff.x2 - diff.x1 <= 154 * zoom + 4 && diff.y2 - diff.y1 <= 48 * zoom + 4,
-        `pixels changed beyond one node: ${JSON.stringify(diff)} at zoom ${zoom}`);
+      const withinNode = (c: Change): boolean => c.x2 - c.x1 <= 154 * zoom + 4 && c.y2 - c.y1 <= 48 * zoom + 4;
+      // The frame the page reported as showing the change (the quick repaint above Cytoscape's unchanged canvas).
+      const shown = await frame(page, { source: 'painted', againstBaseline: true });
+      assert.ok(shown.count > 0, 'the changed node looks the same in the frame reported painted');
+      assert.ok(withinNode(shown), `pixels changed beyond one node in the painted frame: ${JSON.stringify(shown)} at zoom ${zoom}`);
+      const centre = { x: (shown.x1 + shown.x2) / 2, y: (shown.y1 + shown.y2) / 2 };
+      const painted = await frame(page, { source: 'painted', probe: centre });
+      const before = await frame(page, { source: 'baseline', probe: centre });
+      // Then Cytoscape draws the change itself and the repaint is cleared: the same change, in the same place.
+      await page.waitForFunction(() => document.body.dataset.redrawn === '1', undefined, { timeout: 30_000 });
+      const drawn = await frame(page, { probe: centre, againstBaseline: true });
+      assert.ok(drawn.count > 0 && withinNode(drawn), `Cytoscape's frame differs from the one before beyond one node: ${JSON.stringify(drawn)}`);
+      assert.ok(Math.abs(drawn.x1 - shown.x1) <= 2 && Math.abs(drawn.y2 - shown.y2) <= 2, `the repaint is not where Cytoscape drew the node: ${JSON.stringify({ shown, drawn })}`);
+      const close = (a: number[], b: number[]): boolean => a.every((v, i) => Math.abs(v - b[i]!) <= 12);
+      assert.ok(close(painted.probe!, drawn.probe!), `the repaint's colour ${painted.probe} is not Cytoscape's ${drawn.probe}`);
+      assert.ok(!close(before.probe!, drawn.probe!), `the node's colour ${drawn.probe} did not change from ${before.probe}`);
     } finally {
       await page.close();
     }
