@@ -170,6 +170,9 @@ async function page(): Promise<{ ours: number[]; oursRedrawn: number[]; before: 
           });
           // A quick repaint is followed by Cytoscape's own frame of the change (the whole canvas).
           const redrawn = new Promise<number>((resolve) => document.addEventListener('gascity:redrawn', () => resolve(performance.now()), { once: true }));
+          // A host message arrives as a task at any point of a frame, never inside the page's animation frame callbacks
+          // (where the wait for the last frame left off): the sample starts 0-16 ms after it, the same for both arms.
+          await new Promise((r) => setTimeout(r, (i * 7) % 17));
           const t0 = performance.now();
           // Dispatched at once (as the message event would be), so both arms are timed from the same point.
           window.dispatchEvent(new MessageEvent('message', { data }));
