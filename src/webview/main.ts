@@ -244,10 +244,18 @@ class GraphApp {
     this.restyle(cy, nodes);
     const seq = this.paints;
     cy.one('render', () => {
+      if (this.cy !== cy) return;
       this.repaint.clear();
+      // Changes that came after this hand-over are still Cytoscape's to draw: they stay painted until it does.
+      for (const n of this.deferred.values()) this.repaint.paint(cy, cy.getElementById(n.id) as NodeSingular, n.state, this.palette, this.pixelRatio(cy));
       document.body.dataset.redrawn = String(seq);
       document.dispatchEvent(new CustomEvent('gascity:redrawn'));
     });
+  }
+
+  /** The pixel ratio Cytoscape draws this graph at (see replace()): 1 above LARGE nodes, the screen's otherwise. */
+  private pixelRatio(cy: Core): number {
+    return cy.nodes().length > LARGE ? 1 : window.devicePixelRatio || 1;
   }
 
   /** Gives run nodes their label and state class in Cytoscape, in one batch. */
@@ -389,8 +397,9 @@ class GraphApp {
     // On a big graph seen from far away, Cytoscape's frame of any change redraws every element (see nodeRepaint.ts):
     // the changed nodes are painted on the repaint canvas now and handed to Cytoscape after that frame is up.
     const nodes = patch.upsertNodes.map((n) => ({ n, ele: cy.getElementById(n.id) })).filter(({ ele }) => ele.nonempty() && ele.isNode());
-    const pixelRatio = cy.nodes().length > LARGE ? 1 : window.devicePixelRatio || 1;
-    if (nodes.length > 0 && nodes.every(({ n, ele }) => canRepaint(cy, ele as NodeSingular, this.overlaid.has(n.id)))) {
+    const nodeCount = graph.nodes.length;
+    const pixelRatio = this.pixelRatio(cy);
+    if (nodes.length > 0 && nodes.every(({ n, ele }) => canRepaint(cy, nodeCount, ele as NodeSingular, this.overlaid.has(n.id)))) {
       for (const { n, ele } of nodes) {
         this.repaint.paint(cy, ele as NodeSingular, n.state, this.palette, pixelRatio);
         this.deferred.set(n.id, n);

@@ -16,12 +16,12 @@ import type { Palette } from './theme';
 export const REPAINT_MIN_NODES = 200;
 
 /**
- * Whether `node` of the graph in `cy` can be repainted here exactly: the graph is big, the node's label is not drawn
- * at this zoom (NODE_FONT_SIZE × zoom under MIN_ZOOMED_FONT_SIZE px, so Cytoscape skips it), and the node wears
- * only its state's look (not selected, not marked by an overlay, which change its border).
+ * Whether `node` of the graph in `cy` (of `nodeCount` nodes) can be repainted here exactly: the graph is big, the
+ * node's label is not drawn at this zoom (NODE_FONT_SIZE × zoom under MIN_ZOOMED_FONT_SIZE px, so Cytoscape skips it),
+ * and the node wears only its state's look (not selected, not marked by an overlay, which change its border).
  */
-export function canRepaint(cy: Core, node: NodeSingular, overlaid: boolean): boolean {
-  return cy.nodes().length >= REPAINT_MIN_NODES
+export function canRepaint(cy: Core, nodeCount: number, node: NodeSingular, overlaid: boolean): boolean {
+  return nodeCount >= REPAINT_MIN_NODES
     && cy.zoom() * NODE_FONT_SIZE < MIN_ZOOMED_FONT_SIZE
     && !overlaid
     && !node.selected()
