@@ -93,6 +93,19 @@ async function frame(
   }, opts);
 }
 
+/**
+ * Waits until Cytoscape stops drawing differently: it draws sharper textures for a while after a first frame, and
+ * element by element for a while after a change before going back to its cached layer. Settled is three frames in a
+ * row that agree, looked at 250 ms apart; with `keep` the settled frame becomes the baseline.
+ */
+async function settle(page: Page, keep = false): Promise<void> {
+  await frame(page);
+  for (let i = 0, agreeing = 0; i < 80 && agreeing < 3; i++) {
+    await page.waitForTimeout(250);
+    agreeing = (await frame(page, { keep })).count === 0 ? agreeing + 1 : 0;
+  }
+}
+
 describe('run graph canvas after a patch (headless Chromium)', { skip: haveChromium ? false : `${chromiumPath} is missing (scripts/e2e/setup.sh)` }, () => {
   let server: Server;
   let browser: Browser;
@@ -142,9 +155,7 @@ describe('run graph canvas after a patch (headless Chromium)', { skip: haveChrom
       await watchFrames(page);
       assert.equal(await page.evaluate(() => document.body.dataset.overview), 'true');
       const zoom = Number(await page.evaluate(() => document.body.dataset.zoom));
-      // Cytoscape keeps drawing sharper textures for a while after the first frame; wait until two frames agree.
-      await frame(page);
-      for (let i = 0; i < 40 && (await frame(page, { keep: true })).count !== 0; i++) await page.waitForTimeout(250);
+      await settle(page, true);
       const index = graph.nodes.findIndex((n) => n.state !== 'failed');
       const next: RunGraph = { ...graph, nodes: graph.nodes.map((n, i) => (i === index ? { ...n, state: 'failed' } : n)) };
       const patch = diffRunGraph(graph, next);
@@ -178,8 +189,7 @@ describe('run graph canvas after a patch (headless Chromium)', { skip: haveChrom
     const page = await show(graph);
     try {
       await watchFrames(page);
-      await frame(page);
-      for (let i = 0; i < 40 && (await frame(page, { keep: true })).count !== 0; i++) await page.waitForTimeout(250);
+      await settle(page, true);
       const first = graph.nodes.findIndex((n) => n.state !== 'failed');
       const second = graph.nodes.length - 1 - [...graph.nodes].reverse().findIndex((n) => n.state !== 'failed');
       assert.ok(second > first);
@@ -209,8 +219,7 @@ describe('run graph canvas after a patch (headless Chromium)', { skip: haveChrom
     const page = await show(graph);
     try {
       await watchFrames(page);
-      await frame(page);
-      for (let i = 0; i < 40 && (await frame(page, { keep: true })).count !== 0; i++) await page.waitForTimeout(250);
+      await settle(page, true);
       const index = graph.nodes.findIndex((n) => n.state !== 'failed');
       const next: RunGraph = { ...graph, nodes: graph.nodes.map((n, i) => (i === index ? { ...n, state: 'failed' } : n)) };
       const repainted = page.evaluate(() => new Promise<boolean>((resolve) => {
@@ -223,8 +232,8 @@ describe('run graph canvas after a patch (headless Chromium)', { skip: haveChrom
       assert.ok(shown.count > 0, 'the changed node looks the same in the frame reported painted');
       assert.equal(await page.evaluate(() => document.body.dataset.redrawn), undefined);
       // Cytoscape draws the first frames after a change element by element (a little sharper than its cached layer at
-      // this zoom), then its layer again: once frames agree, only the changed node differs from before.
-      for (let i = 0; i < 40 && (await frame(page)).count !== 0; i++) await page.waitForTimeout(250);
+      // this zoom), then its layer again: once it settled, only the changed node differs from before.
+      await settle(page);
       const settled = await frame(page, { againstBaseline: true });
       assert.ok(settled.count > 0, 'the changed node looks the same once Cytoscape settled');
       assert.ok(settled.x2 - settled.x1 <= 154 * zoom + 4 && settled.y2 - settled.y1 <= 48 * zoom + 4,
