@@ -1,6 +1,9 @@
-// The real webview bundle (media/webview.js) in headless Chromium: a 2,000-node run graph seen whole gets the
-// overview edges, and a patch of one node's state is drawn: the canvas pixels change where that one node is and
-// nowhere else. A 50-node graph keeps its arrows and dashes (no overview). Skipped when Chromium is missing.
+// The real webview bundle (media/webview.js) in headless Chromium, its canvases composed over the page's background
+// as a person sees them. A 2,000-node run graph seen whole gets the overview edges, and a patch of one node's state
+// is shown in the frame the page reports painted (the quick repaint, src/webview/nodeRepaint.ts): pixels change where
+// that node is and nowhere else, and Cytoscape's own frame after it shows the same colour in the same place with the
+// repaint canvas cleared. A 12-node graph's patch is drawn by Cytoscape itself; a 50-node graph keeps its arrows and
+// dashes (no overview). Skipped when Chromium is missing.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
