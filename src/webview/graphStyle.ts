@@ -12,6 +12,8 @@ export const NODE_BORDER_WIDTH = 2;
 /** Node labels are this many px at zoom 1; below MIN_ZOOMED_FONT_SIZE px on screen Cytoscape skips them. */
 export const NODE_FONT_SIZE = 11;
 export const MIN_ZOOMED_FONT_SIZE = 7;
+/** A node label wraps onto the next line past this width (model units): two lines of a title fit in the node. */
+export const NODE_TEXT_MAX_WIDTH = 138;
 
 /** How a run node in one state is painted: the colours and styles its `node.state-*` rules set. */
 export interface RunNodeLook {
@@ -56,7 +58,7 @@ export function graphStyle(p: Palette): StylesheetJson {
         'text-halign': 'center',
         // Two lines of a title fit; only a longer one is cut, rather than every title past 20 characters.
         'text-wrap': 'wrap',
-        'text-max-width': '138px',
+        'text-max-width': `${NODE_TEXT_MAX_WIDTH}px`,
         // Below this on-screen size labels are skipped: a zoomed-out 2,000-node graph stays fast and uncluttered.
         'min-zoomed-font-size': MIN_ZOOMED_FONT_SIZE,
       },

@@ -2,9 +2,9 @@
 // panel for the selection, and Promote / Roll back acting on the selected variant. It talks to the host only through
 // src/shared/protocol.ts and keeps what it shows in getState/setState, so a hidden panel comes back as it was.
 import cytoscape from 'cytoscape';
-import type { Core, EventObject, NodeSingular } from 'cytoscape';
+import type { CollectionReturnValue, Core, EventObject, NodeSingular } from 'cytoscape';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
-import type { GraphView, HostMessage, LineageVariant, OverlayKind, OverlayMark, RunGraphNode, RunGraphPatch, RunOverlayView, WebviewMessage } from '../shared/protocol';
+import type { GraphView, HostMessage, LineageVariant, NodeState, OverlayKind, OverlayMark, RunGraphNode, RunGraphPatch, RunOverlayView, WebviewMessage } from '../shared/protocol';
 import { applyRunGraphPatch, changesStructure } from '../shared/graphPatch';
 import { NODE_STATES, OVERLAY_KINDS, VARIANT_STATUSES, isHostMessage, isOverlayKind, viewOf } from '../shared/protocol';
 import { renderEmpty, renderOverlayMarks, renderRunNode, renderRunSummary, renderVariant } from './details';
@@ -90,6 +90,8 @@ class GraphApp {
   /** Changed nodes of a big graph painted on `repaint` and not yet handed to Cytoscape (see applyPatch). */
   private readonly repaint: NodeRepaint;
   private deferred = new Map<string, RunGraphNode>();
+  /** Nodes handed to Cytoscape whose frame has not been drawn yet: its canvas does not show their classes. */
+  private awaitingDraw = new Set<string>();
 
   constructor(
     root: HTMLElement,
@@ -242,15 +244,25 @@ class GraphApp {
       return;
     }
     this.restyle(cy, nodes);
+    for (const n of nodes) this.awaitingDraw.add(n.id);
     const seq = this.paints;
     cy.one('render', () => {
       if (this.cy !== cy) return;
+      for (const n of nodes) this.awaitingDraw.delete(n.id);
       this.repaint.clear();
       // Changes that came after this hand-over are still Cytoscape's to draw: they stay painted until it does.
-      for (const n of this.deferred.values()) this.repaint.paint(cy, cy.getElementById(n.id) as NodeSingular, n.state, this.palette, this.pixelRatio(cy));
+      for (const n of this.deferred.values()) this.repaintNode(cy, n);
       document.body.dataset.redrawn = String(seq);
       document.dispatchEvent(new CustomEvent('gascity:redrawn'));
     });
+  }
+
+  /** Paints run node `n` on the repaint canvas: from the state Cytoscape shows it in to `n.state`. */
+  private repaintNode(cy: Core, n: RunGraphNode): void {
+    const ele = cy.getElementById(n.id) as NodeSingular;
+    const shown = (ele.classes() as string[]).map((c) => c.slice('state-'.length)).find((c): c is NodeState => (NODE_STATES as readonly string[]).includes(c));
+    const layers = Array.from(this.graphHost.querySelectorAll<HTMLCanvasElement>('canvas:not(.node-repaint)'));
+    this.repaint.paint(cy, ele, shown ?? n.state, n.state, this.palette, this.pixelRatio(cy), layers);
   }
 
   /** The pixel ratio Cytoscape draws this graph at (see replace()): 1 above LARGE nodes, the screen's otherwise. */
@@ -323,6 +335,7 @@ class GraphApp {
   private replace(built: BuiltView): void {
     this.flushDeferred();
     this.repaint.clear();
+    this.awaitingDraw.clear();
     this.cy?.destroy();
     const nodeCount = built.layout.positions.size;
     const large = nodeCount > LARGE;
@@ -394,14 +407,15 @@ class GraphApp {
       return;
     }
     this.view = { kind: 'run', graph };
-    // On a big graph seen from far away, Cytoscape's frame of any change redraws every element (see nodeRepaint.ts):
+    // On a big graph, Cytoscape's frame of any change redraws every element (see nodeRepaint.ts):
     // the changed nodes are painted on the repaint canvas now and handed to Cytoscape after that frame is up.
     const nodes = patch.upsertNodes.map((n) => ({ n, ele: cy.getElementById(n.id) })).filter(({ ele }) => ele.nonempty() && ele.isNode());
     const nodeCount = graph.nodes.length;
-    const pixelRatio = this.pixelRatio(cy);
-    if (nodes.length > 0 && nodes.every(({ n, ele }) => canRepaint(cy, nodeCount, ele as NodeSingular, this.overlaid.has(n.id)))) {
-      for (const { n, ele } of nodes) {
-        this.repaint.paint(cy, ele as NodeSingular, n.state, this.palette, pixelRatio);
+    const repaintable = ({ n, ele }: { n: RunGraphNode; ele: CollectionReturnValue }): boolean =>
+      !this.awaitingDraw.has(n.id) && canRepaint(nodeCount, ele as NodeSingular, this.overlaid.has(n.id), this.labelOf(n));
+    if (nodes.length > 0 && nodes.every(repaintable)) {
+      for (const { n } of nodes) {
+        this.repaintNode(cy, n);
         this.deferred.set(n.id, n);
       }
     } else {
