@@ -19,11 +19,14 @@ import type { NodeState } from '../shared/protocol';
 import { NODE_BORDER_WIDTH, NODE_HEIGHT, NODE_WIDTH, runNodeLook } from './graphStyle';
 import type { Palette } from './theme';
 
-/** Graphs of at least this many nodes get the quick repaint; smaller ones redraw whole fast enough (21 ms at 500). */
+/**
+ * Graphs of at least this many nodes get the quick repaint (the size from which they also get the overview edges);
+ * smaller ones are restyled in Cytoscape as before, whose whole redraw of them is a frame or two.
+ */
 export const REPAINT_MIN_NODES = 200;
 
 /**
- * Whether `node` of the graph in `cy` (of `nodeCount` nodes) can be repainted here as Cytoscape will draw it: the
+ * Whether `node` of a graph of `nodeCount` nodes can be repainted here as Cytoscape will draw it: the
  * graph is big, the node wears only its state's look (not selected, not marked by an overlay: both change its
  * border) at the size the stylesheet gives run nodes, and its label stays `label` (the repaint keeps the label
  * Cytoscape drew).
@@ -53,15 +56,11 @@ export class NodeRepaint {
     host.append(this.canvas);
   }
 
-  /** Whether anything is painted here now (Cytoscape's frame does not yet show it). */
-  get active(): boolean {
-    return this.drawn;
-  }
-
   /**
    * Repaints `node`, which Cytoscape shows now in state `from`, as it looks in state `to` (see the top of this file).
-   * `layers` are Cytoscape's canvases in DOM order (drawn bottom-up in reverse); `background` is the page's colour
-   * under them. A node off screen is skipped: nothing of it shows.
+   * `layers` are Cytoscape's canvases in DOM order (drawn bottom-up in reverse), over the page's background
+   * (`palette.background`); `pixelRatio` is the one Cytoscape draws at. A node off screen is skipped: nothing of it
+   * shows.
    */
   paint(cy: Core, node: NodeSingular, from: NodeState, to: NodeState, palette: Palette, pixelRatio: number, layers: readonly HTMLCanvasElement[]): void {
     const width = Math.round(cy.width() * pixelRatio);
