@@ -84,6 +84,10 @@ export function runUiBenches(log: (line: string) => void): { rows: UiRow[]; skip
       // is Cytoscape's own frame of the change after it, the whole-canvas redraw (no target of its own).
       rows.push({ what: "Run graph, one node changes: until Cytoscape's own frame", size: `${k} nodes`, oursMs: n(f, 'redrawnOursMs'), peerMs: n(f, 'drawnBeforeMs'), peer: 'whole-graph update to its painted frame' });
     }
+    // The biggest graph again, zoomed in to read (labels, arrows and dashes drawn), where Cytoscape's frame costs most.
+    const biggest = Math.max(...nodes);
+    const reading = runBench([...tsx, 'bench/ui.patch.ts', '--nodes', String(biggest), '--runs', samples, '--reading'], log);
+    rows.push({ what: 'Run graph zoomed in to read, one node changes: patch to painted frame', size: `${biggest} nodes`, oursMs: n(reading, 'drawnOursMs'), peerMs: n(reading, 'drawnBeforeMs'), peer: 'whole-graph update to its painted frame', targetMs: n(reading, 'targetMs') });
     for (const k of nodes) {
       const f = runBench(['bench/ui.mjs', '--nodes', String(k), '--runs', samples], log);
       rows.push({ what: 'Run graph, first render', size: `${k} nodes`, oursMs: n(f, 'oursMs'), peerMs: n(f, 'peerMs'), peer: "Cytoscape's breadthfirst layout", targetMs: n(f, 'targetMs') });
