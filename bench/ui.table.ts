@@ -18,7 +18,8 @@ export interface UiRow {
   peerMs: number;
   peer: string;
   beforeMs?: number;
-  targetMs: number;
+  /** Absent for a figure printed beside a target's row without a target of its own. */
+  targetMs?: number;
 }
 
 type Figures = Record<string, number | string | boolean>;
@@ -79,7 +80,14 @@ export function runUiBenches(log: (line: string) => void): { rows: UiRow[]; skip
       // What the person waits for on the page: the patch's arrival to the frame that shows it (Cytoscape's render
       // event and the animation frame after), against the whole-graph update on the same page.
       rows.push({ what: 'Run graph, one node changes: patch to painted frame', size: `${k} nodes`, oursMs: n(f, 'drawnOursMs'), peerMs: n(f, 'drawnBeforeMs'), peer: 'whole-graph update to its painted frame', targetMs: n(f, 'targetMs') });
+      // On a big graph the first frame is the page's quick repaint of the node (src/webview/nodeRepaint.ts); this row
+      // is Cytoscape's own frame of the change after it, the whole-canvas redraw (no target of its own).
+      rows.push({ what: "Run graph, one node changes: until Cytoscape's own frame", size: `${k} nodes`, oursMs: n(f, 'redrawnOursMs'), peerMs: n(f, 'drawnBeforeMs'), peer: 'whole-graph update to its painted frame' });
     }
+    // The biggest graph again, zoomed in to read (labels, arrows and dashes drawn), where Cytoscape's frame costs most.
+    const biggest = Math.max(...nodes);
+    const reading = runBench([...tsx, 'bench/ui.patch.ts', '--nodes', String(biggest), '--runs', samples, '--reading'], log);
+    rows.push({ what: 'Run graph zoomed in to read, one node changes: patch to painted frame', size: `${biggest} nodes`, oursMs: n(reading, 'drawnOursMs'), peerMs: n(reading, 'drawnBeforeMs'), peer: 'whole-graph update to its painted frame', targetMs: n(reading, 'targetMs') });
     for (const k of nodes) {
       const f = runBench(['bench/ui.mjs', '--nodes', String(k), '--runs', samples], log);
       rows.push({ what: 'Run graph, first render', size: `${k} nodes`, oursMs: n(f, 'oursMs'), peerMs: n(f, 'peerMs'), peer: "Cytoscape's breadthfirst layout", targetMs: n(f, 'targetMs') });
@@ -102,7 +110,7 @@ export function printUiTable(result: { rows: UiRow[]; skipped: string[] }, print
   print('| UI | size | ours ms | peer ms | ours / peer | before ms | target ms | peer |');
   print('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const r of result.rows) {
-    print(`| ${r.what} | ${r.size} | ${f(r.oursMs)} | ${f(r.peerMs)} | ${ratio(r.oursMs / r.peerMs)}× | ${r.beforeMs === undefined ? '-' : f(r.beforeMs)} | ≤ ${r.targetMs}${r.oursMs > r.targetMs ? ' (missed)' : ''} | ${r.peer} |`);
+    print(`| ${r.what} | ${r.size} | ${f(r.oursMs)} | ${f(r.peerMs)} | ${ratio(r.oursMs / r.peerMs)}× | ${r.beforeMs === undefined ? '-' : f(r.beforeMs)} | ${r.targetMs === undefined ? '-' : `≤ ${r.targetMs}${r.oursMs > r.targetMs ? ' (missed)' : ''}`} | ${r.peer} |`);
   }
   for (const s of result.skipped) print(`(left out: ${s})`);
 }

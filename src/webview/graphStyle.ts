@@ -2,7 +2,41 @@
 // the edge's kind, so the two stay readable without colour too.
 import type { StylesheetJson } from 'cytoscape';
 import { NODE_STATES, VARIANT_STATUSES } from '../shared/protocol';
+import type { NodeState } from '../shared/protocol';
 import type { Palette } from './theme';
+
+/** A run node's box in model units (px at zoom 1) and its border width when neither selected nor overlaid. */
+export const NODE_WIDTH = 150;
+export const NODE_HEIGHT = 44;
+export const NODE_BORDER_WIDTH = 2;
+/** Node labels are this many px at zoom 1; below MIN_ZOOMED_FONT_SIZE px on screen Cytoscape skips them. */
+export const NODE_FONT_SIZE = 11;
+export const MIN_ZOOMED_FONT_SIZE = 7;
+/** A node label wraps onto the next line past this width (model units): two lines of a title fit in the node. */
+export const NODE_TEXT_MAX_WIDTH = 138;
+
+/** How a run node in one state is painted: the colours and styles its `node.state-*` rules set. */
+export interface RunNodeLook {
+  /** The body's colour (CSS colour) and its alpha, 0-1. */
+  readonly fill: string;
+  readonly fillOpacity: number;
+  readonly border: string;
+  readonly borderStyle: 'solid' | 'dashed';
+}
+
+/**
+ * The look of a run node in `state` under palette `p`. The stylesheet below is built from it, and the page's quick
+ * repaint of a changed node on a big graph (nodeRepaint.ts) draws from it, so the two cannot disagree.
+ */
+export function runNodeLook(p: Palette, state: NodeState): RunNodeLook {
+  const colour = p.state[state];
+  return {
+    fill: colour,
+    fillOpacity: state === 'active' ? 0.4 : 0.22,
+    border: state === 'blocked' ? p.edge.blocks : colour,
+    borderStyle: state === 'blocked' ? 'dashed' : 'solid',
+  };
+}
 
 export function graphStyle(p: Palette): StylesheetJson {
   const sheet: StylesheetJson = [
@@ -10,23 +44,23 @@ export function graphStyle(p: Palette): StylesheetJson {
       selector: 'node',
       style: {
         shape: 'round-rectangle',
-        width: 150,
-        height: 44,
+        width: NODE_WIDTH,
+        height: NODE_HEIGHT,
         'background-color': p.muted,
         'background-opacity': 0.22,
-        'border-width': 2,
+        'border-width': NODE_BORDER_WIDTH,
         'border-color': p.muted,
         label: 'data(label)',
         color: p.foreground,
         'font-family': p.fontFamily,
-        'font-size': 11,
+        'font-size': NODE_FONT_SIZE,
         'text-valign': 'center',
         'text-halign': 'center',
         // Two lines of a title fit; only a longer one is cut, rather than every title past 20 characters.
         'text-wrap': 'wrap',
-        'text-max-width': '138px',
+        'text-max-width': `${NODE_TEXT_MAX_WIDTH}px`,
         // Below this on-screen size labels are skipped: a zoomed-out 2,000-node graph stays fast and uncluttered.
-        'min-zoomed-font-size': 7,
+        'min-zoomed-font-size': MIN_ZOOMED_FONT_SIZE,
       },
     },
     {
@@ -98,11 +132,12 @@ export function graphStyle(p: Palette): StylesheetJson {
     { selector: 'node.retired', style: { opacity: 0.7 } },
   ];
   for (const state of NODE_STATES) {
-    const colour = p.state[state];
-    sheet.push({ selector: `node.state-${state}`, style: { 'background-color': colour, 'border-color': colour } });
+    const look = runNodeLook(p, state);
+    sheet.push({
+      selector: `node.state-${state}`,
+      style: { 'background-color': look.fill, 'background-opacity': look.fillOpacity, 'border-color': look.border, 'border-style': look.borderStyle },
+    });
   }
-  sheet.push({ selector: 'node.state-blocked', style: { 'border-style': 'dashed', 'border-color': p.edge.blocks } });
-  sheet.push({ selector: 'node.state-active', style: { 'background-opacity': 0.4 } });
   for (const status of VARIANT_STATUSES) {
     const colour = p.variant[status];
     sheet.push({ selector: `node.status-${status}`, style: { 'background-color': colour, 'border-color': colour } });

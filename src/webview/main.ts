@@ -2,9 +2,9 @@
 // panel for the selection, and Promote / Roll back acting on the selected variant. It talks to the host only through
 // src/shared/protocol.ts and keeps what it shows in getState/setState, so a hidden panel comes back as it was.
 import cytoscape from 'cytoscape';
-import type { Core, EventObject, NodeSingular } from 'cytoscape';
+import type { CollectionReturnValue, Core, EventObject, NodeSingular } from 'cytoscape';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
-import type { GraphView, HostMessage, LineageVariant, OverlayKind, OverlayMark, RunGraphNode, RunGraphPatch, RunOverlayView, WebviewMessage } from '../shared/protocol';
+import type { GraphView, HostMessage, LineageVariant, NodeState, OverlayKind, OverlayMark, RunGraphNode, RunGraphPatch, RunOverlayView, WebviewMessage } from '../shared/protocol';
 import { applyRunGraphPatch, changesStructure } from '../shared/graphPatch';
 import { NODE_STATES, OVERLAY_KINDS, VARIANT_STATUSES, isHostMessage, isOverlayKind, viewOf } from '../shared/protocol';
 import { renderEmpty, renderOverlayMarks, renderRunNode, renderRunSummary, renderVariant } from './details';
@@ -12,6 +12,7 @@ import { buildView, viewKey } from './elements';
 import type { BuiltView } from './elements';
 import { graphStyle } from './graphStyle';
 import { directionOfKey, move } from './navigation';
+import { NodeRepaint, canRepaint } from './nodeRepaint';
 import { readPalette } from './theme';
 import type { Palette } from './theme';
 
@@ -86,6 +87,11 @@ class GraphApp {
   private readonly overlayBar: HTMLElement;
   /** Nodes whose label carries overlay badges now, so turning a toggle off restores exactly those. */
   private overlaid = new Set<string>();
+  /** Changed nodes of a big graph painted on `repaint` and not yet handed to Cytoscape (see applyPatch). */
+  private readonly repaint: NodeRepaint;
+  private deferred = new Map<string, RunGraphNode>();
+  /** Nodes handed to Cytoscape whose frame has not been drawn yet: its canvas does not show their classes. */
+  private awaitingDraw = new Set<string>();
 
   constructor(
     root: HTMLElement,
@@ -142,6 +148,7 @@ class GraphApp {
     this.graphHost.id = 'graph';
     this.graphHost.tabIndex = 0;
     this.graphHost.setAttribute('role', 'application');
+    this.repaint = new NodeRepaint(this.graphHost);
     this.details = document.createElement('aside');
     this.details.id = 'details';
     main.append(this.graphHost, this.details);
@@ -178,9 +185,13 @@ class GraphApp {
   private onMessage(data: unknown): void {
     if (!isHostMessage(data)) return;
     const arrived = performance.now();
+    // Only a patch can be painted ahead of Cytoscape; anything else first gives Cytoscape what is still waiting.
+    if (data.type !== 'patchRunGraph') this.flushDeferred();
     this.handle(data);
-    // A change of the graph on screen is seen only once Cytoscape has drawn it: say when that frame is up.
-    if (this.cy && (data.type === 'patchRunGraph' || (viewOf(data) && this.renders > 0))) this.reportPainted(this.cy, arrived);
+    if (!this.cy || !(data.type === 'patchRunGraph' || (viewOf(data) && this.renders > 0))) return;
+    // A change of the graph on screen is seen only once it is drawn: say when that frame is up.
+    if (this.deferred.size > 0) this.reportRepainted(this.cy, arrived);
+    else this.reportPainted(this.cy, arrived);
   }
 
   /** Counts changes of the graph on screen, so only the latest one reports its frame. */
@@ -199,6 +210,75 @@ class GraphApp {
         document.body.dataset.painted = String(seq);
         document.dispatchEvent(new CustomEvent('gascity:painted', { detail: { ms: performance.now() - arrived } }));
       });
+    });
+  }
+
+  /**
+   * After a quick repaint (applyPatch): the repaint canvas was drawn before the next animation frame, so the frame after
+   * that one is up once the second animation frame starts. Then reports it as reportPainted does, and hands the waiting
+   * changes to Cytoscape, whose own frame of them (drawn later) clears the repaint canvas.
+   */
+  private reportRepainted(cy: Core, arrived: number): void {
+    const seq = ++this.paints;
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      if (seq === this.paints && this.cy === cy) {
+        document.body.dataset.painted = String(seq);
+        document.dispatchEvent(new CustomEvent('gascity:painted', { detail: { ms: performance.now() - arrived, repainted: true } }));
+      }
+      this.flushDeferred();
+    }));
+  }
+
+  /**
+   * Hands the changes painted on the repaint canvas to Cytoscape in one batch. The canvas is cleared in Cytoscape's
+   * next `render` (the frame that draws them), so no frame shows a node's old look after its new one; the page then
+   * sets `data-redrawn` and fires `gascity:redrawn` (bench/ui.patch.ts times it).
+   */
+  private flushDeferred(): void {
+    const cy = this.cy;
+    if (this.deferred.size === 0) return;
+    const nodes = [...this.deferred.values()];
+    this.deferred = new Map();
+    if (!cy) {
+      this.repaint.clear();
+      return;
+    }
+    this.restyle(cy, nodes);
+    for (const n of nodes) this.awaitingDraw.add(n.id);
+    const seq = this.paints;
+    cy.one('render', () => {
+      if (this.cy !== cy) return;
+      for (const n of nodes) this.awaitingDraw.delete(n.id);
+      this.repaint.clear();
+      // Changes that came after this hand-over are still Cytoscape's to draw: they stay painted until it does.
+      for (const n of this.deferred.values()) this.repaintNode(cy, n);
+      document.body.dataset.redrawn = String(seq);
+      document.dispatchEvent(new CustomEvent('gascity:redrawn'));
+    });
+  }
+
+  /** Paints run node `n` on the repaint canvas: from the state Cytoscape shows it in to `n.state`. */
+  private repaintNode(cy: Core, n: RunGraphNode): void {
+    const ele = cy.getElementById(n.id) as NodeSingular;
+    const shown = (ele.classes() as string[]).map((c) => c.slice('state-'.length)).find((c): c is NodeState => (NODE_STATES as readonly string[]).includes(c));
+    const layers = Array.from(this.graphHost.querySelectorAll<HTMLCanvasElement>('canvas:not(.node-repaint)'));
+    this.repaint.paint(cy, ele, shown ?? n.state, n.state, this.palette, this.pixelRatio(cy), layers);
+  }
+
+  /** The pixel ratio Cytoscape draws this graph at (see replace()): 1 above LARGE nodes, the screen's otherwise. */
+  private pixelRatio(cy: Core): number {
+    return cy.nodes().length > LARGE ? 1 : window.devicePixelRatio || 1;
+  }
+
+  /** Gives run nodes their label and state class in Cytoscape, in one batch. */
+  private restyle(cy: Core, nodes: readonly RunGraphNode[]): void {
+    cy.batch(() => {
+      for (const n of nodes) {
+        const ele = cy.getElementById(n.id);
+        if (ele.empty()) continue;
+        ele.data('label', this.labelOf(n));
+        ele.classes(`state-${n.state}${this.overlaid.has(n.id) ? ' overlaid' : ''}`);
+      }
     });
   }
 
@@ -253,6 +333,9 @@ class GraphApp {
 
   /** A different graph: a fresh Cytoscape instance tuned for the graph's size, fitted to the window. */
   private replace(built: BuiltView): void {
+    this.flushDeferred();
+    this.repaint.clear();
+    this.awaitingDraw.clear();
     this.cy?.destroy();
     const nodeCount = built.layout.positions.size;
     const large = nodeCount > LARGE;
@@ -274,7 +357,11 @@ class GraphApp {
       pixelRatio: large ? 1 : 'auto',
     });
     this.cy = cy;
-    cy.on('select', 'node', (e: EventObject) => this.onSelected(e.target.id() as string));
+    cy.on('select', 'node', (e: EventObject) => {
+      // A selected node is drawn by Cytoscape with its selection border: it must have its new state by then.
+      this.flushDeferred();
+      this.onSelected(e.target.id() as string);
+    });
     cy.on('unselect', 'node', () => {
       if (cy.$('node:selected').empty()) this.onSelected(undefined);
     });
@@ -283,7 +370,11 @@ class GraphApp {
     this.overview = undefined;
     this.applyOverview(cy);
     cy.on('zoom', () => this.applyOverview(cy));
-    cy.on('viewport', () => this.saveSoon());
+    cy.on('viewport', () => {
+      // The repaint canvas is drawn for one viewport: when it moves, Cytoscape draws the waiting changes itself.
+      this.flushDeferred();
+      this.saveSoon();
+    });
     cy.one('render', () => {
       requestAnimationFrame(() => {
         this.renders++;
@@ -316,14 +407,21 @@ class GraphApp {
       return;
     }
     this.view = { kind: 'run', graph };
-    cy.batch(() => {
-      for (const n of patch.upsertNodes) {
-        const ele = cy.getElementById(n.id);
-        if (ele.empty()) continue;
-        ele.data('label', this.labelOf(n));
-        ele.classes(`state-${n.state}${this.overlaid.has(n.id) ? ' overlaid' : ''}`);
+    // On a big graph, Cytoscape's frame of any change redraws every element (see nodeRepaint.ts):
+    // the changed nodes are painted on the repaint canvas now and handed to Cytoscape after that frame is up.
+    const nodes = patch.upsertNodes.map((n) => ({ n, ele: cy.getElementById(n.id) })).filter(({ ele }) => ele.nonempty() && ele.isNode());
+    const nodeCount = graph.nodes.length;
+    const repaintable = ({ n, ele }: { n: RunGraphNode; ele: CollectionReturnValue }): boolean =>
+      !this.awaitingDraw.has(n.id) && canRepaint(nodeCount, ele as NodeSingular, this.overlaid.has(n.id), this.labelOf(n));
+    if (nodes.length > 0 && nodes.every(repaintable)) {
+      for (const { n } of nodes) {
+        this.repaintNode(cy, n);
+        this.deferred.set(n.id, n);
       }
-    });
+    } else {
+      this.flushDeferred();
+      this.restyle(cy, patch.upsertNodes);
+    }
     if (patch.title !== undefined) this.title.textContent = `Run · ${graph.title || graph.runId}`;
     const selected = this.selectedId;
     if (patch.worktree !== undefined && (selected === undefined || !patch.upsertNodes.some((n) => n.id === selected))) this.refreshDetails();
@@ -402,6 +500,7 @@ class GraphApp {
     for (const m of this.overlays?.marks ?? []) if (m.nodeId !== undefined && this.overlaysOn.has(m.kind)) marked.add(m.nodeId);
     const touched = new Set([...this.overlaid, ...marked]);
     if (touched.size === 0) return;
+    this.flushDeferred();
     const byId = new Map(view.graph.nodes.map((n) => [n.id, n]));
     cy.batch(() => {
       for (const id of touched) {
@@ -482,6 +581,7 @@ class GraphApp {
   }
 
   private applyTheme(): void {
+    this.flushDeferred();
     this.palette = readPalette(getComputedStyle(document.documentElement));
     this.cy?.style(graphStyle(this.palette));
     this.renderLegend();
@@ -508,6 +608,7 @@ class GraphApp {
   private select(id: string, opts: { notify: boolean; center: boolean }): void {
     const cy = this.cy;
     if (!cy) return;
+    this.flushDeferred();
     const node = cy.getElementById(id);
     if (node.empty() || !node.isNode()) return;
     this.notifySelection = opts.notify;
