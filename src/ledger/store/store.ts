@@ -277,23 +277,23 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     const done: Array<{ w: PendingWrite<E>; result: unknown; stored: Array<StoredEvent & E> }> = [];
     const lines: string[] = [];
     let seq = this.seqValue;
-    this.sql.exec('BEGIN');
+    this.sql.run('BEGIN');
     for (const w of batch) {
       const now = this.clock();
       const ts = now.toISOString();
-      this.sql.exec('SAVEPOINT one_write');
+      this.sql.run('SAVEPOINT one_write');
       try {
         const decision = w.decide({ now, sql: this.sql });
         // Only these five fields are stored, whatever else the caller's objects carry.
         const stored = decision.events.map((e, i) => ({ seq: seq + 1 + i, ts, actor: w.actor, kind: e.kind, payload: e.payload }) as StoredEvent & E);
         for (const e of stored) this.applyOne(e);
         if (stored.length > 0) lines.push(encodeLine({ events: stored }));
-        this.sql.exec('RELEASE one_write');
+        this.sql.run('RELEASE one_write');
         seq += stored.length;
         done.push({ w, result: decision.result, stored });
       } catch (err) {
-        this.sql.exec('ROLLBACK TO one_write');
-        this.sql.exec('RELEASE one_write');
+        this.sql.run('ROLLBACK TO one_write');
+        this.sql.run('RELEASE one_write');
         w.reject(err);
       }
     }
@@ -301,11 +301,11 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // The append is the commit point: once it returns, the lines are durable and are acknowledged.
       if (lines.length > 0) this.append(lines);
     } catch (err) {
-      this.sql.exec('ROLLBACK');
+      this.sql.run('ROLLBACK');
       for (const d of done) d.w.reject(err);
       return;
     }
-    this.sql.exec('COMMIT');
+    this.sql.run('COMMIT');
     this.seqValue = seq;
     this.commitsSinceCheckpoint += lines.length;
     for (const d of done) {
@@ -475,7 +475,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       const fresh = read.commits.map((c) => c.events.filter((e) => e.seq > this.seqValue)).filter((evs) => evs.length > 0);
       if (fresh.length > 0) {
         let next = this.seqValue + 1;
-        this.sql.exec('BEGIN');
+        this.sql.run('BEGIN');
         try {
           for (const evs of fresh) {
             if (evs[0]!.seq !== next) {
@@ -490,9 +490,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
             }
             next += evs.length;
           }
-          this.sql.exec('COMMIT');
+          this.sql.run('COMMIT');
         } catch (err) {
-          this.sql.exec('ROLLBACK');
+          this.sql.run('ROLLBACK');
           throw err;
         }
         for (const evs of fresh) {
