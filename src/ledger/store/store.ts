@@ -363,6 +363,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     this.journalFd = undefined;
     this.appendFd = undefined;
     this.listeners.clear();
+    this.lock.dispose();
     this.sql.close();
   }
 
