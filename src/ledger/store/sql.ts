@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import initSqlJs from 'sql.js';
 import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
 
-export type { Database, SqlValue };
+export type { Database, SqlJsStatic, SqlValue };
 export type Params = SqlValue[] | Record<string, SqlValue>;
 export type Row = Record<string, SqlValue>;
 

@@ -9,6 +9,7 @@ import { describeFsError, discardTemporary, prepareFileAtomic, renameIntoPlace, 
 import type { FsOps } from './fsOps';
 import { nodeFsOps } from './fsOps';
 import { Sql, loadSqlJs } from './sql';
+import type { SqlJsStatic } from './sql';
 import type { LedgerEvent } from '../events';
 import { encodeEvents, readLog, writeSegment } from './eventLog';
 
@@ -131,6 +132,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private pending: PendingWrite<E>[] = [];
   private batchScheduled = false;
   private listeners = new Set<(change: StoreChange) => void>();
+  /** While the lock is held: the changes to tell the listeners once it is released (see withLock). */
+  private deferred: StoreChange[] | undefined;
   private watcher: fs.FSWatcher | undefined;
   private poller: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -149,6 +152,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private constructor(
     readonly dir: string,
     private readonly projection: Projection,
+    private readonly engine: SqlJsStatic,
     sql: Sql,
     seq: number,
     tableBase: number,
@@ -164,15 +168,16 @@ export class EventStore<E extends EventShape = LedgerEvent> {
 
   static async open<E extends EventShape = LedgerEvent>(dir: string, projection: Projection, options: StoreOptions = {}): Promise<EventStore<E>> {
     fs.mkdirSync(dir, { recursive: true });
-    const { sql, seq, tableBase } = await loadSnapshot(dir, projection);
-    const store = new EventStore<E>(dir, projection, sql, seq, tableBase, options);
+    const engine = await loadSqlJs();
+    const { sql, seq, tableBase } = openSnapshot(engine, dir, projection);
+    const store = new EventStore<E>(dir, projection, engine, sql, seq, tableBase, options);
     store.moveTableToLog();
     if (!fs.existsSync(store.journalPath)) {
       await store.withLock(() => {
         if (!fs.existsSync(store.journalPath)) store.createJournal();
       });
     }
-    await store.catchUp(false);
+    store.catchUp(false);
     return store;
   }
 
@@ -231,9 +236,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     // for it, since it holds the lock only to rename.
     const acks: Array<() => void> = [];
     try {
-      await this.withLock(async () => {
+      await this.withLock(() => {
         this.assertOpen();
-        await this.catchUp(true);
+        this.catchUp(true);
         // Writes that arrived while this one waited for the lock join under the same lock; the lock is
         // never kept across a turn of the event loop, since a caller may then block it (spawnSync, a
         // long loop) while other processes wait.
@@ -335,8 +340,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           return;
         }
       }
-      await this.withLock(async () => {
-        await this.catchUp(true);
+      await this.withLock(() => {
+        this.catchUp(true);
         this.writeCheckpoint();
       });
     });
@@ -379,12 +384,25 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     return next;
   }
 
-  private async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    await this.lock.acquire({ timeoutMs: this.options.lockTimeoutMs });
+  /**
+   * Runs `critical` under the lock in one synchronous step (FileLock.runExclusive): the lock is held
+   * for exactly as long as `critical` runs, never across an await during which other work of this
+   * process could run. Changes that `critical` emits reach the listeners once the lock is released,
+   * in order, so that a listener's work (a view refreshing, the promotion rule) never holds it either.
+   */
+  private async withLock<T>(critical: () => T): Promise<T> {
+    const deferred: StoreChange[] = [];
     try {
-      return await fn();
+      return await this.lock.runExclusive(() => {
+        this.deferred = deferred;
+        try {
+          return critical();
+        } finally {
+          this.deferred = undefined;
+        }
+      }, { timeoutMs: this.options.lockTimeoutMs });
     } finally {
-      this.lock.release();
+      for (const change of deferred) this.deliver(change);
     }
   }
 
@@ -422,7 +440,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
    * Applies journal lines this process has not seen. With the lock held, a torn tail left by a
    * killed writer is cut off so that the next append starts on a line boundary.
    */
-  private async catchUp(holdingLock: boolean): Promise<StoredEvent[]> {
+  private catchUp(holdingLock: boolean): StoredEvent[] {
     const applied: StoredEvent[] = [];
     for (let attempt = 0; ; attempt++) {
       let st: fs.Stats;
@@ -445,7 +463,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         // it between the write and the failed sync). That commit was never acknowledged: forget it by
         // starting over from the snapshot, so this process never acts on a commit that does not exist.
         if (attempt > 5) throw new LedgerError(`journal ${this.journalPath} keeps changing under this reader`, 'io');
-        await this.restartFromSnapshot();
+        this.restartFromSnapshot();
         continue;
       }
       const read = readJournal(this.journalFd, this.journalPath, this.offset);
@@ -465,7 +483,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           // views and the promotion rule hear every event whether it came by journal or by snapshot.
           if (attempt > 5) throw new LedgerError(`journal ${this.journalPath} starts after the snapshot ends`, 'corrupt');
           const before = this.seqValue;
-          await this.restartFromSnapshot();
+          this.restartFromSnapshot();
           if (this.seqValue > before) applied.push(...this.readEvents(before, Number.MAX_SAFE_INTEGER));
           continue;
         }
@@ -541,8 +559,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   }
 
   /** Drops what was read and loads the snapshot again; the journal is then read from its start. */
-  private async restartFromSnapshot(): Promise<void> {
-    const fresh = await loadSnapshot(this.dir, this.projection);
+  private restartFromSnapshot(): void {
+    const fresh = openSnapshot(this.engine, this.dir, this.projection);
     this.sql.close();
     this.sql.db = fresh.sql.db;
     this.seqValue = fresh.seq;
@@ -588,10 +606,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // What other processes committed while the snapshot was written is applied before taking the lock,
       // so that the lock is held for the renames and the few lines after this read, not for applying
       // every commit made meanwhile (hundreds, in the stall bench).
-      await this.catchUp(false);
-      return await this.withLock(async () => {
+      this.catchUp(false);
+      return await this.withLock(() => {
         this.assertOpen();
-        await this.catchUp(true);
+        this.catchUp(true);
         if (this.journalId !== journalId || this.journalFd === undefined || this.offset < offset) return false;
         this.removeStaleTemporaries();
         const carried = readBytes(this.journalFd, offset, this.offset - offset);
@@ -671,7 +689,13 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     this.lastCheckpointError = undefined;
   }
 
+  /** Tells the listeners about `change`: at once, or once the lock is released when it is held (see withLock). */
   private emit(change: StoreChange): void {
+    if (this.deferred) this.deferred.push(change);
+    else this.deliver(change);
+  }
+
+  private deliver(change: StoreChange): void {
     for (const l of this.listeners) {
       try {
         l(change);
@@ -824,8 +848,7 @@ function readBytes(fd: number, position: number, length: number): Buffer {
  * Opens the snapshot, or an empty database when there is none. A snapshot that cannot be read is
  * moved aside (never overwritten) and the error says where it went.
  */
-async function loadSnapshot(dir: string, projection: Projection): Promise<{ sql: Sql; seq: number; tableBase: number }> {
-  const SQL = await loadSqlJs();
+function openSnapshot(SQL: SqlJsStatic, dir: string, projection: Projection): { sql: Sql; seq: number; tableBase: number } {
   const file = path.join(dir, SNAPSHOT_FILE);
   let data: Buffer | undefined;
   try {
