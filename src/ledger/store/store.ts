@@ -236,6 +236,11 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     // for it, since it holds the lock only to rename.
     const acks: Array<() => void> = [];
     try {
+      // What other processes appended since this one last looked is applied before taking the lock,
+      // so that the lock is held for the few lines that arrive meanwhile, not for all of them (a
+      // process idle while others committed thousands of events, or a fresh one whose first statements
+      // and code paths are still cold: 75-205 ms under the lock in the stall bench).
+      if (this.journalChanged()) this.catchUp(false);
       await this.withLock(() => {
         this.assertOpen();
         this.catchUp(true);
@@ -334,6 +339,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // Another process may checkpoint between our export and our rename; then ours is older than
       // the snapshot on disk and is dropped, and we try again from the newer state.
       for (let attempt = 0; attempt < 3; attempt++) {
+        if (this.journalChanged()) this.catchUp(false);
         await this.withLock(() => this.catchUp(true));
         if (await this.checkpointOffLock()) {
           this.options.onCheckpoint?.();
@@ -550,6 +556,19 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     }
   }
 
+  /**
+   * Whether the journal may hold something this process has not read: another file at its path, or
+   * another length than what was read. One stat; the catch-up itself checks the rest.
+   */
+  private journalChanged(): boolean {
+    try {
+      const st = fs.statSync(this.journalPath);
+      return this.journalFd === undefined || st.ino !== this.journalIno || st.size !== this.offset;
+    } catch {
+      return true;
+    }
+  }
+
   /** True when the last line this process read is still where and what it was. */
   private lastLineStillThere(size: number): boolean {
     if (size < this.offset) return false;
@@ -607,11 +626,11 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // so that the lock is held for the renames and the few lines after this read, not for applying
       // every commit made meanwhile (hundreds, in the stall bench).
       this.catchUp(false);
+      this.removeStaleTemporaries();
       return await this.withLock(() => {
         this.assertOpen();
         this.catchUp(true);
         if (this.journalId !== journalId || this.journalFd === undefined || this.offset < offset) return false;
-        this.removeStaleTemporaries();
         const carried = readBytes(this.journalFd, offset, this.offset - offset);
         renamed = true;
         renameIntoPlace(tmp, this.snapshotPath, { ops: this.ops });
