@@ -53,7 +53,7 @@ export async function prepareLedger(count: number, parent = os.tmpdir()): Promis
 }
 
 /** A better-sqlite3 WAL database with our schema and `count` events of history, applied by our projection. */
-function nativePeer(count: number): { apply(events: StoredEvent[]): void; close(): void } {
+export function nativePeer(count: number): { apply(events: StoredEvent[]): void; close(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-native-'));
   const db = new Database(path.join(dir, 'native.sqlite'));
   db.pragma('journal_mode = WAL');
@@ -79,7 +79,7 @@ function nativePeer(count: number): { apply(events: StoredEvent[]): void; close(
 }
 
 /** A file to which `append(bytes)` appends that many bytes and fdatasyncs. */
-function rawPeer(): { append(bytes: number): void; close(): void } {
+export function rawPeer(): { append(bytes: number): void; close(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-raw-'));
   const fd = fs.openSync(path.join(dir, 'raw.log'), 'a');
   return {

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fc from 'fast-check';
 import { Sql, loadSqlJs } from '../../src/ledger/store/sql';
+import type { StoredEvent } from '../../src/ledger/store/journal';
+import { decodeLine, encodeCommitLine, encodeLine } from '../../src/ledger/store/journal';
 
 async function freshSql(): Promise<Sql> {
   const SQL = await loadSqlJs();
@@ -65,4 +68,20 @@ test('a failed statement inside a transaction leaves the transaction usable and 
   } finally {
     sql.close();
   }
+});
+
+test('a commit line built from payloads stringified once is byte for byte the line encodeLine gives', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ seq: fc.nat(), ts: fc.string(), actor: fc.string(), kind: fc.string(), payload: fc.jsonValue() }), { minLength: 1, maxLength: 5 }),
+      (raw) => {
+        // The store builds each event with these keys in this order.
+        const events: StoredEvent[] = raw.map((e) => ({ seq: e.seq, ts: e.ts, actor: e.actor, kind: e.kind, payload: e.payload }));
+        const line = encodeCommitLine(events, events.map((e) => JSON.stringify(e.payload)));
+        assert.equal(line, encodeLine({ events }));
+        assert.deepEqual(decodeLine(line.slice(0, -1)), JSON.parse(JSON.stringify({ events })));
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

@@ -40,6 +40,24 @@ export function encodeLine(body: unknown): string {
   return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
 }
 
+/**
+ * The journal line of one commit, `encodeLine({ events })`, from events whose payloads are already
+ * JSON text (`payloads[i]` is `JSON.stringify(events[i].payload)`): a commit stringifies each payload
+ * once, for the events table, and this reuses that text instead of stringifying it again inside the
+ * line. Every event must have exactly the keys seq, ts, actor, kind, payload, in that order, as the
+ * store builds them; the result is then byte for byte what `encodeLine` gives.
+ */
+export function encodeCommitLine(events: readonly StoredEvent[], payloads: readonly string[]): string {
+  let json = '{"events":[';
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (i > 0) json += ',';
+    json += `{"seq":${JSON.stringify(e.seq)},"ts":${JSON.stringify(e.ts)},"actor":${JSON.stringify(e.actor)},"kind":${JSON.stringify(e.kind)},"payload":${payloads[i]!}}`;
+  }
+  json += ']}';
+  return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+}
+
 /** Parses one complete line (without its newline); undefined when the checksum or JSON is wrong. */
 export function decodeLine(line: string): unknown {
   const space = line.indexOf(' ');

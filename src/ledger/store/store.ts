@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { LedgerError } from '../errors';
 import { FileLock } from './lock';
 import type { StoredEvent } from './journal';
-import { appendLine, encodeLine, readJournal, writeFreshJournal } from './journal';
+import { appendLine, encodeCommitLine, encodeLine, readJournal, writeFreshJournal } from './journal';
 import { describeFsError, discardTemporary, prepareFileAtomic, renameIntoPlace, writeFileAtomic } from './atomicWrite';
 import type { FsOps } from './fsOps';
 import { nodeFsOps } from './fsOps';
@@ -296,8 +296,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         const decision = w.decide({ now, sql: this.sql });
         // Only these five fields are stored, whatever else the caller's objects carry.
         const stored = decision.events.map((e, i) => ({ seq: seq + 1 + i, ts, actor: w.actor, kind: e.kind, payload: e.payload }) as StoredEvent & E);
-        for (const e of stored) this.applyOne(e);
-        if (stored.length > 0) lines.push(encodeLine({ events: stored }));
+        const payloads = stored.map((e) => this.applyOne(e));
+        if (stored.length > 0) lines.push(payloads.every((p) => p !== undefined) ? encodeCommitLine(stored, payloads as string[]) : encodeLine({ events: stored }));
         this.sql.run('RELEASE one_write');
         seq += stored.length;
         done.push({ w, result: decision.result, stored });
@@ -412,11 +412,12 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     }
   }
 
-  private applyOne(e: StoredEvent): void {
-    this.sql.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [
-      e.seq, e.ts, e.actor, e.kind, JSON.stringify(e.payload),
-    ]);
+  /** Records `e` in the events table and applies it to the tables; returns its payload as JSON text. */
+  private applyOne(e: StoredEvent): string | undefined {
+    const payload = JSON.stringify(e.payload) as string | undefined;
+    this.sql.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [e.seq, e.ts, e.actor, e.kind, payload ?? null]);
     this.projection.apply(this.sql, e);
+    return payload;
   }
 
   /** Appends encoded commit lines with one write and one fdatasync; throws (nothing recorded) on failure. */
