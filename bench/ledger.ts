@@ -194,17 +194,26 @@ function child(role: string, args: string[]): { done: Promise<string[]>; lines: 
   };
 }
 
-/** Child role: checkpoints the ledger `times` times in a row, printing "ckpt <ms>" for each. */
+/**
+ * Child role: checkpoints the ledger `times` times in a row, printing "ckpt <ms> hold <ms>" for each
+ * (the hold: how long its renames kept the lock), then "longest <ms>", its longest hold of the lock of
+ * any kind. With BENCH_STALL_ARCHIVE=0 it does not archive due runs after its checkpoints (the history's
+ * runs are older than the 30-day retention, so by default each checkpoint is followed by archiving).
+ */
 async function checkpointerChild(dir: string, times: number): Promise<void> {
-  const l = await openLedger(dir, { checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
+  const archive = process.env.BENCH_STALL_ARCHIVE !== '0';
+  const l = await openLedger(dir, { checkpointEvery: 1_000_000, checkpointBytes: 1e12, ...(archive ? {} : { retentionDays: null }) });
   process.stdout.write('ready\n');
   // Starts once the measured writer is committing (the parent creates this file).
   while (!fs.existsSync(`${dir}.go`)) await new Promise((r) => setTimeout(r, 10));
   for (let i = 0; i < times; i++) {
     const t0 = process.hrtime.bigint();
     await l.store.checkpoint();
-    process.stdout.write(`ckpt ${ms(t0).toFixed(1)}\n`);
+    process.stdout.write(`ckpt ${ms(t0).toFixed(1)} hold ${(l.store.describe().lockHeld.lastCheckpointMs ?? Number.NaN).toFixed(2)}\n`);
   }
+  // Archiving after the last checkpoint runs in the background: its lock holds count too.
+  await l.refresh();
+  process.stdout.write(`longest ${l.store.describe().lockHeld.longestMs.toFixed(2)}\n`);
   l.close();
 }
 
@@ -225,6 +234,10 @@ export interface StallFigures {
   snapshotMiB: number;
   /** How long one checkpoint of the snapshot took in the checkpointing process, p50 (ms). */
   checkpointMs: number;
+  /** How long each checkpoint's renames held the lock, p50 and max (ms). */
+  checkpointHold: { p50: number; max: number };
+  /** The checkpointing process's longest hold of the lock of any kind (archiving after a checkpoint included), ms. */
+  checkpointerLongestHold: number;
   /** Another process's commits while checkpoints ran back to back: p50 and max (ms). */
   duringCheckpoint: { p50: number; max: number; commits: number };
   /** The same writer with no checkpoint running (the peer). */
@@ -258,8 +271,13 @@ export async function runStallBench(size: number, log: (line: string) => void = 
   const both = [...(await a.done), ...(await b.done)];
   fs.rmSync(dir, { recursive: true, force: true });
   fs.rmSync(`${dir}.go`, { force: true });
-  const ckMs = ckLines.filter((l) => l.startsWith('ckpt ')).map((l) => Number(l.slice(5)));
-  return { snapshotMiB: bytes / 1048576, checkpointMs: stats(ckMs).p50, duringCheckpoint: summary(during), alone, twoWriters: summary(both) };
+  const ckpts = ckLines.filter((l) => l.startsWith('ckpt ')).map((l) => l.split(' '));
+  const holds = ckpts.map((f) => Number(f[3]));
+  const longest = Number(ckLines.find((l) => l.startsWith('longest '))?.slice(8) ?? Number.NaN);
+  return {
+    snapshotMiB: bytes / 1048576, checkpointMs: stats(ckpts.map((f) => Number(f[1]))).p50, checkpointHold: { p50: stats(holds).p50, max: Math.max(...holds) },
+    checkpointerLongestHold: longest, duringCheckpoint: summary(during), alone, twoWriters: summary(both),
+  };
 }
 
 async function until(cond: () => boolean): Promise<void> {
@@ -287,7 +305,9 @@ async function main(): Promise<void> {
     console.log(`| ${r.events} | ${r.snapshotMiB.toFixed(1)} MiB | ${r.mode} | ${f(r.ours.p50)} | ${f(r.ours.p95)} | ${f(r.native.p50)} | ${f(r.raw.p50)} | ${(r.ours.p50 / r.raw.p50).toFixed(2)}× | ${(r.ours.p50 / r.native.p50).toFixed(2)}× |`);
   }
   const stall = await runStallBench(Math.max(...SIZES), (l) => process.stderr.write(`${l}\n`));
-  console.log(`checkpoint of a ${stall.snapshotMiB.toFixed(1)} MiB snapshot: p50 ${stall.checkpointMs.toFixed(0)} ms in the checkpointing process; ` +
+  console.log(`checkpoint of a ${stall.snapshotMiB.toFixed(1)} MiB snapshot: p50 ${stall.checkpointMs.toFixed(0)} ms in the checkpointing process, ` +
+    `its renames holding the lock p50 ${stall.checkpointHold.p50.toFixed(1)} / max ${stall.checkpointHold.max.toFixed(1)} ms ` +
+    `(longest hold of that process, archiving after its checkpoints${process.env.BENCH_STALL_ARCHIVE === '0' ? ' off' : ''} included: ${stall.checkpointerLongestHold.toFixed(1)} ms); ` +
     `another process's commits meanwhile: p50 ${stall.duringCheckpoint.p50.toFixed(2)} ms, max ${stall.duringCheckpoint.max.toFixed(1)} ms over ${stall.duringCheckpoint.commits} ` +
     `(alone: p50 ${stall.alone.p50.toFixed(2)}, max ${stall.alone.max.toFixed(1)} ms over ${stall.alone.commits})`);
   console.log(`two processes committing in a loop: p50 ${stall.twoWriters.p50.toFixed(2)} ms, longest wait ${stall.twoWriters.max.toFixed(1)} ms over ${stall.twoWriters.commits} commits`);

@@ -145,6 +145,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   /** Set under the lock when the journal is long enough; the checkpoint runs after the lock is released. */
   private checkpointDue = false;
   private lastCheckpointError: string | undefined;
+  /** The longest time this process held the lock (ms), and the last checkpoint's hold: what other writers waited for at most. */
+  private longestHoldMs = 0;
+  private lastHoldMs = 0;
+  private lastCheckpointHoldMs: number | undefined;
   private readonly lock: FileLock;
   private readonly clock: () => Date;
   private readonly ops: FsOps;
@@ -401,10 +405,13 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     try {
       return await this.lock.runExclusive(() => {
         this.deferred = deferred;
+        const t0 = performance.now();
         try {
           return critical();
         } finally {
           this.deferred = undefined;
+          this.lastHoldMs = performance.now() - t0;
+          this.longestHoldMs = Math.max(this.longestHoldMs, this.lastHoldMs);
         }
       }, { timeoutMs: this.options.lockTimeoutMs });
     } finally {
@@ -628,7 +635,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // every commit made meanwhile (hundreds, in the stall bench).
       this.catchUp(false);
       this.removeStaleTemporaries();
-      return await this.withLock(() => {
+      const swapped = await this.withLock(() => {
         this.assertOpen();
         this.catchUp(true);
         if (this.journalId !== journalId || this.journalFd === undefined || this.offset < offset) return false;
@@ -655,6 +662,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         this.lastCheckpointError = undefined;
         return true;
       });
+      if (swapped) this.lastCheckpointHoldMs = this.lastHoldMs;
+      return swapped;
     } finally {
       if (!renamed) discardTemporary(tmp, this.ops);
     }
@@ -833,8 +842,15 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   }
 
   /** Identifies the journal generation currently read; exposed for diagnostics. */
-  describe(): { seq: number; journal: string | undefined; base: number; offset: number; lastCheckpointError: string | undefined } {
-    return { seq: this.seqValue, journal: this.journalId, base: this.journalBase, offset: this.offset, lastCheckpointError: this.lastCheckpointError };
+  describe(): {
+    seq: number; journal: string | undefined; base: number; offset: number; lastCheckpointError: string | undefined;
+    /** How long this process held the ledger lock (ms): its longest hold since it opened, and the last checkpoint's renames. */
+    lockHeld: { longestMs: number; lastCheckpointMs: number | undefined };
+  } {
+    return {
+      seq: this.seqValue, journal: this.journalId, base: this.journalBase, offset: this.offset, lastCheckpointError: this.lastCheckpointError,
+      lockHeld: { longestMs: this.longestHoldMs, lastCheckpointMs: this.lastCheckpointHoldMs },
+    };
   }
 }
 
