@@ -85,11 +85,13 @@ export interface ReadResult {
 }
 
 /**
- * Reads complete lines from `offset` on. At offset 0 the first line must be the header.
+ * Reads complete lines from `offset` on (up to `knownSize` bytes into the file when given, else its
+ * current length). At offset 0 the first line must be the header.
  * Throws a corrupt error naming the file and line when a complete line fails its checksum.
  */
-export function readJournal(fd: number, path: string, offset: number): ReadResult {
-  const size = fs.fstatSync(fd).size;
+export function readJournal(fd: number, path: string, offset: number, knownSize?: number): ReadResult {
+  // A caller that has just stat'ed the file passes its size; lines appended after that are read next time.
+  const size = knownSize ?? fs.fstatSync(fd).size;
   if (size <= offset) return { header: undefined, commits: [], end: offset, pendingBytes: Math.max(0, size - offset) };
   const buf = Buffer.allocUnsafe(size - offset);
   let got = 0;

@@ -71,7 +71,7 @@ export interface FileLockOptions {
   unprovenStaleMs?: number;
   /** Waiters give up this soon when the holder is a stopped process. Default 2 s. */
   stoppedHolderMs?: number;
-  /** A free lock is taken out of turn after it stayed free this long (the folder unchanged meanwhile). Default 10 ms. */
+  /** A free lock is taken out of turn after it stayed free this long (the folder unchanged meanwhile). Default 20 ms. */
   handoverMs?: number;
 }
 
@@ -129,18 +129,23 @@ function nextToken(): string {
   return `${tokenPrefix}${(tokenCounter++).toString(36)}`;
 }
 
-/** The identity of a file on disk: its inode and change time (ns). A new file at the same path differs. */
+/**
+ * The identity of a file on disk: its inode and change time (ns). A new file at the same path differs.
+ * A lock taken by linking this process's owner record is identified by the inode alone (`ctimeNs`
+ * undefined): this process keeps that record open, so its inode number cannot be freed and reused.
+ */
 interface FileIdentity {
   ino: bigint;
-  ctimeNs: bigint;
+  ctimeNs: bigint | undefined;
 }
 
 function identityOf(st: fs.BigIntStats | undefined): FileIdentity | undefined {
   return st ? { ino: st.ino, ctimeNs: st.ctimeNs } : undefined;
 }
 
-function sameIdentity(a: FileIdentity | undefined, b: FileIdentity | undefined): boolean {
-  return a !== undefined && b !== undefined && a.ino === b.ino && a.ctimeNs === b.ctimeNs;
+/** Whether `current` (what the path holds now) is the file `held` names. */
+function sameIdentity(held: FileIdentity | undefined, current: FileIdentity | undefined): boolean {
+  return held !== undefined && current !== undefined && held.ino === current.ino && (held.ctimeNs === undefined || held.ctimeNs === current.ctimeNs);
 }
 
 export class FileLock {
@@ -153,7 +158,7 @@ export class FileLock {
    */
   private heldFile: FileIdentity | undefined;
   /** This lock's owner record on disk (see `linkOwner`), written on first use; undefined once disposed. */
-  private owner: { file: string; fd: number; token: string } | undefined;
+  private owner: { file: string; fd: number; token: string; ino: bigint } | undefined;
   /** Set when the file system refused a hard link: the lock file is then created with O_EXCL. */
   private noLinks = false;
   private readonly ops: FsOps;
@@ -165,7 +170,7 @@ export class FileLock {
     this.ops = options.ops ?? nodeFsOps;
     this.unprovenStaleMs = options.unprovenStaleMs ?? 10_000;
     this.stoppedHolderMs = options.stoppedHolderMs ?? 2_000;
-    this.handoverMs = options.handoverMs ?? 10;
+    this.handoverMs = options.handoverMs ?? 20;
   }
 
   get isHeld(): boolean {
@@ -248,8 +253,8 @@ export class FileLock {
         // the others back off a little (with jitter, so that they do not retry in step), never for
         // long: when the head is slow to take a free lock (descheduled on a loaded machine), the next
         // in line must notice within a few milliseconds, since its wait is what the bound is about
-        // (issue 11: no writer waits over 100 ms; with a 10-20 ms backoff plus the 20 ms handover, a
-        // waiter sat 40 ms beside a free lock).
+        // (issue 11: no writer waits over 100 ms; with a 10-20 ms backoff on top of the 20 ms handover,
+        // a waiter sat up to 40 ms beside a free lock).
         await sleep(ahead ? delay + Math.random() * delay : 0.5);
         delay = Math.min(delay * 2, 2);
       }
@@ -370,8 +375,7 @@ export class FileLock {
       }
       throw new LedgerError(`could not create the ledger lock ${this.path}: ${describeFsError(e)}; nothing was recorded`, 'io');
     }
-    const file = identityOf(statQuietly(this.path));
-    this.heldFile = file;
+    this.heldFile = { ino: own.ino, ctimeNs: undefined };
     this.held = { ...ownRecord(own.token), at: now.getTime() };
     liveTokens.add(own.token);
     return true;
@@ -383,12 +387,13 @@ export class FileLock {
    * Throws a LedgerError (`io`) naming the lock when the record cannot be written (a full disk); no
    * partial record is left.
    */
-  private writeOwner(): { file: string; fd: number; token: string } {
+  private writeOwner(): { file: string; fd: number; token: string; ino: bigint } {
     const folder = path.join(path.dirname(this.path), OWNERS_DIR);
     this.removeDeadOwners(folder);
     const token = nextToken();
     const file = path.join(folder, `${path.basename(this.path)}-${process.pid}-${token}`);
     let fd: number | undefined;
+    let ino: bigint;
     try {
       // Not recursive: a ledger folder that was removed must not come back because a writer was waiting.
       try {
@@ -398,6 +403,7 @@ export class FileLock {
       }
       fd = this.ops.open(file, 'wx');
       writeFully(this.ops, fd, Buffer.from(JSON.stringify(ownRecord(token))));
+      ino = fs.fstatSync(fd, { bigint: true }).ino;
     } catch (e) {
       if (fd !== undefined) {
         try {
@@ -409,7 +415,7 @@ export class FileLock {
       rmQuietly(file);
       throw new LedgerError(`could not write the ledger lock ${this.path} (its owner record ${file}): ${describeFsError(e)}; nothing was recorded`, 'io');
     }
-    this.owner = { file, fd, token };
+    this.owner = { file, fd, token, ino };
     ownerTokens.add(token);
     return this.owner;
   }
