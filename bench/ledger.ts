@@ -217,10 +217,19 @@ async function checkpointerChild(dir: string, times: number): Promise<void> {
   l.close();
 }
 
-/** Child role: commits `count` times in a row, printing "commit <ms>" for each. */
-async function writerChild(dir: string, name: string, count: number): Promise<void> {
+/**
+ * Child role: commits `count` times in a row, printing "commit <ms>" for each. With a `go` file it
+ * first commits WARM_UP times unmeasured (a fresh process's first commits run cold code: 80-90 ms at
+ * 100k events, which is start-up, not waiting), prints "ready" and starts once the file exists, so
+ * that two writers measured together start together.
+ */
+async function writerChild(dir: string, name: string, count: number, go?: string): Promise<void> {
   const l = await openLedger(dir, { actor: name, checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
+  if (go !== undefined) {
+    for (let i = 0; i < WARM_UP; i++) await l.startRun({ title: `${name} warm-up ${i}`, nodes: [{ key: 'a', title: 'A' }] });
+  }
   process.stdout.write('ready\n');
+  while (go !== undefined && !fs.existsSync(go)) await new Promise((r) => setTimeout(r, 5));
   for (let i = 0; i < count; i++) {
     const t0 = process.hrtime.bigint();
     await l.startRun({ title: `${name} ${i}`, nodes: [{ key: 'a', title: 'A' }] });
@@ -228,6 +237,9 @@ async function writerChild(dir: string, name: string, count: number): Promise<vo
   }
   l.close();
 }
+
+/** Unmeasured commits of a writer child before it reports (see writerChild). */
+const WARM_UP = 5;
 
 /** What other writers see of checkpoints and of each other (issue 11's stall and fairness figures). */
 export interface StallFigures {
@@ -254,7 +266,10 @@ export async function runStallBench(size: number, log: (line: string) => void = 
     const xs = lines.filter((l) => l.startsWith('commit ')).map((l) => Number(l.slice(7)));
     return { p50: stats(xs).p50, max: Math.max(...xs), commits: xs.length };
   };
-  const alone = summary(await child('--writer', [dir, 'alone', '150']).done);
+  const goAlone = `${dir}.go-alone`;
+  fs.writeFileSync(goAlone, '');
+  const alone = summary(await child('--writer', [dir, 'alone', '150', goAlone]).done);
+  fs.rmSync(goAlone, { force: true });
   const ck = child('--checkpointer', [dir, '6']);
   await until(() => ck.lines.includes('ready'));
   const w = child('--writer', [dir, 'during', '100000']);
@@ -266,9 +281,14 @@ export async function runStallBench(size: number, log: (line: string) => void = 
   during.push(...w.lines.slice(w.lines.indexOf('ready') + 6));
   w.stop();
   await w.done.catch(() => undefined);
-  const a = child('--writer', [dir, 'a', '400']);
-  const b = child('--writer', [dir, 'b', '400']);
+  // Both warm up, then start at once (a go file), as the during-checkpoint writer skips its first commits.
+  const goBoth = `${dir}.go-both`;
+  const a = child('--writer', [dir, 'a', '400', goBoth]);
+  const b = child('--writer', [dir, 'b', '400', goBoth]);
+  await until(() => a.lines.includes('ready') && b.lines.includes('ready'));
+  fs.writeFileSync(goBoth, '');
   const both = [...(await a.done), ...(await b.done)];
+  fs.rmSync(goBoth, { force: true });
   fs.rmSync(dir, { recursive: true, force: true });
   fs.rmSync(`${dir}.go`, { force: true });
   const ckpts = ckLines.filter((l) => l.startsWith('ckpt ')).map((l) => l.split(' '));
@@ -317,7 +337,7 @@ async function main(): Promise<void> {
 if (require.main === module && process.argv[2] === '--checkpointer') {
   void checkpointerChild(process.argv[3]!, Number(process.argv[4]));
 } else if (require.main === module && process.argv[2] === '--writer') {
-  void writerChild(process.argv[3]!, process.argv[4]!, Number(process.argv[5]));
+  void writerChild(process.argv[3]!, process.argv[4]!, Number(process.argv[5]), process.argv[6]);
 } else if (require.main === module) {
   main().catch((e: unknown) => {
     console.error(e);
