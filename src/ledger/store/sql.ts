@@ -56,8 +56,8 @@ export class Sql {
    * (`locking_mode = EXCLUSIVE`): in the default mode every statement outside a transaction took and
    * dropped a shared lock and re-read the file's header to see whether another connection had changed
    * it, discarding the page cache when in doubt. That made a one-row lookup cost 22 us instead of 2 us
-   * and a small write transaction 41 us instead of 15 us (sql.js 1.16, a 10k-event ledger; measured
-   * with /tmp micro-benchmarks noted in docs/benchmarks.md).
+   * and a small write transaction 41 us instead of 15 us (sql.js 1.16, the tables of a 10k-event ledger,
+   * 20,000 calls each, both modes in one run); a single commit of bench/ledger.ts got 20-25 % cheaper.
    */
   private tune(): void {
     this.db.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; PRAGMA locking_mode = EXCLUSIVE;');
