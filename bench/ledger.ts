@@ -53,7 +53,7 @@ export async function prepareLedger(count: number, parent = os.tmpdir()): Promis
 }
 
 /** A better-sqlite3 WAL database with our schema and `count` events of history, applied by our projection. */
-function nativePeer(count: number): { apply(events: StoredEvent[]): void; close(): void } {
+export function nativePeer(count: number): { apply(events: StoredEvent[]): void; close(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-native-'));
   const db = new Database(path.join(dir, 'native.sqlite'));
   db.pragma('journal_mode = WAL');
@@ -79,7 +79,7 @@ function nativePeer(count: number): { apply(events: StoredEvent[]): void; close(
 }
 
 /** A file to which `append(bytes)` appends that many bytes and fdatasyncs. */
-function rawPeer(): { append(bytes: number): void; close(): void } {
+export function rawPeer(): { append(bytes: number): void; close(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-raw-'));
   const fd = fs.openSync(path.join(dir, 'raw.log'), 'a');
   return {
@@ -194,24 +194,42 @@ function child(role: string, args: string[]): { done: Promise<string[]>; lines: 
   };
 }
 
-/** Child role: checkpoints the ledger `times` times in a row, printing "ckpt <ms>" for each. */
+/**
+ * Child role: checkpoints the ledger `times` times in a row, printing "ckpt <ms> hold <ms>" for each
+ * (the hold: how long its renames kept the lock), then "longest <ms>", its longest hold of the lock of
+ * any kind. With BENCH_STALL_ARCHIVE=0 it does not archive due runs after its checkpoints (the history's
+ * runs are older than the 30-day retention, so by default each checkpoint is followed by archiving).
+ */
 async function checkpointerChild(dir: string, times: number): Promise<void> {
-  const l = await openLedger(dir, { checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
+  const archive = process.env.BENCH_STALL_ARCHIVE !== '0';
+  const l = await openLedger(dir, { checkpointEvery: 1_000_000, checkpointBytes: 1e12, ...(archive ? {} : { retentionDays: null }) });
   process.stdout.write('ready\n');
   // Starts once the measured writer is committing (the parent creates this file).
   while (!fs.existsSync(`${dir}.go`)) await new Promise((r) => setTimeout(r, 10));
   for (let i = 0; i < times; i++) {
     const t0 = process.hrtime.bigint();
     await l.store.checkpoint();
-    process.stdout.write(`ckpt ${ms(t0).toFixed(1)}\n`);
+    process.stdout.write(`ckpt ${ms(t0).toFixed(1)} hold ${(l.store.describe().lockHeld.lastCheckpointMs ?? Number.NaN).toFixed(2)}\n`);
   }
+  // Archiving after the last checkpoint runs in the background: its lock holds count too.
+  await l.refresh();
+  process.stdout.write(`longest ${l.store.describe().lockHeld.longestMs.toFixed(2)}\n`);
   l.close();
 }
 
-/** Child role: commits `count` times in a row, printing "commit <ms>" for each. */
-async function writerChild(dir: string, name: string, count: number): Promise<void> {
+/**
+ * Child role: commits `count` times in a row, printing "commit <ms>" for each. With a `go` file it
+ * first commits WARM_UP times unmeasured (a fresh process's first commits run cold code: 80-90 ms at
+ * 100k events, which is start-up, not waiting), prints "ready" and starts once the file exists, so
+ * that two writers measured together start together.
+ */
+async function writerChild(dir: string, name: string, count: number, go?: string): Promise<void> {
   const l = await openLedger(dir, { actor: name, checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
+  if (go !== undefined) {
+    for (let i = 0; i < WARM_UP; i++) await l.startRun({ title: `${name} warm-up ${i}`, nodes: [{ key: 'a', title: 'A' }] });
+  }
   process.stdout.write('ready\n');
+  while (go !== undefined && !fs.existsSync(go)) await new Promise((r) => setTimeout(r, 5));
   for (let i = 0; i < count; i++) {
     const t0 = process.hrtime.bigint();
     await l.startRun({ title: `${name} ${i}`, nodes: [{ key: 'a', title: 'A' }] });
@@ -220,11 +238,18 @@ async function writerChild(dir: string, name: string, count: number): Promise<vo
   l.close();
 }
 
+/** Unmeasured commits of a writer child before it reports (see writerChild). */
+const WARM_UP = 5;
+
 /** What other writers see of checkpoints and of each other (issue 11's stall and fairness figures). */
 export interface StallFigures {
   snapshotMiB: number;
   /** How long one checkpoint of the snapshot took in the checkpointing process, p50 (ms). */
   checkpointMs: number;
+  /** How long each checkpoint's renames held the lock, p50 and max (ms). */
+  checkpointHold: { p50: number; max: number };
+  /** The checkpointing process's longest hold of the lock of any kind (archiving after a checkpoint included), ms. */
+  checkpointerLongestHold: number;
   /** Another process's commits while checkpoints ran back to back: p50 and max (ms). */
   duringCheckpoint: { p50: number; max: number; commits: number };
   /** The same writer with no checkpoint running (the peer). */
@@ -241,7 +266,10 @@ export async function runStallBench(size: number, log: (line: string) => void = 
     const xs = lines.filter((l) => l.startsWith('commit ')).map((l) => Number(l.slice(7)));
     return { p50: stats(xs).p50, max: Math.max(...xs), commits: xs.length };
   };
-  const alone = summary(await child('--writer', [dir, 'alone', '150']).done);
+  const goAlone = `${dir}.go-alone`;
+  fs.writeFileSync(goAlone, '');
+  const alone = summary(await child('--writer', [dir, 'alone', '150', goAlone]).done);
+  fs.rmSync(goAlone, { force: true });
   const ck = child('--checkpointer', [dir, '6']);
   await until(() => ck.lines.includes('ready'));
   const w = child('--writer', [dir, 'during', '100000']);
@@ -253,13 +281,23 @@ export async function runStallBench(size: number, log: (line: string) => void = 
   during.push(...w.lines.slice(w.lines.indexOf('ready') + 6));
   w.stop();
   await w.done.catch(() => undefined);
-  const a = child('--writer', [dir, 'a', '400']);
-  const b = child('--writer', [dir, 'b', '400']);
+  // Both warm up, then start at once (a go file), as the during-checkpoint writer skips its first commits.
+  const goBoth = `${dir}.go-both`;
+  const a = child('--writer', [dir, 'a', '400', goBoth]);
+  const b = child('--writer', [dir, 'b', '400', goBoth]);
+  await until(() => a.lines.includes('ready') && b.lines.includes('ready'));
+  fs.writeFileSync(goBoth, '');
   const both = [...(await a.done), ...(await b.done)];
+  fs.rmSync(goBoth, { force: true });
   fs.rmSync(dir, { recursive: true, force: true });
   fs.rmSync(`${dir}.go`, { force: true });
-  const ckMs = ckLines.filter((l) => l.startsWith('ckpt ')).map((l) => Number(l.slice(5)));
-  return { snapshotMiB: bytes / 1048576, checkpointMs: stats(ckMs).p50, duringCheckpoint: summary(during), alone, twoWriters: summary(both) };
+  const ckpts = ckLines.filter((l) => l.startsWith('ckpt ')).map((l) => l.split(' '));
+  const holds = ckpts.map((f) => Number(f[3]));
+  const longest = Number(ckLines.find((l) => l.startsWith('longest '))?.slice(8) ?? Number.NaN);
+  return {
+    snapshotMiB: bytes / 1048576, checkpointMs: stats(ckpts.map((f) => Number(f[1]))).p50, checkpointHold: { p50: stats(holds).p50, max: Math.max(...holds) },
+    checkpointerLongestHold: longest, duringCheckpoint: summary(during), alone, twoWriters: summary(both),
+  };
 }
 
 async function until(cond: () => boolean): Promise<void> {
@@ -287,7 +325,9 @@ async function main(): Promise<void> {
     console.log(`| ${r.events} | ${r.snapshotMiB.toFixed(1)} MiB | ${r.mode} | ${f(r.ours.p50)} | ${f(r.ours.p95)} | ${f(r.native.p50)} | ${f(r.raw.p50)} | ${(r.ours.p50 / r.raw.p50).toFixed(2)}× | ${(r.ours.p50 / r.native.p50).toFixed(2)}× |`);
   }
   const stall = await runStallBench(Math.max(...SIZES), (l) => process.stderr.write(`${l}\n`));
-  console.log(`checkpoint of a ${stall.snapshotMiB.toFixed(1)} MiB snapshot: p50 ${stall.checkpointMs.toFixed(0)} ms in the checkpointing process; ` +
+  console.log(`checkpoint of a ${stall.snapshotMiB.toFixed(1)} MiB snapshot: p50 ${stall.checkpointMs.toFixed(0)} ms in the checkpointing process, ` +
+    `its renames holding the lock p50 ${stall.checkpointHold.p50.toFixed(1)} / max ${stall.checkpointHold.max.toFixed(1)} ms ` +
+    `(longest hold of that process, archiving after its checkpoints${process.env.BENCH_STALL_ARCHIVE === '0' ? ' off' : ''} included: ${stall.checkpointerLongestHold.toFixed(1)} ms); ` +
     `another process's commits meanwhile: p50 ${stall.duringCheckpoint.p50.toFixed(2)} ms, max ${stall.duringCheckpoint.max.toFixed(1)} ms over ${stall.duringCheckpoint.commits} ` +
     `(alone: p50 ${stall.alone.p50.toFixed(2)}, max ${stall.alone.max.toFixed(1)} ms over ${stall.alone.commits})`);
   console.log(`two processes committing in a loop: p50 ${stall.twoWriters.p50.toFixed(2)} ms, longest wait ${stall.twoWriters.max.toFixed(1)} ms over ${stall.twoWriters.commits} commits`);
@@ -297,7 +337,7 @@ async function main(): Promise<void> {
 if (require.main === module && process.argv[2] === '--checkpointer') {
   void checkpointerChild(process.argv[3]!, Number(process.argv[4]));
 } else if (require.main === module && process.argv[2] === '--writer') {
-  void writerChild(process.argv[3]!, process.argv[4]!, Number(process.argv[5]));
+  void writerChild(process.argv[3]!, process.argv[4]!, Number(process.argv[5]), process.argv[6]);
 } else if (require.main === module) {
   main().catch((e: unknown) => {
     console.error(e);

@@ -11,7 +11,7 @@ import { nodeFsOps, withFault } from '../../src/ledger/store/fsOps';
 import { LOCK_FILE } from '../../src/ledger/store/store';
 import { tempDir } from './helpers';
 
-/** The real file system, counting fdatasyncs and the lock files created, and when each sync returned. */
+/** The real file system, counting fdatasyncs and the times the lock was taken (a lock file created or linked). */
 function counting(base: FsOps = nodeFsOps): FsOps & { syncs: number; locks: number } {
   const c = {
     ...base,
@@ -24,6 +24,11 @@ function counting(base: FsOps = nodeFsOps): FsOps & { syncs: number; locks: numb
     open: (p: string, flags: string, mode?: number) => {
       if (path.basename(p) === LOCK_FILE && flags === 'wx') c.locks++;
       return base.open(p, flags, mode);
+    },
+    // The lock is taken by hard-linking the process's owner record as the lock file (lock.ts).
+    link: (existing: string, newPath: string) => {
+      base.link(existing, newPath);
+      if (path.basename(newPath) === LOCK_FILE) c.locks++;
     },
   };
   return c;

@@ -16,6 +16,8 @@ export interface FsOps {
   ftruncate(fd: number, length: number): void;
   close(fd: number): void;
   rename(from: string, to: string): void;
+  /** Makes `newPath` a second name of the file `existing`; fails with EEXIST when `newPath` exists (the lock relies on it). */
+  link(existing: string, newPath: string): void;
   unlink(path: string): void;
 }
 
@@ -28,6 +30,7 @@ export const nodeFsOps: FsOps = {
   ftruncate: (fd, length) => fs.ftruncateSync(fd, length),
   close: (fd) => fs.closeSync(fd),
   rename: (from, to) => fs.renameSync(from, to),
+  link: (existing, newPath) => fs.linkSync(existing, newPath),
   unlink: (p) => fs.unlinkSync(p),
 };
 
@@ -125,6 +128,7 @@ export function withFault(base: FsOps, fault: Fault, nth: number): FsOps & { fir
       if (due('rename')) throw errno('EIO', 'rename');
       base.rename(from, to);
     },
+    link: (existing, newPath) => base.link(existing, newPath),
     unlink: (p) => base.unlink(p),
   };
 }
@@ -182,6 +186,10 @@ export function crashAt(base: FsOps, nth: number): FsOps & { crashed(): boolean 
     rename: (from, to) => {
       if (step()) throw new SimulatedCrash();
       base.rename(from, to);
+    },
+    link: (existing, newPath) => {
+      if (step()) throw new SimulatedCrash();
+      base.link(existing, newPath);
     },
     unlink: (p) => {
       if (step()) throw new SimulatedCrash();

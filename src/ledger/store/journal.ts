@@ -40,6 +40,24 @@ export function encodeLine(body: unknown): string {
   return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
 }
 
+/**
+ * The journal line of one commit, `encodeLine({ events })`, from events whose payloads are already
+ * JSON text (`payloads[i]` is `JSON.stringify(events[i].payload)`): a commit stringifies each payload
+ * once, for the events table, and this reuses that text instead of stringifying it again inside the
+ * line. Every event must have exactly the keys seq, ts, actor, kind, payload, in that order, as the
+ * store builds them; the result is then byte for byte what `encodeLine` gives.
+ */
+export function encodeCommitLine(events: readonly StoredEvent[], payloads: readonly string[]): string {
+  let json = '{"events":[';
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    if (i > 0) json += ',';
+    json += `{"seq":${JSON.stringify(e.seq)},"ts":${JSON.stringify(e.ts)},"actor":${JSON.stringify(e.actor)},"kind":${JSON.stringify(e.kind)},"payload":${payloads[i]!}}`;
+  }
+  json += ']}';
+  return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+}
+
 /** Parses one complete line (without its newline); undefined when the checksum or JSON is wrong. */
 export function decodeLine(line: string): unknown {
   const space = line.indexOf(' ');
@@ -67,11 +85,13 @@ export interface ReadResult {
 }
 
 /**
- * Reads complete lines from `offset` on. At offset 0 the first line must be the header.
+ * Reads complete lines from `offset` on (up to `knownSize` bytes into the file when given, else its
+ * current length). At offset 0 the first line must be the header.
  * Throws a corrupt error naming the file and line when a complete line fails its checksum.
  */
-export function readJournal(fd: number, path: string, offset: number): ReadResult {
-  const size = fs.fstatSync(fd).size;
+export function readJournal(fd: number, path: string, offset: number, knownSize?: number): ReadResult {
+  // A caller that has just stat'ed the file passes its size; lines appended after that are read next time.
+  const size = knownSize ?? fs.fstatSync(fd).size;
   if (size <= offset) return { header: undefined, commits: [], end: offset, pendingBytes: Math.max(0, size - offset) };
   const buf = Buffer.allocUnsafe(size - offset);
   let got = 0;
