@@ -181,14 +181,19 @@ export function collectRuns(sql: Sql, runIds: readonly string[], evicted: readon
   return [...byRun.values()];
 }
 
-/**
- * Writes `runs` as one archive file in `<ledgerDir>/archive/`, atomically and durably; returns its
- * name and SHA-256 (hex). Throws a LedgerError (`io`) naming the file when the disk refuses.
- */
-export function writeArchive(ledgerDir: string, runs: readonly ArchivedRun[]): { archive: string; sha256: string } {
+/** An archive file's content for `runs` (one line a run), its SHA-256 (hex) and the name it is written under. */
+export function archiveText(runs: readonly ArchivedRun[]): { text: string; sha256: string; archive: string } {
   const text = runs.map((r) => `${JSON.stringify(r)}\n`).join('');
   const sha256 = createHash('sha256').update(text).digest('hex');
-  const archive = `runs-${sha256.slice(0, 16)}.ndjson`;
+  return { text, sha256, archive: `runs-${sha256.slice(0, 16)}.ndjson` };
+}
+
+/**
+ * Writes an archive file (archiveText) in `<ledgerDir>/archive/`, atomically and durably. Throws a
+ * LedgerError (`io`) naming the file when the disk refuses.
+ */
+export function writeArchive(ledgerDir: string, file: { text: string; archive: string }): void {
+  const { text, archive } = file;
   const folder = path.join(ledgerDir, ARCHIVE_DIR);
   try {
     fs.mkdirSync(folder, { recursive: true });
@@ -196,7 +201,6 @@ export function writeArchive(ledgerDir: string, runs: readonly ArchivedRun[]): {
     throw new LedgerError(`cannot create the archive folder ${folder}: ${(e as Error).message}; nothing was archived`, 'io');
   }
   writeFileAtomic(path.join(folder, archive), text);
-  return { archive, sha256 };
 }
 
 /** The SHA-256 (hex) of archive file `archive` as it is on disk now; null when it cannot be read. */

@@ -10,7 +10,10 @@ import {
 } from './inputs';
 import { ledgerProjection } from './projection';
 import type { StoredEvent } from './store/journal';
-import { ARCHIVE_BATCH, EVICT_BATCH, EVIDENCE_ID_LENGTH, HOT_RUNS_PER_VARIANT, archivableRuns, archivedRunFile, collectRuns, evictableRuns, missingRun, readArchivedRun, runIdTaken, writeArchive } from './archive';
+import {
+  ARCHIVE_BATCH, EVICT_BATCH, EVIDENCE_ID_LENGTH, HOT_RUNS_PER_VARIANT, archivableRuns, archiveText, archivedRunFile, collectRuns, evictableRuns,
+  missingRun, readArchivedRun, runIdTaken, writeArchive,
+} from './archive';
 import type { Decision, NewEvent, StoreChange, StoreOptions, WriteContext } from './store/store';
 import { EventStore } from './store/store';
 import type { Sql } from './store/sql';
@@ -170,18 +173,36 @@ export class Ledger {
     await this.refresh();
     const keep = this.options.hotRunsPerVariant ?? HOT_RUNS_PER_VARIANT;
     if (archivableRuns(this.sql, before, 1).length === 0 && evictableRuns(this.sql, [], 1, keep).length === 0) return result;
-    for (;;) {
-      const batch = await this.commit(({ sql }) => {
-        const runIds = archivableRuns(sql, before, ARCHIVE_BATCH);
-        const evicted = evictableRuns(sql, runIds, EVICT_BATCH, keep);
-        if (runIds.length === 0 && evicted.length === 0) return { events: [], result: null };
-        const { archive, sha256 } = writeArchive(this.store.dir, collectRuns(sql, runIds, evicted));
+    // A batch: the runs due, the rows that leave, and their archive lines, as the tables `sql` hold them.
+    const prepare = (sql: Sql) => {
+      const runIds = archivableRuns(sql, before, ARCHIVE_BATCH);
+      const evicted = evictableRuns(sql, runIds, EVICT_BATCH, keep);
+      return runIds.length === 0 && evicted.length === 0 ? null : { runIds, evicted, ...archiveText(collectRuns(sql, runIds, evicted)) };
+    };
+    for (let changed = 0; ;) {
+      // The file is written and fsynced without the lock (under it, each batch held other writers 70-120 ms);
+      // under the lock the batch is prepared again and committed only if its lines are byte for byte the
+      // file's. After three batches changed meanwhile (a writer busy with these very runs), the file is
+      // written under the lock, as it must then be.
+      await this.refresh();
+      const early = changed < 3 ? prepare(this.sql) : undefined;
+      if (early === null) return result;
+      if (early) writeArchive(this.store.dir, early);
+      const batch = await this.commit<{ archive: string; count: number; evicted: number } | 'changed' | null>(({ sql }) => {
+        // A file prepared for a batch that changed stays, unnamed and unread: another process may have written the
+        // same content under the same name (its digest) for an event of its own, so it is not ours to remove.
+        const now = prepare(sql);
+        if (!now) return { events: [], result: null };
+        if (early && now.sha256 !== early.sha256) return { events: [], result: 'changed' as const };
+        if (!early) writeArchive(this.store.dir, now);
         return {
-          events: [event('runs.archived', { runIds, archive, sha256, before, ...(evicted.length ? { evicted } : {}) })],
-          result: { archive, count: runIds.length, evicted: evicted.length },
+          events: [event('runs.archived', { runIds: now.runIds, archive: now.archive, sha256: now.sha256, before, ...(now.evicted.length ? { evicted: now.evicted } : {}) })],
+          result: { archive: now.archive, count: now.runIds.length, evicted: now.evicted.length },
         };
       }, actor);
+      if (batch === 'changed') { changed++; continue; }
       if (!batch) return result;
+      changed = 0;
       result.archived += batch.count;
       result.evicted += batch.evicted;
       result.files.push(batch.archive);

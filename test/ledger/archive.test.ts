@@ -9,7 +9,7 @@ import { ledgerProjection } from '../../src/ledger/projection';
 import { replay, SNAPSHOT_FILE, JOURNAL_FILE } from '../../src/ledger/store/store';
 import { encodeLine } from '../../src/ledger/store/journal';
 import { LOG_DIR, listSegments } from '../../src/ledger/store/eventLog';
-import { ARCHIVE_DIR } from '../../src/ledger/archive';
+import { ARCHIVE_DIR, archiveDigest } from '../../src/ledger/archive';
 import { FormulaService } from '../../src/ledger/families';
 import { variantStandings } from '../../src/ledger/variantStanding';
 import { recentArm } from '../../src/ledger/promotion/measurement';
@@ -303,5 +303,27 @@ test("a variant's newest runs keep their rows while older ones move out with the
     other.close();
   } finally {
     ledger.close();
+  }
+});
+
+test('two archivers at once (files written before the lock) archive each run once, and every file an event names is there with its digest', async () => {
+  const dir = tempDir();
+  const clock = { t: Date.parse('2026-01-01T00:00:00Z') };
+  const first = await openLedger(dir, { now: () => new Date(clock.t), retentionDays: null });
+  const second = await openLedger(dir, { now: () => new Date(clock.t), retentionDays: null });
+  try {
+    const runs: string[] = [];
+    for (let i = 0; i < 5; i++) runs.push(await finishedRun(first, `old-${i}`));
+    clock.t += 40 * DAY;
+    const [a, b] = await Promise.all([first.archiveRuns({ olderThanDays: 30 }), second.archiveRuns({ olderThanDays: 30 })]);
+    assert.equal(a.archived + b.archived, 5);
+    await first.refresh();
+    const named = first.events(0, 100_000).filter((e) => e.kind === 'runs.archived').map((e) => e.payload as { runIds: string[]; archive: string; sha256: string });
+    assert.deepEqual(named.flatMap((e) => e.runIds).sort(), [...runs].sort());
+    for (const e of named) assert.equal(archiveDigest(dir, e.archive), e.sha256);
+    for (const id of runs) assert.equal(first.runGraph(id)!.nodes.length, 3);
+  } finally {
+    first.close();
+    second.close();
   }
 });
