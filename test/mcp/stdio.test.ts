@@ -24,10 +24,15 @@ async function readyRuns(options: { args?: string[]; env?: Record<string, string
     env: { ...getDefaultEnvironment(), ...options.env }, stderr: 'pipe',
   });
   const client = new Client({ name: 'stdio-test', version: '0.0.0' });
-  await client.connect(transport);
+  // What the server said on stderr, so that a server that exits names why in the failure.
+  let stderr = '';
+  transport.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   try {
+    await client.connect(transport);
     const r = (await client.callTool({ name: 'ready_work', arguments: {} })) as CallToolResult;
     return (r.structuredContent as { nodes: Array<{ runId: string }> }).nodes.map((n) => n.runId);
+  } catch (e) {
+    throw new Error(`the server (${JSON.stringify(options)}) failed: ${(e as Error).message}; its stderr:\n${stderr}`);
   } finally {
     await client.close();
   }
@@ -71,11 +76,13 @@ test('stdout carries only protocol; diagnostics go to stderr; closing stdin ends
   send({ method: 'notifications/initialized' });
   send({ id: 2, method: 'tools/call', params: { name: 'node_claim', arguments: { worker: 7 } } });
   send({ id: 3, method: 'tools/call', params: { name: 'ready_work', arguments: {} } });
-  await new Promise<void>((resolve) => {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // The answers, or the server's exit before them with what it said (a test must fail, not wait for ever).
+  await new Promise<void>((resolve, reject) => {
     const check = () => (stdout.includes('"id":3') ? resolve() : setTimeout(check, 10));
     check();
+    void exited.then((code) => reject(new Error(`the server exited (${String(code)}) before answering; its stderr:\n${stderr}`)));
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.stdin.end();
   assert.equal(await exited, 0);
   const lines = stdout.trim().split('\n');
