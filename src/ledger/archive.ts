@@ -81,6 +81,11 @@ export interface ArchivedRun {
   evidence?: Array<Record<string, unknown>>;
 }
 
+/** One table's rows on an archive line, typed as that table's raw rows (what its queries would return). */
+export function archivedRows<R>(tables: ArchivedRun['tables'], table: string): R[] {
+  return (tables[table] ?? []) as unknown as R[];
+}
+
 /**
  * Length of new evidence ids (`e-` and 8 characters, 40 bits). Ids are drawn against the evidence in
  * memory; archived evidence is never looked up by id, and at this length a new id repeats an archived

@@ -11,7 +11,7 @@ import {
 import { ledgerProjection } from './projection';
 import type { StoredEvent } from './store/journal';
 import {
-  ARCHIVE_BATCH, EVICT_BATCH, EVIDENCE_ID_LENGTH, HOT_RUNS_PER_VARIANT, archivableRuns, archiveText, archivedRunFile, collectRuns, evictableRuns,
+  ARCHIVE_BATCH, EVICT_BATCH, EVIDENCE_ID_LENGTH, HOT_RUNS_PER_VARIANT, archivableRuns, archiveText, archivedRows, archivedRunFile, collectRuns, evictableRuns,
   missingRun, readArchivedRun, runIdTaken, writeArchive,
 } from './archive';
 import type { Decision, NewEvent, StoreChange, StoreOptions, WriteContext } from './store/store';
@@ -169,10 +169,7 @@ export class Ledger {
     if (!Number.isFinite(days) || days < 0) throw invalid('olderThanDays', `must be a number of days, 0 or more (got ${String(days)})`);
     const before = (options.before ?? new Date(this.now().getTime() - days * 86_400_000)).toISOString();
     const result: ArchiveResult = { archived: 0, evicted: 0, files: [], before };
-    // Nothing due in the tables as this process read them: no lock is taken (the usual case after a checkpoint).
-    await this.refresh();
     const keep = this.options.hotRunsPerVariant ?? HOT_RUNS_PER_VARIANT;
-    if (archivableRuns(this.sql, before, 1).length === 0 && evictableRuns(this.sql, [], 1, keep).length === 0) return result;
     // A batch: the runs due, the rows that leave, and their archive lines, as the tables `sql` hold them.
     const prepare = (sql: Sql) => {
       const runIds = archivableRuns(sql, before, ARCHIVE_BATCH);
@@ -184,6 +181,7 @@ export class Ledger {
       // under the lock the batch is prepared again and committed only if its lines are byte for byte the
       // file's. After three batches changed meanwhile (a writer busy with these very runs), the file is
       // written under the lock, as it must then be.
+      // Nothing due in the tables as this process read them: no lock is taken (the usual case after a checkpoint).
       await this.refresh();
       const early = changed < 3 ? prepare(this.sql) : undefined;
       if (early === null) return result;
@@ -717,11 +715,10 @@ export class Ledger {
     let bindings: RawBinding[];
     if (run.archivedIn) {
       const t = readArchivedRun(this.store.dir, run.archivedIn, runId).tables;
-      const rows = <R>(table: string): R[] => (t[table] ?? []) as unknown as R[];
       // Archived rows are in rowid order; sorting stably gives the order the queries below read.
-      nodes = rows<RawNode & { created_seq: number }>('nodes').sort((x, y) => x.created_seq - y.created_seq);
-      edges = rows<RawEdge>('edges');
-      bindings = rows<RawBinding>('bindings').sort((x, y) => x.bound_at.localeCompare(y.bound_at));
+      nodes = archivedRows<RawNode & { created_seq: number }>(t, 'nodes').sort((x, y) => x.created_seq - y.created_seq);
+      edges = archivedRows<RawEdge>(t, 'edges');
+      bindings = archivedRows<RawBinding>(t, 'bindings').sort((x, y) => x.bound_at.localeCompare(y.bound_at));
     } else {
       nodes = this.sql.all<RawNode>('SELECT * FROM nodes WHERE run_id = ? ORDER BY created_seq, rowid', [runId]);
       edges = this.sql.all<RawEdge>('SELECT from_id, to_id, kind FROM edges WHERE run_id = ? ORDER BY rowid', [runId]);

@@ -1,5 +1,6 @@
 import { conflict, invalid, notFound } from '../errors';
-import { missingRun, readArchivedRun } from '../archive';
+import { archivedRows, missingRun, readArchivedRun } from '../archive';
+import type { ArchivedRun } from '../archive';
 import { event } from '../events';
 import type { BlackboardKind, ComparedBid, MailAddressKind } from '../events';
 import { newId } from '../ids';
@@ -70,7 +71,7 @@ export class OverlayService {
     const p = parseInput(blackboardReadSchema, input);
     const archived = this.archived(p.runId);
     if (archived) {
-      return rowsOf<RawEntry>(archived, 'bb_entries').filter((e) => (!p.kind || e.kind === p.kind) && (p.history || e.superseded_by === null))
+      return archivedRows<RawEntry>(archived, 'bb_entries').filter((e) => (!p.kind || e.kind === p.kind) && (p.history || e.superseded_by === null))
         .sort((a, b) => a.seq - b.seq).slice(0, p.limit).map(toEntry);
     }
     requireRun(this.ledger.sql, p.runId, 'runId');
@@ -522,20 +523,7 @@ export class OverlayService {
   /** Everything the overlays hold for a run, bounded: what workflow_view and the run graph's toggles show. */
   runOverlays(runId: string): RunOverlays {
     const archived = this.archived(runId);
-    if (archived) {
-      const current = rowsOf<RawEntry>(archived, 'bb_entries').filter((e) => e.superseded_by === null).sort((a, b) => a.seq - b.seq);
-      const entries = { claim: 0, finding: 0, decision: 0, question: 0 };
-      for (const e of current) if (e.kind in entries) entries[e.kind]++;
-      const mail = rowsOf<RawMail>(archived, 'mail').sort((a, b) => b.seq - a.seq);
-      return {
-        claims: current.filter((e) => e.kind === 'claim').slice(0, 200).map(toEntry),
-        entries,
-        overlaps: rowsOf<RawOverlap>(archived, 'bb_overlaps').sort((a, b) => a.seq - b.seq).slice(0, 100).map(toOverlap),
-        rounds: archivedRounds(archived).slice(0, 100),
-        coalitions: this.coalitions(runId),
-        mail: { total: mail.length, recent: mail.slice(0, 50).map((m) => toMail(m, false)) },
-      };
-    }
+    if (archived) return this.archivedOverlays(runId, archived);
     const sql = this.ledger.sql;
     const counts = { claim: 0, finding: 0, decision: 0, question: 0 };
     for (const r of sql.all<{ kind: BlackboardKind; c: number }>('SELECT kind, count(*) AS c FROM bb_entries WHERE run_id = ? AND superseded_by IS NULL GROUP BY kind', [runId])) {
@@ -562,19 +550,19 @@ export class OverlayService {
     // A finished run's marks, once archived, are the ones it ended with: claims and rounds from its archive line.
     const archived = this.archived(runId);
     if (archived) {
-      const run = this.runOverlays(runId);
+      const run = this.archivedOverlays(runId, archived);
       const out = new Map<string, NodeOverlay>();
       const at = (nodeId: string): NodeOverlay => out.get(nodeId) ?? out.set(nodeId, { nodeId, claims: [], round: null, coalitions: [], mail: { total: 0, unread: 0 } }).get(nodeId)!;
       for (const c of run.claims) if (c.nodeId) at(c.nodeId).claims.push({ id: c.id, author: c.author, title: c.title, paths: c.paths });
       for (const r of [...run.rounds].reverse()) at(r.nodeId).round = { id: r.id, status: r.status, bids: r.bids.length, winner: r.winner, deadline: r.deadline };
-      const reads = new Set(rowsOf<{ mail_id: string; reader: string }>(archived, 'mail_reads').map((r) => `${r.mail_id} ${r.reader}`));
-      for (const m of rowsOf<RawMail>(archived, 'mail')) {
+      const reads = new Set(archivedRows<{ mail_id: string; reader: string }>(archived, 'mail_reads').map((r) => `${r.mail_id} ${r.reader}`));
+      for (const m of archivedRows<RawMail>(archived, 'mail')) {
         if (m.to_kind !== 'node') continue;
         const o = at(m.to_id).mail;
         o.total++;
         if (!reads.has(`${m.id} node:${m.to_id}`)) o.unread++;
       }
-      const order = new Map(rowsOf<{ id: string; created_seq: number }>(archived, 'nodes').sort((a, b) => a.created_seq - b.created_seq).map((n, i) => [n.id, i]));
+      const order = new Map(archivedRows<{ id: string; created_seq: number }>(archived, 'nodes').sort((a, b) => a.created_seq - b.created_seq).map((n, i) => [n.id, i]));
       return [...out.values()].sort((a, b) => (order.get(a.nodeId) ?? 0) - (order.get(b.nodeId) ?? 0));
     }
     const sql = this.ledger.sql;
@@ -611,9 +599,25 @@ export class OverlayService {
   }
 
   /** The rows of an archived run's graph as its archive line holds them, or undefined for a run whose graph is in the tables. */
-  private archived(runId: string): Record<string, Array<Record<string, unknown>>> | undefined {
+  private archived(runId: string): ArchivedRun['tables'] | undefined {
     const run = this.ledger.getRun(runId);
     return run?.archivedIn ? readArchivedRun(this.ledger.store.dir, run.archivedIn, runId).tables : undefined;
+  }
+
+  /** runOverlays of an archived run, from the tables on its archive line (read once by the caller). */
+  private archivedOverlays(runId: string, archived: ArchivedRun['tables']): RunOverlays {
+    const current = archivedRows<RawEntry>(archived, 'bb_entries').filter((e) => e.superseded_by === null).sort((a, b) => a.seq - b.seq);
+    const entries = { claim: 0, finding: 0, decision: 0, question: 0 };
+    for (const e of current) if (e.kind in entries) entries[e.kind]++;
+    const mail = archivedRows<RawMail>(archived, 'mail').sort((a, b) => b.seq - a.seq);
+    return {
+      claims: current.filter((e) => e.kind === 'claim').slice(0, 200).map(toEntry),
+      entries,
+      overlaps: archivedRows<RawOverlap>(archived, 'bb_overlaps').sort((a, b) => a.seq - b.seq).slice(0, 100).map(toOverlap),
+      rounds: archivedRounds(archived).slice(0, 100),
+      coalitions: this.coalitions(runId),
+      mail: { total: mail.length, recent: mail.slice(0, 50).map((m) => toMail(m, false)) },
+    };
   }
 
   private toCoalition(r: RawCoalition): CoalitionRow {
@@ -630,15 +634,10 @@ export class OverlayService {
 
 // ---- helpers ------------------------------------------------------------------------------------------
 
-/** One table's rows on an archive line, typed as the table's raw rows. */
-function rowsOf<R>(tables: Record<string, Array<Record<string, unknown>>>, table: string): R[] {
-  return (tables[table] ?? []) as unknown as R[];
-}
-
 /** An archived run's rounds, newest first, each with its bids in order: what viewBids answers for a run. */
-function archivedRounds(tables: Record<string, Array<Record<string, unknown>>>): Array<RoundRow & { bids: BidRow[] }> {
-  const bids = rowsOf<RawBid>(tables, 'bids').sort((a, b) => a.seq - b.seq);
-  return rowsOf<RawRound>(tables, 'rounds').sort((a, b) => b.seq - a.seq)
+function archivedRounds(tables: ArchivedRun['tables']): Array<RoundRow & { bids: BidRow[] }> {
+  const bids = archivedRows<RawBid>(tables, 'bids').sort((a, b) => a.seq - b.seq);
+  return archivedRows<RawRound>(tables, 'rounds').sort((a, b) => b.seq - a.seq)
     .map((r) => ({ ...toRound(r), bids: bids.filter((b) => b.round_id === r.id).map(toBid) }));
 }
 
