@@ -144,15 +144,19 @@ test('a holder that keeps the lock: the wait ends at lockTimeoutMs with the hold
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.lock')), [], 'no lock or queue ticket is left behind');
 });
 
-test('two writers committing in a loop take turns: neither commits many times in a row while the other waits', async (t) => {
+/**
+ * Two warm writer processes commit `n` runs each into a fresh ledger, starting together; returns the
+ * writers of the runs in commit order, while both were writing (from the later first commit to the
+ * earlier last one), and the ledger folder.
+ */
+async function twoWritersInterleaved(n: number): Promise<{ overlap: string[]; total: number; dir: string }> {
   const dir = tempDir();
-  const N = 150;
   // No checkpoints: a checkpoint holds the lock only to rename now, and while one writer writes its
   // snapshot it does not wait for the lock, so the other rightly commits many times in a row then
   // (test/ledger/store.checkpoint.test.ts); that is not a turn taken out of order.
   // Both start committing at once (a go file), whatever the machine's load does to their start-up.
   const go = path.join(tempDir(), 'go');
-  const writers = [spawnWriter(dir, 'a', N, undefined, go), spawnWriter(dir, 'b', N, undefined, go)];
+  const writers = [spawnWriter(dir, 'a', n, undefined, go), spawnWriter(dir, 'b', n, undefined, go)];
   const acks = writers.map((w) => collectAcks(w));
   await Promise.all(writers.map(writerReady));
   fs.writeFileSync(go, '');
@@ -160,23 +164,39 @@ test('two writers committing in a loop take turns: neither commits many times in
   codes.forEach((c, i) => assert.equal(c, 0, acks[i]!.stderr()));
   const l = await openLedger(dir);
   try {
-    const actors = l.events(0, 100_000).filter((e) => e.kind === 'run.started').map((e) => e.actor);
-    // While both are writing (up to the moment one finishes), count the longest streak of one writer.
-    const lastA = actors.lastIndexOf('writer:a');
-    const lastB = actors.lastIndexOf('writer:b');
-    const overlap = actors.slice(Math.max(actors.indexOf('writer:a'), actors.indexOf('writer:b')), Math.min(lastA, lastB) + 1);
-    let longest = 0;
-    let streak = 0;
-    for (let i = 0; i < overlap.length; i++) {
-      streak = i > 0 && overlap[i] === overlap[i - 1] ? streak + 1 : 1;
-      longest = Math.max(longest, streak);
-    }
-    t.diagnostic(`${overlap.length} commits while both wrote; longest streak of one writer: ${longest}`);
-    assert.equal(actors.length, 2 * N);
-    assert.ok(overlap.length > N / 2, `the writers barely overlapped (${overlap.length} commits)`);
-    assert.ok(longest <= 5, `one writer committed ${longest} times in a row while the other waited`);
+    const actors = l
+      .events(0, 100_000)
+      .filter((e) => e.kind === 'run.started' && !String((e.payload as { title?: unknown }).title).endsWith('-warmup'))
+      .map((e) => e.actor);
+    const first = Math.max(actors.indexOf('writer:a'), actors.indexOf('writer:b'));
+    const last = Math.min(actors.lastIndexOf('writer:a'), actors.lastIndexOf('writer:b'));
+    return { overlap: actors.slice(first, last + 1), total: actors.length, dir };
   } finally {
     l.close();
   }
+}
+
+test('two writers committing in a loop take turns: neither commits many times in a row while the other waits', async (t) => {
+  const N = 150;
+  // The writers must write at the same time for the turns to mean anything. On a loaded machine the
+  // scheduler can keep one process off the CPU until the other is done (seen at load 5 on 2 cores);
+  // such a round says nothing about the lock, so it is run again, at most three times in all.
+  let round: Awaited<ReturnType<typeof twoWritersInterleaved>> | undefined;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    round = await twoWritersInterleaved(N);
+    assert.equal(round.total, 2 * N);
+    t.diagnostic(`attempt ${attempt}: ${round.overlap.length} commits while both wrote`);
+    if (round.overlap.length > N / 2) break;
+  }
+  const { overlap, dir } = round!;
+  assert.ok(overlap.length > N / 2, `the writers barely overlapped in three attempts (${overlap.length} commits in the last)`);
+  let longest = 0;
+  let streak = 0;
+  for (let i = 0; i < overlap.length; i++) {
+    streak = i > 0 && overlap[i] === overlap[i - 1] ? streak + 1 : 1;
+    longest = Math.max(longest, streak);
+  }
+  t.diagnostic(`longest streak of one writer: ${longest}`);
+  assert.ok(longest <= 5, `one writer committed ${longest} times in a row while the other waited`);
   assert.deepEqual(spawnSync('ls', [dir]).stdout.toString().split('\n').filter((f) => f.includes('.wait-')), []);
 });

@@ -62,6 +62,17 @@ export interface LockOwner {
 export interface LockOptions {
   /** Give up after this long; the error says who holds the lock. Default 30 s. */
   timeoutMs?: number;
+  /**
+   * A place in the queue taken earlier with `FileLock.queue` (the wait then counts from then); the
+   * wait removes it whatever happens.
+   */
+  ticket?: LockTicket;
+}
+
+/** A waiter's place in a lock's queue: its ticket file and when it started waiting (ms since the epoch). */
+export interface LockTicket {
+  readonly file: string;
+  readonly started: number;
 }
 
 export interface FileLockOptions {
@@ -206,17 +217,41 @@ export class FileLock {
     });
   }
 
+  /**
+   * Queues this process for the lock now, before work it does ahead of taking it (the store applies
+   * what others appended first): a process that only queued once that work was done let another
+   * process, committing in a loop, take the free lock many times in a row meanwhile (six and more on
+   * a loaded machine, test/ledger/store.lock.test.ts). Pass the ticket to `runExclusive`; hand it to
+   * `leaveQueue` if the wait never comes. Undefined when no ticket could be written (a full disk):
+   * the wait then queues as usual. Never throws.
+   */
+  queue(): LockTicket | undefined {
+    const started = Date.now();
+    const file = this.takeTicket(started);
+    return file ? { file, started } : undefined;
+  }
+
+  /** Removes a ticket taken with `queue` whose wait never came. Never throws. */
+  leaveQueue(ticket: LockTicket | undefined): void {
+    if (!ticket) return;
+    rmQuietly(ticket.file);
+    liveTokens.delete(ticketToken(ticket.file));
+  }
+
   /** The wait of `acquire`; `taken` runs synchronously right after the lock was taken, before any await. */
   private async waitAndTake<T>(options: LockOptions, taken: () => T): Promise<T> {
-    if (this.held) throw new LedgerError(`lock ${this.path} is already held by this process`, 'conflict');
+    let ticket: string | undefined = options.ticket?.file;
+    if (this.held) {
+      this.leaveQueue(options.ticket);
+      throw new LedgerError(`lock ${this.path} is already held by this process`, 'conflict');
+    }
     const timeoutMs = options.timeoutMs ?? 30_000;
-    const started = Date.now();
-    let ticket: string | undefined;
+    const started = options.ticket?.started ?? Date.now();
     let freeSince: number | undefined;
     let folderStamp: bigint | undefined;
     let stoppedSince: number | undefined;
     let delay = 0.5;
-    const leaveQueue = () => {
+    const dropTicket = () => {
       if (ticket) {
         rmQuietly(ticket);
         liveTokens.delete(ticketToken(ticket));
@@ -229,7 +264,7 @@ export class FileLock {
         const ahead = this.waitersAhead(ticket);
         if (!ahead || (freeSince !== undefined && now - freeSince >= this.handoverMs)) {
           if (this.tryAcquire()) {
-            leaveQueue();
+            dropTicket();
             return taken();
           }
         }
@@ -259,7 +294,7 @@ export class FileLock {
         delay = Math.min(delay * 2, 2);
       }
     } finally {
-      leaveQueue();
+      dropTicket();
     }
   }
 

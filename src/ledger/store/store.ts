@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LedgerError } from '../errors';
-import { FileLock } from './lock';
+import { FileLock, type LockTicket } from './lock';
 import type { StoredEvent } from './journal';
 import { appendLine, encodeCommitLine, encodeLine, readJournal, writeFreshJournal } from './journal';
 import { describeFsError, discardTemporary, prepareFileAtomic, renameIntoPlace, writeFileAtomic } from './atomicWrite';
@@ -246,7 +246,18 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // so that the lock is held for the few lines that arrive meanwhile, not for all of them (a
       // process idle while others committed thousands of events, or a fresh one whose first statements
       // and code paths are still cold: 35-75 ms under the lock in the stall bench).
-      if (this.journalChanged()) this.catchUp(false);
+      // The process queues for the lock first, so that one committing in a loop meanwhile does not
+      // take the free lock again and again while this one catches up (FileLock.queue).
+      let ticket: LockTicket | undefined;
+      if (this.journalChanged()) {
+        ticket = this.lock.queue();
+        try {
+          this.catchUp(false);
+        } catch (err) {
+          this.lock.leaveQueue(ticket);
+          throw err;
+        }
+      }
       await this.withLock(() => {
         this.assertOpen();
         this.catchUp(true);
@@ -260,7 +271,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           if (this.pending.length === 0 || round + 1 >= KEEP_LOCK_ROUNDS) break;
           batch = this.pending.splice(0, MAX_BATCH);
         }
-      });
+      }, ticket);
     } catch (err) {
       for (const w of batch) w.reject(err);
     }
@@ -402,7 +413,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
    * process could run. Changes that `critical` emits reach the listeners once the lock is released,
    * in order, so that a listener's work (a view refreshing, the promotion rule) never holds it either.
    */
-  private async withLock<T>(critical: () => T): Promise<T> {
+  private async withLock<T>(critical: () => T, ticket?: LockTicket): Promise<T> {
     const deferred: StoreChange[] = [];
     try {
       return await this.lock.runExclusive(() => {
@@ -415,7 +426,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           this.lastHoldMs = performance.now() - t0;
           this.longestHoldMs = Math.max(this.longestHoldMs, this.lastHoldMs);
         }
-      }, { timeoutMs: this.options.lockTimeoutMs });
+      }, { timeoutMs: this.options.lockTimeoutMs, ticket });
     } finally {
       for (const change of deferred) this.deliver(change);
     }
