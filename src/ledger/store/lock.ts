@@ -264,6 +264,7 @@ export class FileLock {
         const ahead = this.waitersAhead(ticket);
         if (!ahead || (freeSince !== undefined && now - freeSince >= this.handoverMs)) {
           if (this.tryAcquire()) {
+            if (process.env.LOCKTRACE) fs.appendFileSync(process.env.LOCKTRACE, `${process.pid} ${Date.now()} ${ahead ? 'HANDOVER' : ticket ? 'head' : 'free'} ${ticket ? 'q' : '-'}\n`);
             dropTicket();
             return taken();
           }
