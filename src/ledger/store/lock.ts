@@ -69,6 +69,17 @@ export interface LockOptions {
   ticket?: LockTicket;
 }
 
+/**
+ * How a process took a lock, counted since it opened it: `alone` with no other waiter queued, `inTurn`
+ * from the head of the queue, `outOfTurn` past an older waiter that left the lock free for `handoverMs`
+ * (a head of the queue that is off the CPU, stopped, or busy with other work).
+ */
+export interface LockTakes {
+  alone: number;
+  inTurn: number;
+  outOfTurn: number;
+}
+
 /** A waiter's place in a lock's queue: its ticket file and when it started waiting (ms since the epoch). */
 export interface LockTicket {
   readonly file: string;
@@ -176,12 +187,18 @@ export class FileLock {
   private readonly unprovenStaleMs: number;
   private readonly stoppedHolderMs: number;
   private readonly handoverMs: number;
+  private readonly counts: LockTakes = { alone: 0, inTurn: 0, outOfTurn: 0 };
 
   constructor(readonly path: string, options: FileLockOptions = {}) {
     this.ops = options.ops ?? nodeFsOps;
     this.unprovenStaleMs = options.unprovenStaleMs ?? 10_000;
     this.stoppedHolderMs = options.stoppedHolderMs ?? 2_000;
     this.handoverMs = options.handoverMs ?? 20;
+  }
+
+  /** How this process has taken the lock so far (a copy; see LockTakes). */
+  get takes(): LockTakes {
+    return { ...this.counts };
   }
 
   get isHeld(): boolean {
@@ -264,7 +281,9 @@ export class FileLock {
         const ahead = this.waitersAhead(ticket);
         if (!ahead || (freeSince !== undefined && now - freeSince >= this.handoverMs)) {
           if (this.tryAcquire()) {
-            if (process.env.LOCKTRACE) fs.appendFileSync(process.env.LOCKTRACE, `${process.pid} ${Date.now()} ${ahead ? 'HANDOVER' : ticket ? 'head' : 'free'} ${ticket ? 'q' : '-'}\n`);
+            if (ahead) this.counts.outOfTurn++;
+            else if (ticket) this.counts.inTurn++;
+            else this.counts.alone++;
             dropTicket();
             return taken();
           }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LedgerError } from '../errors';
-import { FileLock, type LockTicket } from './lock';
+import { FileLock, type LockTakes, type LockTicket } from './lock';
 import type { StoredEvent } from './journal';
 import { appendLine, encodeCommitLine, encodeLine, readJournal, writeFreshJournal } from './journal';
 import { describeFsError, discardTemporary, prepareFileAtomic, renameIntoPlace, writeFileAtomic } from './atomicWrite';
@@ -871,10 +871,13 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     seq: number; journal: string | undefined; base: number; offset: number; lastCheckpointError: string | undefined;
     /** How long this process held the ledger lock (ms): its longest hold since it opened, and the last checkpoint's renames. */
     lockHeld: { longestMs: number; lastCheckpointMs: number | undefined };
+    /** How this process took the lock: alone, in turn, or out of turn past a slow head of the queue (FileLock.takes). */
+    lockTakes: LockTakes;
   } {
     return {
       seq: this.seqValue, journal: this.journalId, base: this.journalBase, offset: this.offset, lastCheckpointError: this.lastCheckpointError,
       lockHeld: { longestMs: this.longestHoldMs, lastCheckpointMs: this.lastCheckpointHoldMs },
+      lockTakes: this.lock.takes,
     };
   }
 }
