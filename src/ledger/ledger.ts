@@ -11,7 +11,7 @@ import {
 import { ledgerProjection } from './projection';
 import type { StoredEvent } from './store/journal';
 import {
-  ARCHIVE_BATCH, EVICT_BATCH, EVIDENCE_ID_LENGTH, HOT_RUNS_PER_VARIANT, archivableRuns, archiveText, archivedRows, archivedRunFile, collectRuns, evictableRuns,
+  ARCHIVE_BATCH, EVICT_BATCH, pauseRunWatch, runsUntouched, unwatchRuns, watchRuns, EVIDENCE_ID_LENGTH, HOT_RUNS_PER_VARIANT, archivableRuns, archiveText, archivedRows, archivedRunFile, collectRuns, evictableRuns,
   missingRun, readArchivedRun, runIdTaken, writeArchive,
 } from './archive';
 import type { Decision, NewEvent, StoreChange, StoreOptions, WriteContext } from './store/store';
@@ -176,6 +176,22 @@ export class Ledger {
       const evicted = evictableRuns(sql, runIds, EVICT_BATCH, keep);
       return runIds.length === 0 && evicted.length === 0 ? null : { runIds, evicted, ...archiveText(collectRuns(sql, runIds, evicted)) };
     };
+    try {
+      return await this.archiveBatches(prepare, before, result, actor);
+    } finally {
+      try {
+        unwatchRuns(this.sql);
+      } catch {
+        // The ledger was closed meanwhile: its database, and the watch with it, is gone.
+      }
+    }
+  }
+
+  /** archiveRuns' loop: a batch at a time until none is due (see there); adds to `result` and returns it. */
+  private async archiveBatches(
+    prepare: (sql: Sql) => { runIds: string[]; evicted: string[]; text: string; sha256: string; archive: string } | null,
+    before: string, result: ArchiveResult, actor: string | undefined,
+  ): Promise<ArchiveResult> {
     for (let changed = 0; ;) {
       // The file is written and fsynced without the lock (under it, each batch held other writers 70-120 ms);
       // under the lock the batch is prepared again and committed only if its lines are byte for byte the
@@ -183,13 +199,20 @@ export class Ledger {
       // written under the lock, as it must then be.
       // Nothing due in the tables as this process read them: no lock is taken (the usual case after a checkpoint).
       await this.refresh();
+      const watch = changed < 3 ? watchRuns(this.sql) : undefined;
       const early = changed < 3 ? prepare(this.sql) : undefined;
       if (early === null) return result;
       if (early) writeArchive(this.store.dir, early);
       const batch = await this.commit<{ archive: string; count: number; evicted: number } | 'changed' | null>(({ sql }) => {
         // A file prepared for a batch that changed stays, unnamed and unread: another process may have written the
         // same content under the same name (its digest) for an event of its own, so it is not ours to remove.
-        const now = prepare(sql);
+        // When no row of the batch's runs changed since it was prepared (watchRuns records every change to
+        // their rows, the other processes' applied by the catch-up included), the file holds exactly the
+        // rows this event deletes, and they may still be archived: the batch is not prepared again. That
+        // second preparation was half of each archive commit's hold of the lock (bench/ledger.ts).
+        const untouched = early && watch && runsUntouched(sql, watch, [...early.runIds, ...early.evicted]);
+        if (watch) pauseRunWatch(sql);
+        const now = untouched ? early : prepare(sql);
         if (!now) return { events: [], result: null };
         if (early && now.sha256 !== early.sha256) return { events: [], result: 'changed' as const };
         if (!early) writeArchive(this.store.dir, now);
