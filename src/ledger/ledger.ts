@@ -160,11 +160,13 @@ export class Ledger {
   /**
    * Archives runs finished more than `olderThanDays` days ago (default: the ledger's retention, 30)
    * or before `before`, in batches of ARCHIVE_BATCH runs, each batch one archive file and one
-   * `runs.archived` commit, until none is due. Throws a LedgerError (`invalid_input`, field
+   * `runs.archived` commit, until none is due. `paced`: after each batch, wait as long as the batch
+   * took, so that archiving a backlog in the background takes at most about half of a core and of the
+   * lock's time from the other writers (the automatic archiving after a checkpoint). Throws a LedgerError (`invalid_input`, field
    * `olderThanDays`) for a negative or non-finite age, and what a commit throws (nothing of a failed
    * batch is archived; earlier batches stay archived).
    */
-  async archiveRuns(options: { olderThanDays?: number; before?: Date } = {}, actor?: string): Promise<ArchiveResult> {
+  async archiveRuns(options: { olderThanDays?: number; before?: Date; paced?: boolean } = {}, actor?: string): Promise<ArchiveResult> {
     const days = options.olderThanDays ?? this.options.retentionDays ?? 30;
     if (!Number.isFinite(days) || days < 0) throw invalid('olderThanDays', `must be a number of days, 0 or more (got ${String(days)})`);
     const before = (options.before ?? new Date(this.now().getTime() - days * 86_400_000)).toISOString();
@@ -177,7 +179,7 @@ export class Ledger {
       return runIds.length === 0 && evicted.length === 0 ? null : { runIds, evicted, ...archiveText(collectRuns(sql, runIds, evicted)) };
     };
     try {
-      return await this.archiveBatches(prepare, before, result, actor);
+      return await this.archiveBatches(prepare, before, result, actor, options.paced === true);
     } finally {
       try {
         unwatchRuns(this.sql);
@@ -190,9 +192,9 @@ export class Ledger {
   /** archiveRuns' loop: a batch at a time until none is due (see there); adds to `result` and returns it. */
   private async archiveBatches(
     prepare: (sql: Sql) => { runIds: string[]; evicted: string[]; text: string; sha256: string; archive: string } | null,
-    before: string, result: ArchiveResult, actor: string | undefined,
+    before: string, result: ArchiveResult, actor: string | undefined, paced: boolean,
   ): Promise<ArchiveResult> {
-    for (let changed = 0; ;) {
+    for (let changed = 0, started = performance.now(); ; started = performance.now()) {
       // The file is written and fsynced without the lock (under it, each batch held other writers 70-120 ms);
       // under the lock the batch is prepared again and committed only if its lines are byte for byte the
       // file's. After three batches changed meanwhile (a writer busy with these very runs), the file is
@@ -227,6 +229,7 @@ export class Ledger {
       result.archived += batch.count;
       result.evicted += batch.evicted;
       result.files.push(batch.archive);
+      if (paced) await new Promise((resolve) => setTimeout(resolve, performance.now() - started));
     }
   }
 
@@ -249,7 +252,7 @@ export class Ledger {
   /** After a checkpoint of this process: archives what the retention says is due, in the background. */
   private archiveAfterCheckpoint(): void {
     if (this.options.retentionDays === null || this.archiving) return;
-    this.archiving = this.archiveRuns({}, 'archive')
+    this.archiving = this.archiveRuns({ paced: true }, 'archive')
       .then(() => { this.lastArchiveError = undefined; })
       .catch((err: unknown) => { this.lastArchiveError = err instanceof Error ? err.message : String(err); })
       .finally(() => { this.archiving = undefined; });
