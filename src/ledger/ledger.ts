@@ -164,9 +164,9 @@ export class Ledger {
    * or before `before`, in batches of ARCHIVE_BATCH runs, each batch one archive file and one
    * `runs.archived` commit, until none is due. `paced`: after each batch, wait as long as the batch
    * took, so that archiving a backlog in the background takes at most about half of a core and of the
-   * lock's time from the other writers (the automatic archiving after a checkpoint). Throws a LedgerError (`invalid_input`, field
-   * `olderThanDays`) for a negative or non-finite age, and what a commit throws (nothing of a failed
-   * batch is archived; earlier batches stay archived).
+   * lock's time from the other writers (the automatic archiving after a checkpoint). Throws a
+   * LedgerError (`invalid_input`, field `olderThanDays`) for a negative or non-finite age, and what a
+   * commit throws (nothing of a failed batch is archived; earlier batches stay archived).
    */
   async archiveRuns(options: { olderThanDays?: number; before?: Date; paced?: boolean } = {}, actor?: string): Promise<ArchiveResult> {
     const days = options.olderThanDays ?? this.options.retentionDays ?? 30;
