@@ -48,6 +48,8 @@ export function traceFs(): TracedOp[] {
   });
   wrap('writeSync', (args, n) => ({ file: fdName(args[0]), bytes: n as number }));
   wrap('readSync', (args, n) => ({ file: fdName(args[0]), bytes: n as number }));
+  // A whole-file read is a snapshot loaded again (a process that fell behind a checkpoint's journal cut).
+  wrap('readFileSync', (args, data) => ({ file: path.basename(String(args[0])), bytes: (data as { length: number }).length }));
   wrap('fsyncSync', (args) => ({ file: fdName(args[0]) }));
   wrap('fdatasyncSync', (args) => ({ file: fdName(args[0]) }));
   wrap('renameSync', (args) => ({ file: `${path.basename(String(args[0]))}>${path.basename(String(args[1]))}` }));
@@ -77,6 +79,7 @@ export function explainSlowCommits(traceFile: string, thresholdMs: number): stri
     const taken = mine.find((o) => o.op === 'link' && o.file === 'ledger.lock');
     const released = mine.filter((o) => o.op === 'unlink' && o.file === 'ledger.lock').pop();
     const read = mine.filter((o) => o.op === 'read').reduce((a, o) => a + (o.bytes ?? 0), 0);
+    const reload = mine.find((o) => o.op === 'readFile' && o.file.startsWith('ledger.sqlite'));
     // The checkpointer's operations that overlapped the commit, summed by kind and file family.
     const over = ck.filter((o) => o.at <= end && o.at + o.ms >= c.at);
     const fam = (f: string) => f.replace(/\.tmp-.*$/, '.tmp').replace(/^runs-.*/, 'archive').replace(/^events-.*/, 'segment');
@@ -100,7 +103,8 @@ export function explainSlowCommits(traceFile: string, thresholdMs: number): stri
     const top = [...groups.entries()].filter(([, g]) => g.ms >= 1).sort((a, b) => b[1].ms - a[1].ms).slice(0, 6)
       .map(([k, g]) => `${k} ×${g.n} ${g.ms.toFixed(0)}ms${g.bytes ? ` ${(g.bytes / 1048576).toFixed(1)}MiB` : ''}`);
     out.push(`+${(c.at - t0).toFixed(0)} commit ${c.ms.toFixed(1)} ms: lock at +${taken ? (taken.at - c.at).toFixed(1) : '?'}, ` +
-      `released +${released ? (released.at - c.at).toFixed(1) : '?'}, fdatasync ${sync.toFixed(1)}, read ${(read / 1024).toFixed(0)} KiB; ` +
+      `released +${released ? (released.at - c.at).toFixed(1) : '?'}, fdatasync ${sync.toFixed(1)}, read ${(read / 1024).toFixed(0)} KiB` +
+      `${reload ? `, reloaded the snapshot at +${(reload.at - c.at).toFixed(1)}` : ''}; ` +
       `checkpointer held the lock ${heldByCk.toFixed(1)} ms of it; its ops: ${top.join(', ') || 'none'}`);
   }
   return out;
