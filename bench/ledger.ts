@@ -21,6 +21,7 @@ import type { Sql } from '../src/ledger/store/sql';
 import { writeFileAtomic } from '../src/ledger/store/atomicWrite';
 import { encodeLine } from '../src/ledger/store/journal';
 import { NativeSql, history } from './history';
+import { dumpTrace, explainSlowCommits, traceFs, wallNow } from './stallTrace';
 
 export { NativeSql, history };
 
@@ -203,6 +204,8 @@ function child(role: string, args: string[]): { done: Promise<string[]>; lines: 
 async function checkpointerChild(dir: string, times: number): Promise<void> {
   const archive = process.env.BENCH_STALL_ARCHIVE !== '0';
   const l = await openLedger(dir, { checkpointEvery: 1_000_000, checkpointBytes: 1e12, ...(archive ? {} : { retentionDays: null }) });
+  const traceFile = process.env.BENCH_STALL_TRACE;
+  const trace = traceFile ? traceFs() : undefined;
   process.stdout.write('ready\n');
   // Starts once the measured writer is committing (the parent creates this file).
   while (!fs.existsSync(`${dir}.go`)) await new Promise((r) => setTimeout(r, 10));
@@ -215,6 +218,7 @@ async function checkpointerChild(dir: string, times: number): Promise<void> {
   await l.refresh();
   process.stdout.write(`longest ${l.store.describe().lockHeld.longestMs.toFixed(2)}\n`);
   l.close();
+  if (traceFile && trace) dumpTrace(traceFile, 'checkpointer', trace);
 }
 
 /**
@@ -228,12 +232,20 @@ async function writerChild(dir: string, name: string, count: number, go?: string
   if (go !== undefined) {
     for (let i = 0; i < WARM_UP; i++) await l.startRun({ title: `${name} warm-up ${i}`, nodes: [{ key: 'a', title: 'A' }] });
   }
+  const traceFile = name === 'during' ? process.env.BENCH_STALL_TRACE : undefined;
+  const trace = traceFile ? traceFs() : undefined;
   process.stdout.write('ready\n');
   while (go !== undefined && !fs.existsSync(go)) await new Promise((r) => setTimeout(r, 5));
   for (let i = 0; i < count; i++) {
     const t0 = process.hrtime.bigint();
+    const at = wallNow();
     await l.startRun({ title: `${name} ${i}`, nodes: [{ key: 'a', title: 'A' }] });
     process.stdout.write(`commit ${ms(t0).toFixed(3)}\n`);
+    if (traceFile && trace) {
+      // Written after the measured commit; the parent stops this writer at any moment.
+      trace.push({ at, ms: wallNow() - at, op: 'commit', file: '' });
+      dumpTrace(traceFile, name, trace.splice(0));
+    }
   }
   l.close();
 }
@@ -248,6 +260,8 @@ export interface StallFigures {
   checkpointMs: number;
   /** How long each checkpoint's renames held the lock, p50 and max (ms). */
   checkpointHold: { p50: number; max: number };
+  /** Each checkpoint's hold in order (ms): the first, in a fresh process, against the later ones. */
+  checkpointHolds: number[];
   /** The checkpointing process's longest hold of the lock of any kind (archiving after a checkpoint included), ms. */
   checkpointerLongestHold: number;
   /** Another process's commits while checkpoints ran back to back: p50 and max (ms). */
@@ -295,7 +309,7 @@ export async function runStallBench(size: number, log: (line: string) => void = 
   const holds = ckpts.map((f) => Number(f[3]));
   const longest = Number(ckLines.find((l) => l.startsWith('longest '))?.slice(8) ?? Number.NaN);
   return {
-    snapshotMiB: bytes / 1048576, checkpointMs: stats(ckpts.map((f) => Number(f[1]))).p50, checkpointHold: { p50: stats(holds).p50, max: Math.max(...holds) },
+    snapshotMiB: bytes / 1048576, checkpointMs: stats(ckpts.map((f) => Number(f[1]))).p50, checkpointHold: { p50: stats(holds).p50, max: Math.max(...holds) }, checkpointHolds: holds,
     checkpointerLongestHold: longest, duringCheckpoint: summary(during), alone, twoWriters: summary(both),
   };
 }
@@ -318,18 +332,22 @@ async function benchOpen(dir: string, times = 5): Promise<number[]> {
 async function main(): Promise<void> {
   const f = (x: number) => x.toFixed(3).padStart(8);
   console.log(`node ${process.version}, ${os.cpus().length} cpus, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; ${COMMITS} rounds per cell, interleaved`);
-  const { rows, open } = await runLedgerBench(SIZES, COMMITS, (l) => process.stderr.write(`${l}\n`));
+  // BENCH_STALL_ONLY=1 skips the commit table and the open figure: the stall figures alone.
+  const { rows, open } = process.env.BENCH_STALL_ONLY === '1' ? { rows: [], open: undefined } : await runLedgerBench(SIZES, COMMITS, (l) => process.stderr.write(`${l}\n`));
   console.log('| events | snapshot | commits | ours p50 | ours p95 | native WAL p50 | raw fsync p50 | ours / raw | ours / native |');
   console.log('|---:|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(`| ${r.events} | ${r.snapshotMiB.toFixed(1)} MiB | ${r.mode} | ${f(r.ours.p50)} | ${f(r.ours.p95)} | ${f(r.native.p50)} | ${f(r.raw.p50)} | ${(r.ours.p50 / r.raw.p50).toFixed(2)}× | ${(r.ours.p50 / r.native.p50).toFixed(2)}× |`);
   }
   const stall = await runStallBench(Math.max(...SIZES), (l) => process.stderr.write(`${l}\n`));
+  const traceFile = process.env.BENCH_STALL_TRACE;
+  if (traceFile) for (const line of explainSlowCommits(traceFile, Number(process.env.BENCH_STALL_SLOW ?? 20))) console.log(`  slow ${line}`);
   console.log(`checkpoint of a ${stall.snapshotMiB.toFixed(1)} MiB snapshot: p50 ${stall.checkpointMs.toFixed(0)} ms in the checkpointing process, ` +
     `its renames holding the lock p50 ${stall.checkpointHold.p50.toFixed(1)} / max ${stall.checkpointHold.max.toFixed(1)} ms ` +
     `(longest hold of that process, archiving after its checkpoints${process.env.BENCH_STALL_ARCHIVE === '0' ? ' off' : ''} included: ${stall.checkpointerLongestHold.toFixed(1)} ms); ` +
     `another process's commits meanwhile: p50 ${stall.duringCheckpoint.p50.toFixed(2)} ms, max ${stall.duringCheckpoint.max.toFixed(1)} ms over ${stall.duringCheckpoint.commits} ` +
     `(alone: p50 ${stall.alone.p50.toFixed(2)}, max ${stall.alone.max.toFixed(1)} ms over ${stall.alone.commits})`);
+  console.log(`  each checkpoint's hold in order (the first in a fresh process): ${stall.checkpointHolds.map((h) => h.toFixed(1)).join(', ')} ms; load after ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log(`two processes committing in a loop: p50 ${stall.twoWriters.p50.toFixed(2)} ms, longest wait ${stall.twoWriters.max.toFixed(1)} ms over ${stall.twoWriters.commits} commits`);
   if (open) console.log(`open a ${open.events}-event ledger: ${open.snapshotMs.toFixed(0)} ms from its snapshot; ${open.journalMs.toFixed(0)} ms with ${open.journalCommits} journal commits to replay`);
 }

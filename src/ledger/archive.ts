@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { LedgerError } from './errors';
 import { writeFileAtomic } from './store/atomicWrite';
 import type { Sql } from './store/sql';
@@ -67,6 +67,110 @@ const RUN_TABLES: ReadonlyArray<{ table: string; select: string; remove: string 
     remove: `DELETE FROM ${table} WHERE run_id IN ${IDS}`,
   })),
 ];
+
+/**
+ * What the run watch (watchRuns) records per table: for a changed row (`r` is NEW or OLD), the run ids
+ * whose archive line or eligibility the row belongs to. Covers every table `collectRuns` reads (through
+ * RUN_TABLES' keys: node, round, mail), the `runs` and `evidence` rows that leave with evicted runs,
+ * and what `archivableRuns` judges by: a trial's runs, a run's worktree, the run a node's gate awaits.
+ */
+const WATCHED: ReadonlyArray<{ table: string; runs: (r: 'NEW' | 'OLD') => string[] }> = [
+  ...['claims', 'bindings', 'handoffs'].map((table) => ({ table, runs: (r: string) => [`(SELECT run_id FROM nodes WHERE id = ${r}.node_id)`] })),
+  { table: 'bids', runs: (r) => [`(SELECT run_id FROM rounds WHERE id = ${r}.round_id)`] },
+  ...['mail_members', 'mail_reads'].map((table) => ({ table, runs: (r: string) => [`(SELECT run_id FROM mail WHERE id = ${r}.mail_id)`] })),
+  ...['rounds', 'bb_overlaps', 'bb_entries', 'mail', 'edges', 'evidence', 'trial_runs', 'run_worktrees'].map((table) => ({ table, runs: (r: string) => [`${r}.run_id`] })),
+  { table: 'nodes', runs: (r) => [`${r}.run_id`, `${r}.gate_run_id`] },
+  { table: 'runs', runs: (r) => [`${r}.id`] },
+];
+
+/** Where the run watch stands when a batch is prepared: its generation and the last change recorded then. */
+export interface RunWatchMark {
+  token: string;
+  mark: number;
+}
+
+const WATCH_TRIGGERS = WATCHED.flatMap(({ table }) => ['insert', 'update', 'delete'].map((op) => `archive_watch_${table}_${op}`));
+
+/**
+ * Starts, or goes on with, recording which runs any change to a run-scoped table touches (TEMP triggers
+ * into TEMP table archive_touched: nothing of it reaches the snapshot), and returns the mark to pass to
+ * `runsUntouched`. Lets the archiving commit skip preparing its batch again under the lock when nothing
+ * of it changed since it was prepared without the lock: that second preparation was half of each
+ * archive commit's hold of the lock (bench/ledger.ts). A trial's status change counts as a change to
+ * each of its runs. `unwatchRuns` ends the recording.
+ */
+export function watchRuns(sql: Sql): RunWatchMark {
+  const intact = () => sql.get<{ n: number }>(`SELECT count(*) AS n FROM sqlite_temp_master WHERE type = 'trigger' AND name IN ${IDS}`, [JSON.stringify(WATCH_TRIGGERS)])?.n === WATCH_TRIGGERS.length;
+  let row: { token: string | null } | undefined;
+  try {
+    row = sql.get<{ token: string | null }>('SELECT token FROM temp.archive_watch');
+  } catch {
+    // No watch yet (or the database was reloaded): one is started below.
+  }
+  // A new token tells a mark taken before this from one taken after, whatever the rowids.
+  const token = randomBytes(8).toString('hex');
+  if (row !== undefined && intact()) {
+    // Paused by the last batch's commit (pauseRunWatch): recording resumes from here under a new token.
+    if (row.token === null) sql.run('UPDATE temp.archive_watch SET token = ?', [token]);
+    else return { token: row.token, mark: lastTouch(sql) };
+  } else {
+    unwatchRuns(sql);
+    const touch = (exprs: string[]) => exprs.map((x) => `INSERT INTO archive_touched(run_id) SELECT ${x} WHERE ${x} IS NOT NULL;`).join(' ');
+    const recording = 'WHEN (SELECT token FROM temp.archive_watch) IS NOT NULL';
+    const ddl = [
+      // token NULL: paused (pauseRunWatch).
+      'CREATE TEMP TABLE archive_watch(token TEXT);',
+      'CREATE TEMP TABLE archive_touched(n INTEGER PRIMARY KEY, run_id TEXT NOT NULL);',
+      ...WATCHED.flatMap(({ table, runs }) => [
+        `CREATE TEMP TRIGGER archive_watch_${table}_insert AFTER INSERT ON main.${table} ${recording} BEGIN ${touch(runs('NEW'))} END;`,
+        `CREATE TEMP TRIGGER archive_watch_${table}_update AFTER UPDATE ON main.${table} ${recording} BEGIN ${touch([...runs('OLD'), ...runs('NEW')])} END;`,
+        `CREATE TEMP TRIGGER archive_watch_${table}_delete AFTER DELETE ON main.${table} ${recording} BEGIN ${touch(runs('OLD'))} END;`,
+      ]),
+      // A trial reopened or closed changes whether its runs may be archived.
+      `CREATE TEMP TRIGGER archive_watch_trials AFTER UPDATE ON main.trials ${recording} BEGIN INSERT INTO archive_touched(run_id) SELECT run_id FROM trial_runs WHERE trial_id = NEW.id; END;`,
+    ];
+    sql.exec(ddl.join('\n'));
+    sql.run('INSERT INTO archive_watch(token) VALUES (?)', [token]);
+  }
+  return { token, mark: lastTouch(sql) };
+}
+
+function lastTouch(sql: Sql): number {
+  return sql.get<{ n: number | null }>('SELECT max(n) AS n FROM archive_touched')?.n ?? 0;
+}
+
+/**
+ * Pauses the run watch (watchRuns) until the next `watchRuns`, which resumes it under a new token: called
+ * in the archiving commit's transaction, so that applying the batch's deletes does not record each row
+ * they remove (that doubled their cost under the lock). Every mark taken before is then stale
+ * (runsUntouched says false), since what happens while paused is not recorded. Does nothing without a watch.
+ */
+export function pauseRunWatch(sql: Sql): void {
+  if (sql.get("SELECT 1 FROM sqlite_temp_master WHERE type = 'table' AND name = 'archive_watch'")) sql.run('UPDATE temp.archive_watch SET token = NULL');
+}
+
+/**
+ * Whether no change to any of `runIds` was recorded since `since` was taken (watchRuns), by a watch
+ * that ran the whole time: false, to be safe, when the watch was ended or restarted meanwhile (another
+ * archiving in this process ended it, or the tables were reloaded from a snapshot).
+ */
+export function runsUntouched(sql: Sql, since: RunWatchMark, runIds: readonly string[]): boolean {
+  try {
+    if (sql.get<{ token: string }>('SELECT token FROM temp.archive_watch')?.token !== since.token) return false;
+    const triggers = sql.get<{ n: number }>(`SELECT count(*) AS n FROM sqlite_temp_master WHERE type = 'trigger' AND name LIKE 'archive_watch_%'`)?.n;
+    if (triggers !== WATCH_TRIGGERS.length + 1) return false;
+    return !sql.get(`SELECT 1 FROM archive_touched WHERE n > ? AND run_id IN ${IDS} LIMIT 1`, [since.mark, JSON.stringify(runIds)]);
+  } catch {
+    // The watch's tables are gone (a reloaded database): nothing can be said.
+    return false;
+  }
+}
+
+/** Ends the run watch (watchRuns): drops its triggers and tables, so that commits no longer pay for them. */
+export function unwatchRuns(sql: Sql): void {
+  sql.exec([...WATCH_TRIGGERS, 'archive_watch_trials'].map((t) => `DROP TRIGGER IF EXISTS temp.${t};`).join(' ') +
+    ' DROP TABLE IF EXISTS temp.archive_touched; DROP TABLE IF EXISTS temp.archive_watch;');
+}
 
 /** One archived run as its archive line holds it: the rows of each run-scoped table. */
 export interface ArchivedRun {

@@ -662,6 +662,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     this.sql.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('seq', ?)", [String(seq)]);
     const tmp = prepareFileAtomic(this.snapshotPath, this.sql.export(), { ops: this.ops });
     let renamed = false;
+    // Second names of the snapshot and journal that the renames replace, removed once the lock is released.
+    const retired: string[] = [];
     try {
       // What other processes committed while the snapshot was written is applied before taking the lock,
       // so that the lock is held for the renames and the few lines after this read, not for applying
@@ -674,9 +676,14 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         if (this.journalId !== journalId || this.journalFd === undefined || this.offset < offset) return false;
         const carried = readBytes(this.journalFd, offset, this.offset - offset);
         renamed = true;
+        // A rename over the last name of a 25 MiB snapshot frees its blocks inside the rename, under the
+        // lock (6-16 ms on ext4, 0.05 ms with a second name kept): the old files keep a second name until
+        // the lock is released, and their blocks are freed then (see retireName).
+        retireName(this.snapshotPath, retired, this.ops);
         renameIntoPlace(tmp, this.snapshotPath, { ops: this.ops });
         const id = newJournalId();
         const header = Buffer.from(encodeLine({ journal: id, base: seq, format: 1 }), 'utf8');
+        retireName(this.journalPath, retired, this.ops);
         writeFileAtomic(this.journalPath, Buffer.concat([header, carried]), { ops: this.ops });
         const lastStart = this.lastLine !== undefined && this.lastLine.start >= offset ? header.length + this.lastLine.start - offset : undefined;
         const last = this.lastLine;
@@ -699,13 +706,15 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       return swapped;
     } finally {
       if (!renamed) discardTemporary(tmp, this.ops);
+      for (const name of retired) discardTemporary(name, this.ops);
     }
   }
 
   /**
    * Removes temporary snapshot and journal files left by processes that were killed while writing
-   * them (a checkpoint's can be as large as the snapshot): those of a pid that no longer exists, once
-   * a minute old, so that a live writer in a pid namespace this process cannot see keeps its own.
+   * them (a checkpoint's can be as large as the snapshot), and the second names of replaced ones that a
+   * killed checkpoint had not removed yet (retireName): those of a pid that no longer exists, once a
+   * minute old, so that a live writer in a pid namespace this process cannot see keeps its own.
    */
   private removeStaleTemporaries(): void {
     let names: string[];
@@ -715,7 +724,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       return;
     }
     for (const name of names) {
-      const m = /^(?:ledger\.sqlite|journal\.ndjson)\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
+      const m = /^(?:ledger\.sqlite|journal\.ndjson)\.(?:tmp|old)-(\d+)-[0-9a-f]+$/.exec(name);
       if (!m || Number(m[1]) === process.pid || pidExists(Number(m[1]))) continue;
       const file = path.join(this.dir, name);
       try {
@@ -894,6 +903,23 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       lockTakes: this.lock.takes,
       waitedBehind: { ...this.behind },
     };
+  }
+}
+
+/**
+ * Gives `file` a second name, `<file>.old-<pid>-<hex>`, pushed onto `names`, so that a rename over `file`
+ * does not drop its last name: the file's blocks are then freed when the caller removes that name after
+ * releasing the lock, not inside the rename under it. Nothing is pushed when the file system cannot
+ * link or `file` is missing; the rename then frees the blocks itself, as it always did. A name left by
+ * a killed process is removed by `removeStaleTemporaries`.
+ */
+function retireName(file: string, names: string[], ops: FsOps): void {
+  const second = `${file}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    ops.link(file, second);
+    names.push(second);
+  } catch {
+    // See above: the rename frees the blocks.
   }
 }
 

@@ -1,0 +1,111 @@
+// Where a writer's long commit goes while another process checkpoints (BENCH_STALL_TRACE=1 in
+// bench/ledger.ts): each child process records its file operations with wall-clock timestamps, so that
+// the parent can line a slow commit's lock wait, catch-up and fdatasync up against the checkpointer's
+// phases (snapshot, segment and archive writes, its holds of the lock). Not a test; a diagnostic.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createRequire } from 'node:module';
+
+/** One traced file operation: wall-clock start (ms since the epoch), duration (ms), its name and file. */
+export interface TracedOp {
+  at: number;
+  ms: number;
+  op: string;
+  file: string;
+  bytes?: number;
+}
+
+/** Milliseconds since the epoch with sub-millisecond resolution, comparable across processes. */
+export function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Wraps the `node:fs` functions the store calls (CommonJS: the store reads them off the module object at
+ * each call) so that every call is recorded in the returned list. Returns the list, which the caller
+ * drains.
+ */
+export function traceFs(): TracedOp[] {
+  const ops: TracedOp[] = [];
+  const names = new Map<number, string>();
+  // The module object itself: an `import * as` namespace is a frozen view whose getters read from it.
+  const real = createRequire(__filename)('node:fs') as typeof fs;
+  const mutable = real as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const wrap = (name: string, describe: (args: unknown[], result: unknown) => { file: string; bytes?: number } | undefined) => {
+    const original = mutable[name]!;
+    mutable[name] = (...args: unknown[]) => {
+      const at = wallNow();
+      const result = original.apply(real, args);
+      const d = describe(args, result);
+      if (d) ops.push({ at, ms: wallNow() - at, op: name.replace(/Sync$/, ''), ...d });
+      return result;
+    };
+  };
+  const fdName = (fd: unknown) => names.get(fd as number) ?? `fd${String(fd)}`;
+  wrap('openSync', (args, fd) => {
+    names.set(fd as number, path.basename(String(args[0])));
+    return undefined;
+  });
+  wrap('writeSync', (args, n) => ({ file: fdName(args[0]), bytes: n as number }));
+  wrap('readSync', (args, n) => ({ file: fdName(args[0]), bytes: n as number }));
+  // A whole-file read is a snapshot loaded again (a process that fell behind a checkpoint's journal cut).
+  wrap('readFileSync', (args, data) => ({ file: path.basename(String(args[0])), bytes: (data as { length: number }).length }));
+  wrap('fsyncSync', (args) => ({ file: fdName(args[0]) }));
+  wrap('fdatasyncSync', (args) => ({ file: fdName(args[0]) }));
+  wrap('renameSync', (args) => ({ file: `${path.basename(String(args[0]))}>${path.basename(String(args[1]))}` }));
+  wrap('linkSync', (args) => ({ file: path.basename(String(args[1])) }));
+  wrap('unlinkSync', (args) => ({ file: path.basename(String(args[0])) }));
+  return ops;
+}
+
+/** Writes `ops` as one JSON line each to `file` (appending). */
+export function dumpTrace(file: string, who: string, ops: readonly TracedOp[]): void {
+  fs.appendFileSync(file, ops.map((o) => `${JSON.stringify({ who, ...o })}\n`).join(''));
+}
+
+/** What a slow commit of the measured writer overlapped with in the checkpointer, for the report. */
+export function explainSlowCommits(traceFile: string, thresholdMs: number): string[] {
+  const all = fs.readFileSync(traceFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as TracedOp & { who: string });
+  const commits = all.filter((o) => o.who === 'during' && o.op === 'commit');
+  const writer = all.filter((o) => o.who === 'during' && o.op !== 'commit');
+  const ck = all.filter((o) => o.who === 'checkpointer');
+  const out: string[] = [];
+  const t0 = Math.min(...ck.map((o) => o.at));
+  // Commits before the checkpointer's first operation are the writer's own start, not a stall.
+  for (const c of commits.filter((x) => x.ms >= thresholdMs && x.at >= t0)) {
+    const end = c.at + c.ms;
+    const mine = writer.filter((o) => o.at >= c.at && o.at <= end);
+    const sync = mine.filter((o) => o.op === 'fdatasync').reduce((a, o) => a + o.ms, 0);
+    const taken = mine.find((o) => o.op === 'link' && o.file === 'ledger.lock');
+    const released = mine.filter((o) => o.op === 'unlink' && o.file === 'ledger.lock').pop();
+    const read = mine.filter((o) => o.op === 'read').reduce((a, o) => a + (o.bytes ?? 0), 0);
+    const reload = mine.find((o) => o.op === 'readFile' && o.file.startsWith('ledger.sqlite'));
+    // The checkpointer's operations that overlapped the commit, summed by kind and file family.
+    const over = ck.filter((o) => o.at <= end && o.at + o.ms >= c.at);
+    const fam = (f: string) => f.replace(/\.tmp-.*$/, '.tmp').replace(/^runs-.*/, 'archive').replace(/^events-.*/, 'segment');
+    const groups = new Map<string, { n: number; ms: number; bytes: number }>();
+    for (const o of over) {
+      const k = `${o.op} ${fam(o.file)}`;
+      const g = groups.get(k) ?? { n: 0, ms: 0, bytes: 0 };
+      g.n++;
+      g.ms += Math.min(end, o.at + o.ms) - Math.max(c.at, o.at);
+      g.bytes += o.bytes ?? 0;
+      groups.set(k, g);
+    }
+    const ckLock = ck.filter((o) => o.file === 'ledger.lock' && (o.op === 'link' || o.op === 'unlink'));
+    let heldByCk = 0;
+    for (let i = 0; i < ckLock.length; i++) {
+      if (ckLock[i]!.op !== 'link') continue;
+      const rel = ckLock.slice(i + 1).find((o) => o.op === 'unlink');
+      if (!rel) continue;
+      heldByCk += Math.max(0, Math.min(end, rel.at) - Math.max(c.at, ckLock[i]!.at));
+    }
+    const top = [...groups.entries()].filter(([, g]) => g.ms >= 1).sort((a, b) => b[1].ms - a[1].ms).slice(0, 6)
+      .map(([k, g]) => `${k} ×${g.n} ${g.ms.toFixed(0)}ms${g.bytes ? ` ${(g.bytes / 1048576).toFixed(1)}MiB` : ''}`);
+    out.push(`+${(c.at - t0).toFixed(0)} commit ${c.ms.toFixed(1)} ms: lock at +${taken ? (taken.at - c.at).toFixed(1) : '?'}, ` +
+      `released +${released ? (released.at - c.at).toFixed(1) : '?'}, fdatasync ${sync.toFixed(1)}, read ${(read / 1024).toFixed(0)} KiB` +
+      `${reload ? `, reloaded the snapshot at +${(reload.at - c.at).toFixed(1)}` : ''}; ` +
+      `checkpointer held the lock ${heldByCk.toFixed(1)} ms of it; its ops: ${top.join(', ') || 'none'}`);
+  }
+  return out;
+}
