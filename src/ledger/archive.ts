@@ -185,9 +185,12 @@ export interface ArchivedRun {
   evidence?: Array<Record<string, unknown>>;
 }
 
-/** One table's rows on an archive line, typed as that table's raw rows (what its queries would return). */
+/**
+ * One table's rows on an archive line, typed as that table's raw rows (what its queries would return): a
+ * new array each time, since lines are kept for the next reader (readArchivedRun) and callers sort in place.
+ */
 export function archivedRows<R>(tables: ArchivedRun['tables'], table: string): R[] {
-  return (tables[table] ?? []) as unknown as R[];
+  return [...(tables[table] ?? [])] as unknown as R[];
 }
 
 /**
@@ -378,30 +381,50 @@ export function missingRun(sql: Sql, field: string, runId: string): LedgerError 
   return new LedgerError(`${field}: no run with id "${runId}"`, 'not_found', field);
 }
 
+/** The archive lines read last (at most RECENT_LINES), by file identity and run; the oldest read is dropped first. */
+const recentLines = new Map<string, ArchivedRun>();
+const RECENT_LINES = 8;
+
 /**
  * Reads one archived run's rows back from `archive` (a name `runs.archived` recorded). Throws a
  * LedgerError: `not_found` when the file has no line for the run, `corrupt` when a line does not
- * parse, `io` when the file cannot be read (the error names the file and says to restore it).
+ * parse, `io` when the file cannot be read (the error names the file and says to restore it). The
+ * line returned may be shared with later readers: do not change it (archivedRows gives copies).
  */
 export function readArchivedRun(ledgerDir: string, archive: string, runId: string): ArchivedRun {
   if (!/^runs-[0-9a-f]{16}\.ndjson$/.test(archive)) throw new LedgerError(`archive name "${archive}" is not one the ledger writes`, 'corrupt');
   const file = path.join(ledgerDir, ARCHIVE_DIR, archive);
   let text: string;
+  let key: string;
   try {
+    // Opening an archived run reads its line for the row, the graph and each overlay: the line is kept for the
+    // next reads, keyed by the file's identity so that a file restored or replaced is read afresh.
+    const st = fs.statSync(file);
+    key = `${file}\0${st.ino}\0${st.size}\0${st.mtimeMs}\0${runId}`;
+    const kept = recentLines.get(key);
+    if (kept) {
+      recentLines.delete(key);
+      recentLines.set(key, kept);
+      return kept;
+    }
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     throw new LedgerError(`cannot read archive ${file} (run ${runId}): ${(e as Error).message}; restore the archive folder from a backup`, 'io');
   }
-  const key = `{"runId":${JSON.stringify(runId)},`;
+  const start = `{"runId":${JSON.stringify(runId)},`;
   for (let pos = 0; pos < text.length;) {
     const nl = text.indexOf('\n', pos);
     const end = nl < 0 ? text.length : nl;
-    if (text.startsWith(key, pos)) {
+    if (text.startsWith(start, pos)) {
+      let line: ArchivedRun;
       try {
-        return JSON.parse(text.slice(pos, end)) as ArchivedRun;
+        line = JSON.parse(text.slice(pos, end)) as ArchivedRun;
       } catch {
         throw new LedgerError(`archive ${file} is damaged at run ${runId}; restore the archive folder from a backup`, 'corrupt');
       }
+      recentLines.set(key, line);
+      if (recentLines.size > RECENT_LINES) recentLines.delete(recentLines.keys().next().value!);
+      return line;
     }
     pos = end + 1;
   }

@@ -57,6 +57,11 @@ test('graph overlays of an archived run: the marks it ended with, read from its 
     assert.equal(t.ledger.sql.get<{ c: number }>('SELECT count(*) AS c FROM rounds WHERE run_id = ?', [runId])?.c, 0, 'the rounds left the tables');
     // The graph panel of the archived run shows what it showed before it moved: same nodes, order, claims, round and mail.
     assert.deepEqual(t.overlays.graphOverlays(runId), before);
+    // The archive line read once serves the next reads (readArchivedRun keeps it); no reader's sorting changes it.
+    const graph = t.ledger.runGraph(runId);
+    assert.deepEqual(t.ledger.runGraph(runId), graph);
+    assert.deepEqual(t.overlays.graphOverlays(runId), before);
+    assert.deepEqual(graph?.nodes.map((n) => n.id), [node('a'), node('b'), node('c')]);
   } finally {
     t.close();
   }
