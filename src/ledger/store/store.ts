@@ -304,35 +304,45 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     const done: Array<{ w: PendingWrite<E>; result: unknown; stored: Array<StoredEvent & E> }> = [];
     const lines: string[] = [];
     let seq = this.seqValue;
-    this.sql.run('BEGIN');
+    // A batch of one write needs no savepoint of its own: the batch's rollback undoes exactly it.
+    const alone = batch.length === 1;
+    this.sql.enterBatch();
     for (const w of batch) {
       const now = this.clock();
       const ts = now.toISOString();
-      this.sql.run('SAVEPOINT one_write');
+      if (!alone) this.sql.run('SAVEPOINT one_write');
       try {
         const decision = w.decide({ now, sql: this.sql });
         // Only these five fields are stored, whatever else the caller's objects carry.
         const stored = decision.events.map((e, i) => ({ seq: seq + 1 + i, ts, actor: w.actor, kind: e.kind, payload: e.payload }) as StoredEvent & E);
         const payloads = stored.map((e) => this.applyOne(e));
         if (stored.length > 0) lines.push(payloads.every((p) => p !== undefined) ? encodeCommitLine(stored, payloads as string[]) : encodeLine({ events: stored }));
-        this.sql.run('RELEASE one_write');
+        if (!alone) this.sql.run('RELEASE one_write');
         seq += stored.length;
         done.push({ w, result: decision.result, stored });
       } catch (err) {
-        this.sql.run('ROLLBACK TO one_write');
-        this.sql.run('RELEASE one_write');
+        if (alone) this.sql.rollbackBatch();
+        else {
+          this.sql.run('ROLLBACK TO one_write');
+          this.sql.run('RELEASE one_write');
+        }
         w.reject(err);
       }
+    }
+    if (done.length === 0) {
+      // Every write failed (a lone one was rolled back with its batch already) or none had events.
+      if (!alone) this.sql.rollbackBatch();
+      return;
     }
     try {
       // The append is the commit point: once it returns, the lines are durable and are acknowledged.
       if (lines.length > 0) this.append(lines);
     } catch (err) {
-      this.sql.run('ROLLBACK');
+      this.sql.rollbackBatch();
       for (const d of done) d.w.reject(err);
       return;
     }
-    this.sql.run('COMMIT');
+    this.sql.releaseBatch();
     this.seqValue = seq;
     this.commitsSinceCheckpoint += lines.length;
     for (const d of done) {
@@ -530,7 +540,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       const fresh = read.commits.map((c) => c.events.filter((e) => e.seq > this.seqValue)).filter((evs) => evs.length > 0);
       if (fresh.length > 0) {
         let next = this.seqValue + 1;
-        this.sql.run('BEGIN');
+        this.sql.enterBatch();
         try {
           for (const evs of fresh) {
             if (evs[0]!.seq !== next) {
@@ -545,9 +555,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
             }
             next += evs.length;
           }
-          this.sql.run('COMMIT');
+          this.sql.releaseBatch();
         } catch (err) {
-          this.sql.run('ROLLBACK');
+          this.sql.rollbackBatch();
           throw err;
         }
         for (const evs of fresh) {
