@@ -179,3 +179,46 @@ export function appendLine(ops: FsOps, fd: number, path: string, line: string, e
     );
   }
 }
+
+/** A complete commit line of a journal, as `scanCommitLines` yields it. */
+export interface ScannedLine {
+  /** Byte offset of the line's first byte in the file. */
+  start: number;
+  events: StoredEvent[];
+}
+
+/**
+ * Yields the complete commit lines between byte offsets `from` (a line start) and `to` (a line end, as
+ * read under the store's rules) of the journal open as `fd`, reading `chunkBytes` at a time so that
+ * memory holds one chunk and the line crossing it, not the journal. Stops at the first line without
+ * its newline. Throws a LedgerError (`corrupt`) naming the file and byte when a line fails its
+ * checksum or is not a commit: the store read these bytes before, so they changed under it.
+ */
+export function* scanCommitLines(fd: number, path: string, from: number, to: number, chunkBytes = 1 << 20): Generator<ScannedLine> {
+  let carry = Buffer.alloc(0);
+  let carryStart = from;
+  for (let pos = from; pos < to;) {
+    const want = Math.min(chunkBytes, to - pos);
+    const chunk = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const n = fs.readSync(fd, chunk, got, want - got, pos + got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got === 0) return;
+    pos += got;
+    const buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, got)]) : chunk.subarray(0, got);
+    let at = 0;
+    for (let nl = buf.indexOf(10, at); nl >= 0; nl = buf.indexOf(10, at)) {
+      const body = decodeLine(buf.toString('utf8', at, nl)) as Partial<CommitLine> | undefined;
+      if (body === undefined || !Array.isArray(body.events)) {
+        throw new LedgerError(`journal ${path} changed at byte ${carryStart + at}: the line there is not the commit read before`, 'corrupt');
+      }
+      yield { start: carryStart + at, events: body.events };
+      at = nl + 1;
+    }
+    carry = Buffer.from(buf.subarray(at));
+    carryStart += at;
+  }
+}

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { LedgerError } from '../errors';
 import { FileLock, type LockTicket } from './lock';
 import type { StoredEvent } from './journal';
-import { appendLine, encodeCommitLine, encodeLine, readJournal, writeFreshJournal } from './journal';
+import { appendLine, encodeCommitLine, encodeLine, readJournal, scanCommitLines, writeFreshJournal } from './journal';
 import { describeFsError, discardTemporary, prepareFileAtomic, renameIntoPlace, writeFileAtomic } from './atomicWrite';
 import type { FsOps } from './fsOps';
 import { nodeFsOps } from './fsOps';
@@ -74,6 +74,17 @@ export interface StoreChange {
   local: boolean;
 }
 
+/** Where each commit line of one journal generation starts, and its first event's seq (see EventStore.journalEvents). */
+interface JournalLineIndex {
+  journal: string | undefined;
+  ino: number | undefined;
+  /** Byte offsets of the lines' starts, ascending. */
+  starts: number[];
+  firstSeqs: number[];
+  /** The index covers the lines before this byte offset. */
+  end: number;
+}
+
 /** A write waiting for its group commit (see `EventStore.runBatches`). */
 interface PendingWrite<E extends EventShape> {
   actor: string;
@@ -123,7 +134,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private journalBase = 0;
   /** Where the journal's header line ends: the closed segment a checkpoint writes starts there. */
   private headerEnd = 0;
-  /** The events table holds every event after this seq; those at or below it are in the log (eventLog.ts). */
+  /**
+   * Events at or below this seq are in the log (eventLog.ts); the events table holds only what a
+   * snapshot of an earlier version left above it, and the journal holds every event committed since.
+   */
   private tableBase: number;
   private offset = 0;
   private commitsSinceCheckpoint = 0;
@@ -151,6 +165,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private longestHoldMs = 0;
   private lastHoldMs = 0;
   private lastCheckpointHoldMs: number | undefined;
+  /** Where the journal's lines read so far start, for serving their events (see journalEvents). */
+  private lineIndex: JournalLineIndex | undefined;
   private readonly lock: FileLock;
   private readonly clock: () => Date;
   private readonly ops: FsOps;
@@ -442,10 +458,13 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     }
   }
 
-  /** Records `e` in the events table and applies it to the tables; returns its payload as JSON text. */
+  /**
+   * Applies `e` to the tables; returns its payload as JSON text for its journal line. The event is not
+   * copied into the events table: the journal holds it until a checkpoint moves it into the log, and
+   * `iterateEvents` reads it there (an INSERT into the table and its index was a tenth of a commit).
+   */
   private applyOne(e: StoredEvent): string | undefined {
     const payload = JSON.stringify(e.payload) as string | undefined;
-    this.sql.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [e.seq, e.ts, e.actor, e.kind, payload ?? null]);
     this.projection.apply(this.sql, e);
     return payload;
   }
@@ -498,6 +517,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         this.offset = 0;
         this.lastLine = undefined;
         this.readUnderLock = false;
+        // The file is read again from its start; its lines may not be those indexed before (a cut-back line).
+        this.lineIndex = undefined;
         knownSize = undefined;
       } else if (holdingLock && this.readUnderLock && st.size === this.offset) {
         // Nothing was appended since this process last read or wrote, and every line it read was read
@@ -548,7 +569,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
             }
             for (const e of evs) {
               try {
-                this.applyOne(e);
+                this.projection.apply(this.sql, e);
               } catch (err) {
                 throw new LedgerError(`event ${e.seq} in ${this.journalPath} cannot be applied: ${(err as Error).message}`, 'corrupt');
               }
@@ -792,8 +813,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
 
   /**
    * Up to `limit` events with seq above `after`, in order: from the closed log segments on disk for
-   * what a checkpoint moved out of memory, then from the events table. Throws a LedgerError
-   * (`corrupt`) when the log folder lost a segment.
+   * what a checkpoint moved out of memory, then from the events table (what a snapshot of an earlier
+   * version still holds), then from the journal. Throws a LedgerError (`corrupt`) when the log folder
+   * lost a segment or a journal line read before changed.
    */
   readEvents(after: number, limit: number): StoredEvent[] {
     const out: StoredEvent[] = [];
@@ -808,7 +830,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   /**
    * Every event with seq above `after`, in order, read a log segment at a time (for `verify` and
    * exports: memory holds one segment, not the history), then the events table `pageSize` rows at a
-   * time, read when the iteration reaches them.
+   * time, then the journal lines read so far a chunk at a time, each read when the iteration reaches it.
    */
   *iterateEvents(after = 0, pageSize = 1000): Generator<StoredEvent> {
     let last = after;
@@ -821,9 +843,63 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     for (;;) {
       const page = this.tableEvents(Math.max(last, this.tableBase), pageSize);
       for (const e of page) yield e;
-      if (page.length < pageSize) return;
-      last = page[page.length - 1]!.seq;
+      if (page.length > 0) last = page[page.length - 1]!.seq;
+      if (page.length < pageSize) break;
     }
+    yield* this.journalEvents(Math.max(last, this.tableBase));
+  }
+
+  /**
+   * The events with seq above `after`, up to this process's seq, from the journal lines it has read:
+   * the events a checkpoint has not yet moved into the log (commits no longer copy them into the events
+   * table). The line index finds the line holding `after + 1` without reading the lines before it.
+   */
+  private *journalEvents(after: number): Generator<StoredEvent> {
+    const fd = this.journalFd;
+    if (fd === undefined || after >= this.seqValue) return;
+    const index = this.indexJournalLines(fd);
+    // The last line whose first event is at or before `after + 1` holds it (or ends before it).
+    let lo = 0;
+    let hi = index.firstSeqs.length - 1;
+    let from = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (index.firstSeqs[mid]! <= after + 1) {
+        from = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (index.starts.length === 0) return;
+    const top = this.seqValue;
+    for (const line of scanCommitLines(fd, this.journalPath, index.starts[from]!, index.end)) {
+      for (const e of line.events) {
+        if (e.seq > top) return;
+        if (e.seq > after) yield e;
+      }
+    }
+  }
+
+  /**
+   * Brings the index of journal lines up to the bytes read so far: where each line starts and its first
+   * event's seq. It is rebuilt from the header's end when the journal is another file or generation,
+   * or was cut back below what the index covers; otherwise only lines new since the last call are read.
+   */
+  private indexJournalLines(fd: number): JournalLineIndex {
+    let index = this.lineIndex;
+    if (index === undefined || index.journal !== this.journalId || index.ino !== this.journalIno || index.end > this.offset) {
+      index = { journal: this.journalId, ino: this.journalIno, starts: [], firstSeqs: [], end: this.headerEnd };
+      this.lineIndex = index;
+    }
+    if (index.end < this.offset) {
+      for (const line of scanCommitLines(fd, this.journalPath, index.end, this.offset)) {
+        if (line.events.length === 0) continue;
+        index.starts.push(line.start);
+        index.firstSeqs.push(line.events[0]!.seq);
+      }
+      // `offset` always ends a whole line (the store reads and appends whole lines only).
+      index.end = this.offset;
+    }
+    return index;
   }
 
   private tableEvents(after: number, limit: number): StoredEvent[] {
