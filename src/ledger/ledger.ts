@@ -937,10 +937,20 @@ function toRun(r: RawRun): RunRow {
 /** The default ceiling of the tables in memory (LedgerOptions.hotLimitBytes): half of what a snapshot may reach. */
 export const HOT_LIMIT_BYTES = 1024 * 1048576;
 
+/**
+ * The page size of each database, read once: it changes only by a VACUUM after `PRAGMA page_size`,
+ * which the ledger never runs, and every run start and evidence record asks (see hotBytes).
+ */
+const pageSizes = new WeakMap<object, number>();
+
 /** The bytes the tables occupy now (SQLite's page count times page size). */
 export function hotBytes(sql: Sql): number {
   const pages = sql.get<{ page_count: number }>('PRAGMA page_count')?.page_count ?? 0;
-  const size = sql.get<{ page_size: number }>('PRAGMA page_size')?.page_size ?? 4096;
+  let size = pageSizes.get(sql.db);
+  if (size === undefined) {
+    size = sql.get<{ page_size: number }>('PRAGMA page_size')?.page_size ?? 4096;
+    pageSizes.set(sql.db, size);
+  }
   return pages * size;
 }
 

@@ -165,6 +165,11 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private longestHoldMs = 0;
   private lastHoldMs = 0;
   private lastCheckpointHoldMs: number | undefined;
+  /**
+   * The journal's length as this process last saw it under the lock it holds now (its catch-up's stat,
+   * then its own appends); undefined when unknown. Cleared when a commit takes the lock.
+   */
+  private sizeSeenUnderLock: number | undefined;
   /** Where the journal's lines read so far start, for serving their events (see journalEvents). */
   private lineIndex: JournalLineIndex | undefined;
   private readonly lock: FileLock;
@@ -276,6 +281,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       }
       await this.withLock(() => {
         this.assertOpen();
+        this.sizeSeenUnderLock = undefined;
         this.catchUp(true);
         // Writes that arrived while this one waited for the lock join under the same lock; the lock is
         // never kept across a turn of the event loop, since a caller may then block it (spawnSync, a
@@ -482,12 +488,17 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       if (this.appendIno !== this.journalIno) throw new LedgerError(`journal ${this.journalPath} changed under the lock; nothing was recorded`, 'io');
     }
     // A journal longer than what was read means someone wrote without the lock: appending would bury it.
-    const size = fs.fstatSync(this.appendFd).size;
-    if (size !== this.offset) {
-      throw new LedgerError(`journal ${this.journalPath} is ${size} bytes, not the ${this.offset} read under the lock; nothing was recorded`, 'io');
+    // The catch-up under this lock saw the file's length already (and this process's own appends since
+    // moved it), so the file is asked again only when that is not the length about to be appended at.
+    if (this.sizeSeenUnderLock !== this.offset) {
+      const size = fs.fstatSync(this.appendFd).size;
+      if (size !== this.offset) {
+        throw new LedgerError(`journal ${this.journalPath} is ${size} bytes, not the ${this.offset} read under the lock; nothing was recorded`, 'io');
+      }
     }
     this.lock.assertHeld();
     this.offset = appendLine(this.ops, this.appendFd, this.journalPath, text, this.offset);
+    this.sizeSeenUnderLock = this.offset;
     const last = Buffer.from(lines[lines.length - 1]!.slice(0, -1), 'utf8');
     this.lastLine = { start: this.offset - last.length - 1, bytes: last };
   }
@@ -524,6 +535,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         // Nothing was appended since this process last read or wrote, and every line it read was read
         // under the lock, where no line is ever cut back (a writer cuts its own line back before it
         // releases the lock): the usual case of a writer committing on its own, which now costs one stat.
+        this.sizeSeenUnderLock = st.size;
         return applied;
       } else if (!this.lastLineStillThere(st.size)) {
         // A writer whose write or sync failed cut back a line this process had already read (it read
@@ -606,6 +618,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           this.ops.close(fd);
         }
       }
+      // Under the lock the file now ends where the read ended, when the read reached the length seen
+      // (the torn bytes after it were cut off above).
+      const seen = knownSize ?? read.end + read.pendingBytes;
+      if (holdingLock && read.end + read.pendingBytes === seen) this.sizeSeenUnderLock = this.offset;
       if (applied.length > 0) this.emit({ events: applied, local: false });
       return applied;
     }
