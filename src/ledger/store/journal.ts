@@ -142,8 +142,9 @@ export function writeFreshJournal(path: string, header: JournalHeader, ops: FsOp
 }
 
 /**
- * Appends one encoded commit line to the journal open as `fd` (opened for appending), whose length
- * the caller knows to be `end`: every byte is written (short writes are continued) and then synced.
+ * Appends one encoded commit line (or several; text or its UTF-8 bytes) to the journal open as `fd`
+ * (opened for appending), whose length the caller knows to be `end`: every byte is written (short
+ * writes are continued) and then synced.
  * Returns the new length. The line is acknowledged only when this returns.
  *
  * When a write or the sync fails, the file is cut back to `end` and synced, so that no reader ever
@@ -152,8 +153,8 @@ export function writeFreshJournal(path: string, header: JournalHeader, ops: FsOp
  * recorded; in the rare case that even cutting back fails it says that the commit may have been
  * recorded instead, since a client that retries on "nothing recorded" would otherwise record twice.
  */
-export function appendLine(ops: FsOps, fd: number, path: string, line: string, end: number): number {
-  const bytes = Buffer.from(line, 'utf8');
+export function appendLine(ops: FsOps, fd: number, path: string, line: string | Buffer, end: number): number {
+  const bytes = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
   let step = 'write';
   try {
     writeFully(ops, fd, bytes);

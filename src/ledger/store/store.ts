@@ -497,10 +497,12 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       }
     }
     this.lock.assertHeld();
-    this.offset = appendLine(this.ops, this.appendFd, this.journalPath, text, this.offset);
+    // Encoded once: the same bytes are written and kept as the last line (see lastLineStillThere).
+    const bytes = Buffer.from(text, 'utf8');
+    this.offset = appendLine(this.ops, this.appendFd, this.journalPath, bytes, this.offset);
     this.sizeSeenUnderLock = this.offset;
-    const last = Buffer.from(lines[lines.length - 1]!.slice(0, -1), 'utf8');
-    this.lastLine = { start: this.offset - last.length - 1, bytes: last };
+    const lastLength = lines.length === 1 ? bytes.length : Buffer.byteLength(lines[lines.length - 1]!, 'utf8');
+    this.lastLine = { start: this.offset - lastLength, bytes: bytes.subarray(bytes.length - lastLength, bytes.length - 1) };
   }
 
   /**
