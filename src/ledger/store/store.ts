@@ -170,6 +170,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
    * then its own appends); undefined when unknown. Cleared when a commit takes the lock.
    */
   private sizeSeenUnderLock: number | undefined;
+  private journalFile: string | undefined;
   /** Where the journal's lines read so far start, for serving their events (see journalEvents). */
   private lineIndex: JournalLineIndex | undefined;
   private readonly lock: FileLock;
@@ -216,8 +217,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     return path.join(this.dir, SNAPSHOT_FILE);
   }
 
+  /** The journal's path, joined once: a commit asks for it three times. */
   get journalPath(): string {
-    return path.join(this.dir, JOURNAL_FILE);
+    return (this.journalFile ??= path.join(this.dir, JOURNAL_FILE));
   }
 
   /**
