@@ -222,3 +222,32 @@ test('a plan of 5,000 nodes in a chain is accepted, a ring of 5,000 is refused a
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a write whose clock fails is refused alone, inside a batch or on its own, and the ledger goes on committing', async () => {
+  const dir = tempDir();
+  let failures = 0;
+  const ledger = await openLedger(dir, {
+    actor: 't',
+    now: () => {
+      if (failures > 0) {
+        failures--;
+        throw new Error('the clock broke');
+      }
+      return new Date();
+    },
+  });
+  try {
+    await ledger.startRun(oneNode('before'));
+    failures = 1;
+    await assert.rejects(ledger.startRun(oneNode('alone')), /the clock broke/);
+    failures = 1;
+    const together = await Promise.allSettled([ledger.startRun(oneNode('first')), ledger.startRun(oneNode('second'))]);
+    assert.deepEqual(together.map((r) => r.status), ['rejected', 'fulfilled']);
+    await ledger.startRun(oneNode('after'));
+    assert.deepEqual(ledger.sql.all<{ title: string }>('SELECT title FROM runs ORDER BY created_seq').map((r) => r.title), ['before', 'second', 'after']);
+    await assertReplayEquals(ledger);
+  } finally {
+    ledger.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -331,39 +331,54 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     // A batch of one write needs no savepoint of its own: the batch's rollback undoes exactly it.
     const alone = batch.length === 1;
     this.sql.enterBatch();
-    for (const w of batch) {
-      const now = this.clock();
-      const ts = now.toISOString();
-      if (!alone) this.sql.run('SAVEPOINT one_write');
-      try {
-        const decision = w.decide({ now, sql: this.sql });
-        // Only these five fields are stored, whatever else the caller's objects carry.
-        const stored = decision.events.map((e, i) => ({ seq: seq + 1 + i, ts, actor: w.actor, kind: e.kind, payload: e.payload }) as StoredEvent & E);
-        const payloads = stored.map((e) => this.applyOne(e));
-        if (stored.length > 0) lines.push(payloads.every((p) => p !== undefined) ? encodeCommitLine(stored, payloads as string[]) : encodeLine({ events: stored }));
-        if (!alone) this.sql.run('RELEASE one_write');
-        seq += stored.length;
-        done.push({ w, result: decision.result, stored });
-      } catch (err) {
-        if (alone) this.sql.rollbackBatch();
-        else {
-          this.sql.run('ROLLBACK TO one_write');
-          this.sql.run('RELEASE one_write');
-        }
-        w.reject(err);
-      }
-    }
-    if (done.length === 0) {
-      // Every write failed (a lone one was rolled back with its batch already) or none had events.
-      if (!alone) this.sql.rollbackBatch();
-      return;
-    }
+    // Whether the batch's savepoint is still open, so that an unexpected failure below rolls it back.
+    let open = true;
     try {
-      // The append is the commit point: once it returns, the lines are durable and are acknowledged.
-      if (lines.length > 0) this.append(lines);
+      for (const w of batch) {
+        if (!alone) this.sql.run('SAVEPOINT one_write');
+        try {
+          const now = this.clock();
+          const ts = now.toISOString();
+          const decision = w.decide({ now, sql: this.sql });
+          // Only these five fields are stored, whatever else the caller's objects carry.
+          const stored = decision.events.map((e, i) => ({ seq: seq + 1 + i, ts, actor: w.actor, kind: e.kind, payload: e.payload }) as StoredEvent & E);
+          const payloads = stored.map((e) => this.applyOne(e));
+          if (stored.length > 0) lines.push(payloads.every((p) => p !== undefined) ? encodeCommitLine(stored, payloads as string[]) : encodeLine({ events: stored }));
+          if (!alone) this.sql.run('RELEASE one_write');
+          seq += stored.length;
+          done.push({ w, result: decision.result, stored });
+        } catch (err) {
+          if (alone) {
+            open = false;
+            this.sql.rollbackBatch();
+          } else {
+            this.sql.run('ROLLBACK TO one_write');
+            this.sql.run('RELEASE one_write');
+          }
+          w.reject(err);
+        }
+      }
+      if (done.length === 0) {
+        // Every write failed (a lone one was rolled back with its batch already).
+        if (open) this.sql.rollbackBatch();
+        open = false;
+        return;
+      }
+      try {
+        // The append is the commit point: once it returns, the lines are durable and are acknowledged.
+        if (lines.length > 0) this.append(lines);
+      } catch (err) {
+        open = false;
+        this.sql.rollbackBatch();
+        for (const d of done) d.w.reject(err);
+        return;
+      }
     } catch (err) {
-      this.sql.rollbackBatch();
-      for (const d of done) d.w.reject(err);
+      // SQLite itself failed before the append (a savepoint that cannot be taken or released): nothing
+      // of the batch stays in the tables, and every write of it not yet answered gets the error (a
+      // promise answers once). After the append the writes are durable and are never refused.
+      if (open) this.sql.rollbackBatch();
+      for (const w of batch) w.reject(err);
       return;
     }
     this.sql.releaseBatch();
