@@ -9,6 +9,7 @@ import { LedgerError, openLedger } from '../../src/ledger/index';
 import type { Ledger, StoredEvent } from '../../src/ledger/index';
 import { ledgerProjection } from '../../src/ledger/projection';
 import { JOURNAL_FILE, replay } from '../../src/ledger/store/store';
+import { encodeLine, scanCommitLines } from '../../src/ledger/store/journal';
 import { nodeFsOps, withFault } from '../../src/ledger/store/fsOps';
 import { dumpTables, exited, spawnWriter, tempDir } from './helpers';
 
@@ -248,6 +249,38 @@ test('a write whose clock fails is refused alone, inside a batch or on its own, 
     await assertReplayEquals(ledger);
   } finally {
     ledger.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('scanCommitLines yields every whole line with its start however the reads cut the file, and stops before a line without its newline', () => {
+  const dir = tempDir();
+  try {
+    const file = path.join(dir, 'journal');
+    const ev = (seq: number, text: string) => ({ seq, ts: '2026-12-01T00:00:00.000Z', actor: 'a', kind: 'run.cancelled', payload: { runId: 'r', text } });
+    const lines = [
+      encodeLine({ events: [ev(1, 'short')] }),
+      encodeLine({ events: [ev(2, 'x'.repeat(5000)), ev(3, 'ü✓')] }),
+      encodeLine({ events: [ev(4, '')] }),
+    ];
+    const torn = encodeLine({ events: [ev(5, 'torn')] }).slice(0, 30);
+    fs.writeFileSync(file, lines.join('') + torn);
+    const starts = [0, Buffer.byteLength(lines[0]!), Buffer.byteLength(lines[0]! + lines[1]!)];
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      for (const chunk of [1, 7, 64, 1 << 20]) {
+        const got = [...scanCommitLines(fd, file, 0, size, chunk)];
+        assert.deepEqual(got.map((l) => l.start), starts, `chunks of ${chunk} bytes`);
+        assert.deepEqual(got.flatMap((l) => l.events.map((e) => e.seq)), [1, 2, 3, 4]);
+        assert.equal((got[1]!.events[0]!.payload as { text: string }).text.length, 5000);
+        assert.equal((got[1]!.events[1]!.payload as { text: string }).text, 'ü✓');
+      }
+      assert.deepEqual([...scanCommitLines(fd, file, starts[2]!, size, 7)].map((l) => l.start), [starts[2]]);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -199,7 +199,9 @@ export function* scanCommitLines(fd: number, path: string, from: number, to: num
   let carry = Buffer.alloc(0);
   let carryStart = from;
   for (let pos = from; pos < to;) {
-    const want = Math.min(chunkBytes, to - pos);
+    // A line longer than a chunk makes the next read as long as what is carried, so that a line of
+    // many chunks is copied a few times, not once per chunk.
+    const want = Math.min(Math.max(chunkBytes, carry.length), to - pos);
     const chunk = Buffer.allocUnsafe(want);
     let got = 0;
     while (got < want) {
@@ -211,7 +213,8 @@ export function* scanCommitLines(fd: number, path: string, from: number, to: num
     pos += got;
     const buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, got)]) : chunk.subarray(0, got);
     let at = 0;
-    for (let nl = buf.indexOf(10, at); nl >= 0; nl = buf.indexOf(10, at)) {
+    // What is carried holds no newline: the search starts after it.
+    for (let nl = buf.indexOf(10, carry.length); nl >= 0; nl = buf.indexOf(10, at)) {
       const body = decodeLine(buf.toString('utf8', at, nl)) as Partial<CommitLine> | undefined;
       if (body === undefined || !Array.isArray(body.events)) {
         throw new LedgerError(`journal ${path} changed at byte ${carryStart + at}: the line there is not the commit read before`, 'corrupt');
