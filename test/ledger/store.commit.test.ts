@@ -284,3 +284,26 @@ test('scanCommitLines yields every whole line with its start however the reads c
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a caller's own transaction on the ledger's tables, rolled back, undoes only its own work, never commits the journal holds", async () => {
+  const dir = tempDir();
+  const ledger = await openLedger(dir, { actor: 't', checkpointEvery: 1_000_000 });
+  try {
+    for (let i = 0; i < 10; i++) await ledger.startRun(oneNode(`run ${i}`));
+    // As an archive's rehearsal does: BEGIN, change the tables, ROLLBACK.
+    ledger.sql.run('BEGIN');
+    ledger.sql.run('DELETE FROM nodes');
+    ledger.sql.run('DELETE FROM runs');
+    ledger.sql.run('ROLLBACK');
+    assert.equal(ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM runs')!.n, 10);
+    await ledger.startRun(oneNode('after the rehearsal'));
+    ledger.sql.run('BEGIN');
+    ledger.sql.run("UPDATE runs SET title = 'renamed'");
+    ledger.sql.run('ROLLBACK');
+    assert.equal(ledger.sql.get<{ n: number }>("SELECT count(*) AS n FROM runs WHERE title = 'renamed'")!.n, 0);
+    await assertReplayEquals(ledger);
+  } finally {
+    ledger.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

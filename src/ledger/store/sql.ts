@@ -144,6 +144,10 @@ export class Sql {
   }
 
   run(sql: string, params: Params = []): void {
+    // A transaction of the caller's own (BEGIN, then COMMIT or ROLLBACK: an archive's rehearsal rolled
+    // back) cannot nest in the long one; that is committed first, so that the caller's ROLLBACK undoes
+    // only the caller's work and never batches that the journal already holds.
+    if (this.longOpen && sql.startsWith('BEGIN')) this.settle();
     this.cached(sql).stmt.run(params);
   }
 
