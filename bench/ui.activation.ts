@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { StoredEvent } from '../src/ledger/index';
+import { history } from './history';
 import { install, standIn } from './ui.vscode';
 
 install();
@@ -24,28 +24,6 @@ const TARGET_MS = 100;
 const root = path.join(__dirname, '..');
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** Runs of five chained nodes, each claimed and reported (about 11 events a run), as bench/ledger.ts builds them. */
-function* history(count: number): Generator<StoredEvent> {
-  let seq = 0;
-  const ts = '2026-01-01T00:00:00.000Z';
-  const ev = (kind: string, payload: unknown): StoredEvent => ({ seq: ++seq, ts, actor: 'bench', kind, payload });
-  const keys = ['plan', 'implement', 'test', 'review', 'merge'];
-  for (let r = 0; seq < count; r++) {
-    const runId = `r-${r.toString(36).padStart(6, '0')}`;
-    yield ev('run.started', {
-      runId, familyId: null, variantId: null, generation: null, title: `bench run ${r}`, vars: {}, taskKey: null, arm: null,
-      nodes: keys.map((k) => ({ id: `${runId}.${k}`, stepId: k, title: k, instructions: `Do ${k}.`, maxAttempts: 1, onExhausted: 'fail', gate: null, review: false, skipped: false })),
-      edges: keys.slice(1).map((k, i) => ({ from: `${runId}.${keys[i]}`, to: `${runId}.${k}`, kind: 'needs' })),
-    });
-    for (const k of keys) {
-      if (seq >= count) return;
-      yield ev('node.claimed', { nodeId: `${runId}.${k}`, claimId: `c-${r}-${k}`, worker: 'w', expiresAt: '2026-01-01T01:00:00.000Z' });
-      if (seq >= count) return;
-      yield ev('node.reported', { nodeId: `${runId}.${k}`, outcome: 'done', summary: 'ok', tokens: 1000, durationMs: 5000 });
-    }
-  }
-}
 
 async function main(): Promise<void> {
   if (!fs.existsSync(path.join(root, 'dist', 'mcp.js'))) throw new Error('dist/mcp.js is missing: run `node esbuild.mjs` first');

@@ -52,22 +52,28 @@ export function writerReady(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Collects the runs a writer acknowledged (its stdout lines "ack <runId> <title>"). */
-export function collectAcks(child: ChildProcess): { acks: Map<string, string>; stderr: () => string } {
+/**
+ * Collects the runs a writer acknowledged (its stdout lines "ack <runId> <title> [<take> <behind>]"): titles by run
+ * id, and for test/fixtures/ledger-writer.ts how each commit took the lock (alone, in-turn, out-of-turn) and how
+ * many events others committed while it waited, by run id.
+ */
+export function collectAcks(child: ChildProcess): { acks: Map<string, string>; takes: Map<string, { take: string; behind: number }>; stderr: () => string } {
   const acks = new Map<string, string>();
+  const takes = new Map<string, { take: string; behind: number }>();
   let buf = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
     let i: number;
     while ((i = buf.indexOf('\n')) >= 0) {
-      const [tag, runId, title] = buf.slice(0, i).split(' ');
+      const [tag, runId, title, take, behind] = buf.slice(0, i).split(' ');
       buf = buf.slice(i + 1);
       if (tag === 'ack' && runId && title) acks.set(runId, title);
+      if (tag === 'ack' && runId && take) takes.set(runId, { take, behind: Number(behind) });
     }
   });
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  return { acks, stderr: () => err };
+  return { acks, takes, stderr: () => err };
 }
 
 export function exited(child: ChildProcess): Promise<number | null> {

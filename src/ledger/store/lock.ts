@@ -39,8 +39,9 @@ import { nodeFsOps, writeFully } from './fsOps';
  * links, the lock file is created with O_EXCL as before. Owner records of processes that are gone are
  * removed by the next process that writes its own.
  *
- * Waiters queue fairly: a waiter leaves a ticket file named by the time it started waiting, and a
- * process takes a free lock only when no older live ticket exists (or when the lock has stayed free
+ * Waiters queue fairly: a waiter leaves a ticket file whose name sorts after every ticket already queued
+ * (the millisecond it joined, and a number within it), and a process takes a free lock only when no older
+ * live ticket exists (or when the lock has stayed free
  * for `handoverMs` with the folder unchanged, so a slow or stopped head of the queue cannot hold
  * everyone up). Without the queue a process committing in a loop takes the lock again the moment it
  * releases it, and others starve.
@@ -67,6 +68,19 @@ export interface LockOptions {
    * wait removes it whatever happens.
    */
   ticket?: LockTicket;
+  /** Called with the time (ms since the epoch) when the wait writes a ticket of its own, i.e. joins the queue. */
+  onQueued?: (at: number) => void;
+}
+
+/**
+ * How a process took a lock, counted since it opened it: `alone` with no other waiter queued, `inTurn`
+ * from the head of the queue, `outOfTurn` past an older waiter that left the lock free for `handoverMs`
+ * (a head of the queue that is off the CPU, stopped, or busy with other work).
+ */
+export interface LockTakes {
+  alone: number;
+  inTurn: number;
+  outOfTurn: number;
 }
 
 /** A waiter's place in a lock's queue: its ticket file and when it started waiting (ms since the epoch). */
@@ -176,12 +190,18 @@ export class FileLock {
   private readonly unprovenStaleMs: number;
   private readonly stoppedHolderMs: number;
   private readonly handoverMs: number;
+  private readonly counts: LockTakes = { alone: 0, inTurn: 0, outOfTurn: 0 };
 
   constructor(readonly path: string, options: FileLockOptions = {}) {
     this.ops = options.ops ?? nodeFsOps;
     this.unprovenStaleMs = options.unprovenStaleMs ?? 10_000;
     this.stoppedHolderMs = options.stoppedHolderMs ?? 2_000;
     this.handoverMs = options.handoverMs ?? 20;
+  }
+
+  /** How this process has taken the lock so far (a copy; see LockTakes). */
+  get takes(): LockTakes {
+    return { ...this.counts };
   }
 
   get isHeld(): boolean {
@@ -264,11 +284,17 @@ export class FileLock {
         const ahead = this.waitersAhead(ticket);
         if (!ahead || (freeSince !== undefined && now - freeSince >= this.handoverMs)) {
           if (this.tryAcquire()) {
+            if (ahead) this.counts.outOfTurn++;
+            else if (ticket) this.counts.inTurn++;
+            else this.counts.alone++;
             dropTicket();
             return taken();
           }
         }
-        ticket ??= this.takeTicket(started);
+        if (ticket === undefined) {
+          ticket = this.takeTicket(started);
+          if (ticket) options.onQueued?.(Date.now());
+        }
         const owner = readOwner(this.path);
         const state = owner ? ownerState(owner) : undefined;
         // A lock seen free at two looks may have been taken and released in between (a whole commit
@@ -560,11 +586,29 @@ export class FileLock {
     return false;
   }
 
-  /** Queues this waiter: the name sorts by the time it started waiting. */
+  /** Queues this waiter: the name sorts by when it joined the queue, after every ticket already there. */
   private takeTicket(started: number): string | undefined {
     const me = self();
     const owner: LockOwner = { pid: me.pid, host: me.host, token: randomBytes(4).toString('hex'), at: started, boot: me.boot, start: me.start, pidns: me.pidns };
-    const file = `${this.path}.wait-${String(started).padStart(15, '0')}-${owner.token}`;
+    // Tickets sort by name. Two named by the same millisecond would sort by their random tokens, and a writer
+    // committing in a loop (a commit takes under a millisecond) then queued ahead of one that was there first,
+    // again and again: three commits in a row while the other waited, in store.lock.test.ts. So a ticket goes
+    // after the last one in the queue when that one is not older: its millisecond, with the next number.
+    let ms = started;
+    let n = 0;
+    const prefix = `${path.basename(this.path)}.wait-`;
+    for (const name of readdirQuietly(path.dirname(this.path))) {
+      if (!name.startsWith(prefix)) continue;
+      const m = TICKET_PLACE.exec(name.slice(prefix.length));
+      if (!m) continue;
+      const t = Number(m[1]);
+      const k = Number(m[2]);
+      if (t > ms || (t === ms && k >= n)) {
+        ms = t;
+        n = k + 1;
+      }
+    }
+    const file = `${this.path}.wait-${String(ms).padStart(15, '0')}-${String(n).padStart(6, '0')}-${owner.token}`;
     try {
       liveTokens.add(owner.token);
       fs.writeFileSync(file, JSON.stringify(owner), { flag: 'wx' });
@@ -662,6 +706,17 @@ export function readOwner(file: string): LockOwner | undefined {
     };
   } catch {
     return undefined;
+  }
+}
+
+/** A ticket's place in its name (after `<lock>.wait-`): the millisecond, and its number within that millisecond. */
+const TICKET_PLACE = /^(\d{15})-(\d{6})-/;
+
+function readdirQuietly(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LedgerError } from '../errors';
-import { FileLock, type LockTicket } from './lock';
+import { FileLock, type LockOptions, type LockTakes, type LockTicket } from './lock';
 import type { StoredEvent } from './journal';
 import { appendLine, encodeCommitLine, encodeLine, readJournal, scanCommitLines, writeFreshJournal } from './journal';
 import { describeFsError, discardTemporary, prepareFileAtomic, renameIntoPlace, writeFileAtomic } from './atomicWrite';
@@ -163,6 +163,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private lastCheckpointError: string | undefined;
   /** The longest time this process held the lock (ms), and the last checkpoint's hold: what other writers waited for at most. */
   private longestHoldMs = 0;
+  /** Events other processes committed while this one waited for the lock for a write: the last write's, and the most. */
+  private behind = { last: 0, most: 0 };
   private lastHoldMs = 0;
   private lastCheckpointHoldMs: number | undefined;
   /**
@@ -272,8 +274,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // The process queues for the lock first, so that one committing in a loop meanwhile does not
       // take the free lock again and again while this one catches up (FileLock.queue).
       let ticket: LockTicket | undefined;
+      let queuedAt: number | undefined;
       if (this.journalChanged()) {
         ticket = this.lock.queue();
+        queuedAt = ticket?.started;
         try {
           this.catchUp(false);
         } catch (err) {
@@ -284,7 +288,11 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       await this.withLock(() => {
         this.assertOpen();
         this.sizeSeenUnderLock = undefined;
-        this.catchUp(true);
+        const applied = this.catchUp(true);
+        // Others' commits since this process joined the queue (by their timestamps, same clock): not the ones it
+        // only missed while it was off the CPU before it queued.
+        this.behind.last = queuedAt === undefined ? 0 : applied.filter((e) => Date.parse(e.ts) >= queuedAt!).length;
+        this.behind.most = Math.max(this.behind.most, this.behind.last);
         // Writes that arrived while this one waited for the lock join under the same lock; the lock is
         // never kept across a turn of the event loop, since a caller may then block it (spawnSync, a
         // long loop) while other processes wait.
@@ -295,7 +303,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           if (this.pending.length === 0 || round + 1 >= KEEP_LOCK_ROUNDS) break;
           batch = this.pending.splice(0, MAX_BATCH);
         }
-      }, ticket);
+      }, { ticket, onQueued: (at) => (queuedAt ??= at) });
     } catch (err) {
       for (const w of batch) w.reject(err);
     }
@@ -462,7 +470,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
    * process could run. Changes that `critical` emits reach the listeners once the lock is released,
    * in order, so that a listener's work (a view refreshing, the promotion rule) never holds it either.
    */
-  private async withLock<T>(critical: () => T, ticket?: LockTicket): Promise<T> {
+  private async withLock<T>(critical: () => T, queue: Pick<LockOptions, 'ticket' | 'onQueued'> = {}): Promise<T> {
     const deferred: StoreChange[] = [];
     try {
       return await this.lock.runExclusive(() => {
@@ -475,7 +483,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           this.lastHoldMs = performance.now() - t0;
           this.longestHoldMs = Math.max(this.longestHoldMs, this.lastHoldMs);
         }
-      }, { timeoutMs: this.options.lockTimeoutMs, ticket });
+      }, { timeoutMs: this.options.lockTimeoutMs, ...queue });
     } finally {
       for (const change of deferred) this.deliver(change);
     }
@@ -992,10 +1000,20 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     seq: number; journal: string | undefined; base: number; offset: number; lastCheckpointError: string | undefined;
     /** How long this process held the ledger lock (ms): its longest hold since it opened, and the last checkpoint's renames. */
     lockHeld: { longestMs: number; lastCheckpointMs: number | undefined };
+    /** How this process took the lock: alone, in turn, or out of turn past a slow head of the queue (FileLock.takes). */
+    lockTakes: LockTakes;
+    /**
+     * Events other processes committed while this process was queued for the lock for a write (from when it
+     * joined the queue, by the events' timestamps): the last write's and the most so far. With the queue fair,
+     * others commit about once while a process waits, unless they took the lock out of turn.
+     */
+    waitedBehind: { last: number; most: number };
   } {
     return {
       seq: this.seqValue, journal: this.journalId, base: this.journalBase, offset: this.offset, lastCheckpointError: this.lastCheckpointError,
       lockHeld: { longestMs: this.longestHoldMs, lastCheckpointMs: this.lastCheckpointHoldMs },
+      lockTakes: this.lock.takes,
+      waitedBehind: { ...this.behind },
     };
   }
 }
