@@ -104,10 +104,11 @@ export class Sql {
    * Starts a batch: a savepoint inside one long SQLite transaction that stays open across batches.
    * Durability comes from the store's journal, never from this in-memory file, so committing the
    * SQLite transaction after every journal commit only cost time: its COMMIT writes every changed page
-   * (and page 1's change counter) through sql.js's in-memory file system, 40 % of a small write's cost
-   * (sql.js 1.16, a 10k-event ledger: 35-66 us per BEGIN, write, COMMIT against 24-40 us per SAVEPOINT,
-   * write, RELEASE in an open transaction, 5,000 writes each). End the batch with `releaseBatch` or
-   * `rollbackBatch`; batches do not nest.
+   * (and page 1's change counter) through sql.js's in-memory file system, a third of a small write's
+   * cost (sql.js 1.16, a 10k-event ledger: 35-66 us per BEGIN, five writes, COMMIT against 24-40 us
+   * per SAVEPOINT, five writes, RELEASE in an open transaction, 5,000 of each in three rounds). End the
+   * batch with `releaseBatch` or `rollbackBatch`; batches do not nest. A caller's own BEGIN commits the
+   * long transaction first (see `run`).
    */
   enterBatch(): void {
     if (!this.longOpen) {
