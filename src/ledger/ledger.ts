@@ -846,46 +846,60 @@ export class Ledger {
 
 /**
  * Turns plan nodes (keys and needs) into node specs with ids under `prefix`, checking that every
- * need names a node of the plan (or, for expansions, an existing node) and that there is no cycle.
+ * need names a node of the plan (or, for expansions, an existing node) once, and that there is no
+ * cycle. Linear in the plan's nodes and needs (Kahn's algorithm over the lists of dependents), so the
+ * largest plan the schema admits (5,000 nodes of 500 needs) is checked at once. Throws a LedgerError
+ * (`invalid_input`) naming the field: `<field>.<i>.key` for a key used twice, `<field>.<i>.needs` for a
+ * need that names no node or one node twice, `<field>` for a cycle.
  */
 function buildGraph(prefix: string, plan: PlanNode[], field: string, existing: Set<string>): { nodes: NodeSpec[]; edges: EdgeSpec[] } {
   const keys = new Map<string, number>();
-  plan.forEach((n, i) => {
-    if (keys.has(n.key)) throw invalid(`${field}.${i}.key`, `"${n.key}" is used twice; node keys must be unique`);
-    keys.set(n.key, i);
-  });
-  const idOf = (key: string) => `${prefix}.${key}`;
+  for (let i = 0; i < plan.length; i++) {
+    const key = plan[i]!.key;
+    if (keys.has(key)) throw invalid(`${field}.${i}.key`, `"${key}" is used twice; node keys must be unique`);
+    keys.set(key, i);
+  }
   const edges: EdgeSpec[] = [];
-  plan.forEach((n, i) => {
+  // For each node of the plan: how many of the plan's own nodes it still waits for, and which wait for it.
+  const waitsFor = new Array<number>(plan.length).fill(0);
+  const dependents: number[][] = [];
+  for (let i = 0; i < plan.length; i++) dependents.push([]);
+  for (let i = 0; i < plan.length; i++) {
+    const n = plan[i]!;
+    const to = `${prefix}.${n.key}`;
+    // A need named twice would count twice against one edge row, and the node would wait for ever.
+    const named = n.needs.length > 1 ? new Set<string>() : undefined;
     for (const need of n.needs) {
-      if (keys.has(need)) edges.push({ from: idOf(need), to: idOf(n.key), kind: 'needs' });
-      else if (existing.has(need)) edges.push({ from: need, to: idOf(n.key), kind: 'needs' });
+      if (named) {
+        if (named.has(need)) throw invalid(`${field}.${i}.needs`, `"${need}" is named twice; name each needed node once`);
+        named.add(need);
+      }
+      const j = keys.get(need);
+      if (j !== undefined) {
+        edges.push({ from: `${prefix}.${need}`, to, kind: 'needs' });
+        waitsFor[i]!++;
+        dependents[j]!.push(i);
+      } else if (existing.has(need)) edges.push({ from: need, to, kind: 'needs' });
       else throw invalid(`${field}.${i}.needs`, `"${need}" is not a node of this plan; needs must name another node's key`);
     }
-  });
-  // Kahn's algorithm: whatever cannot be ordered lies on a cycle.
-  const indeg = new Map(plan.map((n) => [n.key, n.needs.filter((k) => keys.has(k)).length]));
-  const queue = plan.filter((n) => indeg.get(n.key) === 0).map((n) => n.key);
-  let seen = 0;
-  while (queue.length) {
-    const k = queue.shift()!;
-    seen++;
-    for (const n of plan) {
-      if (n.needs.includes(k)) {
-        const d = indeg.get(n.key)! - 1;
-        indeg.set(n.key, d);
-        if (d === 0) queue.push(n.key);
-      }
-    }
   }
-  if (seen < plan.length) {
-    const cyclic = plan.filter((n) => (indeg.get(n.key) ?? 0) > 0).map((n) => n.key);
+  // Kahn's algorithm: whatever cannot be ordered lies on a cycle.
+  const order: number[] = [];
+  for (let i = 0; i < plan.length; i++) if (waitsFor[i] === 0) order.push(i);
+  for (let q = 0; q < order.length; q++) {
+    for (const d of dependents[order[q]!]!) if (--waitsFor[d]! === 0) order.push(d);
+  }
+  if (order.length < plan.length) {
+    const cyclic = plan.filter((_n, i) => waitsFor[i]! > 0).map((n) => n.key);
     throw invalid(`${field}`, `the needs form a cycle through ${cyclic.join(', ')}`);
   }
-  const nodes: NodeSpec[] = plan.map((n) => ({
-    id: idOf(n.key), stepId: n.key.replace(/\[\d+\]$/, ''), title: n.title, instructions: n.instructions,
-    maxAttempts: n.maxAttempts, onExhausted: n.onExhausted, gate: n.gate, review: n.review, skipped: n.skipped,
-  }));
+  const nodes: NodeSpec[] = [];
+  for (const n of plan) {
+    nodes.push({
+      id: `${prefix}.${n.key}`, stepId: n.key.replace(/\[\d+\]$/, ''), title: n.title, instructions: n.instructions,
+      maxAttempts: n.maxAttempts, onExhausted: n.onExhausted, gate: n.gate, review: n.review, skipped: n.skipped,
+    });
+  }
   return { nodes, edges };
 }
 
@@ -977,10 +991,20 @@ function toRun(r: RawRun): RunRow {
 /** The default ceiling of the tables in memory (LedgerOptions.hotLimitBytes): half of what a snapshot may reach. */
 export const HOT_LIMIT_BYTES = 1024 * 1048576;
 
+/**
+ * The page size of each database, read once: it changes only by a VACUUM after `PRAGMA page_size`,
+ * which the ledger never runs, and every run start and evidence record asks (see hotBytes).
+ */
+const pageSizes = new WeakMap<object, number>();
+
 /** The bytes the tables occupy now (SQLite's page count times page size). */
 export function hotBytes(sql: Sql): number {
   const pages = sql.get<{ page_count: number }>('PRAGMA page_count')?.page_count ?? 0;
-  const size = sql.get<{ page_size: number }>('PRAGMA page_size')?.page_size ?? 4096;
+  let size = pageSizes.get(sql.db);
+  if (size === undefined) {
+    size = sql.get<{ page_size: number }>('PRAGMA page_size')?.page_size ?? 4096;
+    pageSizes.set(sql.db, size);
+  }
   return pages * size;
 }
 

@@ -138,17 +138,22 @@ function insertNodes(sql: Sql, runId: string, nodes: NodeSpec[], edges: EdgeSpec
     if (!satisfied) unmet.set(ed.to, (unmet.get(ed.to) ?? 0) + 1);
   }
   let open = 0;
+  // A node with nothing to wait for, no gate and no skip is ready at once, and nothing settled below can
+  // reach it (what a skipped node satisfies waits on it, so has unmet inputs): it is inserted ready,
+  // the row that becomeReady would leave, without reading it back and updating it.
+  const readyAtOnce = (n: NodeSpec) => (unmet.get(n.id) ?? 0) === 0 && !n.skipped && !n.gate;
   for (const n of nodes) {
     const gate = n.gate ? JSON.stringify(n.gate) : null;
     if (!n.skipped) open++;
     sql.run(
       `INSERT INTO nodes(id, run_id, step_id, title, instructions, state, unmet, max_attempts, on_exhausted, gate, gate_open, review, skip, created_seq, updated_at)
-       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
-      [n.id, runId, n.stepId, n.title, n.instructions, unmet.get(n.id) ?? 0, n.maxAttempts, n.onExhausted, gate, n.review ? 1 : 0, n.skipped ? 1 : 0, e.seq, e.ts],
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
+      [n.id, runId, n.stepId, n.title, n.instructions, readyAtOnce(n) ? 'ready' : 'pending', unmet.get(n.id) ?? 0, n.maxAttempts, n.onExhausted, gate,
+        n.review ? 1 : 0, n.skipped ? 1 : 0, e.seq, e.ts],
     );
   }
   for (const n of nodes) {
-    if ((unmet.get(n.id) ?? 0) > 0) continue;
+    if ((unmet.get(n.id) ?? 0) > 0 || readyAtOnce(n)) continue;
     // An earlier node's settling may already have moved this one on (a skipped chain).
     const row = node(sql, n.id);
     if (row.state === 'pending' && row.unmet === 0) becomeReady(sql, row, e.ts);
@@ -214,13 +219,16 @@ const handlers: { [K in EventKind]: Handler<K> } = {
     sql.run('UPDATE families SET policy = ?, policy_version = ?, policy_hash = ? WHERE id = ?', [JSON.stringify(p.policy), p.version, p.hash, p.familyId]);
   },
   'run.started'(sql, p, e) {
+    // The run's open work is known before its nodes go in (what insertNodes counts), and nothing while
+    // they settle reads it, so the row is inserted with it rather than updated after.
+    let open = 0;
+    for (const n of p.nodes) if (!n.skipped) open++;
     sql.run(
-      `INSERT INTO runs(id, family_id, variant_id, generation, title, vars, task_key, arm, status, awaits_checks, created_seq, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)`,
-      [p.runId, p.familyId, p.variantId, p.generation, p.title, JSON.stringify(p.vars), p.taskKey, p.arm, p.awaitsChecks ? 1 : 0, e.seq, e.ts],
+      `INSERT INTO runs(id, family_id, variant_id, generation, title, vars, task_key, arm, status, awaits_checks, open_nodes, created_seq, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)`,
+      [p.runId, p.familyId, p.variantId, p.generation, p.title, JSON.stringify(p.vars), p.taskKey, p.arm, p.awaitsChecks ? 1 : 0, open, e.seq, e.ts],
     );
-    const open = insertNodes(sql, p.runId, p.nodes, p.edges, e);
-    sql.run('UPDATE runs SET open_nodes = ? WHERE id = ?', [open, p.runId]);
+    insertNodes(sql, p.runId, p.nodes, p.edges, e);
     if (open === 0) finishRun(sql, p.runId, 'done', 'success', e.ts);
   },
   'run.cancelled'(sql, p, e) {

@@ -142,8 +142,9 @@ export function writeFreshJournal(path: string, header: JournalHeader, ops: FsOp
 }
 
 /**
- * Appends one encoded commit line to the journal open as `fd` (opened for appending), whose length
- * the caller knows to be `end`: every byte is written (short writes are continued) and then synced.
+ * Appends one encoded commit line (or several; text or its UTF-8 bytes) to the journal open as `fd`
+ * (opened for appending), whose length the caller knows to be `end`: every byte is written (short
+ * writes are continued) and then synced.
  * Returns the new length. The line is acknowledged only when this returns.
  *
  * When a write or the sync fails, the file is cut back to `end` and synced, so that no reader ever
@@ -152,8 +153,8 @@ export function writeFreshJournal(path: string, header: JournalHeader, ops: FsOp
  * recorded; in the rare case that even cutting back fails it says that the commit may have been
  * recorded instead, since a client that retries on "nothing recorded" would otherwise record twice.
  */
-export function appendLine(ops: FsOps, fd: number, path: string, line: string, end: number): number {
-  const bytes = Buffer.from(line, 'utf8');
+export function appendLine(ops: FsOps, fd: number, path: string, line: string | Buffer, end: number): number {
+  const bytes = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
   let step = 'write';
   try {
     writeFully(ops, fd, bytes);
@@ -177,5 +178,51 @@ export function appendLine(ops: FsOps, fd: number, path: string, line: string, e
         'the journal is as it was before, and the command can be tried again once the cause is fixed.',
       'io',
     );
+  }
+}
+
+/** A complete commit line of a journal, as `scanCommitLines` yields it. */
+export interface ScannedLine {
+  /** Byte offset of the line's first byte in the file. */
+  start: number;
+  events: StoredEvent[];
+}
+
+/**
+ * Yields the complete commit lines between byte offsets `from` (a line start) and `to` (a line end, as
+ * read under the store's rules) of the journal open as `fd`, reading `chunkBytes` at a time so that
+ * memory holds one chunk and the line crossing it, not the journal. Stops at the first line without
+ * its newline. Throws a LedgerError (`corrupt`) naming the file and byte when a line fails its
+ * checksum or is not a commit: the store read these bytes before, so they changed under it.
+ */
+export function* scanCommitLines(fd: number, path: string, from: number, to: number, chunkBytes = 1 << 20): Generator<ScannedLine> {
+  let carry = Buffer.alloc(0);
+  let carryStart = from;
+  for (let pos = from; pos < to;) {
+    // A line longer than a chunk makes the next read as long as what is carried, so that a line of
+    // many chunks is copied a few times, not once per chunk.
+    const want = Math.min(Math.max(chunkBytes, carry.length), to - pos);
+    const chunk = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const n = fs.readSync(fd, chunk, got, want - got, pos + got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got === 0) return;
+    pos += got;
+    const buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, got)]) : chunk.subarray(0, got);
+    let at = 0;
+    // What is carried holds no newline: the search starts after it.
+    for (let nl = buf.indexOf(10, carry.length); nl >= 0; nl = buf.indexOf(10, at)) {
+      const body = decodeLine(buf.toString('utf8', at, nl)) as Partial<CommitLine> | undefined;
+      if (body === undefined || !Array.isArray(body.events)) {
+        throw new LedgerError(`journal ${path} changed at byte ${carryStart + at}: the line there is not the commit read before`, 'corrupt');
+      }
+      yield { start: carryStart + at, events: body.events };
+      at = nl + 1;
+    }
+    carry = Buffer.from(buf.subarray(at));
+    carryStart += at;
   }
 }

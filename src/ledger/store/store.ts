@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { LedgerError } from '../errors';
 import { FileLock, type LockOptions, type LockTakes, type LockTicket } from './lock';
 import type { StoredEvent } from './journal';
-import { appendLine, encodeCommitLine, encodeLine, readJournal, writeFreshJournal } from './journal';
+import { appendLine, encodeCommitLine, encodeLine, readJournal, scanCommitLines, writeFreshJournal } from './journal';
 import { describeFsError, discardTemporary, prepareFileAtomic, renameIntoPlace, writeFileAtomic } from './atomicWrite';
 import type { FsOps } from './fsOps';
 import { nodeFsOps } from './fsOps';
@@ -74,6 +74,17 @@ export interface StoreChange {
   local: boolean;
 }
 
+/** Where each commit line of one journal generation starts, and its first event's seq (see EventStore.journalEvents). */
+interface JournalLineIndex {
+  journal: string | undefined;
+  ino: number | undefined;
+  /** Byte offsets of the lines' starts, ascending. */
+  starts: number[];
+  firstSeqs: number[];
+  /** The index covers the lines before this byte offset. */
+  end: number;
+}
+
 /** A write waiting for its group commit (see `EventStore.runBatches`). */
 interface PendingWrite<E extends EventShape> {
   actor: string;
@@ -123,7 +134,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private journalBase = 0;
   /** Where the journal's header line ends: the closed segment a checkpoint writes starts there. */
   private headerEnd = 0;
-  /** The events table holds every event after this seq; those at or below it are in the log (eventLog.ts). */
+  /**
+   * Events at or below this seq are in the log (eventLog.ts); the events table holds only what a
+   * snapshot of an earlier version left above it, and the journal holds every event committed since.
+   */
   private tableBase: number;
   private offset = 0;
   private commitsSinceCheckpoint = 0;
@@ -153,6 +167,14 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private behind = { last: 0, most: 0 };
   private lastHoldMs = 0;
   private lastCheckpointHoldMs: number | undefined;
+  /**
+   * The journal's length as this process last saw it under the lock it holds now (its catch-up's stat,
+   * then its own appends); undefined when unknown. Cleared when a commit takes the lock.
+   */
+  private sizeSeenUnderLock: number | undefined;
+  private journalFile: string | undefined;
+  /** Where the journal's lines read so far start, for serving their events (see journalEvents). */
+  private lineIndex: JournalLineIndex | undefined;
   private readonly lock: FileLock;
   private readonly clock: () => Date;
   private readonly ops: FsOps;
@@ -197,8 +219,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     return path.join(this.dir, SNAPSHOT_FILE);
   }
 
+  /** The journal's path, joined once: a commit asks for it three times. */
   get journalPath(): string {
-    return path.join(this.dir, JOURNAL_FILE);
+    return (this.journalFile ??= path.join(this.dir, JOURNAL_FILE));
   }
 
   /**
@@ -264,6 +287,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       }
       await this.withLock(() => {
         this.assertOpen();
+        this.sizeSeenUnderLock = undefined;
         const applied = this.catchUp(true);
         // Others' commits since this process joined the queue (by their timestamps, same clock): not the ones it
         // only missed while it was off the CPU before it queued.
@@ -312,35 +336,60 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     const done: Array<{ w: PendingWrite<E>; result: unknown; stored: Array<StoredEvent & E> }> = [];
     const lines: string[] = [];
     let seq = this.seqValue;
-    this.sql.run('BEGIN');
-    for (const w of batch) {
-      const now = this.clock();
-      const ts = now.toISOString();
-      this.sql.run('SAVEPOINT one_write');
-      try {
-        const decision = w.decide({ now, sql: this.sql });
-        // Only these five fields are stored, whatever else the caller's objects carry.
-        const stored = decision.events.map((e, i) => ({ seq: seq + 1 + i, ts, actor: w.actor, kind: e.kind, payload: e.payload }) as StoredEvent & E);
-        const payloads = stored.map((e) => this.applyOne(e));
-        if (stored.length > 0) lines.push(payloads.every((p) => p !== undefined) ? encodeCommitLine(stored, payloads as string[]) : encodeLine({ events: stored }));
-        this.sql.run('RELEASE one_write');
-        seq += stored.length;
-        done.push({ w, result: decision.result, stored });
-      } catch (err) {
-        this.sql.run('ROLLBACK TO one_write');
-        this.sql.run('RELEASE one_write');
-        w.reject(err);
-      }
-    }
+    // A batch of one write needs no savepoint of its own: the batch's rollback undoes exactly it.
+    const alone = batch.length === 1;
+    this.sql.enterBatch();
+    // Whether the batch's savepoint is still open, so that an unexpected failure below rolls it back.
+    let open = true;
     try {
-      // The append is the commit point: once it returns, the lines are durable and are acknowledged.
-      if (lines.length > 0) this.append(lines);
+      for (const w of batch) {
+        if (!alone) this.sql.run('SAVEPOINT one_write');
+        try {
+          const now = this.clock();
+          const ts = now.toISOString();
+          const decision = w.decide({ now, sql: this.sql });
+          // Only these five fields are stored, whatever else the caller's objects carry.
+          const stored = decision.events.map((e, i) => ({ seq: seq + 1 + i, ts, actor: w.actor, kind: e.kind, payload: e.payload }) as StoredEvent & E);
+          const payloads = stored.map((e) => this.applyOne(e));
+          if (stored.length > 0) lines.push(payloads.every((p) => p !== undefined) ? encodeCommitLine(stored, payloads as string[]) : encodeLine({ events: stored }));
+          if (!alone) this.sql.run('RELEASE one_write');
+          seq += stored.length;
+          done.push({ w, result: decision.result, stored });
+        } catch (err) {
+          if (alone) {
+            open = false;
+            this.sql.rollbackBatch();
+          } else {
+            this.sql.run('ROLLBACK TO one_write');
+            this.sql.run('RELEASE one_write');
+          }
+          w.reject(err);
+        }
+      }
+      if (done.length === 0) {
+        // Every write failed (a lone one was rolled back with its batch already).
+        if (open) this.sql.rollbackBatch();
+        open = false;
+        return;
+      }
+      try {
+        // The append is the commit point: once it returns, the lines are durable and are acknowledged.
+        if (lines.length > 0) this.append(lines);
+      } catch (err) {
+        open = false;
+        this.sql.rollbackBatch();
+        for (const d of done) d.w.reject(err);
+        return;
+      }
     } catch (err) {
-      this.sql.run('ROLLBACK');
-      for (const d of done) d.w.reject(err);
+      // SQLite itself failed before the append (a savepoint that cannot be taken or released): nothing
+      // of the batch stays in the tables, and every write of it not yet answered gets the error (a
+      // promise answers once). After the append the writes are durable and are never refused.
+      if (open) this.sql.rollbackBatch();
+      for (const w of batch) w.reject(err);
       return;
     }
-    this.sql.run('COMMIT');
+    this.sql.releaseBatch();
     this.seqValue = seq;
     this.commitsSinceCheckpoint += lines.length;
     for (const d of done) {
@@ -440,10 +489,13 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     }
   }
 
-  /** Records `e` in the events table and applies it to the tables; returns its payload as JSON text. */
+  /**
+   * Applies `e` to the tables; returns its payload as JSON text for its journal line. The event is not
+   * copied into the events table: the journal holds it until a checkpoint moves it into the log, and
+   * `iterateEvents` reads it there (an INSERT into the table and its index was a tenth of a commit).
+   */
   private applyOne(e: StoredEvent): string | undefined {
     const payload = JSON.stringify(e.payload) as string | undefined;
-    this.sql.run('INSERT INTO events(seq, ts, actor, kind, payload) VALUES (?, ?, ?, ?, ?)', [e.seq, e.ts, e.actor, e.kind, payload ?? null]);
     this.projection.apply(this.sql, e);
     return payload;
   }
@@ -461,14 +513,21 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       if (this.appendIno !== this.journalIno) throw new LedgerError(`journal ${this.journalPath} changed under the lock; nothing was recorded`, 'io');
     }
     // A journal longer than what was read means someone wrote without the lock: appending would bury it.
-    const size = fs.fstatSync(this.appendFd).size;
-    if (size !== this.offset) {
-      throw new LedgerError(`journal ${this.journalPath} is ${size} bytes, not the ${this.offset} read under the lock; nothing was recorded`, 'io');
+    // The catch-up under this lock saw the file's length already (and this process's own appends since
+    // moved it), so the file is asked again only when that is not the length about to be appended at.
+    if (this.sizeSeenUnderLock !== this.offset) {
+      const size = fs.fstatSync(this.appendFd).size;
+      if (size !== this.offset) {
+        throw new LedgerError(`journal ${this.journalPath} is ${size} bytes, not the ${this.offset} read under the lock; nothing was recorded`, 'io');
+      }
     }
     this.lock.assertHeld();
-    this.offset = appendLine(this.ops, this.appendFd, this.journalPath, text, this.offset);
-    const last = Buffer.from(lines[lines.length - 1]!.slice(0, -1), 'utf8');
-    this.lastLine = { start: this.offset - last.length - 1, bytes: last };
+    // Encoded once: the same bytes are written and kept as the last line (see lastLineStillThere).
+    const bytes = Buffer.from(text, 'utf8');
+    this.offset = appendLine(this.ops, this.appendFd, this.journalPath, bytes, this.offset);
+    this.sizeSeenUnderLock = this.offset;
+    const lastLength = lines.length === 1 ? bytes.length : Buffer.byteLength(lines[lines.length - 1]!, 'utf8');
+    this.lastLine = { start: this.offset - lastLength, bytes: bytes.subarray(bytes.length - lastLength, bytes.length - 1) };
   }
 
   /**
@@ -496,11 +555,14 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         this.offset = 0;
         this.lastLine = undefined;
         this.readUnderLock = false;
+        // The file is read again from its start; its lines may not be those indexed before (a cut-back line).
+        this.lineIndex = undefined;
         knownSize = undefined;
       } else if (holdingLock && this.readUnderLock && st.size === this.offset) {
         // Nothing was appended since this process last read or wrote, and every line it read was read
         // under the lock, where no line is ever cut back (a writer cuts its own line back before it
         // releases the lock): the usual case of a writer committing on its own, which now costs one stat.
+        this.sizeSeenUnderLock = st.size;
         return applied;
       } else if (!this.lastLineStillThere(st.size)) {
         // A writer whose write or sync failed cut back a line this process had already read (it read
@@ -538,7 +600,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       const fresh = read.commits.map((c) => c.events.filter((e) => e.seq > this.seqValue)).filter((evs) => evs.length > 0);
       if (fresh.length > 0) {
         let next = this.seqValue + 1;
-        this.sql.run('BEGIN');
+        this.sql.enterBatch();
         try {
           for (const evs of fresh) {
             if (evs[0]!.seq !== next) {
@@ -546,16 +608,16 @@ export class EventStore<E extends EventShape = LedgerEvent> {
             }
             for (const e of evs) {
               try {
-                this.applyOne(e);
+                this.projection.apply(this.sql, e);
               } catch (err) {
                 throw new LedgerError(`event ${e.seq} in ${this.journalPath} cannot be applied: ${(err as Error).message}`, 'corrupt');
               }
             }
             next += evs.length;
           }
-          this.sql.run('COMMIT');
+          this.sql.releaseBatch();
         } catch (err) {
-          this.sql.run('ROLLBACK');
+          this.sql.rollbackBatch();
           throw err;
         }
         for (const evs of fresh) {
@@ -583,6 +645,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           this.ops.close(fd);
         }
       }
+      // Under the lock the file now ends where the read ended, when the read reached the length seen
+      // (the torn bytes after it were cut off above).
+      const seen = knownSize ?? read.end + read.pendingBytes;
+      if (holdingLock && read.end + read.pendingBytes === seen) this.sizeSeenUnderLock = this.offset;
       if (applied.length > 0) this.emit({ events: applied, local: false });
       return applied;
     }
@@ -799,8 +865,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
 
   /**
    * Up to `limit` events with seq above `after`, in order: from the closed log segments on disk for
-   * what a checkpoint moved out of memory, then from the events table. Throws a LedgerError
-   * (`corrupt`) when the log folder lost a segment.
+   * what a checkpoint moved out of memory, then from the events table (what a snapshot of an earlier
+   * version still holds), then from the journal. Throws a LedgerError (`corrupt`) when the log folder
+   * lost a segment or a journal line read before changed.
    */
   readEvents(after: number, limit: number): StoredEvent[] {
     const out: StoredEvent[] = [];
@@ -815,7 +882,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   /**
    * Every event with seq above `after`, in order, read a log segment at a time (for `verify` and
    * exports: memory holds one segment, not the history), then the events table `pageSize` rows at a
-   * time, read when the iteration reaches them.
+   * time, then the journal lines read so far a chunk at a time, each read when the iteration reaches it.
    */
   *iterateEvents(after = 0, pageSize = 1000): Generator<StoredEvent> {
     let last = after;
@@ -828,9 +895,63 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     for (;;) {
       const page = this.tableEvents(Math.max(last, this.tableBase), pageSize);
       for (const e of page) yield e;
-      if (page.length < pageSize) return;
-      last = page[page.length - 1]!.seq;
+      if (page.length > 0) last = page[page.length - 1]!.seq;
+      if (page.length < pageSize) break;
     }
+    yield* this.journalEvents(Math.max(last, this.tableBase));
+  }
+
+  /**
+   * The events with seq above `after`, up to this process's seq, from the journal lines it has read:
+   * the events a checkpoint has not yet moved into the log (commits no longer copy them into the events
+   * table). The line index finds the line holding `after + 1` without reading the lines before it.
+   */
+  private *journalEvents(after: number): Generator<StoredEvent> {
+    const fd = this.journalFd;
+    if (fd === undefined || after >= this.seqValue) return;
+    const index = this.indexJournalLines(fd);
+    // The last line whose first event is at or before `after + 1` holds it (or ends before it).
+    let lo = 0;
+    let hi = index.firstSeqs.length - 1;
+    let from = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (index.firstSeqs[mid]! <= after + 1) {
+        from = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (index.starts.length === 0) return;
+    const top = this.seqValue;
+    for (const line of scanCommitLines(fd, this.journalPath, index.starts[from]!, index.end)) {
+      for (const e of line.events) {
+        if (e.seq > top) return;
+        if (e.seq > after) yield e;
+      }
+    }
+  }
+
+  /**
+   * Brings the index of journal lines up to the bytes read so far: where each line starts and its first
+   * event's seq. It is rebuilt from the header's end when the journal is another file or generation,
+   * or was cut back below what the index covers; otherwise only lines new since the last call are read.
+   */
+  private indexJournalLines(fd: number): JournalLineIndex {
+    let index = this.lineIndex;
+    if (index === undefined || index.journal !== this.journalId || index.ino !== this.journalIno || index.end > this.offset) {
+      index = { journal: this.journalId, ino: this.journalIno, starts: [], firstSeqs: [], end: this.headerEnd };
+      this.lineIndex = index;
+    }
+    if (index.end < this.offset) {
+      for (const line of scanCommitLines(fd, this.journalPath, index.end, this.offset)) {
+        if (line.events.length === 0) continue;
+        index.starts.push(line.start);
+        index.firstSeqs.push(line.events[0]!.seq);
+      }
+      // `offset` always ends a whole line (the store reads and appends whole lines only).
+      index.end = this.offset;
+    }
+    return index;
   }
 
   private tableEvents(after: number, limit: number): StoredEvent[] {
