@@ -85,3 +85,26 @@ test('a commit line built from payloads stringified once is byte for byte the li
     { numRuns: 300 },
   );
 });
+
+test('a large database keeps free pages, so that the next commits reuse them instead of growing the in-memory file', async () => {
+  const sql = await freshSql();
+  try {
+    sql.exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); CREATE TABLE notes (id INTEGER PRIMARY KEY, body BLOB NOT NULL)');
+    const pages = () => sql.get<{ page_count: number }>('PRAGMA page_count')!.page_count;
+    const free = () => sql.get<{ freelist_count: number }>('PRAGMA freelist_count')!.freelist_count;
+    sql.run("INSERT INTO meta(key, value) VALUES ('seq', '7')");
+    assert.equal(sql.reserveFreePages(), 0, 'a small database grows its file as it goes');
+    for (let i = 0; i < 40; i++) sql.run('INSERT INTO notes(body) VALUES (zeroblob(262144))');
+    const before = pages();
+    const reserved = sql.reserveFreePages();
+    assert.ok(reserved >= (before / 8 - 1) * 4096, `an eighth of ${before} pages reserved (${reserved} bytes)`);
+    assert.ok(free() * 8 >= before - 8, `${free()} pages free of ${pages()}`);
+    assert.equal(sql.reserveFreePages(), 0, 'nothing more is due while the reserve lasts');
+    assert.deepEqual(sql.all('SELECT key, value FROM meta'), [{ key: 'seq', value: '7' }], 'the tables hold what they held');
+    const size = pages();
+    for (let i = 0; i < 100; i++) sql.run('INSERT INTO notes(body) VALUES (zeroblob(4096))');
+    assert.equal(pages(), size, 'a hundred commits of a page each fit in the reserve: the file did not grow');
+  } finally {
+    sql.db.close();
+  }
+});

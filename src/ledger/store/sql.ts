@@ -36,6 +36,12 @@ export function loadSqlJs(): Promise<SqlJsStatic> {
  */
 const LONG_BATCHES = 64;
 
+/**
+ * Databases smaller than this grow their in-memory file without a reserve of free pages (see
+ * `Sql.reserveFreePages`): copying 8 MiB costs a few milliseconds.
+ */
+const RESERVE_FROM_BYTES = 8 * 1024 * 1024;
+
 /** A cached prepared statement and, once it has returned a row, the names of its result columns. */
 interface Cached {
   stmt: Statement;
@@ -188,6 +194,39 @@ export class Sql {
   /** Changes made by the last statement. */
   changes(): number {
     return this.db.getRowsModified();
+  }
+
+  /**
+   * Keeps free pages in the in-memory database file, so that commits reuse them instead of growing the
+   * file. sql.js's in-memory file system grows a file by allocating a buffer an eighth larger and copying
+   * the whole file into it (Emscripten's MEMFS.expandFileStorage), and the old buffer is collected later:
+   * at 25 MiB, the commit that crossed the capacity spent 20-50 ms on it, under the ledger lock (the stall
+   * bench's writer, alone and beside a checkpoint; strace showed the 28 MiB allocation). Once a database
+   * is over RESERVE_FROM_BYTES and fewer than a 32nd of its pages are free, this writes a blob of an
+   * eighth of its size into `meta` and deletes it in one transaction, so the file grows once here and its
+   * freed pages serve the next commits. Call it outside the ledger lock and outside a batch. The tables'
+   * content is unchanged (the snapshot carries the free pages; a checkpoint's VACUUM starts at a quarter).
+   * Returns the bytes reserved (0 when nothing was due). Throws what sql.js throws (the transaction is
+   * rolled back).
+   */
+  reserveFreePages(): number {
+    const pageSize = this.get<{ page_size: number }>('PRAGMA page_size')?.page_size ?? 4096;
+    const pages = this.get<{ page_count: number }>('PRAGMA page_count')?.page_count ?? 0;
+    if (pages * pageSize < RESERVE_FROM_BYTES) return 0;
+    const free = this.get<{ freelist_count: number }>('PRAGMA freelist_count')?.freelist_count ?? 0;
+    if (free * 32 >= pages) return 0;
+    const bytes = Math.floor(pages / 8 - free) * pageSize;
+    if (bytes <= 0) return 0;
+    this.run('BEGIN');
+    try {
+      this.run("INSERT OR REPLACE INTO meta(key, value) VALUES ('free_page_reserve', zeroblob(?))", [bytes]);
+      this.run("DELETE FROM meta WHERE key = 'free_page_reserve'");
+      this.run('COMMIT');
+    } catch (err) {
+      this.run('ROLLBACK');
+      throw err;
+    }
+    return bytes;
   }
 
   /** The whole database as a SQLite file image; the connection and its statements stay as they are. */

@@ -100,6 +100,9 @@ const KEEP_LOCK_ROUNDS = 4;
 
 export const SNAPSHOT_FILE = 'ledger.sqlite';
 export const JOURNAL_FILE = 'journal.ndjson';
+/** How many write batches pass between two checks of the in-memory file's free pages. */
+const RESERVE_CHECK_EVERY = 64;
+
 export const LOCK_FILE = 'ledger.lock';
 
 const STORE_DDL = `
@@ -163,6 +166,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private lastCheckpointError: string | undefined;
   /** The longest time this process held the lock (ms), and the last checkpoint's hold: what other writers waited for at most. */
   private longestHoldMs = 0;
+  /** Write batches since the last check of the in-memory file's free pages (see reserveFreePages). */
+  private batchesSinceReserve = 0;
   /** Events other processes committed while this one waited for the lock for a write: the last write's, and the most. */
   private behind = { last: 0, most: 0 };
   private lastHoldMs = 0;
@@ -208,6 +213,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       });
     }
     store.catchUp(false);
+    store.reserveFreePages();
     return store;
   }
 
@@ -304,6 +310,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           batch = this.pending.splice(0, MAX_BATCH);
         }
       }, { ticket, onQueued: (at) => (queuedAt ??= at) });
+      // Off the lock, now and then: free pages for the next commits, so that none of them grows the
+      // in-memory file under the lock (Sql.reserveFreePages).
+      if (++this.batchesSinceReserve >= RESERVE_CHECK_EVERY) this.reserveFreePages();
     } catch (err) {
       for (const w of batch) w.reject(err);
     }
@@ -621,6 +630,16 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       if (holdingLock && read.end + read.pendingBytes === seen) this.sizeSeenUnderLock = this.offset;
       if (applied.length > 0) this.emit({ events: applied, local: false });
       return applied;
+    }
+  }
+
+  /** Keeps free pages in the in-memory file (Sql.reserveFreePages); a failure costs only the reserve. */
+  private reserveFreePages(): void {
+    this.batchesSinceReserve = 0;
+    try {
+      this.sql.reserveFreePages();
+    } catch {
+      // Nothing was changed (rolled back); commits then grow the file as before.
     }
   }
 
