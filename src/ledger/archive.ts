@@ -28,10 +28,13 @@ import type { Sql } from './store/sql';
 export const ARCHIVE_DIR = 'archive';
 
 /**
- * Runs archived per `runs.archived` event: bounds the file and the time the commit holds the lock whatever the
- * backlog (bench/ledger.ts at 100k events: the archiving process's longest hold 45-48 ms at 50, 69 ms at 100).
+ * Runs archived per `runs.archived` event: bounds the file, the time the commit holds the lock, and the time
+ * every other process spends applying the batch (its deletes) under the lock before its next commit, whatever
+ * the backlog. bench/ledger.ts at 100k events: the archiving process's longest hold 45-48 ms at 50, 69 ms at
+ * 100; another writer's longest stall during checkpoints 70-78 ms at 50 (it applied a batch under the lock),
+ * 42-43 ms in two runs of three at 20 (the third: 89 ms, a fresh process's first commits).
  */
-export const ARCHIVE_BATCH = 50;
+export const ARCHIVE_BATCH = 20;
 
 /** The batch's run ids as a set SQLite reads from one bound JSON array (one statement a table, not a run). */
 const IDS = '(SELECT value FROM json_each(?))';

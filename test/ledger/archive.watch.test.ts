@@ -71,7 +71,7 @@ test('notes another process records on runs while they are archived are all kept
   const clock = { t: Date.parse('2026-01-01T00:00:00Z') };
   const a = await openLedger(dir, { now: () => new Date(clock.t), retentionDays: null, checkpointEvery: 1_000_000 });
   try {
-    // Three batches (ARCHIVE_BATCH is 50); runs of no variant leave `runs` with their graph, evidence included.
+    // Several batches (ARCHIVE_BATCH runs each); runs of no variant leave `runs` with their graph, evidence included.
     const runs = await cancelledRuns(a, 130);
     clock.t += 40 * DAY;
     const stop = path.join(dir, 'stop');
