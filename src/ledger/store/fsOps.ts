@@ -51,6 +51,20 @@ export function writeFully(ops: FsOps, fd: number, data: Uint8Array, position?: 
   }
 }
 
+/**
+ * Reads into `buf` from `position` until it is full or the file ends, looping over short reads (reads go
+ * through node:fs directly: faults are injected into writes, syncs and renames only). Returns the bytes read.
+ */
+export function readFully(fd: number, buf: Uint8Array, position: number): number {
+  let got = 0;
+  while (got < buf.length) {
+    const n = fs.readSync(fd, buf, got, buf.length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
 /** Ways one file operation can fail, as the kernel reports them. */
 export type Fault =
   /** The write stores only the first half of its bytes and says so; nothing else goes wrong. */

@@ -3,7 +3,7 @@ import { crc32 } from 'node:zlib';
 import { LedgerError } from '../errors';
 import { describeFsError, writeFileAtomic } from './atomicWrite';
 import type { FsOps } from './fsOps';
-import { nodeFsOps, writeFully } from './fsOps';
+import { nodeFsOps, readFully, writeFully } from './fsOps';
 
 /**
  * The append-only journal: one line per commit, `<crc32 hex> <json>\n`.
@@ -94,12 +94,7 @@ export function readJournal(fd: number, path: string, offset: number, knownSize?
   const size = knownSize ?? fs.fstatSync(fd).size;
   if (size <= offset) return { header: undefined, commits: [], end: offset, pendingBytes: Math.max(0, size - offset) };
   const buf = Buffer.allocUnsafe(size - offset);
-  let got = 0;
-  while (got < buf.length) {
-    const n = fs.readSync(fd, buf, got, buf.length - got, offset + got);
-    if (n === 0) break;
-    got += n;
-  }
+  const got = readFully(fd, buf, offset);
   let header: JournalHeader | undefined;
   const commits: CommitLine[] = [];
   let pos = 0;
@@ -203,12 +198,7 @@ export function* scanCommitLines(fd: number, path: string, from: number, to: num
     // many chunks is copied a few times, not once per chunk.
     const want = Math.min(Math.max(chunkBytes, carry.length), to - pos);
     const chunk = Buffer.allocUnsafe(want);
-    let got = 0;
-    while (got < want) {
-      const n = fs.readSync(fd, chunk, got, want - got, pos + got);
-      if (n === 0) break;
-      got += n;
-    }
+    const got = readFully(fd, chunk, pos);
     if (got === 0) return;
     pos += got;
     const buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, got)]) : chunk.subarray(0, got);

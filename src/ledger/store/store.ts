@@ -7,7 +7,7 @@ import type { ReadResult, StoredEvent } from './journal';
 import { appendLine, encodeCommitLine, encodeLine, readJournal, scanCommitLines, writeFreshJournal } from './journal';
 import { describeFsError, discardTemporary, prepareFileAtomic, renameIntoPlace, writeFileAtomic } from './atomicWrite';
 import type { FsOps } from './fsOps';
-import { nodeFsOps } from './fsOps';
+import { nodeFsOps, readFully } from './fsOps';
 import { Sql, loadSqlJs } from './sql';
 import type { SqlJsStatic } from './sql';
 import type { LedgerEvent } from '../events';
@@ -1111,13 +1111,7 @@ function newJournalId(): string {
 /** Reads `length` bytes at `position` (fewer when the file is shorter). */
 function readBytes(fd: number, position: number, length: number): Buffer {
   const buf = Buffer.alloc(length);
-  let got = 0;
-  while (got < length) {
-    const n = fs.readSync(fd, buf, got, length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return buf.subarray(0, got);
+  return buf.subarray(0, readFully(fd, buf, position));
 }
 
 /**
