@@ -7,6 +7,7 @@ import { after } from 'node:test';
 import { FormulaService, openLedger } from '../../src/ledger/index';
 import type { Ledger } from '../../src/ledger/index';
 import type { CheckedResult } from '../../src/ledger/outcome';
+import { event } from '../../src/ledger/events';
 
 export function tempDir(prefix = 'gascity-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -30,6 +31,15 @@ run = "npm test"
 /** The `tests` check of CHECKED_FORMULA as it reads when it fails, and when it passes. */
 export const failingCheck: CheckedResult = { id: 'tests', kind: 'run', passed: false, summary: 'exited with code 1', subject: 'npm test', output: 'FAIL\n' };
 export const passingCheck: CheckedResult = { ...failingCheck, passed: true, summary: 'exited with code 0', output: 'ok\n' };
+
+/** A `run.started` event of a run of one ready node titled by its id, as a store-level writer commits it. */
+export function runStartedEvent(runId: string) {
+  return event('run.started', {
+    runId, familyId: null, variantId: null, generation: null, title: runId, vars: {}, taskKey: null, arm: null,
+    nodes: [{ id: `${runId}.only`, stepId: 'only', title: 'only step', instructions: '', maxAttempts: 1, onExhausted: 'fail', gate: null, review: false, skipped: false }],
+    edges: [],
+  });
+}
 
 export const WRITER = path.join(__dirname, '..', 'fixtures', 'ledger-writer.ts');
 

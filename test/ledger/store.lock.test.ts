@@ -10,8 +10,7 @@ import type { LockOwner } from '../../src/ledger/store/lock';
 import { FileLock, ownerState, procStat, readOwner } from '../../src/ledger/store/lock';
 import { EventStore, LOCK_FILE } from '../../src/ledger/store/store';
 import { ledgerProjection } from '../../src/ledger/projection';
-import { event } from '../../src/ledger/events';
-import { collectAcks, exited, spawnWriter, tempDir, writerReady } from './helpers';
+import { collectAcks, exited, runStartedEvent, spawnWriter, tempDir, writerReady } from './helpers';
 
 // A lock must name an owner that can be proven alive; anything else is broken, and every wait ends.
 // The forged lock files below are what the real ones look like after a pid was reused, a container
@@ -146,15 +145,6 @@ test('a holder that keeps the lock: the wait ends at lockTimeoutMs with the hold
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.lock')), [], 'no lock or queue ticket is left behind');
 });
 
-/** A run.started event of one node, as a writer commits it. */
-function runStarted(runId: string) {
-  return event('run.started', {
-    runId, familyId: null, variantId: null, generation: null, title: runId, vars: {}, taskKey: null, arm: null,
-    nodes: [{ id: `${runId}.only`, stepId: 'only', title: 'only step', instructions: '', maxAttempts: 1, onExhausted: 'fail', gate: null, review: false, skipped: false }],
-    edges: [],
-  });
-}
-
 test('a process that finds others\' commits queues for the lock before it applies them', async () => {
   // Applying what others committed takes a while (a fresh process, a long idle one); a process that queued only
   // afterwards left the lock to a writer committing in a loop for all that time.
@@ -169,13 +159,13 @@ test('a process that finds others\' commits queues for the lock before it applie
     },
   });
   try {
-    await a.write('writer:a', () => ({ events: [runStarted('r-a1'), runStarted('r-a2')], result: null }));
-    await b.write('writer:b', () => ({ events: [runStarted('r-b1')], result: null }));
+    await a.write('writer:a', () => ({ events: [runStartedEvent('r-a1'), runStartedEvent('r-a2')], result: null }));
+    await b.write('writer:b', () => ({ events: [runStartedEvent('r-b1')], result: null }));
     assert.deepEqual(queuedWhileApplying, [true, true], "b's ticket was in the queue while it applied a's two runs");
     assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.wait-')), [], 'and it left the queue when it took the lock');
     // With no one else's commits to apply, a commit writes no ticket: the lock is taken at once.
     const before = b.describe().lockTakes;
-    await b.write('writer:b', () => ({ events: [runStarted('r-b2')], result: null }));
+    await b.write('writer:b', () => ({ events: [runStartedEvent('r-b2')], result: null }));
     assert.deepEqual(b.describe().lockTakes, { ...before, alone: before.alone + 1 });
   } finally {
     a.close();

@@ -7,16 +7,7 @@ import * as path from 'node:path';
 import { EventStore, SNAPSHOT_FILE } from '../../src/ledger/store/store';
 import type { StoreChange } from '../../src/ledger/store/store';
 import { ledgerProjection } from '../../src/ledger/projection';
-import { event } from '../../src/ledger/events';
-import { tempDir } from './helpers';
-
-function runStarted(runId: string) {
-  return event('run.started', {
-    runId, familyId: null, variantId: null, generation: null, title: runId, vars: {}, taskKey: null, arm: null,
-    nodes: [{ id: `${runId}.only`, stepId: 'only', title: 'only step', instructions: '', maxAttempts: 1, onExhausted: 'fail', gate: null, review: false, skipped: false }],
-    edges: [],
-  });
-}
+import { runStartedEvent, tempDir } from './helpers';
 
 test('a process a commit behind when another checkpoints reads that commit from the replaced journal, not the snapshot', async () => {
   const dir = tempDir();
@@ -25,14 +16,14 @@ test('a process a commit behind when another checkpoints reads that commit from 
   const heard: number[] = [];
   b.subscribe((c: StoreChange) => heard.push(...c.events.map((e) => e.seq)));
   try {
-    await b.write('b', () => ({ events: [runStarted('r-1')], result: null }));
-    await a.write('a', () => ({ events: [runStarted('r-2'), runStarted('r-3')], result: null }));
+    await b.write('b', () => ({ events: [runStartedEvent('r-1')], result: null }));
+    await a.write('a', () => ({ events: [runStartedEvent('r-2'), runStartedEvent('r-3')], result: null }));
     await a.checkpoint();
     // Were b to start over from the snapshot, it would find none: the snapshot is moved aside while b commits.
     const aside = path.join(dir, 'snapshot-aside');
     fs.renameSync(path.join(dir, SNAPSHOT_FILE), aside);
     try {
-      await b.write('b', () => ({ events: [runStarted('r-4')], result: null }));
+      await b.write('b', () => ({ events: [runStartedEvent('r-4')], result: null }));
     } finally {
       fs.renameSync(aside, path.join(dir, SNAPSHOT_FILE));
     }

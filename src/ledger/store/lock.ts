@@ -501,14 +501,8 @@ export class FileLock {
    * when its next link finds it missing).
    */
   private removeDeadOwners(folder: string): void {
-    let names: string[];
-    try {
-      names = fs.readdirSync(folder);
-    } catch {
-      return;
-    }
     const prefix = `${path.basename(this.path)}-`;
-    for (const name of names) {
+    for (const name of readdirQuietly(folder)) {
       if (!name.startsWith(prefix)) continue;
       const file = path.join(folder, name);
       const owner = readOwner(file);
@@ -560,14 +554,8 @@ export class FileLock {
   private waitersAhead(ticket: string | undefined): boolean {
     const dir = path.dirname(this.path);
     const prefix = `${path.basename(this.path)}.wait-`;
-    let names: string[];
-    try {
-      names = fs.readdirSync(dir);
-    } catch {
-      return false;
-    }
     const mine = ticket ? path.basename(ticket) : undefined;
-    for (const name of names) {
+    for (const name of readdirQuietly(dir)) {
       if (!name.startsWith(prefix) || name === mine) continue;
       if (mine !== undefined && name > mine) continue;
       const file = path.join(dir, name);
@@ -712,6 +700,7 @@ export function readOwner(file: string): LockOwner | undefined {
 /** A ticket's place in its name (after `<lock>.wait-`): the millisecond, and its number within that millisecond. */
 const TICKET_PLACE = /^(\d{15})-(\d{6})-/;
 
+/** The names in `dir`, or none when it cannot be read (a ledger folder removed meanwhile). */
 function readdirQuietly(dir: string): string[] {
   try {
     return fs.readdirSync(dir);
