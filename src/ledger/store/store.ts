@@ -166,8 +166,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private lastCheckpointError: string | undefined;
   /** The longest time this process held the lock (ms), and the last checkpoint's hold: what other writers waited for at most. */
   private longestHoldMs = 0;
-  /** Write batches since the last check of the in-memory file's free pages (see reserveFreePages). */
-  private batchesSinceReserve = 0;
+  /** Write batches since the last check of the in-memory file's free pages (see reserveFreePages); due at the first. */
+  private batchesSinceReserve = RESERVE_CHECK_EVERY;
   /** Events other processes committed while this one waited for the lock for a write: the last write's, and the most. */
   private behind = { last: 0, most: 0 };
   private lastHoldMs = 0;
@@ -213,7 +213,6 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       });
     }
     store.catchUp(false);
-    store.reserveFreePages();
     return store;
   }
 
@@ -273,6 +272,11 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     // for it, since it holds the lock only to rename.
     const acks: Array<() => void> = [];
     try {
+      // Off the lock, before a process's first write and every RESERVE_CHECK_EVERY batches after: free
+      // pages for the next commits, so that none of them grows the in-memory file under the lock
+      // (Sql.reserveFreePages). A process that only reads never pays for it.
+      if (this.batchesSinceReserve >= RESERVE_CHECK_EVERY) this.reserveFreePages();
+      this.batchesSinceReserve++;
       // What other processes appended since this one last looked is applied before taking the lock,
       // so that the lock is held for the few lines that arrive meanwhile, not for all of them (a
       // process idle while others committed thousands of events, or a fresh one whose first statements
@@ -310,9 +314,6 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           batch = this.pending.splice(0, MAX_BATCH);
         }
       }, { ticket, onQueued: (at) => (queuedAt ??= at) });
-      // Off the lock, now and then: free pages for the next commits, so that none of them grows the
-      // in-memory file under the lock (Sql.reserveFreePages).
-      if (++this.batchesSinceReserve >= RESERVE_CHECK_EVERY) this.reserveFreePages();
     } catch (err) {
       for (const w of batch) w.reject(err);
     }
