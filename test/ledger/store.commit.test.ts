@@ -25,6 +25,16 @@ async function assertReplayEquals(ledger: Ledger): Promise<void> {
   }
 }
 
+/** A new process opening `dir` reads the tables `ledger` holds. */
+async function assertReopenedEquals(dir: string, ledger: Ledger): Promise<void> {
+  const reopened = await openLedger(dir, { actor: 'r' });
+  try {
+    assert.deepEqual(dumpTables(reopened.sql), dumpTables(ledger.sql));
+  } finally {
+    reopened.close();
+  }
+}
+
 function eventRows(ledger: Ledger): number {
   return ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM events')!.n;
 }
@@ -108,12 +118,7 @@ test('a write refused after more batches than one SQLite transaction holds leave
     await assertReplayEquals(ledger);
     // The snapshot a checkpoint writes holds the long transaction's work: a new process sees all of it.
     await ledger.store.checkpoint();
-    const reopened = await openLedger(dir, { actor: 'r' });
-    try {
-      assert.deepEqual(dumpTables(reopened.sql), dumpTables(ledger.sql));
-    } finally {
-      reopened.close();
-    }
+    await assertReopenedEquals(dir, ledger);
   } finally {
     ledger.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -139,12 +144,7 @@ test('a failed append rolls back its own batch only, and the tables and the serv
     assert.equal(ledger.sql.get<{ n: number }>('SELECT count(*) AS n FROM runs')!.n, 99);
     assert.deepEqual(ledger.events(0, 1000).map((e) => e.seq), Array.from({ length: 99 }, (_, i) => i + 1));
     await assertReplayEquals(ledger);
-    const reopened = await openLedger(dir, { actor: 'r' });
-    try {
-      assert.deepEqual(dumpTables(reopened.sql), dumpTables(ledger.sql));
-    } finally {
-      reopened.close();
-    }
+    await assertReopenedEquals(dir, ledger);
   } finally {
     ledger.close();
     fs.rmSync(dir, { recursive: true, force: true });
