@@ -141,6 +141,9 @@ export class Ledger {
   private archiving: Promise<unknown> | undefined;
   /** Whether this process rehearsed an archive batch's deletes already (see archiveBatches). */
   private archiveRehearsed = false;
+  /** Calls of assertRoom so far, and what the tables held when it last measured them (bytes). */
+  private roomChecks = 0;
+  private lastHotBytes = 0;
   /** The last automatic archiving's failure, for diagnostics; undefined once one succeeds. */
   lastArchiveError: string | undefined;
 
@@ -253,7 +256,12 @@ export class Ledger {
    */
   private assertRoom(sql: Sql, what: string): void {
     const limit = this.options.hotLimitBytes ?? HOT_LIMIT_BYTES;
+    // Below three quarters of the limit the tables are measured every ROOM_CHECK_EVERY writes, not at each
+    // (a statement per run start and evidence record); the writes in between can pass the limit only by
+    // adding a quarter of it (256 MiB by default) among them, and the next measure stops the ones after.
+    if (this.roomChecks++ % ROOM_CHECK_EVERY !== 0 && this.lastHotBytes < limit * 0.75) return;
     const bytes = hotBytes(sql);
+    this.lastHotBytes = bytes;
     if (bytes > limit) {
       throw new LedgerError(
         `the ledger's tables hold ${(bytes / 1048576).toFixed(0)} MiB, over its ${(limit / 1048576).toFixed(0)} MiB limit, so ${what}: ` +
@@ -987,6 +995,9 @@ function toRun(r: RawRun): RunRow {
     ...(r.archive ? { archivedIn: r.archive } : {}),
   };
 }
+
+/** assertRoom measures the tables at every this many writes while they are under three quarters of the limit. */
+const ROOM_CHECK_EVERY = 16;
 
 /** The default ceiling of the tables in memory (LedgerOptions.hotLimitBytes): half of what a snapshot may reach. */
 export const HOT_LIMIT_BYTES = 1024 * 1048576;

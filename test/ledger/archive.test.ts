@@ -10,6 +10,7 @@ import { replay, SNAPSHOT_FILE, JOURNAL_FILE } from '../../src/ledger/store/stor
 import { encodeLine } from '../../src/ledger/store/journal';
 import { LOG_DIR, listSegments } from '../../src/ledger/store/eventLog';
 import { ARCHIVE_DIR, archiveDigest } from '../../src/ledger/archive';
+import { hotBytes } from '../../src/ledger/ledger';
 import { FormulaService } from '../../src/ledger/families';
 import { variantStandings } from '../../src/ledger/variantStanding';
 import { recentArm } from '../../src/ledger/promotion/measurement';
@@ -223,6 +224,34 @@ test('bad archive ages are refused by name; over the memory limit new runs are r
       (e: Error) => e.name === 'LedgerError' && /over its 0 MiB limit/.test(e.message) && /gascity archive/.test(e.message));
     assert.equal(ledger.seq, seq, 'the refused run wrote nothing');
     assert.equal((await ledger.archiveRuns({ olderThanDays: 0 })).archived, 0);
+  } finally {
+    ledger.close();
+  }
+});
+
+test('the memory limit is measured every few writes while far below it, and a write that crosses it stops the next ones within that many', async () => {
+  const dir = tempDir();
+  const probe = await openLedger(dir, { retentionDays: null });
+  const start = hotBytes(probe.sql);
+  probe.close();
+  // A limit 3 MiB above what the tables hold now: the first write is measured far below it, and the next fifteen
+  // (400 KiB each) are not measured until the sixteenth, well past it.
+  const limit = start + 3 * 1048576;
+  const ledger = await openLedger(dir, { retentionDays: null, hotLimitBytes: limit });
+  try {
+    let crossedAt: number | undefined;
+    let refusedAt: number | undefined;
+    for (let i = 0; i < 400 && refusedAt === undefined; i++) {
+      try {
+        await ledger.startRun({ title: `run ${i}`, nodes: Array.from({ length: 20 }, (_, k) => ({ key: `n${k}`, title: 'N', instructions: `${i}.${k} ${'x'.repeat(19_990)}` })) });
+      } catch (e) {
+        assert.match((e as Error).message, /over its \d+ MiB limit/);
+        refusedAt = i;
+      }
+      if (crossedAt === undefined && hotBytes(ledger.sql) > limit) crossedAt = i;
+    }
+    assert.ok(crossedAt !== undefined && refusedAt !== undefined, `the tables crossed the limit (at ${crossedAt}) and a write was refused (at ${refusedAt})`);
+    assert.ok(refusedAt - crossedAt >= 1 && refusedAt - crossedAt <= 16, `refused ${refusedAt - crossedAt} writes after the tables crossed the limit`);
   } finally {
     ledger.close();
   }

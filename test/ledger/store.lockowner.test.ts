@@ -79,13 +79,19 @@ test('commits take the lock by linking the owner record; the lock names this pro
 test("a lock's age counts from when it was taken, not from when its owner record was written", async () => {
   const dir = tempDir('gascity-lockowner-');
   const lockPath = path.join(dir, LOCK_FILE);
-  const lock = new FileLock(lockPath);
+  // The record's mtime is set at most every touchEveryMs (1 s by default): a process committing in a loop
+  // does not pay a system call a commit for it.
+  const lock = new FileLock(lockPath, { touchEveryMs: 50 });
   await lock.acquire();
   lock.release();
   // The owner record is now an hour old, as in a process that has run for an hour.
   const [record] = fs.readdirSync(path.join(dir, OWNERS_DIR));
   const hourAgo = new Date(Date.now() - 3_600_000);
   fs.utimesSync(path.join(dir, OWNERS_DIR, record!), hourAgo, hourAgo);
+  await lock.acquire();
+  lock.release();
+  assert.ok(Date.now() - fs.statSync(path.join(dir, OWNERS_DIR, record!)).mtimeMs > 3_000_000, 'within touchEveryMs of the last take, the record is not touched');
+  await new Promise((resolve) => setTimeout(resolve, 60));
   const before = Date.now();
   await lock.acquire();
   try {
@@ -157,5 +163,38 @@ test('on a file system without hard links the lock file is created instead, and 
     assert.deepEqual(again.listRuns().map((r) => r.title).sort(), ['one', 'two']);
   } finally {
     again.close();
+  }
+});
+
+test('a holder whose lock was broken writes nothing, and its release leaves the new holder\'s lock in place', async () => {
+  // The holder asks its own open record how many names it has (two while it is the lock), not the lock's path;
+  // these are the cases where that count is not two, each of which must end as the path says.
+  const dir = tempDir('gascity-lockowner-');
+  const lockPath = path.join(dir, LOCK_FILE);
+  const first = new FileLock(lockPath);
+  const second = new FileLock(lockPath);
+  try {
+    await first.acquire();
+    first.assertHeld();
+    // Broken (as a waiter does once it finds the owner gone), then taken by another.
+    fs.rmSync(lockPath);
+    await second.acquire();
+    assert.throws(() => first.assertHeld(), (e: Error & { code?: string }) => e.code === 'lock_timeout' && /taken over/.test(e.message));
+    const taken = fs.statSync(lockPath).ino;
+    first.release();
+    assert.equal(fs.statSync(lockPath).ino, taken, "the first holder's release did not remove the second's lock");
+    second.assertHeld();
+    second.release();
+    assert.ok(!fs.existsSync(lockPath));
+    // A holder whose record was removed from the owners folder (by a process that could not check it) still
+    // holds the lock, which is that record's other name: it is not told otherwise, and its release frees it.
+    await first.acquire();
+    for (const f of fs.readdirSync(path.join(dir, OWNERS_DIR))) if (readOwner(path.join(dir, OWNERS_DIR, f))?.pid === process.pid) fs.rmSync(path.join(dir, OWNERS_DIR, f));
+    first.assertHeld();
+    first.release();
+    assert.ok(!fs.existsSync(lockPath), 'released');
+  } finally {
+    first.dispose();
+    second.dispose();
   }
 });

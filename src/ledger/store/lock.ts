@@ -98,6 +98,8 @@ export interface FileLockOptions {
   stoppedHolderMs?: number;
   /** A free lock is taken out of turn after it stayed free this long (the folder unchanged meanwhile). Default 20 ms. */
   handoverMs?: number;
+  /** The lock's mtime is set before a take at most this often (see TOUCH_EVERY_MS). Default 1 s. */
+  touchEveryMs?: number;
 }
 
 /** What a waiter can know about a lock's owner. */
@@ -108,6 +110,27 @@ const BREAKER_STALE_MS = 5_000;
 export const OWNERS_DIR = 'owners';
 /** An owner record whose process cannot be checked is removed once unused for this long. */
 const OWNER_UNUSED_MS = 3_600_000;
+
+/**
+ * This process's owner record of one lock (see `FileLock.linkOwner`): the file, kept open, its inode, the
+ * record written into it, and when its mtime was last set (ms since the epoch).
+ */
+interface OwnerFile {
+  file: string;
+  fd: number;
+  token: string;
+  ino: bigint;
+  record: LockOwner;
+  touchedAt: number;
+}
+
+/**
+ * A lock's mtime (its age, for the staleness rule) is set before a link at most this often (ms): a
+ * process committing in a loop set it on every commit, a system call a commit. The lock then looks up to
+ * this much older than it is, which only brings forward by as much the breaking of a lock whose owner
+ * cannot be proven alive (`unprovenStaleMs`, 10 s), and `assertHeld` catches that before a write.
+ */
+const TOUCH_EVERY_MS = 1_000;
 
 interface SelfIdentity {
   pid: number;
@@ -183,13 +206,14 @@ export class FileLock {
    */
   private heldFile: FileIdentity | undefined;
   /** This lock's owner record on disk (see `linkOwner`), written on first use; undefined once disposed. */
-  private owner: { file: string; fd: number; token: string; ino: bigint } | undefined;
+  private owner: OwnerFile | undefined;
   /** Set when the file system refused a hard link: the lock file is then created with O_EXCL. */
   private noLinks = false;
   private readonly ops: FsOps;
   private readonly unprovenStaleMs: number;
   private readonly stoppedHolderMs: number;
   private readonly handoverMs: number;
+  private readonly touchEveryMs: number;
   private readonly counts: LockTakes = { alone: 0, inTurn: 0, outOfTurn: 0 };
 
   constructor(readonly path: string, options: FileLockOptions = {}) {
@@ -197,6 +221,7 @@ export class FileLock {
     this.unprovenStaleMs = options.unprovenStaleMs ?? 10_000;
     this.stoppedHolderMs = options.stoppedHolderMs ?? 2_000;
     this.handoverMs = options.handoverMs ?? 20;
+    this.touchEveryMs = options.touchEveryMs ?? TOUCH_EVERY_MS;
   }
 
   /** How this process has taken the lock so far (a copy; see LockTakes). */
@@ -332,7 +357,7 @@ export class FileLock {
     liveTokens.delete(held.token);
     const file = this.heldFile;
     this.heldFile = undefined;
-    if (!sameIdentity(file, identityOf(statQuietly(this.path)))) return;
+    if (!this.linkedStill(file) && !sameIdentity(file, identityOf(statQuietly(this.path)))) return;
     try {
       this.ops.unlink(this.path);
     } catch {
@@ -369,8 +394,26 @@ export class FileLock {
    * that others cannot see into) does not write beside the new holder.
    */
   assertHeld(): void {
-    if (!this.held || !sameIdentity(this.heldFile, identityOf(statQuietly(this.path)))) {
+    if (!this.held || (!this.linkedStill(this.heldFile) && !sameIdentity(this.heldFile, identityOf(statQuietly(this.path))))) {
       throw new LedgerError(`the ledger lock ${this.path} was taken over while this process held it; nothing was recorded`, 'lock_timeout');
+    }
+  }
+
+  /**
+   * Whether the lock file is still this process's owner record, linked by `linkOwner`, asked of the open
+   * record (an fstat) rather than of the lock's path (a stat, a path lookup): the record has exactly two
+   * names, its own in `owners` and the lock's, while the lock is this process's, since no other code ever
+   * links it. False means "not shown": a lock taken otherwise (O_EXCL), or a record with another count
+   * (the lock broken, or the record removed by a process that could not check this one); the caller then
+   * asks the path.
+   */
+  private linkedStill(file: FileIdentity | undefined): boolean {
+    const own = this.owner;
+    if (!own || file === undefined || file.ctimeNs !== undefined || file.ino !== own.ino) return false;
+    try {
+      return fs.fstatSync(own.fd).nlink === 2;
+    } catch {
+      return false;
     }
   }
 
@@ -412,12 +455,15 @@ export class FileLock {
    */
   private linkOwner(): boolean | undefined {
     const own = this.owner ?? this.writeOwner();
-    const now = new Date();
-    try {
-      // The lock's age is its mtime (breakIfStale, and other versions of this code): it starts now.
-      fs.futimesSync(own.fd, now, now);
-    } catch {
-      // An mtime from the record's writing only makes an unprovable owner's lock look older.
+    const now = Date.now();
+    if (now - own.touchedAt >= this.touchEveryMs) {
+      try {
+        // The lock's age is its mtime (breakIfStale, and other versions of this code): it starts now.
+        fs.futimesSync(own.fd, now / 1000, now / 1000);
+        own.touchedAt = now;
+      } catch {
+        // An mtime from the record's writing only makes an unprovable owner's lock look older.
+      }
     }
     try {
       this.ops.link(own.file, this.path);
@@ -437,7 +483,7 @@ export class FileLock {
       throw new LedgerError(`could not create the ledger lock ${this.path}: ${describeFsError(e)}; nothing was recorded`, 'io');
     }
     this.heldFile = { ino: own.ino, ctimeNs: undefined };
-    this.held = { ...ownRecord(own.token), at: now.getTime() };
+    this.held = { ...own.record, at: now };
     liveTokens.add(own.token);
     return true;
   }
@@ -448,13 +494,14 @@ export class FileLock {
    * Throws a LedgerError (`io`) naming the lock when the record cannot be written (a full disk); no
    * partial record is left.
    */
-  private writeOwner(): { file: string; fd: number; token: string; ino: bigint } {
+  private writeOwner(): OwnerFile {
     const folder = path.join(path.dirname(this.path), OWNERS_DIR);
     this.removeDeadOwners(folder);
     const token = nextToken();
     const file = path.join(folder, `${path.basename(this.path)}-${process.pid}-${token}`);
     let fd: number | undefined;
     let ino: bigint;
+    const record = ownRecord(token);
     try {
       // Not recursive: a ledger folder that was removed must not come back because a writer was waiting.
       try {
@@ -463,7 +510,7 @@ export class FileLock {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       fd = this.ops.open(file, 'wx');
-      writeFully(this.ops, fd, Buffer.from(JSON.stringify(ownRecord(token))));
+      writeFully(this.ops, fd, Buffer.from(JSON.stringify(record)));
       ino = fs.fstatSync(fd, { bigint: true }).ino;
     } catch (e) {
       if (fd !== undefined) {
@@ -476,7 +523,7 @@ export class FileLock {
       rmQuietly(file);
       throw new LedgerError(`could not write the ledger lock ${this.path} (its owner record ${file}): ${describeFsError(e)}; nothing was recorded`, 'io');
     }
-    this.owner = { file, fd, token, ino };
+    this.owner = { file, fd, token, ino, record, touchedAt: record.at };
     ownerTokens.add(token);
     return this.owner;
   }
