@@ -9,6 +9,7 @@
 // commit), the peer commits them one after another. Last, the time to open the largest ledger.
 // Run: npm run bench:ledger   (BENCH_COMMITS=N commits per cell, BENCH_SIZES=1000,10000 event counts)
 import * as fs from 'node:fs';
+import * as inspector from 'node:inspector';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
@@ -21,7 +22,7 @@ import type { Sql } from '../src/ledger/store/sql';
 import { writeFileAtomic } from '../src/ledger/store/atomicWrite';
 import { encodeLine } from '../src/ledger/store/journal';
 import { NativeSql, history } from './history';
-import { dumpTrace, explainSlowCommits, traceFs, wallNow } from './stallTrace';
+import { dumpTrace, explainSlowCommits, traceFs, traceGc, traceMethods, wallNow } from './stallTrace';
 
 export { NativeSql, history };
 
@@ -214,6 +215,11 @@ async function checkpointerChild(dir: string, times: number): Promise<void> {
   const l = await openLedger(dir, { checkpointEvery: 1_000_000, checkpointBytes: 1e12, ...(archive ? {} : { retentionDays: null }) });
   const traceFile = process.env.BENCH_STALL_TRACE;
   const trace = traceFile ? traceFs() : undefined;
+  if (trace && process.env.BENCH_STALL_PHASES === '1') {
+    traceMethods(l.store, 'store', ['reserveFreePages', 'catchUp', 'applyCommits', 'drainReplacedJournal', 'restartFromSnapshot', 'commitBatch', 'append', 'withLock', 'checkpointOffLock', 'writeCheckpoint'], trace);
+    traceMethods(l.store.sql, 'sql', ['run', 'get', 'all', 'exec', 'export'], trace, 2);
+    traceGc(trace);
+  }
   process.stdout.write('ready\n');
   // Starts once the measured writer is committing (the parent creates this file).
   while (!fs.existsSync(`${dir}.go`)) await new Promise((r) => setTimeout(r, 10));
@@ -230,21 +236,29 @@ async function checkpointerChild(dir: string, times: number): Promise<void> {
 }
 
 /**
- * Child role: commits `count` times in a row, printing "commit <ms>" for each. With a `go` file it
- * first commits WARM_UP times unmeasured (a fresh process's first commits run cold code: 80-90 ms at
- * 100k events, which is start-up, not waiting), prints "ready" and starts once the file exists, so
- * that two writers measured together start together.
+ * Child role: commits `count` times in a row, printing "commit <ms>" for each. It first commits WARM_UP
+ * times unmeasured and prints "ready"; with a `go` file it then starts once the file exists, so that two
+ * writers measured together start together.
  */
 async function writerChild(dir: string, name: string, count: number, go?: string): Promise<void> {
   const l = await openLedger(dir, { actor: name, checkpointEvery: 1_000_000, checkpointBytes: 1e12 });
-  if (go !== undefined) {
-    for (let i = 0; i < WARM_UP; i++) await l.startRun({ title: `${name} warm-up ${i}`, nodes: [{ key: 'a', title: 'A' }] });
-  }
+  for (let i = 0; i < WARM_UP; i++) await l.startRun({ title: `${name} warm-up ${i}`, nodes: [{ key: 'a', title: 'A' }] });
   const traceFile = name === 'during' ? process.env.BENCH_STALL_TRACE : undefined;
   const trace = traceFile ? traceFs() : undefined;
+  if (trace && process.env.BENCH_STALL_PHASES === '1') {
+    // The store's phases, its statements and the collections, to split a slow commit's time (stallTrace.ts).
+    traceMethods(l.store, 'store', ['reserveFreePages', 'catchUp', 'applyCommits', 'drainReplacedJournal', 'restartFromSnapshot', 'commitBatch', 'append', 'withLock'], trace);
+    traceMethods(l.store.sql, 'sql', ['run', 'get', 'all', 'exec'], trace, 1);
+    traceMethods((l.store as unknown as { lock: object }).lock, 'lock', ['tryAcquire', 'waitersAhead', 'takeTicket'], trace, 0);
+    traceGc(trace);
+  }
+  // BENCH_STALL_PROFILE=<file>: a CPU profile of this writer's first commits (where a fresh process's time goes).
+  const profileFile = name === 'during' ? process.env.BENCH_STALL_PROFILE : undefined;
+  const profiler = profileFile ? await startProfile() : undefined;
   process.stdout.write('ready\n');
   while (go !== undefined && !fs.existsSync(go)) await new Promise((r) => setTimeout(r, 5));
   for (let i = 0; i < count; i++) {
+    if (profiler && i === 200) await stopProfile(profiler, profileFile!);
     const t0 = process.hrtime.bigint();
     const at = wallNow();
     await l.startRun({ title: `${name} ${i}`, nodes: [{ key: 'a', title: 'A' }] });
@@ -258,8 +272,34 @@ async function writerChild(dir: string, name: string, count: number, go?: string
   l.close();
 }
 
-/** Unmeasured commits of a writer child before it reports (see writerChild). */
-const WARM_UP = 5;
+/** Starts V8's CPU profiler in this process (sampling every 200 us). */
+async function startProfile(): Promise<inspector.Session> {
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 200 });
+  await post('Profiler.start');
+  return session;
+}
+
+/** Stops the profiler of startProfile and writes its profile (a .cpuprofile) to `file`, with the wall-clock time it started. */
+async function stopProfile(session: inspector.Session, file: string): Promise<void> {
+  const res = await new Promise<{ profile: { startTime: number } }>((resolve, reject) => session.post('Profiler.stop', (err, r) => (err ? reject(err) : resolve(r as { profile: { startTime: number } }))));
+  fs.writeFileSync(file, JSON.stringify(res.profile));
+  session.disconnect();
+}
+
+/**
+ * Unmeasured commits of every writer child before it reports (see writerChild), the one measured during
+ * checkpoints included: a fresh process's first commits run cold code (80-90 ms at 100k events, and its
+ * first write rehearses an archive batch, Ledger.rehearseArchive), and its compiler threads compete for
+ * the two cores. With 5 (and none for the writer beside the checkpoints) the stall figure's maximum was at
+ * times one of that writer's first 10-30 commits: 78-266 ms, its lock wait polling once in 120-260 ms while
+ * its process burned 77-113 ms of CPU, with the checkpointer holding the lock 1-4.5 ms of it
+ * (BENCH_STALL_PHASES=1, 08:13-08:19). Both writers now warm up alike.
+ */
+const WARM_UP = 50;
 
 /** What other writers see of checkpoints and of each other (issue 11's stall and fairness figures). */
 export interface StallFigures {

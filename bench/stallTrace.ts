@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
+import { PerformanceObserver } from 'node:perf_hooks';
 
 /** One traced file operation: wall-clock start (ms since the epoch), duration (ms), its name and file. */
 export interface TracedOp {
@@ -13,6 +14,8 @@ export interface TracedOp {
   op: string;
   file: string;
   bytes?: number;
+  /** For a traced method call: CPU time of the whole process meanwhile (ms). */
+  cpu?: number;
 }
 
 /** Milliseconds since the epoch with sub-millisecond resolution, comparable across processes. */
@@ -70,7 +73,7 @@ export function explainSlowCommits(traceFile: string, thresholdMs: number): stri
   const writer = all.filter((o) => o.who === 'during' && o.op !== 'commit');
   const ck = all.filter((o) => o.who === 'checkpointer');
   const out: string[] = [];
-  const t0 = Math.min(...ck.map((o) => o.at));
+  const t0 = Math.min(...ck.filter((o) => !o.op.includes('.') && o.op !== 'gc').map((o) => o.at));
   // Commits before the checkpointer's first operation are the writer's own start, not a stall.
   for (const c of commits.filter((x) => x.ms >= thresholdMs && x.at >= t0)) {
     const end = c.at + c.ms;
@@ -85,6 +88,7 @@ export function explainSlowCommits(traceFile: string, thresholdMs: number): stri
     const fam = (f: string) => f.replace(/\.tmp-.*$/, '.tmp').replace(/^runs-.*/, 'archive').replace(/^events-.*/, 'segment');
     const groups = new Map<string, { n: number; ms: number; bytes: number }>();
     for (const o of over) {
+      if (o.op.includes('.') || o.op === 'gc') continue;
       const k = `${o.op} ${fam(o.file)}`;
       const g = groups.get(k) ?? { n: 0, ms: 0, bytes: 0 };
       g.n++;
@@ -100,12 +104,63 @@ export function explainSlowCommits(traceFile: string, thresholdMs: number): stri
       if (!rel) continue;
       heldByCk += Math.max(0, Math.min(end, rel.at) - Math.max(c.at, ckLock[i]!.at));
     }
+    const ckPhases = over.filter((o) => (o.op.includes('.') || o.op === 'gc') && o.ms >= 2)
+      .map((o) => `${o.op}${o.file ? `(${o.file.slice(0, 30)})` : ''} +${(o.at - c.at).toFixed(1)} ${o.ms.toFixed(1)}ms${o.cpu !== undefined ? ` cpu ${o.cpu.toFixed(1)}` : ''}`);
     const top = [...groups.entries()].filter(([, g]) => g.ms >= 1).sort((a, b) => b[1].ms - a[1].ms).slice(0, 6)
       .map(([k, g]) => `${k} ×${g.n} ${g.ms.toFixed(0)}ms${g.bytes ? ` ${(g.bytes / 1048576).toFixed(1)}MiB` : ''}`);
+    // The writer's own phases (traceMethods) and collections (traceGc) inside the commit.
+    // Calls traced with minMs 0 (the lock's polls) are counted by name and result.
+    const polls = new Map<string, number>();
+    for (const o of mine.filter((x) => x.op.startsWith('lock.'))) polls.set(`${o.op}${o.file}`, (polls.get(`${o.op}${o.file}`) ?? 0) + 1);
+    const phases = [...[...polls].map(([k, n]) => `${k} ×${n}`), ...mine.filter((o) => (o.op.includes('.') && !o.op.startsWith('lock.')) || o.op === 'gc').filter((o) => o.ms >= 1)
+      .map((o) => `${o.op}${o.file ? `(${o.file})` : ''} +${(o.at - c.at).toFixed(1)} ${o.ms.toFixed(1)}ms${o.cpu !== undefined ? ` cpu ${o.cpu.toFixed(1)}` : ''}`)];
     out.push(`+${(c.at - t0).toFixed(0)} commit ${c.ms.toFixed(1)} ms: lock at +${taken ? (taken.at - c.at).toFixed(1) : '?'}, ` +
       `released +${released ? (released.at - c.at).toFixed(1) : '?'}, fdatasync ${sync.toFixed(1)}, read ${(read / 1024).toFixed(0)} KiB` +
       `${reload ? `, reloaded the snapshot at +${(reload.at - c.at).toFixed(1)}` : ''}; ` +
-      `checkpointer held the lock ${heldByCk.toFixed(1)} ms of it; its ops: ${top.join(', ') || 'none'}`);
+      `checkpointer held the lock ${heldByCk.toFixed(1)} ms of it; its ops: ${top.join(', ') || 'none'}` +
+      `${phases.length ? `\n      writer: ${phases.join('; ')}` : ''}${ckPhases.length ? `\n      checkpointer: ${ckPhases.join('; ')}` : ''}`);
   }
   return out;
+}
+
+/**
+ * Wraps methods of `target` (an object's own or inherited functions, by name) so that each call is recorded in
+ * `ops` as `op` = `<label>.<name>`, with its wall time and the CPU time this process spent meanwhile (`cpu`, ms,
+ * user + system of all its threads: GC and compiler threads included). Calls shorter than `minMs` are not kept.
+ * Returns the list. Lets a slow commit's time be split into the store's phases without changing the store.
+ */
+export function traceMethods(target: object, label: string, names: readonly string[], ops: TracedOp[], minMs = 0.5): TracedOp[] {
+  const obj = target as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of names) {
+    const original = obj[name];
+    if (typeof original !== 'function') throw new Error(`traceMethods: ${label}.${name} is not a function`);
+    obj[name] = function (this: unknown, ...args: unknown[]) {
+      const at = wallNow();
+      const cpu0 = process.cpuUsage();
+      const finish = () => {
+        const d = wallNow() - at;
+        if (d < minMs) return;
+        const c = process.cpuUsage(cpu0);
+        const first = typeof args[0] === 'string' ? args[0].replace(/\s+/g, ' ').slice(0, 60) : typeof args[0] === 'boolean' ? String(args[0]) : '';
+        ops.push({ at, ms: d, op: `${label}.${name}`, file: first, cpu: (c.user + c.system) / 1000 });
+      };
+      const result = original.apply(this, args);
+      if (result instanceof Promise) return result.finally(finish);
+      finish();
+      if (typeof result === 'boolean' && minMs === 0) ops[ops.length - 1]!.file += `=${String(result)}`;
+      return result;
+    };
+  }
+  return ops;
+}
+
+/** Records every garbage collection of this process in `ops` (op `gc`, file: its kind), from V8's performance entries. */
+export function traceGc(ops: TracedOp[]): void {
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+      ops.push({ at: performance.timeOrigin + e.startTime, ms: e.duration, op: 'gc', file: String(kind ?? '') });
+    }
+  });
+  obs.observe({ entryTypes: ['gc'] });
 }

@@ -11,7 +11,7 @@ import {
 import { ledgerProjection } from './projection';
 import type { StoredEvent } from './store/journal';
 import {
-  ARCHIVE_BATCH, EVICT_BATCH, applyArchived, pauseRunWatch, runsUntouched, unwatchRuns, watchRuns, EVIDENCE_ID_LENGTH, HOT_RUNS_PER_VARIANT, archivableRuns, archiveText, archivedRows, archivedRunFile, collectRuns, evictableRuns,
+  ARCHIVE_BATCH, EVICT_BATCH, applyArchived, pauseRunWatch, rehearseArchived, runsUntouched, unwatchRuns, watchRuns, EVIDENCE_ID_LENGTH, HOT_RUNS_PER_VARIANT, archivableRuns, archiveText, archivedRows, archivedRunFile, collectRuns, evictableRuns,
   missingRun, readArchivedRun, runIdTaken, writeArchive,
 } from './archive';
 import type { Decision, NewEvent, StoreChange, StoreOptions, WriteContext } from './store/store';
@@ -157,7 +157,11 @@ export class Ledger {
   static async open(dir: string, options: LedgerOptions = {}): Promise<Ledger> {
     // The store calls back after its checkpoints; the ledger it calls exists once the store has opened.
     const self: { ledger?: Ledger } = {};
-    const store = await EventStore.open(dir, ledgerProjection, { ...options, onCheckpoint: () => self.ledger?.archiveAfterCheckpoint() });
+    const store = await EventStore.open(dir, ledgerProjection, {
+      ...options,
+      onCheckpoint: () => self.ledger?.archiveAfterCheckpoint(),
+      warmUp: (sql) => self.ledger?.rehearseArchive(sql) ?? false,
+    });
     self.ledger = new Ledger(store, options.actor ?? `pid:${process.pid}`, options.now ?? (() => new Date()), options);
     return self.ledger;
   }
@@ -213,7 +217,7 @@ export class Ledger {
       if (early && !this.archiveRehearsed) {
         // A process's first archive commit held the lock 50-75 ms against 10-15 for the next ones (its deletes'
         // statements prepared and their code run for the first time, under the lock): they are rehearsed
-        // here once, off the lock, in a transaction that is rolled back.
+        // here once, off the lock, in a transaction that is rolled back (unless its first write did, rehearseArchive).
         this.archiveRehearsed = true;
         this.sql.run('BEGIN');
         try {
@@ -269,6 +273,23 @@ export class Ledger {
         'conflict',
       );
     }
+  }
+
+  /**
+   * The store's warm-up before this process's first write (StoreOptions.warmUp), off the lock: when runs are
+   * due by the retention, some process will soon archive them and this one will apply each batch in its
+   * catch-up under the lock, so the batch's statements are run once now on the oldest due runs and rolled
+   * back (archive.ts, rehearseArchived). Returns false when nothing is due yet (the store asks again later),
+   * true once rehearsed or when the retention is off.
+   */
+  private rehearseArchive(sql: Sql): boolean {
+    if (this.options.retentionDays === null || this.archiveRehearsed) return true;
+    const days = this.options.retentionDays ?? 30;
+    const runIds = archivableRuns(sql, new Date(this.now().getTime() - days * 86_400_000).toISOString(), ARCHIVE_BATCH);
+    if (runIds.length === 0) return false;
+    rehearseArchived(sql, runIds);
+    this.archiveRehearsed = true;
+    return true;
   }
 
   /** After a checkpoint of this process: archives what the retention says is due, in the background. */

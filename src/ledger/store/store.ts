@@ -66,6 +66,15 @@ export interface StoreOptions {
   fsOps?: FsOps;
   /** Called after this process folded the journal into a new snapshot (the ledger archives due runs then). */
   onCheckpoint?: () => void;
+  /**
+   * Called without the lock and outside any batch before this process's first write, and again every
+   * RESERVE_CHECK_EVERY batches until it returns true: runs, in a transaction it rolls back, the statements
+   * that applying other processes' commits will run under the lock, so that their first run (preparing the
+   * statements, V8 compiling sql.js's code for them) is not paid while other writers wait. It must leave the
+   * tables as they were; what it throws is ignored (it only costs the warm-up). The ledger rehearses an
+   * archive batch (Ledger.rehearseArchive).
+   */
+  warmUp?: (sql: Sql) => boolean;
 }
 
 export interface StoreChange {
@@ -168,6 +177,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private longestHoldMs = 0;
   /** Write batches since the last check of the in-memory file's free pages (see reserveFreePages); due at the first. */
   private batchesSinceReserve = RESERVE_CHECK_EVERY;
+  /** Whether the options' warmUp has done its work (or there is none); tried again with each reserve until then. */
+  private warm = false;
   /** Events other processes committed while this one waited for the lock for a write: the last write's, and the most. */
   private behind = { last: 0, most: 0 };
   private lastHoldMs = 0;
@@ -275,7 +286,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // Off the lock, before a process's first write and every RESERVE_CHECK_EVERY batches after: free
       // pages for the next commits, so that none of them grows the in-memory file under the lock
       // (Sql.reserveFreePages). A process that only reads never pays for it.
-      if (this.batchesSinceReserve >= RESERVE_CHECK_EVERY) this.reserveFreePages();
+      if (this.batchesSinceReserve >= RESERVE_CHECK_EVERY) {
+        this.reserveFreePages();
+        if (!this.warm) this.warmUp();
+      }
       this.batchesSinceReserve++;
       // What other processes appended since this one last looked is applied before taking the lock,
       // so that the lock is held for the few lines that arrive meanwhile, not for all of them (a
@@ -631,6 +645,15 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       if (holdingLock && read.end + read.pendingBytes === seen) this.sizeSeenUnderLock = this.offset;
       if (applied.length > 0) this.emit({ events: applied, local: false });
       return applied;
+    }
+  }
+
+  /** Runs the options' warmUp (see there) off the lock; a failure costs only the warm-up. */
+  private warmUp(): void {
+    try {
+      this.warm = this.options.warmUp?.(this.sql) ?? true;
+    } catch {
+      // The warm-up rolled its transaction back; the first catch-up of that kind is then cold, as before.
     }
   }
 
