@@ -61,6 +61,7 @@ export class Sql {
   private longOpen = false;
   /** Batches released into the long transaction since it was last committed. */
   private batchesInLong = 0;
+  private preparedCount = 0;
 
   constructor(public db: Database) {
     this.tune();
@@ -82,9 +83,18 @@ export class Sql {
     this.db.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; PRAGMA locking_mode = EXCLUSIVE;');
   }
 
+  /**
+   * Statements compiled so far (each a cache miss of `run`, `get` or `all`): a statement compiled while the
+   * ledger lock is held is time other writers wait (see StoreOptions.warmUp).
+   */
+  get prepared(): number {
+    return this.preparedCount;
+  }
+
   private cached(sql: string): Cached {
     let c = this.cache.get(sql);
     if (!c) {
+      this.preparedCount++;
       c = { stmt: this.db.prepare(sql), columns: undefined };
       this.cache.set(sql, c);
     }

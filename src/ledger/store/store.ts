@@ -288,7 +288,12 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // (Sql.reserveFreePages). A process that only reads never pays for it.
       if (this.batchesSinceReserve >= RESERVE_CHECK_EVERY) {
         this.reserveFreePages();
-        if (!this.warm) this.warmUp();
+        if (!this.warm) {
+          // The warm-up judges by the tables as the other processes left them: they are caught up first,
+          // off the lock and not yet queued for it, so that no one waits for the warm-up.
+          if (this.journalChanged()) this.catchUp(false);
+          this.warmUp();
+        }
       }
       this.batchesSinceReserve++;
       // What other processes appended since this one last looked is applied before taking the lock,
