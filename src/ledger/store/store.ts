@@ -289,9 +289,17 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       if (this.batchesSinceReserve >= RESERVE_CHECK_EVERY) {
         this.reserveFreePages();
         if (!this.warm) {
-          // The warm-up judges by the tables as the other processes left them: they are caught up first,
-          // off the lock and not yet queued for it, so that no one waits for the warm-up.
-          if (this.journalChanged()) this.catchUp(false);
+          // The warm-up judges by the tables as the other processes left them, so they are caught up first,
+          // queued for the lock as below (a writer committing in a loop must not take the free lock again
+          // and again meanwhile); the queue is left for the warm-up itself, which no one should wait for.
+          if (this.options.warmUp && this.journalChanged()) {
+            const early = this.lock.queue();
+            try {
+              this.catchUp(false);
+            } finally {
+              this.lock.leaveQueue(early);
+            }
+          }
           this.warmUp();
         }
       }
