@@ -7,7 +7,7 @@ import type { ReadResult, StoredEvent } from './journal';
 import { appendLine, encodeCommitLine, encodeLine, readJournal, scanCommitLines, writeFreshJournal } from './journal';
 import { describeFsError, discardTemporary, prepareFileAtomic, renameIntoPlace, writeFileAtomic } from './atomicWrite';
 import type { FsOps } from './fsOps';
-import { nodeFsOps, readFully } from './fsOps';
+import { nodeFsOps, readFully, writeFully } from './fsOps';
 import { Sql, loadSqlJs } from './sql';
 import type { SqlJsStatic } from './sql';
 import type { LedgerEvent } from '../events';
@@ -817,27 +817,54 @@ export class EventStore<E extends EventShape = LedgerEvent> {
     let renamed = false;
     // Second names of the snapshot and journal that the renames replace, removed once the lock is released.
     const retired: string[] = [];
+    // The new journal, written and fsynced without the lock with the lines read after O so far (see below).
+    let early: { file: string; carried: Buffer } | undefined;
     try {
       // What other processes committed while the snapshot was written is applied before taking the lock,
       // so that the lock is held for the renames and the few lines after this read, not for applying
       // every commit made meanwhile (hundreds, in the stall bench).
       this.catchUp(false);
       this.removeStaleTemporaries();
+      const id = newJournalId();
+      const header = Buffer.from(encodeLine({ journal: id, base: seq, format: 1 }), 'utf8');
+      // The new journal (its header and the lines after O read so far) is written and fsynced here too: under
+      // the lock that write and its fsync held the other writers 1-9 ms more per checkpoint (bench/ledger.ts,
+      // BENCH_STALL_PHASES=1); there only the lines appended since are added to it, usually none.
+      if (this.journalId === journalId && this.journalFd !== undefined && this.offset >= offset) {
+        const carried = readBytes(this.journalFd, offset, this.offset - offset);
+        early = { file: prepareFileAtomic(this.journalPath, Buffer.concat([header, carried]), { ops: this.ops }), carried };
+      }
       const swapped = await this.withLock(() => {
         this.assertOpen();
         this.catchUp(true);
         if (this.journalId !== journalId || this.journalFd === undefined || this.offset < offset) return false;
         const carried = readBytes(this.journalFd, offset, this.offset - offset);
+        // The file written before the lock is used when it holds exactly the start of what is there now: a line
+        // read then may since have been cut back by a writer whose sync failed (see lastLineStillThere).
+        let journalTmp: string;
+        const prepared = early;
+        if (prepared && carried.length >= prepared.carried.length && carried.subarray(0, prepared.carried.length).equals(prepared.carried)) {
+          early = undefined;
+          journalTmp = prepared.file;
+          appendToTemporary(this.journalPath, journalTmp, carried.subarray(prepared.carried.length), this.ops);
+        } else {
+          journalTmp = prepareFileAtomic(this.journalPath, Buffer.concat([header, carried]), { ops: this.ops });
+        }
         renamed = true;
-        // A rename over the last name of a 25 MiB snapshot frees its blocks inside the rename, under the
-        // lock (6-16 ms on ext4, 0.05 ms with a second name kept): the old files keep a second name until
-        // the lock is released, and their blocks are freed then (see retireName).
-        retireName(this.snapshotPath, retired, this.ops);
-        renameIntoPlace(tmp, this.snapshotPath, { ops: this.ops });
-        const id = newJournalId();
-        const header = Buffer.from(encodeLine({ journal: id, base: seq, format: 1 }), 'utf8');
-        retireName(this.journalPath, retired, this.ops);
-        writeFileAtomic(this.journalPath, Buffer.concat([header, carried]), { ops: this.ops });
+        try {
+          // A rename over the last name of a 25 MiB snapshot frees its blocks inside the rename, under the
+          // lock (6-16 ms on ext4, 0.05 ms with a second name kept): the old files keep a second name until
+          // the lock is released, and their blocks are freed then (see retireName).
+          retireName(this.snapshotPath, retired, this.ops);
+          renameIntoPlace(tmp, this.snapshotPath, { ops: this.ops });
+          retireName(this.journalPath, retired, this.ops);
+        } catch (err) {
+          discardTemporary(journalTmp, this.ops);
+          throw err;
+        }
+        // The snapshot's rename is durable (its folder fsynced) before the journal that starts after it replaces
+        // the old one: in no crash is a journal found whose base is past the snapshot's end.
+        renameIntoPlace(journalTmp, this.journalPath, { ops: this.ops });
         const lastStart = this.lastLine !== undefined && this.lastLine.start >= offset ? header.length + this.lastLine.start - offset : undefined;
         const last = this.lastLine;
         if (this.journalFd !== undefined) fs.closeSync(this.journalFd);
@@ -859,6 +886,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       return swapped;
     } finally {
       if (!renamed) discardTemporary(tmp, this.ops);
+      if (early) discardTemporary(early.file, this.ops);
       for (const name of retired) discardTemporary(name, this.ops);
     }
   }
@@ -1111,6 +1139,37 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       lockTakes: this.lock.takes,
       waitedBehind: { ...this.behind },
     };
+  }
+}
+
+/**
+ * Appends `bytes` to the fsynced temporary file `tmp` (prepareFileAtomic's, for `file`) and syncs it; nothing
+ * when `bytes` is empty. Throws a LedgerError (`io`) naming `file` and the step, the temporary file removed.
+ */
+function appendToTemporary(file: string, tmp: string, bytes: Uint8Array, ops: FsOps): void {
+  if (bytes.length === 0) return;
+  let step = 'open the temporary file';
+  let fd: number | undefined;
+  try {
+    fd = ops.open(tmp, 'a');
+    step = 'write the temporary file';
+    writeFully(ops, fd, bytes);
+    step = 'fsync the temporary file';
+    ops.fdatasync(fd);
+    step = 'close the temporary file';
+    const closing = fd;
+    fd = undefined;
+    ops.close(closing);
+  } catch (err) {
+    if (fd !== undefined) {
+      try {
+        ops.close(fd);
+      } catch {
+        // The error that matters is the one reported below.
+      }
+    }
+    discardTemporary(tmp, ops);
+    throw new LedgerError(`could not write ${file}: ${step} failed: ${describeFsError(err)}. The file is unchanged.`, 'io');
   }
 }
 
