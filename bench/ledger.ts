@@ -217,7 +217,7 @@ async function checkpointerChild(dir: string, times: number): Promise<void> {
   const trace = traceFile ? traceFs() : undefined;
   if (trace && process.env.BENCH_STALL_PHASES === '1') {
     traceMethods(l.store, 'store', ['reserveFreePages', 'catchUp', 'applyCommits', 'drainReplacedJournal', 'restartFromSnapshot', 'commitBatch', 'append', 'withLock', 'checkpointOffLock', 'writeCheckpoint'], trace);
-    traceMethods(l.store.sql, 'sql', ['run', 'get', 'all', 'exec', 'export'], trace, 2);
+    traceMethods(l.store.sql, 'sql', ['run', 'get', 'all', 'exec', 'export'], trace, 0.3);
     traceGc(trace);
   }
   process.stdout.write('ready\n');
