@@ -313,13 +313,6 @@ export class FileLock {
     let folderStamp: bigint | undefined;
     let stoppedSince: number | undefined;
     let delay = 0.5;
-    const dropTicket = () => {
-      if (ticket) {
-        rmTicket(ticket);
-        liveTokens.delete(ticketToken(ticket));
-        ticket = undefined;
-      }
-    };
     try {
       for (;;) {
         const now = Date.now();
@@ -329,7 +322,7 @@ export class FileLock {
             if (ahead) this.counts.outOfTurn++;
             else if (ticket) this.counts.inTurn++;
             else this.counts.alone++;
-            dropTicket();
+            ticket = dropTicket(ticket);
             return taken();
           }
         }
@@ -362,7 +355,7 @@ export class FileLock {
         delay = Math.min(delay * 2, 2);
       }
     } finally {
-      dropTicket();
+      dropTicket(ticket);
     }
   }
 
@@ -812,6 +805,19 @@ function readdirQuietly(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Leaves the queue: removes `ticket`, if any, and forgets its token. Returns undefined, the ticket
+ * the caller holds now. A function of the module, not a closure per wait: the bundle keeps function
+ * names (esbuild keepNames), which costs a defineProperty for each closure made.
+ */
+function dropTicket(ticket: string | undefined): undefined {
+  if (ticket) {
+    rmTicket(ticket);
+    liveTokens.delete(ticketToken(ticket));
+  }
+  return undefined;
 }
 
 /** Removes a ticket (its folder and the owner record in it). Never throws. */
