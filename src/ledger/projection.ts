@@ -124,6 +124,15 @@ function finishRun(sql: Sql, runId: string, status: string, outcome: string, ts:
 }
 
 /**
+ * Whether node `n` is ready as it goes in: nothing to wait for (`unmet` counts its unfinished blocking
+ * inputs by node id), no gate, no skip. A function of the module, not a closure per run start: the
+ * bundle keeps function names (esbuild keepNames), a defineProperty for each closure made.
+ */
+function readyAtOnce(n: NodeSpec, unmet: ReadonlyMap<string, number>): boolean {
+  return (unmet.get(n.id) ?? 0) === 0 && !n.skipped && !n.gate;
+}
+
+/**
  * Inserts a run's (or an expansion's) nodes and edges. Every node starts pending with the count of its
  * unfinished blocking inputs; then the nodes with none settle in order (ready, blocked at a gate, or
  * skipped, which in turn satisfies what waits on them). Returns how many nodes count as open work.
@@ -141,19 +150,18 @@ function insertNodes(sql: Sql, runId: string, nodes: NodeSpec[], edges: EdgeSpec
   // A node with nothing to wait for, no gate and no skip is ready at once, and nothing settled below can
   // reach it (what a skipped node satisfies waits on it, so has unmet inputs): it is inserted ready,
   // the row that becomeReady would leave, without reading it back and updating it.
-  const readyAtOnce = (n: NodeSpec) => (unmet.get(n.id) ?? 0) === 0 && !n.skipped && !n.gate;
   for (const n of nodes) {
     const gate = n.gate ? JSON.stringify(n.gate) : null;
     if (!n.skipped) open++;
     sql.run(
       `INSERT INTO nodes(id, run_id, step_id, title, instructions, state, unmet, max_attempts, on_exhausted, gate, gate_open, review, skip, created_seq, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
-      [n.id, runId, n.stepId, n.title, n.instructions, readyAtOnce(n) ? 'ready' : 'pending', unmet.get(n.id) ?? 0, n.maxAttempts, n.onExhausted, gate,
+      [n.id, runId, n.stepId, n.title, n.instructions, readyAtOnce(n, unmet) ? 'ready' : 'pending', unmet.get(n.id) ?? 0, n.maxAttempts, n.onExhausted, gate,
         n.review ? 1 : 0, n.skipped ? 1 : 0, e.seq, e.ts],
     );
   }
   for (const n of nodes) {
-    if ((unmet.get(n.id) ?? 0) > 0 || readyAtOnce(n)) continue;
+    if ((unmet.get(n.id) ?? 0) > 0 || readyAtOnce(n, unmet)) continue;
     // An earlier node's settling may already have moved this one on (a skipped chain).
     const row = node(sql, n.id);
     if (row.state === 'pending' && row.unmet === 0) becomeReady(sql, row, e.ts);

@@ -8,6 +8,18 @@ import { FormulaService, openLedger } from '../../src/ledger/index';
 import type { Ledger } from '../../src/ledger/index';
 import type { CheckedResult } from '../../src/ledger/outcome';
 import { event } from '../../src/ledger/events';
+import { QUEUE_SUFFIX } from '../../src/ledger/store/lock';
+import { LOCK_FILE } from '../../src/ledger/store/store';
+
+/**
+ * Files a failed or finished command must not leave in ledger folder `dir`: temporary files, the lock
+ * file, a breaker's file, and queue tickets (in the queue folder beside the lock, which itself stays).
+ */
+export function leftovers(dir: string): string[] {
+  const queue = `${LOCK_FILE}${QUEUE_SUFFIX}`;
+  const tickets = fs.existsSync(path.join(dir, queue)) ? fs.readdirSync(path.join(dir, queue)).map((f) => `${queue}/${f}`) : [];
+  return [...fs.readdirSync(dir).filter((f) => /\.tmp-|\.lock|\.break/.test(f) && f !== queue), ...tickets];
+}
 
 export function tempDir(prefix = 'gascity-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -2,14 +2,13 @@
 // processes commit meanwhile; their commits are carried into the fresh journal, and nothing is lost.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { openLedger } from '../../src/ledger/index';
 import type { FsOps } from '../../src/ledger/store/fsOps';
 import { nodeFsOps } from '../../src/ledger/store/fsOps';
 import { SNAPSHOT_FILE } from '../../src/ledger/store/store';
-import { WRITER, tempDir } from './helpers';
+import { WRITER, leftovers, tempDir } from './helpers';
 
 /**
  * The real file system, with a hook run synchronously in the middle of writing the snapshot's
@@ -69,6 +68,6 @@ for (const how of ['automatic', 'explicit'] as const) {
     } finally {
       reader.close();
     }
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => /\.tmp-|\.lock/.test(f)), [], 'files left behind');
+    assert.deepEqual(leftovers(dir), [], 'files left behind');
   });
 }

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { LedgerError, openLedger } from '../../src/ledger/index';
 import { bundle } from './storeBundle';
-import { tempDir } from './helpers';
+import { leftovers, tempDir } from './helpers';
 
 // A ledger on a real, nearly full tmpfs (the issue's repro): every command either records and says
 // so, or records nothing and says that, in one line; the ledger always opens again and takes commits
@@ -39,10 +39,6 @@ function fillLeaving(mnt: string, pages: number): string {
   const free = st.bavail * st.bsize;
   fs.writeFileSync(filler, Buffer.alloc(Math.max(0, free - pages * PAGE)));
   return filler;
-}
-
-function leftovers(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => /\.tmp-|\.lock|\.break/.test(f));
 }
 
 test('`gascity start` on a disk that fills up: each run is either recorded and reported, or not recorded and reported as such', async (t) => {

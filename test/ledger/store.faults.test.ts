@@ -7,7 +7,7 @@ import type { Ledger } from '../../src/ledger/index';
 import type { Fault } from '../../src/ledger/store/fsOps';
 import { nodeFsOps, withFault } from '../../src/ledger/store/fsOps';
 import { writeFileAtomic } from '../../src/ledger/store/atomicWrite';
-import { tempDir } from './helpers';
+import { leftovers, tempDir } from './helpers';
 
 // Every file operation of a command is made to fail in turn: the first write, then the second, and so
 // on until the command completes without meeting the fault. Each time the command must do all or
@@ -31,11 +31,6 @@ function copyOf(dir: string): string {
   const to = tempDir('gascity-fault-try-');
   fs.cpSync(dir, to, { recursive: true });
   return to;
-}
-
-/** Files a failed command must not leave behind: temporary files, lock files, queue tickets. */
-function leftovers(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => /\.tmp-|\.lock|\.break/.test(f));
 }
 
 interface Check {

@@ -179,6 +179,15 @@ export class EventStore<E extends EventShape = LedgerEvent> {
   private batchesSinceReserve = RESERVE_CHECK_EVERY;
   /** Whether the options' warmUp has done its work (or there is none); tried again with each reserve until then. */
   private warm = false;
+  /** When the current write's wait joined the lock's queue (ms since the epoch), if it did. */
+  private queuedAt: number | undefined;
+  /**
+   * The wait's `onQueued`, made once: a closure per write would cost a defineProperty in the bundle
+   * (esbuild keepNames names every closure assigned to a property).
+   */
+  private readonly noteQueued = (at: number): void => {
+    this.queuedAt ??= at;
+  };
   /** Events other processes committed while this one waited for the lock for a write: the last write's, and the most. */
   private behind = { last: 0, most: 0 };
   private lastHoldMs = 0;
@@ -250,12 +259,9 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         reject(new LedgerError('the ledger is closed', 'io'));
         return;
       }
-      this.pending.push({
-        actor,
-        decide,
-        resolve: (v) => resolve(v as { result: T; events: Array<StoredEvent & E> }),
-        reject,
-      });
+      // The caller's own resolve, not a wrapper: a closure per write costs a defineProperty in the bundle
+      // (esbuild keepNames names every closure assigned to a property).
+      this.pending.push({ actor, decide, resolve: resolve as PendingWrite<E>['resolve'], reject });
       if (!this.batchScheduled) {
         this.batchScheduled = true;
         void this.serialize(() => this.runBatches());
@@ -311,10 +317,10 @@ export class EventStore<E extends EventShape = LedgerEvent> {
       // The process queues for the lock first, so that one committing in a loop meanwhile does not
       // take the free lock again and again while this one catches up (FileLock.queue).
       let ticket: LockTicket | undefined;
-      let queuedAt: number | undefined;
+      this.queuedAt = undefined;
       if (this.journalChanged()) {
         ticket = this.lock.queue();
-        queuedAt = ticket?.started;
+        this.queuedAt = ticket?.started;
         try {
           this.catchUp(false);
         } catch (err) {
@@ -328,7 +334,8 @@ export class EventStore<E extends EventShape = LedgerEvent> {
         const applied = this.catchUp(true);
         // Others' commits since this process joined the queue (by their timestamps, same clock): not the ones it
         // only missed while it was off the CPU before it queued.
-        this.behind.last = queuedAt === undefined ? 0 : applied.filter((e) => Date.parse(e.ts) >= queuedAt!).length;
+        const queuedAt = this.queuedAt;
+        this.behind.last = queuedAt === undefined ? 0 : applied.filter((e) => Date.parse(e.ts) >= queuedAt).length;
         this.behind.most = Math.max(this.behind.most, this.behind.last);
         // Writes that arrived while this one waited for the lock join under the same lock; the lock is
         // never kept across a turn of the event loop, since a caller may then block it (spawnSync, a
@@ -340,7 +347,7 @@ export class EventStore<E extends EventShape = LedgerEvent> {
           if (this.pending.length === 0 || round + 1 >= KEEP_LOCK_ROUNDS) break;
           batch = this.pending.splice(0, MAX_BATCH);
         }
-      }, { ticket, onQueued: (at) => (queuedAt ??= at) });
+      }, { ticket, onQueued: this.noteQueued });
     } catch (err) {
       for (const w of batch) w.reject(err);
     }
