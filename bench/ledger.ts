@@ -22,7 +22,7 @@ import type { Sql } from '../src/ledger/store/sql';
 import { writeFileAtomic } from '../src/ledger/store/atomicWrite';
 import { encodeLine } from '../src/ledger/store/journal';
 import { NativeSql, history } from './history';
-import { dumpTrace, explainSlowCommits, traceFs, traceGc, traceMethods, wallNow } from './stallTrace';
+import { dumpTrace, explainSlowCommits, schedNow, traceFs, traceGc, traceMethods, wallNow } from './stallTrace';
 
 export { NativeSql, history };
 
@@ -245,7 +245,8 @@ async function writerChild(dir: string, name: string, count: number, go?: string
   for (let i = 0; i < WARM_UP; i++) await l.startRun({ title: `${name} warm-up ${i}`, nodes: [{ key: 'a', title: 'A' }] });
   const traceFile = name === 'during' ? process.env.BENCH_STALL_TRACE : undefined;
   const trace = traceFile ? traceFs() : undefined;
-  if (trace && process.env.BENCH_STALL_PHASES === '1') {
+  const phases = trace !== undefined && process.env.BENCH_STALL_PHASES === '1';
+  if (trace && phases) {
     // The store's phases, its statements and the collections, to split a slow commit's time (stallTrace.ts).
     traceMethods(l.store, 'store', ['reserveFreePages', 'catchUp', 'applyCommits', 'drainReplacedJournal', 'restartFromSnapshot', 'commitBatch', 'append', 'withLock'], trace);
     traceMethods(l.store.sql, 'sql', ['run', 'get', 'all', 'exec'], trace, 1);
@@ -261,11 +262,13 @@ async function writerChild(dir: string, name: string, count: number, go?: string
     if (profiler && i === 200) await stopProfile(profiler, profileFile!);
     const t0 = process.hrtime.bigint();
     const at = wallNow();
+    const s0 = trace ? schedNow() : undefined;
     await l.startRun({ title: `${name} ${i}`, nodes: [{ key: 'a', title: 'A' }] });
     process.stdout.write(`commit ${ms(t0).toFixed(3)}\n`);
     if (traceFile && trace) {
+      const s1 = s0 ? schedNow() : undefined;
       // Written after the measured commit; the parent stops this writer at any moment.
-      trace.push({ at, ms: wallNow() - at, op: 'commit', file: '' });
+      trace.push({ at, ms: wallNow() - at, op: 'commit', file: '', ...(s0 && s1 ? { cpu: s1.cpu - s0.cpu, bytes: s1.runnable - s0.runnable } : {}) });
       dumpTrace(traceFile, name, trace.splice(0));
     }
   }

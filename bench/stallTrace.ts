@@ -114,7 +114,8 @@ export function explainSlowCommits(traceFile: string, thresholdMs: number): stri
     for (const o of mine.filter((x) => x.op.startsWith('lock.'))) polls.set(`${o.op}${o.file}`, (polls.get(`${o.op}${o.file}`) ?? 0) + 1);
     const phases = [...[...polls].map(([k, n]) => `${k} ×${n}`), ...mine.filter((o) => (o.op.includes('.') && !o.op.startsWith('lock.')) || o.op === 'gc').filter((o) => o.ms >= 1)
       .map((o) => `${o.op}${o.file ? `(${o.file})` : ''} +${(o.at - c.at).toFixed(1)} ${o.ms.toFixed(1)}ms${o.cpu !== undefined ? ` cpu ${o.cpu.toFixed(1)}` : ''}`)];
-    out.push(`+${(c.at - t0).toFixed(0)} commit ${c.ms.toFixed(1)} ms: lock at +${taken ? (taken.at - c.at).toFixed(1) : '?'}, ` +
+    const sched = c.cpu !== undefined ? ` (main thread on a CPU ${c.cpu.toFixed(1)} ms, ready but not running ${(c.bytes ?? 0).toFixed(1)} ms)` : '';
+    out.push(`+${(c.at - t0).toFixed(0)} commit ${c.ms.toFixed(1)} ms${sched}: lock at +${taken ? (taken.at - c.at).toFixed(1) : '?'}, ` +
       `released +${released ? (released.at - c.at).toFixed(1) : '?'}, fdatasync ${sync.toFixed(1)}, read ${(read / 1024).toFixed(0)} KiB` +
       `${reload ? `, reloaded the snapshot at +${(reload.at - c.at).toFixed(1)}` : ''}; ` +
       `checkpointer held the lock ${heldByCk.toFixed(1)} ms of it; its ops: ${top.join(', ') || 'none'}` +
@@ -163,4 +164,19 @@ export function traceGc(ops: TracedOp[]): void {
     }
   });
   obs.observe({ entryTypes: ['gc'] });
+}
+
+/**
+ * This process's main thread as /proc/self/task/<pid>/schedstat counts it (Linux; see the kernel's
+ * sched-stats.rst): its time on a CPU and its time ready but waiting on a run queue, cumulative, in ms.
+ * Read at a slow commit's start and end, it tells a thread that was busy from one that the machine's other load
+ * kept off the CPU, and from one that was blocked (neither). Undefined where there is no such file.
+ */
+export function schedNow(): { cpu: number; runnable: number } | undefined {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { cpu: run! / 1e6, runnable: wait! / 1e6 };
+  } catch {
+    return undefined;
+  }
 }
