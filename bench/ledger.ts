@@ -22,7 +22,7 @@ import type { Sql } from '../src/ledger/store/sql';
 import { writeFileAtomic } from '../src/ledger/store/atomicWrite';
 import { encodeLine } from '../src/ledger/store/journal';
 import { NativeSql, history } from './history';
-import { dumpTrace, explainSlowCommits, schedNow, traceFs, traceGc, traceMethods, wallNow } from './stallTrace';
+import { dumpTrace, explainSlowCommits, schedNow, threadDelta, threadTimes, traceFs, traceGc, traceMethods, wallNow } from './stallTrace';
 
 export { NativeSql, history };
 
@@ -260,15 +260,21 @@ async function writerChild(dir: string, name: string, count: number, go?: string
   while (go !== undefined && !fs.existsSync(go)) await new Promise((r) => setTimeout(r, 5));
   for (let i = 0; i < count; i++) {
     if (profiler && i === 200) await stopProfile(profiler, profileFile!);
+    // Read before the measured interval: the main thread's schedstat (one read), and with BENCH_STALL_PHASES=1
+    // each thread's CPU time (a readdir and a read a thread, 0.3 ms: it slows the loop, and in 16 runs with it
+    // no commit took 40 ms, against 5 of 30 runs without it).
+    const s0 = trace ? schedNow() : undefined;
+    const threads0 = phases ? threadTimes() : undefined;
     const t0 = process.hrtime.bigint();
     const at = wallNow();
-    const s0 = trace ? schedNow() : undefined;
     await l.startRun({ title: `${name} ${i}`, nodes: [{ key: 'a', title: 'A' }] });
     process.stdout.write(`commit ${ms(t0).toFixed(3)}\n`);
     if (traceFile && trace) {
       const s1 = s0 ? schedNow() : undefined;
       // Written after the measured commit; the parent stops this writer at any moment.
-      trace.push({ at, ms: wallNow() - at, op: 'commit', file: '', ...(s0 && s1 ? { cpu: s1.cpu - s0.cpu, bytes: s1.runnable - s0.runnable } : {}) });
+      const took = wallNow() - at;
+      trace.push({ at, ms: took, op: 'commit', file: '', ...(s0 && s1 ? { cpu: s1.cpu - s0.cpu, bytes: s1.runnable - s0.runnable } : {}) });
+      if (threads0 && took >= 30) trace.push({ at, ms: 0, op: 'threads', file: threadDelta(threads0, threadTimes()) });
       dumpTrace(traceFile, name, trace.splice(0));
     }
   }

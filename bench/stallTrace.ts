@@ -18,6 +18,9 @@ export interface TracedOp {
   cpu?: number;
 }
 
+/** fs calls recorded only when they take 1 ms or more (see traceFs). */
+const SLOW_ONLY = new Set(['existsSync', 'statSync', 'fstatSync', 'futimesSync', 'readdirSync', 'closeSync', 'mkdirSync', 'rmSync']);
+
 /** Milliseconds since the epoch with sub-millisecond resolution, comparable across processes. */
 export function wallNow(): number {
   return performance.timeOrigin + performance.now();
@@ -38,9 +41,19 @@ export function traceFs(): TracedOp[] {
     const original = mutable[name]!;
     mutable[name] = (...args: unknown[]) => {
       const at = wallNow();
-      const result = original.apply(real, args);
+      let result: unknown;
+      try {
+        result = original.apply(real, args);
+      } catch (e) {
+        // A failed call is kept when slow (a link refused with EEXIST after blocking, say), marked by its code.
+        const took = wallNow() - at;
+        if (took >= 1) ops.push({ at, ms: took, op: `${name.replace(/Sync$/, '')}!${String((e as NodeJS.ErrnoException).code)}`, file: path.basename(String(args[0])) });
+        throw e;
+      }
       const d = describe(args, result);
-      if (d) ops.push({ at, ms: wallNow() - at, op: name.replace(/Sync$/, ''), ...d });
+      const took = wallNow() - at;
+      if (d && (took >= 1 || !SLOW_ONLY.has(name))) ops.push({ at, ms: took, op: name.replace(/Sync$/, ''), ...d });
+      if (!d && took >= 1) ops.push({ at, ms: took, op: name.replace(/Sync$/, ''), file: typeof args[0] === 'string' ? path.basename(args[0]) : fdName(args[0]) });
       return result;
     };
   };
@@ -53,6 +66,8 @@ export function traceFs(): TracedOp[] {
   wrap('readSync', (args, n) => ({ file: fdName(args[0]), bytes: n as number }));
   // A whole-file read is a snapshot loaded again (a process that fell behind a checkpoint's journal cut).
   wrap('readFileSync', (args, data) => ({ file: path.basename(String(args[0])), bytes: (data as { length: number }).length }));
+  // Calls the lock's wait and the commit make at each poll or commit, kept only when slow (a stall inside one would show).
+  for (const name of SLOW_ONLY) wrap(name, (args) => ({ file: typeof args[0] === 'string' ? path.basename(args[0]) : fdName(args[0]) }));
   wrap('fsyncSync', (args) => ({ file: fdName(args[0]) }));
   wrap('fdatasyncSync', (args) => ({ file: fdName(args[0]) }));
   wrap('renameSync', (args) => ({ file: `${path.basename(String(args[0]))}>${path.basename(String(args[1]))}` }));
@@ -114,12 +129,13 @@ export function explainSlowCommits(traceFile: string, thresholdMs: number): stri
     for (const o of mine.filter((x) => x.op.startsWith('lock.'))) polls.set(`${o.op}${o.file}`, (polls.get(`${o.op}${o.file}`) ?? 0) + 1);
     const phases = [...[...polls].map(([k, n]) => `${k} ×${n}`), ...mine.filter((o) => (o.op.includes('.') && !o.op.startsWith('lock.')) || o.op === 'gc').filter((o) => o.ms >= 1)
       .map((o) => `${o.op}${o.file ? `(${o.file})` : ''} +${(o.at - c.at).toFixed(1)} ${o.ms.toFixed(1)}ms${o.cpu !== undefined ? ` cpu ${o.cpu.toFixed(1)}` : ''}`)];
+    const threads = writer.find((o) => o.op === 'threads' && o.at === c.at);
     const sched = c.cpu !== undefined ? ` (main thread on a CPU ${c.cpu.toFixed(1)} ms, ready but not running ${(c.bytes ?? 0).toFixed(1)} ms)` : '';
     out.push(`+${(c.at - t0).toFixed(0)} commit ${c.ms.toFixed(1)} ms${sched}: lock at +${taken ? (taken.at - c.at).toFixed(1) : '?'}, ` +
       `released +${released ? (released.at - c.at).toFixed(1) : '?'}, fdatasync ${sync.toFixed(1)}, read ${(read / 1024).toFixed(0)} KiB` +
       `${reload ? `, reloaded the snapshot at +${(reload.at - c.at).toFixed(1)}` : ''}; ` +
       `checkpointer held the lock ${heldByCk.toFixed(1)} ms of it; its ops: ${top.join(', ') || 'none'}` +
-      `${phases.length ? `\n      writer: ${phases.join('; ')}` : ''}${ckPhases.length ? `\n      checkpointer: ${ckPhases.join('; ')}` : ''}`);
+      `${threads ? `\n      writer's threads on a CPU (ms, 10 ms ticks): ${threads.file || 'none'}` : ''}${phases.length ? `\n      writer: ${phases.join('; ')}` : ''}${ckPhases.length ? `\n      checkpointer: ${ckPhases.join('; ')}` : ''}`);
   }
   return out;
 }
@@ -179,4 +195,35 @@ export function schedNow(): { cpu: number; runnable: number } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU time (utime + stime, ms) of each thread of this process by thread id, with its name, from
+ * /proc/self/task/<tid>/stat (Linux; fields 14-15 in clock ticks of 10 ms, see proc(5)). Empty where unreadable.
+ */
+export function threadTimes(): Map<number, { name: string; ms: number }> {
+  const out = new Map<number, { name: string; ms: number }>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const text = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), { name, ms: (Number(f[11]) + Number(f[12])) * 10 });
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
+/** The threads that used CPU between two threadTimes readings, as "name tid: ms" sorted by time, busiest first. */
+export function threadDelta(before: Map<number, { name: string; ms: number }>, after: Map<number, { name: string; ms: number }>): string {
+  return [...after].map(([tid, t]) => ({ tid, name: t.name, ms: t.ms - (before.get(tid)?.ms ?? 0) }))
+    .filter((t) => t.ms > 0).sort((a, b) => b.ms - a.ms).map((t) => `${t.name} ${t.tid}: ${t.ms}`).join(', ');
 }
