@@ -186,7 +186,9 @@ export async function runLedgerBench(sizes: readonly number[] = SIZES, commits =
 
 /** Spawns this file in a child role; resolves with its stdout lines once it exits. */
 function child(role: string, args: string[]): { done: Promise<string[]>; lines: string[]; stop(): void } {
-  const p = spawn(process.execPath, ['--import', 'tsx', __filename, role, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_CHILD_NODE_FLAGS: node options for the children (say --single-threaded-gc), to try what a flag does to the stalls.
+  const flags = (process.env.BENCH_CHILD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const p = spawn(process.execPath, [...flags, '--import', 'tsx', __filename, role, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: string[] = [];
   let buf = '';
   p.stdout.on('data', (d: Buffer) => {
